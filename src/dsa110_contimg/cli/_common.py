@@ -1,0 +1,73 @@
+"""Pieces shared by the command modules: the settings from the context, logging, groups."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from ..config import Settings
+
+__all__ = ["Groups", "console", "err_console", "get_settings", "setup_logging"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def get_settings(ctx: typer.Context) -> Settings:
+    """Return the settings built by the top-level callback."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Settings):  # pragma: no cover - the callback always runs first
+        raise RuntimeError("settings were not initialised")
+    return obj
+
+
+def setup_logging(level: str, verbose: int = 0) -> None:
+    """Send log records to standard error (only the CLI and the API configure logging)."""
+    lvl = logging.DEBUG if verbose > 0 else getattr(logging, level.upper(), logging.INFO)
+    root = logging.getLogger()
+    if not any(isinstance(h, RichHandler) for h in root.handlers):
+        root.addHandler(RichHandler(console=err_console, show_path=False, rich_tracebacks=False))
+    root.setLevel(lvl)
+    logging.getLogger("dsa110_contimg").setLevel(lvl)
+    for noisy in ("alembic", "distributed", "watchdog", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    return typer.Typer(name=name, help=help_text, no_args_is_help=True)
+
+
+@dataclass
+class Groups:
+    """The command groups (``contimg <group> <command>``), shared by the command modules."""
+
+    db: typer.Typer
+    catalog: typer.Typer
+    photometry: typer.Typer
+    jobs: typer.Typer
+    registry: typer.Typer
+    mosaic: typer.Typer
+    ese: typer.Typer
+
+    @classmethod
+    def create(cls) -> Groups:
+        """Make the empty groups."""
+        return cls(
+            db=_group("db", "Database schema."),
+            catalog=_group("catalog", "Catalog store: ingest, query, master catalog."),
+            photometry=_group("photometry", "Forced photometry and normalization."),
+            jobs=_group("jobs", "Batch photometry jobs."),
+            registry=_group("registry", "Data registry of images and mosaics."),
+            mosaic=_group("mosaic", "Mosaics of consecutive images."),
+            ese=_group("ese", "Extreme Scattering Event candidates."),
+        )
+
+    def attach(self, app: typer.Typer) -> None:
+        """Add every group to the top-level app."""
+        for f in fields(self):
+            group = getattr(self, f.name)
+            app.add_typer(group, name=f.name)

@@ -1,0 +1,11 @@
+"""Commands of the serve area (filled in by its issue)."""
+
+from __future__ import annotations
+
+import typer
+
+from ._common import Groups
+
+
+def register(app: typer.Typer, groups: Groups) -> None:
+    """Add this module's commands to the app and groups."""

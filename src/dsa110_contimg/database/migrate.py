@@ -1,0 +1,129 @@
+"""Schema migrations: one linear Alembic history, applied under a lock.
+
+The history lives in ``dsa110_contimg/database/migrations/versions``. Nothing else alters
+tables. A process that finds the schema behind upgrades it while holding a lock (an exclusive
+file lock beside an SQLite database, ``pg_advisory_lock`` on PostgreSQL), so two processes
+never migrate at once; with ``auto_migrate`` off it refuses with a clear message instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+
+from ..errors import SchemaError
+from .engine import is_sqlite, sqlite_path
+
+__all__ = ["alembic_config", "current_revision", "ensure_schema", "head_revision", "upgrade"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_LOCK_KEY = 0x0D5A110  # advisory lock id shared by every contimg process
+
+
+def alembic_config() -> Config:
+    """Return an Alembic configuration pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """Return the newest revision of the packaged history (there is exactly one head)."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise SchemaError(f"the migration history has {len(heads)} heads {heads}; it must be linear")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the revision the database is at, or None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if is_sqlite(engine):
+        path = sqlite_path(str(engine.url))
+        if path is None:
+            yield
+            return
+        lock_path = path.with_name(path.name + ".migrate.lock")
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    else:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` under the migration lock.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Engine of the database to upgrade.
+    revision : str
+        Target revision, ``"head"`` by default.
+    """
+    with _migration_lock(engine):
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    log.info("database %s is at revision %s", engine.url.render_as_string(), current_revision(engine))
+
+
+def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
+    """Make sure the database schema is at the head revision.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Engine of the database.
+    auto_upgrade : bool
+        Upgrade when behind; otherwise raise.
+
+    Raises
+    ------
+    SchemaError
+        The schema is behind and ``auto_upgrade`` is false, or the database is at a revision
+        this code does not know (written by a newer version).
+    """
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaError(
+            f"database {engine.url.render_as_string()} is at revision {current!r}, unknown to "
+            "this version of dsa110_contimg (written by a newer version?)"
+        )
+    if not auto_upgrade:
+        raise SchemaError(
+            f"database {engine.url.render_as_string()} is at revision {current!r}, behind "
+            f"{head!r}; run 'contimg db upgrade'"
+        )
+    upgrade(engine)

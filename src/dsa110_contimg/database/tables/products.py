@@ -1,0 +1,148 @@
+"""Products, registry and job tables (migration 0001).
+
+Times: observation times are MJD (UTC); bookkeeping times (``created_at`` and the like) are
+Unix seconds (UTC), as floats, identical on SQLite and PostgreSQL.
+"""
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ._meta import metadata
+
+__all__ = [
+    "batch_job_items",
+    "batch_jobs",
+    "data_registry",
+    "images",
+    "photometry",
+    "workers",
+]
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("data_id", String(200), nullable=False, unique=True),
+    Column("path", Text, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # "image" or "mosaic"
+    Column("mjd_start", Float),
+    Column("mjd_mid", Float),
+    Column("mjd_end", Float),
+    Column("ra_center_deg", Float),
+    Column("dec_center_deg", Float),
+    Column("bmaj_deg", Float),
+    Column("bmin_deg", Float),
+    Column("bpa_deg", Float),
+    Column("noise_jy", Float),  # robust rms of the uncorrected image
+    Column("freq_hz", Float),
+    Column("beam_path", Text),  # primary-beam response image, when there is one
+    Column("uncorrected_path", Text),
+    Column("imaging_params", Text),  # JSON
+    Column("created_at", Float, nullable=False),
+    Index(None, "mjd_mid"),
+)
+
+photometry = Table(
+    "photometry",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("data_id", String(200), nullable=False),  # the image's or mosaic's data_id
+    Column("catalog", String(32), nullable=False),
+    Column("source_id", String(100), nullable=False),
+    Column("ra_deg", Float, nullable=False),
+    Column("dec_deg", Float, nullable=False),
+    Column("catalog_flux_mjy", Float),
+    Column("flux_jy", Float),
+    Column("flux_err_jy", Float),
+    Column("local_rms_jy", Float),
+    Column("snr", Float),
+    Column("chi2", Float),
+    Column("dof", Integer),
+    Column("flags", String(200), nullable=False, server_default=""),
+    Column("mjd", Float),  # the image's mid-exposure MJD (UTC)
+    Column("normalized_flux_jy", Float),
+    Column("normalized_flux_err_jy", Float),
+    Column("job_id", Integer),
+    Column("software_version", String(64)),
+    Column("measured_at", Float, nullable=False),
+    UniqueConstraint("data_id", "catalog", "source_id"),
+    Index(None, "catalog", "source_id", "mjd"),
+)
+
+data_registry = Table(
+    "data_registry",
+    metadata,
+    Column("data_id", String(200), primary_key=True),
+    Column("data_type", String(16), nullable=False),  # "image" or "mosaic"
+    Column("path", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="registered"),
+    Column("qa_status", String(16)),  # NULL (not assessed), "passed", "failed"
+    Column("qa_metrics", Text),  # JSON
+    Column("qa_reason", Text),
+    Column("finalized_at", Float),
+    Column("photometry_status", String(16)),
+    Column("photometry_job_id", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "data_type", "status"),
+    Index(None, "photometry_status"),
+)
+
+batch_jobs = Table(
+    "batch_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total_items", Integer, nullable=False, server_default="0"),
+    Column("completed_items", Integer, nullable=False, server_default="0"),
+    Column("failed_items", Integer, nullable=False, server_default="0"),
+    Column("params", Text),  # JSON
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "status", "created_at"),
+)
+
+batch_job_items = Table(
+    "batch_job_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("batch_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("fits_path", Text, nullable=False),
+    Column("data_id", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("worker_id", String(100)),
+    Column("lease_expires_at", Float),
+    Column("next_attempt_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "job_id"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(100), primary_key=True),
+    Column("hostname", String(255)),
+    Column("pid", Integer),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("current_job_id", Integer),
+)
