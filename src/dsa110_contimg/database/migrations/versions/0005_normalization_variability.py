@@ -112,7 +112,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_ese_candidates"),
-        sa.UniqueConstraint("catalog", "source_id", "series", name="uq_ese_candidates_catalog_source_id_series"),
+        sa.UniqueConstraint(
+            "catalog", "source_id", "series", name="uq_ese_candidates_catalog_source_id_series"
+        ),
     )
     op.create_index("ix_ese_candidates_status_score", "ese_candidates", ["status", "score"])
 
