@@ -1,1 +1,5 @@
-"""Stage package; see docs/architecture.md."""
+"""The HTTP API (FastAPI): ``create_app(settings)``; served by ``contimg serve``."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

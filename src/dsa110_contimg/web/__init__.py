@@ -1,1 +1,1 @@
-"""Stage package; see docs/architecture.md."""
+"""Web pages served by the API app: Jinja2 templates, static files, vendored uPlot."""

@@ -1,0 +1,382 @@
+"""Read-only database queries behind the API and the web pages (SQLAlchemy Core).
+
+Writes never happen here: they go through the library functions of the stage that owns the
+data (jobs, registry, normalization, ESE). Every function takes the engine and returns plain
+dicts, ready for JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, and_, func, select
+
+from ..database.tables import products as t
+from ..errors import NotFoundError
+from .deps import Page
+
+__all__ = [
+    "cone_search",
+    "count_by_status",
+    "get_data_record",
+    "get_image_record",
+    "get_job",
+    "image_photometry",
+    "list_data",
+    "list_images",
+    "list_jobs",
+    "measurements_per_minute",
+    "source_summary",
+    "stream_status",
+]
+
+_JSON_FIELDS = ("params", "qa_metrics", "imaging_params")
+
+
+def _row(row) -> dict[str, Any]:
+    d = dict(row._mapping)
+    for key in _JSON_FIELDS:
+        if isinstance(d.get(key), str):
+            try:
+                d[key] = json.loads(d[key])
+            except ValueError:
+                pass
+    return d
+
+
+def _count(conn, stmt) -> int:
+    return int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+
+
+def list_data(
+    engine: Engine,
+    page: Page,
+    *,
+    data_type: str | None = None,
+    status: str | None = None,
+    photometry_status: str | None = None,
+) -> dict:
+    """Return one page of the data registry, newest first, with optional filters."""
+    r = t.data_registry
+    conds = []
+    if data_type:
+        conds.append(r.c.data_type == data_type)
+    if status:
+        conds.append(r.c.status == status)
+    if photometry_status:
+        if photometry_status == "none":
+            conds.append(r.c.photometry_status.is_(None))
+        else:
+            conds.append(r.c.photometry_status == photometry_status)
+    stmt = select(r).where(and_(True, *conds))
+    with engine.connect() as conn:
+        total = _count(conn, stmt)
+        rows = conn.execute(
+            stmt.order_by(r.c.created_at.desc(), r.c.data_id).limit(page.limit).offset(page.offset)
+        ).all()
+    return page.envelope([_row(x) for x in rows], total)
+
+
+def get_data_record(engine: Engine, data_id: str) -> dict:
+    """Return one registry record with its image record and photometry job summary."""
+    r = t.data_registry
+    with engine.connect() as conn:
+        row = conn.execute(select(r).where(r.c.data_id == data_id)).first()
+        if row is None:
+            raise NotFoundError(f"data product {data_id!r} is not in the registry")
+        rec = _row(row)
+        img = conn.execute(select(t.images).where(t.images.c.data_id == data_id)).first()
+        rec["image"] = _row(img) if img is not None else None
+        job = None
+        if rec.get("photometry_job_id") is not None:
+            j = conn.execute(
+                select(t.batch_jobs).where(t.batch_jobs.c.id == rec["photometry_job_id"])
+            ).first()
+            job = _row(j) if j is not None else None
+        rec["photometry_job"] = job
+        rec["n_measurements"] = int(
+            conn.execute(select(func.count()).where(t.photometry.c.data_id == data_id)).scalar_one()
+        )
+    return rec
+
+
+def list_images(engine: Engine, page: Page, *, kind: str | None = None) -> dict:
+    """Return one page of images (or mosaics), newest observation first, with their status."""
+    i, r = t.images, t.data_registry
+    stmt = select(
+        i,
+        r.c.status,
+        r.c.qa_status,
+        r.c.photometry_status,
+        r.c.photometry_job_id,
+    ).select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
+    if kind:
+        stmt = stmt.where(i.c.kind == kind)
+    with engine.connect() as conn:
+        total = _count(conn, stmt)
+        rows = conn.execute(
+            stmt.order_by(i.c.mjd_mid.desc().nulls_last(), i.c.created_at.desc())
+            .limit(page.limit)
+            .offset(page.offset)
+        ).all()
+    return page.envelope([_row(x) for x in rows], total)
+
+
+def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -> dict:
+    """Return one image (or mosaic) record with its registry status and measurement count."""
+    i, r = t.images, t.data_registry
+    stmt = (
+        select(
+            i,
+            r.c.status,
+            r.c.qa_status,
+            r.c.qa_reason,
+            r.c.photometry_status,
+            r.c.photometry_job_id,
+        )
+        .select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
+        .where(i.c.data_id == data_id)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+        if row is None or (kind is not None and row.kind != kind):
+            what = "mosaic" if kind == "mosaic" else "image"
+            raise NotFoundError(f"{what} {data_id!r} is not registered")
+        rec = _row(row)
+        rec["n_measurements"] = int(
+            conn.execute(select(func.count()).where(t.photometry.c.data_id == data_id)).scalar_one()
+        )
+    return rec
+
+
+#: Columns of a measurement as served (table on the image page, CSV export).
+MEASUREMENT_COLUMNS = [
+    "catalog",
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "catalog_flux_mjy",
+    "flux_jy",
+    "flux_err_jy",
+    "local_rms_jy",
+    "snr",
+    "chi2",
+    "dof",
+    "flags",
+    "mjd",
+    "normalized_flux_jy",
+    "normalized_flux_err_jy",
+    "job_id",
+    "measured_at",
+]
+
+
+def image_photometry(engine: Engine, data_id: str, page: Page | None = None) -> dict:
+    """Return the measurements on one image, brightest first (all of them without a page)."""
+    p = t.photometry
+    stmt = (
+        select(*[p.c[c] for c in MEASUREMENT_COLUMNS])
+        .where(p.c.data_id == data_id)
+        .order_by(p.c.flux_jy.desc().nulls_last(), p.c.source_id)
+    )
+    with engine.connect() as conn:
+        if page is None:
+            rows = conn.execute(stmt).all()
+            return {"items": [_row(x) for x in rows], "total": len(rows)}
+        total = int(conn.execute(select(func.count()).where(p.c.data_id == data_id)).scalar_one())
+        rows = conn.execute(stmt.limit(page.limit).offset(page.offset)).all()
+    return page.envelope([_row(x) for x in rows], total)
+
+
+def list_jobs(engine: Engine, page: Page, *, status: str | None = None) -> dict:
+    """Return one page of batch jobs, newest first."""
+    j = t.batch_jobs
+    stmt = select(j)
+    if status:
+        stmt = stmt.where(j.c.status == status)
+    with engine.connect() as conn:
+        total = _count(conn, stmt)
+        rows = conn.execute(
+            stmt.order_by(j.c.id.desc()).limit(page.limit).offset(page.offset)
+        ).all()
+    return page.envelope([_row(x) for x in rows], total)
+
+
+def get_job(engine: Engine, job_id: int, *, max_errors: int = 100) -> dict:
+    """Return one job with its item counts by status and the errors of its failed items."""
+    j, it = t.batch_jobs, t.batch_job_items
+    with engine.connect() as conn:
+        row = conn.execute(select(j).where(j.c.id == job_id)).first()
+        if row is None:
+            raise NotFoundError(f"job {job_id} does not exist")
+        rec = _row(row)
+        counts = conn.execute(
+            select(it.c.status, func.count()).where(it.c.job_id == job_id).group_by(it.c.status)
+        ).all()
+        rec["item_counts"] = {s: int(n) for s, n in counts}
+        errs = conn.execute(
+            select(it.c.id, it.c.fits_path, it.c.data_id, it.c.status, it.c.attempts, it.c.error)
+            .where(it.c.job_id == job_id, it.c.error.is_not(None))
+            .order_by(it.c.id)
+            .limit(max_errors)
+        ).all()
+        rec["errors"] = [_row(x) for x in errs]
+    return rec
+
+
+def count_by_status(engine: Engine, table: str = "batch_jobs") -> dict[str, int]:
+    """Return ``{status: count}`` of batch jobs (or ``"batch_job_items"``)."""
+    tab = t.batch_jobs if table == "batch_jobs" else t.batch_job_items
+    with engine.connect() as conn:
+        rows = conn.execute(select(tab.c.status, func.count()).group_by(tab.c.status)).all()
+    return {s: int(n) for s, n in rows}
+
+
+def measurements_per_minute(
+    engine: Engine, *, window_s: float = 300.0, now: float | None = None, scan_rows: int = 500_000
+) -> float:
+    """Return the photometry rows written per minute over the last ``window_s`` seconds.
+
+    Only the newest ``scan_rows`` rows (by primary key) are examined, so the cost does not grow
+    with the table; rates above ``scan_rows / window_s`` per second are under-counted.
+    """
+    now = time.time() if now is None else now
+    p = t.photometry
+    with engine.connect() as conn:
+        max_id = conn.execute(select(func.max(p.c.id))).scalar_one()
+        if max_id is None:
+            return 0.0
+        n = conn.execute(
+            select(func.count()).where(
+                p.c.id > max_id - scan_rows, p.c.measured_at >= now - window_s
+            )
+        ).scalar_one()
+    return float(n) * 60.0 / window_s
+
+
+def _sep_deg(ra1, dec1, ra2, dec2):
+    ra1, dec1, ra2, dec2 = map(np.radians, (ra1, dec1, ra2, dec2))
+    s = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(s, 0, 1))))
+
+
+def cone_search(
+    engine: Engine,
+    page: Page,
+    *,
+    ra_deg: float,
+    dec_deg: float,
+    radius_deg: float,
+    catalog: str | None = None,
+) -> dict:
+    """Return measured sources within ``radius_deg`` of a position, nearest first.
+
+    A source is a (catalog, source_id) with at least one stored measurement; its position is
+    the mean of its measured positions.
+    """
+    p = t.photometry
+    conds = [p.c.dec_deg.between(dec_deg - radius_deg, dec_deg + radius_deg)]
+    if catalog:
+        conds.append(p.c.catalog == catalog)
+    stmt = (
+        select(
+            p.c.catalog,
+            p.c.source_id,
+            func.avg(p.c.ra_deg).label("ra_deg"),
+            func.avg(p.c.dec_deg).label("dec_deg"),
+            func.count().label("n_measurements"),
+            func.min(p.c.mjd).label("first_mjd"),
+            func.max(p.c.mjd).label("last_mjd"),
+            func.max(p.c.catalog_flux_mjy).label("catalog_flux_mjy"),
+        )
+        .where(*conds)
+        .group_by(p.c.catalog, p.c.source_id)
+    )
+    with engine.connect() as conn:
+        rows = [_row(x) for x in conn.execute(stmt).all()]
+    if rows:
+        sep = _sep_deg(
+            ra_deg,
+            dec_deg,
+            np.array([r["ra_deg"] for r in rows], dtype=float),
+            np.array([r["dec_deg"] for r in rows], dtype=float),
+        )
+        keep = [(float(s), r) for s, r in zip(sep, rows, strict=True) if s <= radius_deg]
+        keep.sort(key=lambda x: (x[0], x[1]["catalog"], x[1]["source_id"]))
+        rows = []
+        for s, r in keep:
+            r["separation_deg"] = s
+            rows.append(r)
+    total = len(rows)
+    return page.envelope(rows[page.offset : page.offset + page.limit], total)
+
+
+def source_summary(engine: Engine, catalog: str, source_id: str) -> dict:
+    """Return a measured source's position, number of measurements and MJD range."""
+    p = t.photometry
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                func.avg(p.c.ra_deg).label("ra_deg"),
+                func.avg(p.c.dec_deg).label("dec_deg"),
+                func.count().label("n_measurements"),
+                func.min(p.c.mjd).label("first_mjd"),
+                func.max(p.c.mjd).label("last_mjd"),
+                func.max(p.c.catalog_flux_mjy).label("catalog_flux_mjy"),
+            ).where(p.c.catalog == catalog, p.c.source_id == source_id)
+        ).first()
+        if row is None or not row.n_measurements:
+            raise NotFoundError(f"source {catalog}/{source_id} has no measurements")
+        rec = {"catalog": catalog, "source_id": source_id, **_row(row)}
+        recent = conn.execute(
+            select(p.c.data_id, p.c.mjd, p.c.flux_jy, p.c.flags, t.images.c.kind)
+            .select_from(p.outerjoin(t.images, t.images.c.data_id == p.c.data_id))
+            .where(p.c.catalog == catalog, p.c.source_id == source_id)
+            .order_by(p.c.mjd.desc().nulls_last())
+            .limit(500)
+        ).all()
+    rec["images"] = [_row(x) for x in recent]
+    for k in ("ra_deg", "dec_deg"):
+        if rec[k] is not None and not math.isfinite(rec[k]):
+            rec[k] = None
+    return rec
+
+
+def stream_status(engine: Engine, *, now: float | None = None) -> dict:
+    """Return the stream queue's state: groups by state, lag of the oldest waiting group.
+
+    Returns ``{"available": False}`` when the stream tables are not in this schema.
+    """
+    from ..database import tables
+
+    groups = tables.metadata.tables.get("stream_groups")
+    if groups is None:
+        return {"available": False, "groups": {}, "lag_seconds": None}
+    now = time.time() if now is None else now
+    state_col = groups.c.get("state") if "state" in groups.c else groups.c.get("status")
+    with engine.connect() as conn:
+        counts = {
+            s: int(n)
+            for s, n in conn.execute(select(state_col, func.count()).group_by(state_col)).all()
+        }
+        lag = None
+        waiting = [s for s in counts if s in ("collecting", "pending", "ready", "processing")]
+        tcol = next(
+            (groups.c[c] for c in ("received_at", "first_seen_at", "created_at") if c in groups.c),
+            None,
+        )
+        if waiting and tcol is not None:
+            oldest = conn.execute(select(func.min(tcol)).where(state_col.in_(waiting))).scalar()
+            lag = max(0.0, now - float(oldest)) if oldest is not None else None
+        last = None
+        fcol = next(
+            (groups.c[c] for c in ("finished_at", "completed_at", "updated_at") if c in groups.c),
+            None,
+        )
+        if fcol is not None:
+            last = conn.execute(select(func.max(fcol))).scalar()
+    return {"available": True, "groups": counts, "lag_seconds": lag, "last_activity": last}

@@ -1,0 +1,265 @@
+"""Server-side pictures and cutouts of FITS images: PNG previews and FITS/PNG cutouts.
+
+Matplotlib is used through its object API with the Agg canvas (no pyplot, no global state),
+so rendering is safe in the server's worker threads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidImageError
+from .errors import ApiError
+
+__all__ = ["RenderCache", "block_reduce", "cutout_fits", "cutout_png", "preview_png"]
+
+
+def _image(path: str | Path):
+    from ..photometry.image import read_image
+
+    return read_image(path)
+
+
+def block_reduce(data: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """Block-average a 2-D array so neither side exceeds ``max_side``; return it and the factor.
+
+    NaN (blanked) pixels are ignored in each block's mean.
+
+    Examples
+    --------
+    >>> a, f = block_reduce(np.arange(16.0).reshape(4, 4), 2)
+    >>> f, a.tolist()
+    (2, [[2.5, 4.5], [10.5, 12.5]])
+    """
+    f = max(1, math.ceil(max(data.shape) / max_side))
+    arr = np.asarray(data, dtype=np.float64)
+    if f == 1:
+        return arr, 1
+    ny, nx = (arr.shape[0] // f) * f, (arr.shape[1] // f) * f
+    blocks = arr[:ny, :nx].reshape(ny // f, f, nx // f, f)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(blocks)
+        total = np.where(finite, blocks, 0.0).sum(axis=(1, 3))
+        count = finite.sum(axis=(1, 3))
+        out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out, f
+
+
+def _limits(data: np.ndarray) -> tuple[float, float]:
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, [1.0, 99.7])
+    if not hi > lo:
+        hi = lo + 1.0
+    return float(lo), float(hi)
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def preview_png(
+    path: str | Path,
+    *,
+    positions: Sequence[tuple[float, float, bool]] = (),
+    max_side: int = 1024,
+    title: str | None = None,
+) -> bytes:
+    """Render a PNG preview of a FITS image with measured positions overlaid.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS image.
+    positions : sequence of (ra_deg, dec_deg, clean)
+        Positions to mark: green circles for clean measurements, red for flagged ones.
+    max_side : int
+        Largest side of the rendered pixel grid (bigger images are block-averaged).
+    title : str, optional
+        Title drawn above the image.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    from matplotlib.figure import Figure
+
+    img = _image(path)
+    data, f = block_reduce(img.data, max_side)
+    wcs = img.wcs.slice((slice(None, None, f), slice(None, None, f))) if f > 1 else img.wcs
+    lo, hi = _limits(data)
+    side_in = 7.0
+    fig = Figure(figsize=(side_in, side_in * data.shape[0] / data.shape[1] + 0.6), dpi=110)
+    ax = fig.add_subplot(projection=wcs)
+    ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+    ax.set_xlabel("RA")
+    ax.set_ylabel("Dec")
+    if positions:
+        pos = np.asarray([(p[0], p[1]) for p in positions], dtype=float)
+        clean = np.asarray([bool(p[2]) for p in positions])
+        x, y = wcs.world_to_pixel_values(pos[:, 0], pos[:, 1])
+        ok = np.isfinite(x) & np.isfinite(y)
+        r = max(4.0, 12.0 / f)
+        for sel, color in ((ok & clean, "#1a9850"), (ok & ~clean, "#d73027")):
+            if sel.any():
+                ax.scatter(
+                    x[sel], y[sel], s=r**2, facecolors="none", edgecolors=color, linewidths=1.0
+                )
+        ax.set_xlim(-0.5, data.shape[1] - 0.5)
+        ax.set_ylim(-0.5, data.shape[0] - 0.5)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.94, bottom=0.08)
+    return _png(fig)
+
+
+def _cutout(path: str | Path, ra_deg: float, dec_deg: float, size_arcmin: float, max_pixels: int):
+    from astropy.coordinates import SkyCoord
+    from astropy.nddata import Cutout2D
+    from astropy.nddata.utils import NoOverlapError
+
+    img = _image(path)
+    side = int(math.ceil(size_arcmin / 60.0 / img.pixel_scale_deg))
+    if side > max_pixels:
+        raise ApiError(
+            422,
+            f"cutout of {size_arcmin} arcmin is {side} pixels wide; the maximum is {max_pixels}",
+        )
+    side = max(side, 2)
+    try:
+        cut = Cutout2D(
+            img.data,
+            SkyCoord(ra_deg, dec_deg, unit="deg"),
+            (side, side),
+            wcs=img.wcs,
+            mode="partial",
+            fill_value=np.nan,
+            copy=True,
+        )
+    except NoOverlapError:
+        raise ApiError(
+            422, f"position ({ra_deg}, {dec_deg}) deg is outside image {Path(path).name}"
+        ) from None
+    except ValueError as exc:  # non-finite pixel position, e.g. the far side of a SIN projection
+        raise ApiError(
+            422, f"position ({ra_deg}, {dec_deg}) deg cannot be cut out: {exc}"
+        ) from None
+    return img, cut
+
+
+_KEEP_KEYS = (
+    "BUNIT",
+    "BMAJ",
+    "BMIN",
+    "BPA",
+    "DATE-OBS",
+    "DATE-END",
+    "MJD-OBS",
+    "EXPTIME",
+    "TELESCOP",
+    "OBJECT",
+    "RESTFRQ",
+)
+
+
+def cutout_fits(
+    path: str | Path, ra_deg: float, dec_deg: float, *, size_arcmin: float, max_pixels: int = 1024
+) -> bytes:
+    """Return a FITS cutout (celestial WCS kept) around a position as bytes.
+
+    Raises
+    ------
+    ApiError
+        422 when the position does not overlap the image or the cutout is too large.
+    InvalidImageError
+        The file is not a FITS image with a celestial WCS.
+    """
+    from astropy.io import fits
+
+    img, cut = _cutout(path, ra_deg, dec_deg, size_arcmin, max_pixels)
+    header = cut.wcs.to_header()
+    for key in _KEEP_KEYS:
+        if key in img.header:
+            header[key] = img.header[key]
+    if img.freq_hz is not None:
+        header["FREQ"] = (float(img.freq_hz), "Hz")
+    header["ORIGIN"] = "dsa110_contimg cutout"
+    header["SRCIMAGE"] = Path(path).name[:68]
+    buf = io.BytesIO()
+    try:
+        fits.PrimaryHDU(np.asarray(cut.data, dtype=np.float32), header=header).writeto(buf)
+    except (ValueError, OSError) as exc:  # pragma: no cover - malformed header values
+        raise InvalidImageError(f"cannot write a cutout ({exc})", path=path) from None
+    return buf.getvalue()
+
+
+def cutout_png(
+    path: str | Path,
+    ra_deg: float,
+    dec_deg: float,
+    *,
+    size_arcmin: float,
+    max_pixels: int = 1024,
+    title: str | None = None,
+) -> bytes:
+    """Return a small PNG of the cutout around a position, with a cross at the position."""
+    from matplotlib.figure import Figure
+
+    _img, cut = _cutout(path, ra_deg, dec_deg, size_arcmin, max_pixels)
+    data = np.asarray(cut.data, dtype=np.float64)
+    lo, hi = _limits(data)
+    fig = Figure(figsize=(2.4, 2.6), dpi=100)
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.86))
+    ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+    x, y = cut.wcs.world_to_pixel_values(ra_deg, dec_deg)
+    ax.plot([x], [y], marker="+", color="#d73027", markersize=14, mew=1.2)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=7)
+    return _png(fig)
+
+
+class RenderCache:
+    """A small thread-safe LRU of rendered pictures, owned by one app (``app.state``).
+
+    Examples
+    --------
+    >>> c = RenderCache(max_items=1)
+    >>> c.get_or_make(("a",), lambda: b"1"), c.get_or_make(("a",), lambda: b"2")
+    (b'1', b'1')
+    >>> c.get_or_make(("b",), lambda: b"3"), c.get_or_make(("a",), lambda: b"4")
+    (b'3', b'4')
+    """
+
+    def __init__(self, max_items: int = 64) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_items = max_items
+
+    def get_or_make(self, key: tuple, make) -> bytes:
+        """Return the cached value of ``key``, or make, store and return it."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return value

@@ -1,0 +1,186 @@
+"""Image and mosaic endpoints: list, detail, measurements, PNG preview, FITS/PNG cutouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ...database.tables import products as t
+from ...errors import NotFoundError
+from ..deps import Page, engine_dep, page_params
+from ..encoding import SafeJSONResponse, rows_to_csv
+from ..queries import MEASUREMENT_COLUMNS, get_image_record, image_photometry, list_images
+
+router = APIRouter(tags=["images"])
+
+RA = Query(ge=-360.0, le=360.0, allow_inf_nan=False, description="Right ascension, degrees.")
+DEC = Query(ge=-90.0, le=90.0, allow_inf_nan=False, description="Declination, degrees.")
+SIZE = Query(2.0, gt=0.0, le=600.0, allow_inf_nan=False, description="Cutout side, arcmin.")
+
+
+def _file(rec: dict) -> Path:
+    path = Path(rec["path"])
+    if not path.is_file():
+        raise NotFoundError("the product's file is missing", path=path)
+    return path
+
+
+def _members(engine, data_id: str) -> list[str] | None:
+    """Member images of a mosaic, when the mosaic tables say so (None when unknown)."""
+    from ...database import tables
+
+    mosaics = getattr(tables, "mosaic_members", None)
+    if mosaics is None or "member_data_id" not in mosaics.c:
+        return None
+    key = "mosaic_data_id" if "mosaic_data_id" in mosaics.c else None
+    if key is None:
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(select(mosaics.c.member_data_id).where(mosaics.c[key] == data_id)).all()
+    return [r[0] for r in rows]
+
+
+def _add_routes(prefix: str, kind: str) -> None:
+    label = "mosaics" if kind == "mosaic" else "images"
+
+    @router.get(prefix, name=f"list_{label}", summary=f"List {label}")
+    def list_(page: Page = Depends(page_params), engine=Depends(engine_dep)):
+        return SafeJSONResponse(list_images(engine, page, kind=kind))
+
+    @router.get(
+        prefix + "/{data_id:path}/photometry",
+        name=f"{label}_photometry",
+        summary=f"Measurements on one of the {label} (JSON or CSV)",
+    )
+    def photometry(
+        data_id: str,
+        format: str = Query("json", pattern="^(json|csv)$"),
+        page: Page = Depends(page_params),
+        engine=Depends(engine_dep),
+    ):
+        get_image_record(engine, data_id, kind=kind)
+        if format == "csv":
+            rows = image_photometry(engine, data_id)["items"]
+            return Response(
+                rows_to_csv(MEASUREMENT_COLUMNS, rows),
+                media_type="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{data_id}-photometry.csv"'},
+            )
+        return SafeJSONResponse(image_photometry(engine, data_id, page))
+
+    @router.get(
+        prefix + "/{data_id:path}/preview.png",
+        name=f"{label}_preview",
+        summary="PNG preview with measured positions overlaid",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}},
+    )
+    async def preview(
+        request: Request,
+        data_id: str,
+        overlay: bool = True,
+        max_side: int = Query(800, ge=64, le=4096),
+        engine=Depends(engine_dep),
+    ):
+        from ..render import preview_png
+
+        settings = request.app.state.settings
+        max_side = min(max_side, settings.api.max_cutout_pixels)
+        rec = await run_in_threadpool(get_image_record, engine, data_id, kind=kind)
+        path = _file(rec)
+
+        def _positions():
+            p = t.photometry
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(p.c.ra_deg, p.c.dec_deg, p.c.flags).where(p.c.data_id == data_id)
+                ).all()
+            return [(r.ra_deg, r.dec_deg, not r.flags) for r in rows]
+
+        positions = await run_in_threadpool(_positions) if overlay else []
+        key = ("preview", str(path), path.stat().st_mtime_ns, len(positions), max_side, overlay)
+        png = await run_in_threadpool(
+            request.app.state.render_cache.get_or_make,
+            key,
+            lambda: preview_png(path, positions=positions, max_side=max_side, title=data_id),
+        )
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
+
+    @router.get(
+        prefix + "/{data_id:path}/cutout.fits",
+        name=f"{label}_cutout_fits",
+        summary="FITS cutout around a position (celestial WCS kept)",
+        response_class=Response,
+        responses={200: {"content": {"application/fits": {}}}},
+    )
+    def cutout_fits_(
+        request: Request,
+        data_id: str,
+        ra_deg: float = RA,
+        dec_deg: float = DEC,
+        size_arcmin: float = SIZE,
+        engine=Depends(engine_dep),
+    ):
+        from ..render import cutout_fits
+
+        path = _file(get_image_record(engine, data_id, kind=kind))
+        data = cutout_fits(
+            path,
+            ra_deg % 360.0,
+            dec_deg,
+            size_arcmin=size_arcmin,
+            max_pixels=request.app.state.settings.api.max_cutout_pixels,
+        )
+        name = f"{data_id}_{ra_deg:.4f}_{dec_deg:+.4f}.fits".replace("/", "_")
+        return Response(
+            data,
+            media_type="application/fits",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get(
+        prefix + "/{data_id:path}/cutout.png",
+        name=f"{label}_cutout_png",
+        summary="PNG cutout around a position",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}},
+    )
+    def cutout_png_(
+        request: Request,
+        data_id: str,
+        ra_deg: float = RA,
+        dec_deg: float = DEC,
+        size_arcmin: float = SIZE,
+        engine=Depends(engine_dep),
+    ):
+        from ..render import cutout_png
+
+        path = _file(get_image_record(engine, data_id, kind=kind))
+        key = ("cutout", str(path), path.stat().st_mtime_ns, ra_deg, dec_deg, size_arcmin)
+        png = request.app.state.render_cache.get_or_make(
+            key,
+            lambda: cutout_png(
+                path,
+                ra_deg % 360.0,
+                dec_deg,
+                size_arcmin=size_arcmin,
+                max_pixels=request.app.state.settings.api.max_cutout_pixels,
+                title=data_id,
+            ),
+        )
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=300"})
+
+    @router.get(prefix + "/{data_id:path}", name=f"get_{label}", summary=f"One of the {label}")
+    def detail(data_id: str, engine=Depends(engine_dep)):
+        rec = get_image_record(engine, data_id, kind=kind)
+        if kind == "mosaic":
+            rec["member_data_ids"] = _members(engine, data_id)
+        return SafeJSONResponse(rec)
+
+
+_add_routes("/api/images", "image")
+_add_routes("/api/mosaics", "mosaic")
