@@ -86,6 +86,8 @@ class FitsImage:
         Observing frequency, from a FREQ axis or frequency keywords.
     pixel_scale_deg : float
         Geometric mean pixel size at the reference pixel, in degrees.
+    hdu_index : int
+        Index of the image HDU in the file.
     """
 
     path: Path
@@ -95,6 +97,7 @@ class FitsImage:
     beam: Beam | None
     freq_hz: float | None
     pixel_scale_deg: float
+    hdu_index: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -245,7 +248,7 @@ def read_image(path: str | Path) -> FitsImage:
             raise InvalidImageError("celestial WCS has a zero or invalid pixel scale",
                                     path=path)
         return FitsImage(path=path, data=data, wcs=celestial, header=header, beam=beam,
-                         freq_hz=freq, pixel_scale_deg=pixel_scale)
+                         freq_hz=freq, pixel_scale_deg=pixel_scale, hdu_index=idx)
     finally:
         # The memory map stays open while ``data`` is referenced (astropy closes it lazily).
         hdul.close()

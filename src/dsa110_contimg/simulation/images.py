@@ -19,6 +19,7 @@ from astropy.wcs import WCS
 
 from ..catalog.ids import position_source_ids
 from ..photometry.beam import local_jacobian, pixel_covariance, sky_covariance
+from ..photometry.inject import render_point_sources
 
 __all__ = ["make_beam_correlated_noise", "make_fits_image", "render_point_sources"]
 
@@ -94,78 +95,6 @@ def _as_source_arrays(sources: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         return np.empty(0), np.empty(0), np.empty(0), None
     arr = np.asarray(rows, dtype=float).reshape(len(rows), 3)
     return arr[:, 0], arr[:, 1], arr[:, 2], None
-
-
-def render_point_sources(
-    wcs: WCS,
-    shape: tuple[int, int],
-    ra_deg: np.ndarray,
-    dec_deg: np.ndarray,
-    flux_jy: np.ndarray,
-    *,
-    beam: tuple[float, float, float],
-) -> np.ndarray:
-    """Image of point sources convolved with the restoring beam (peak = flux in Jy/beam).
-
-    Each source is evaluated on the sky: every pixel of a stamp of +-5 sigma is converted to
-    (RA, Dec) with the full WCS and its offset from the source projected on the tangent plane,
-    so the rendering is independent of the photometry engine's pixel-frame approximation.
-
-    Parameters
-    ----------
-    wcs : astropy.wcs.WCS
-        Celestial WCS of the image.
-    shape : tuple of int
-        (ny, nx).
-    ra_deg, dec_deg, flux_jy : numpy.ndarray
-        Source positions and peak flux densities.
-    beam : tuple of float
-        (bmaj_arcsec, bmin_arcsec, bpa_deg).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 image.
-    """
-    ny, nx = int(shape[0]), int(shape[1])
-    image = np.zeros((ny, nx))
-    ra = np.asarray(ra_deg, float)
-    dec = np.asarray(dec_deg, float)
-    flux = np.asarray(flux_jy, float)
-    if ra.size == 0:
-        return image
-    cov = sky_covariance(beam[0] / 3600.0, beam[1] / 3600.0, beam[2])
-    icov = np.linalg.inv(cov)
-    x, y = wcs.all_world2pix(ra, dec, 0)
-    jac = local_jacobian(wcs, x, y)
-    pix_cov = pixel_covariance(cov, jac)
-    half = np.ceil(5.0 * np.sqrt(np.max(np.diagonal(pix_cov, axis1=1, axis2=2), axis=1)))
-    half = int(np.max(half))
-    off = np.arange(-half, half + 1)
-    # process in chunks to bound memory
-    chunk = max(1, 2_000_000 // off.size**2)
-    for start in range(0, ra.size, chunk):
-        sl = slice(start, start + chunk)
-        ix = np.rint(x[sl]).astype(int)
-        iy = np.rint(y[sl]).astype(int)
-        px = ix[:, None, None] + off[None, None, :]
-        py = iy[:, None, None] + off[None, :, None]
-        px, py = np.broadcast_arrays(px, py)
-        inside = (px >= 0) & (px < nx) & (py >= 0) & (py < ny)
-        lon, lat = wcs.all_pix2world(px.ravel().astype(float), py.ravel().astype(float), 0)
-        lon = np.deg2rad(lon.reshape(px.shape))
-        lat = np.deg2rad(lat.reshape(px.shape))
-        a0 = np.deg2rad(ra[sl])[:, None, None]
-        d0 = np.deg2rad(dec[sl])[:, None, None]
-        dlon = lon - a0
-        cosc = np.sin(d0) * np.sin(lat) + np.cos(d0) * np.cos(lat) * np.cos(dlon)
-        xi = np.rad2deg(np.cos(lat) * np.sin(dlon) / cosc)
-        eta = np.rad2deg((np.cos(d0) * np.sin(lat) - np.sin(d0) * np.cos(lat) * np.cos(dlon))
-                         / cosc)
-        q = icov[0, 0] * xi**2 + 2 * icov[0, 1] * xi * eta + icov[1, 1] * eta**2
-        stamp = flux[sl][:, None, None] * np.exp(-0.5 * q)
-        np.add.at(image, (py[inside], px[inside]), stamp[inside])
-    return image
 
 
 def _header(
