@@ -60,8 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Flag names and their meaning (``flags`` is a comma-separated subset; '' when clean).
 FLAGS = {
-    "bad_position": "RA/Dec not finite or not convertible to pixels (NaN flux)",
-    "off_image": "position outside the image (NaN flux)",
+    "bad_position": "RA/Dec not finite or |Dec| > 90 (NaN flux)",
+    "off_image": "position outside the image or beyond its projection (NaN flux)",
     "edge": "cutout crosses the image edge (NaN flux)",
     "blanked": "NaN/blanked pixels in the cutout (NaN flux)",
     "bad_noise": "local noise is zero, negative or NaN (NaN flux)",
@@ -500,11 +500,12 @@ def measure_image(
     flags = _Flags(n)
     x, y = _world_to_pixel(image, ra, dec)
     finite = np.isfinite(x) & np.isfinite(y)
-    flags.set("bad_position", ~finite)
+    valid_sky = np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90)
+    flags.set("bad_position", ~valid_sky)
     ny, nx = image.shape
     with np.errstate(invalid="ignore"):
         on = finite & (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
-    flags.set("off_image", finite & ~on)
+    flags.set("off_image", valid_sky & ~on)  # includes positions the projection cannot reach
     out = {
         "flux_jy": np.full(n, np.nan),
         "flux_err_jy": np.full(n, np.nan),

@@ -200,7 +200,8 @@ def read_image(path: str | Path) -> FitsImage:
     try:
         hdul = fits.open(path, memmap=True, lazy_load_hdus=True)
     except (OSError, ValueError, TypeError) as exc:
-        raise InvalidImageError(f"not a readable FITS file ({exc})", path=path) from exc
+        reason = str(exc).split(".")[0] or type(exc).__name__
+        raise InvalidImageError(f"not a readable FITS file ({reason})", path=path) from exc
     try:
         idx = _find_image_hdu(hdul, path)
         hdu = hdul[idx]
