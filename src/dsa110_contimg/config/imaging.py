@@ -1,8 +1,8 @@
-"""Settings of imaging with WSClean (TOML table ``[imaging]``)."""
+"""Settings of imaging with WSClean, the primary beam and image QA (TOML table ``[imaging]``)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ImagingSettings(BaseModel):
@@ -11,9 +11,87 @@ class ImagingSettings(BaseModel):
     Parameters
     ----------
     wsclean_path : str
-        The ``wsclean`` executable (looked up on ``PATH`` when called).
+        The ``wsclean`` executable (looked up on ``PATH`` when called; Debian package
+        ``wsclean``).
+    field_of_view_deg : float
+        Side of the square image in degrees (3.5: the primary beam FWHM of ~3.2 deg at
+        1.4 GHz with margin).
+    image_size_px : int, optional
+        Image side in pixels; default: ``field_of_view_deg / cell`` rounded up to even.
+    cell_arcsec : float, optional
+        Pixel size; default: ``cell_fraction`` of the synthesized beam ``lambda_min / B_max``
+        (longest baseline of the Measurement Set, highest frequency).
+    cell_fraction : float
+        Pixel size as a fraction of ``lambda_min / B_max`` (1/8: ~5 pixels across the
+        Briggs-0 restoring beam's minor axis, so peak fluxes lose < 2 % to pixelization).
+    weighting : str
+        WSClean weighting: ``"briggs"``, ``"natural"`` or ``"uniform"``.
+    robust : float
+        Briggs robustness (with ``weighting="briggs"``).
+    niter : int
+        Maximum CLEAN iterations.
+    mgain : float
+        Major-cycle gain.
+    auto_threshold : float
+        Stop cleaning at this many sigma of the residual (``-auto-threshold``).
+    auto_mask : float
+        Auto-masking threshold in sigma (``-auto-mask``; 0 disables it).
+    threads : int
+        Threads for WSClean (``-j``); 0 lets WSClean decide.
+    extra_args : list of str
+        Further WSClean arguments, appended as given.
+    keep_intermediate : bool
+        Keep WSClean's ``-psf``/``-model``/``-dirty`` images (the ``-residual`` is kept always).
+    timeout_seconds : float
+        Kill WSClean after this long (an ImagingError for the group).
+    dish_diameter_m : float
+        Dish diameter of the primary-beam model.
+    beam_fwhm_factor : float
+        Primary-beam FWHM in units of lambda/D (Gaussian model, shared with the simulator).
+    pb_cutoff : float
+        Pixels of the primary-beam-corrected image where the time-averaged response is below
+        this are NaN.
+    beam_n_freqs : int
+        Frequencies sampled across the band when averaging the primary beam.
+    sefd_jy : float
+        System-equivalent flux density of one dish, for the expected thermal noise in QA.
+    qa_max_noise_ratio : float
+        QA fails when the measured noise exceeds this many times the natural-weighting
+        thermal noise expected from the Measurement Set.
+    qa_max_beam_axis_ratio : float
+        QA fails when the restoring beam's major/minor axis ratio exceeds this.
+    qa_max_beam_arcsec : float
+        QA fails when the restoring beam's major axis exceeds this (arcsec).
+    qa_min_finite_fraction : float
+        QA fails when fewer pixels of the uncorrected image are finite.
+    qa_min_dynamic_range : float
+        QA fails when peak / noise of the uncorrected image is below this.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     wsclean_path: str = "wsclean"
+    field_of_view_deg: float = 3.5
+    image_size_px: int | None = None
+    cell_arcsec: float | None = None
+    cell_fraction: float = 0.125
+    weighting: str = "briggs"
+    robust: float = 0.0
+    niter: int = 10000
+    mgain: float = 0.8
+    auto_threshold: float = 3.0
+    auto_mask: float = 5.0
+    threads: int = 0
+    extra_args: list[str] = Field(default_factory=list)
+    keep_intermediate: bool = False
+    timeout_seconds: float = 1800.0
+    dish_diameter_m: float = 4.65
+    beam_fwhm_factor: float = 1.2
+    pb_cutoff: float = 0.1
+    beam_n_freqs: int = 8
+    sefd_jy: float = 5800.0
+    qa_max_noise_ratio: float = 4.0
+    qa_max_beam_axis_ratio: float = 4.0
+    qa_max_beam_arcsec: float = 300.0
+    qa_min_finite_fraction: float = 0.99
+    qa_min_dynamic_range: float = 5.0
