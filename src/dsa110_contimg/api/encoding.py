@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["SafeJSONResponse", "clean_json", "rows_to_csv", "table_response"]
+__all__ = ["SafeJSONResponse", "clean_json", "rows_to_csv", "table_response", "table_rows"]
 
 
 def clean_json(value: Any) -> Any:
@@ -87,6 +87,23 @@ def rows_to_csv(columns: list[str], rows: list[dict[str, Any]] | list[tuple]) ->
     return "\n".join(out) + "\n"
 
 
+def table_rows(table) -> list[dict[str, Any]]:
+    """Return the rows of an astropy Table as dicts of Python values (masked -> None).
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> table_rows(Table({"a": [1, 2], "b": ["x", "y"]}))
+    [{'a': 1, 'b': 'x'}, {'a': 2, 'b': 'y'}]
+    """
+    columns = list(table.colnames)
+    out = []
+    for row in table.iterrows():
+        vals = (None if v is np.ma.masked else clean_json(v) for v in row)
+        out.append(dict(zip(columns, vals, strict=True)))
+    return out
+
+
 def table_response(table, fmt: str, *, filename: str) -> Response:
     """Return an astropy Table as JSON (``{"columns", "rows"}``), CSV or VOTable.
 
@@ -110,11 +127,7 @@ def table_response(table, fmt: str, *, filename: str) -> Response:
             media_type="application/x-votable+xml",
             headers={"Content-Disposition": f'attachment; filename="{filename}.xml"'},
         )
-    rows = []
-    for row in table.iterrows():
-        rows.append(
-            dict(zip(columns, (None if v is np.ma.masked else v for v in row), strict=True))
-        )
+    rows = table_rows(table)
     if fmt == "csv":
         return Response(
             rows_to_csv(columns, rows),

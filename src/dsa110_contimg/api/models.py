@@ -77,11 +77,10 @@ class NormalizeRequest(_Body):
 
     data_id: str = Field(min_length=1, max_length=200, description="The image's data_id.")
     flux_jy: float = Field(ge=-1e6, le=1e6)
-    flux_err_jy: float | None = Field(None, ge=0.0, le=1e6)
+    flux_err_jy: float = Field(ge=0.0, le=1e6)
 
 
 class EseStatusRequest(_Body):
-    """``POST /api/ese/candidates/{id}/status``: confirm, dismiss or re-activate."""
+    """Optional body of ``POST /api/ese/candidates/{id}/confirm|dismiss``."""
 
-    status: Literal["confirmed", "dismissed", "active"]
     note: str | None = Field(None, max_length=2000)

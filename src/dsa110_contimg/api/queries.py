@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, func, select
 
 from ..database.tables import products as t
 from ..errors import NotFoundError
@@ -22,6 +22,7 @@ from .deps import Page
 __all__ = [
     "cone_search",
     "count_by_status",
+    "ese_status",
     "get_data_record",
     "get_image_record",
     "get_job",
@@ -53,32 +54,24 @@ def _count(conn, stmt) -> int:
 
 
 def list_data(
-    engine: Engine,
+    settings,
     page: Page,
     *,
     data_type: str | None = None,
     status: str | None = None,
     photometry_status: str | None = None,
+    qa_status: str | None = None,
 ) -> dict:
-    """Return one page of the data registry, newest first, with optional filters."""
-    r = t.data_registry
-    conds = []
-    if data_type:
-        conds.append(r.c.data_type == data_type)
-    if status:
-        conds.append(r.c.status == status)
-    if photometry_status:
-        if photometry_status == "none":
-            conds.append(r.c.photometry_status.is_(None))
-        else:
-            conds.append(r.c.photometry_status == photometry_status)
-    stmt = select(r).where(and_(True, *conds))
-    with engine.connect() as conn:
-        total = _count(conn, stmt)
-        rows = conn.execute(
-            stmt.order_by(r.c.created_at.desc(), r.c.data_id).limit(page.limit).offset(page.offset)
-        ).all()
-    return page.envelope([_row(x) for x in rows], total)
+    """Return one page of the data registry, newest first (via the registry's own functions)."""
+    from ..database.registry import count_data
+    from ..database.registry import list_data as registry_list
+
+    filters = dict(
+        data_type=data_type, status=status, photometry_status=photometry_status, qa_status=qa_status
+    )
+    total = count_data(**filters, settings=settings)
+    recs = registry_list(**filters, limit=page.limit, offset=page.offset, settings=settings)
+    return page.envelope([r.to_dict() for r in recs], total)
 
 
 def get_data_record(engine: Engine, data_id: str) -> dict:
@@ -380,3 +373,18 @@ def stream_status(engine: Engine, *, now: float | None = None) -> dict:
         if fcol is not None:
             last = conn.execute(select(func.max(fcol))).scalar()
     return {"available": True, "groups": counts, "lag_seconds": lag, "last_activity": last}
+
+
+def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:
+    """Return the source's ESE candidate record with the best score, or None."""
+    from ..database.tables import normalization as nt
+
+    c = nt.ese_candidates
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(c)
+            .where(c.c.catalog == catalog, c.c.source_id == source_id)
+            .order_by(c.c.score.desc())
+            .limit(1)
+        ).first()
+    return _row(row) if row is not None else None

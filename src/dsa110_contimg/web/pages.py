@@ -6,7 +6,6 @@ scripts (``static/app.js``) that call the JSON API. The plotting library, uPlot,
 under ``static/vendor`` (see ``static/VENDORED.md``): no CDN is used at run time.
 """
 
-import dataclasses
 import math
 from pathlib import Path
 from urllib.parse import quote
@@ -164,8 +163,6 @@ def install(app) -> None:
             ese = await run_in_threadpool(_ese_status, catalog, source_id, settings)
         except ContimgError as exc:
             problems.append(f"ESE status: {exc}")
-        if metrics is not None and dataclasses.is_dataclass(metrics):
-            metrics = dataclasses.asdict(metrics)
         epochs = sorted(
             (x for x in rec["images"] if x.get("kind", "image") == "image"),
             key=lambda x: x["mjd"] if x["mjd"] is not None else -1,
@@ -186,13 +183,13 @@ def install(app) -> None:
 
     @app.get("/ese", response_class=HTMLResponse, include_in_schema=False)
     def ese_page(
-        request: Request, status: str | None = Query(None, pattern="^(active|dismissed|confirmed)$")
+        request: Request,
+        status: str | None = Query(None, pattern="^(active|dismissed|confirmed)$"),
+        preset: str | None = Query(None, pattern="^(conservative|moderate|sensitive)$"),
     ):
-        from ..photometry import ese
+        from ..api.routes.ese import candidate_rows
 
-        settings = request.app.state.settings
-        rows = [
-            dataclasses.asdict(c) if dataclasses.is_dataclass(c) else dict(c)
-            for c in ese.list_candidates(status=status, settings=settings)
-        ]
-        return render(request, "ese.html", title="ESE candidates", rows=rows, status=status)
+        rows = candidate_rows(request.app.state.settings, preset=preset, status=status)
+        return render(
+            request, "ese.html", title="ESE candidates", rows=rows, status=status, preset=preset
+        )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from ..deps import Page, engine_dep, page_params
+from ...config import Settings
+from ..deps import Page, engine_dep, page_params, settings_dep
 from ..encoding import SafeJSONResponse
 from ..queries import get_data_record, list_data
 
@@ -19,15 +20,23 @@ def list_registry(
     status: str | None = Query(None, pattern=_WORD, description="Registry status."),
     photometry_status: str | None = Query(
         None,
-        pattern="^(none|pending|running|completed|failed|cancelled|partial)$",
-        description="Photometry status of the product ('none': never measured).",
+        pattern="^(pending|running|completed|failed|cancelled)$",
+        description="Photometry status of the product.",
     ),
+    qa_status: str | None = Query(None, pattern="^(passed|warning|failed)$"),
     page: Page = Depends(page_params),
-    engine=Depends(engine_dep),
+    settings: Settings = Depends(settings_dep),
 ):
     """List registered products, newest first (paginated, filterable)."""
     return SafeJSONResponse(
-        list_data(engine, page, data_type=type, status=status, photometry_status=photometry_status)
+        list_data(
+            settings,
+            page,
+            data_type=type,
+            status=status,
+            photometry_status=photometry_status,
+            qa_status=qa_status,
+        )
     )
 
 

@@ -1,49 +1,64 @@
-"""ESE candidate endpoints: list, and status changes (confirm, dismiss, re-activate)."""
+"""ESE candidate endpoints: list (by preset and status), confirm, dismiss."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from ...config import Settings
 from ..deps import Page, page_params, settings_dep
-from ..encoding import SafeJSONResponse, clean_json
+from ..encoding import SafeJSONResponse, clean_json, table_rows
 from ..models import EseStatusRequest
 from ..security import require_token
 
 router = APIRouter(prefix="/api/ese", tags=["ese"])
 
+CandidateId = Path(ge=1, le=2**62, description="Candidate id.")
 
-def _dict(obj):
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "_mapping"):
-        return dict(obj._mapping)
-    return dict(obj)
+
+def candidate_rows(settings: Settings, *, preset: str | None, status: str | None) -> list[dict]:
+    """Return the candidates passing ``preset`` (default: the configured one), best first."""
+    from ...photometry import ese
+
+    return table_rows(ese.list_candidates(preset=preset, status=status, settings=settings))
 
 
 @router.get("/candidates")
 def candidates(
     status: str | None = Query(None, pattern="^(active|dismissed|confirmed)$"),
+    preset: str | None = Query(None, pattern="^(conservative|moderate|sensitive)$"),
     page: Page = Depends(page_params),
     settings: Settings = Depends(settings_dep),
 ):
-    """ESE candidates, highest score first (paginated)."""
-    from ...photometry import ese
-
-    rows = [clean_json(_dict(c)) for c in ese.list_candidates(status=status, settings=settings)]
+    """List ESE candidates passing a preset, highest score first (paginated)."""
+    rows = candidate_rows(settings, preset=preset, status=status)
     return SafeJSONResponse(page.envelope(rows[page.offset : page.offset + page.limit], len(rows)))
 
 
-@router.post("/candidates/{candidate_id}/status", dependencies=[Depends(require_token)])
-def set_status(
-    body: EseStatusRequest,
-    candidate_id: int = Path(ge=1, le=2**62),
+def _note(body: EseStatusRequest | None) -> str | None:
+    return body.note if body is not None else None
+
+
+@router.post("/candidates/{candidate_id}/confirm", dependencies=[Depends(require_token)])
+def confirm(
+    candidate_id: int = CandidateId,
+    body: EseStatusRequest | None = Body(None),
     settings: Settings = Depends(settings_dep),
 ):
-    """Confirm, dismiss or re-activate a candidate, with an optional note."""
+    """Mark a candidate confirmed (optional ``{"note": ...}``); return it."""
     from ...photometry import ese
 
-    row = ese.set_candidate_status(candidate_id, body.status, note=body.note, settings=settings)
-    return SafeJSONResponse(clean_json(_dict(row)))
+    row = ese.confirm_candidate(candidate_id, note=_note(body), settings=settings)
+    return SafeJSONResponse(clean_json(row))
+
+
+@router.post("/candidates/{candidate_id}/dismiss", dependencies=[Depends(require_token)])
+def dismiss(
+    candidate_id: int = CandidateId,
+    body: EseStatusRequest | None = Body(None),
+    settings: Settings = Depends(settings_dep),
+):
+    """Mark a candidate dismissed (optional ``{"note": ...}``); return it."""
+    from ...photometry import ese
+
+    row = ese.dismiss_candidate(candidate_id, note=_note(body), settings=settings)
+    return SafeJSONResponse(clean_json(row))

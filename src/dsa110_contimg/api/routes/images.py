@@ -39,8 +39,11 @@ def _members(engine, data_id: str) -> list[str] | None:
     key = "mosaic_data_id" if "mosaic_data_id" in mosaics.c else None
     if key is None:
         return None
+    order = mosaics.c["position"] if "position" in mosaics.c else mosaics.c.member_data_id
     with engine.connect() as conn:
-        rows = conn.execute(select(mosaics.c.member_data_id).where(mosaics.c[key] == data_id)).all()
+        rows = conn.execute(
+            select(mosaics.c.member_data_id).where(mosaics.c[key] == data_id).order_by(order)
+        ).all()
     return [r[0] for r in rows]
 
 

@@ -59,7 +59,6 @@ def measure_batch(
     ``GET /api/batch/{job_id}``.
     """
     from ...catalog.ids import POSITION_CATALOG, position_source_id
-    from ...jobs import create_batch_photometry_job
 
     api = settings.api
     n_images = len(body.image_paths) + len(body.data_ids)
@@ -90,6 +89,8 @@ def measure_batch(
     else:
         coords = [(p.ra_deg % 360.0, p.dec_deg) for p in body.positions]
     data_id = body.data_ids[0] if len(paths) == 1 and body.data_ids else None
+    from ...jobs import create_batch_photometry_job
+
     job_id = create_batch_photometry_job(
         [str(p) for p in paths],
         coords,
@@ -114,10 +115,26 @@ def measure_batch(
 
 @router.post("/normalize", dependencies=[Depends(require_token)])
 def normalize(body: NormalizeRequest, settings: Settings = Depends(settings_dep)):
-    """Normalize a raw flux measured on a registered image with that image's correction."""
-    from ...photometry.normalize import normalize_measurement
+    """Normalize a raw flux measured on a registered image with that image's correction.
 
-    result = normalize_measurement(body.data_id, body.flux_jy, body.flux_err_jy, settings=settings)
-    if dataclasses.is_dataclass(result):
-        result = dataclasses.asdict(result)
-    return SafeJSONResponse(result)
+    The image must have been normalized (its correction factor stored); otherwise the
+    answer is a 422 error naming the reason.
+    """
+    from ...photometry.normalize import get_image_normalization, normalize_measurement
+
+    flux, err = normalize_measurement(
+        body.flux_jy, body.flux_err_jy, body.data_id, settings=settings
+    )
+    rec = get_image_normalization(body.data_id, settings=settings)
+    return SafeJSONResponse(
+        {
+            "data_id": body.data_id,
+            "flux_jy": body.flux_jy,
+            "flux_err_jy": body.flux_err_jy,
+            "normalized_flux_jy": flux,
+            "normalized_flux_err_jy": err,
+            "factor": rec.factor if rec else None,
+            "factor_err": rec.factor_err if rec else None,
+            "n_references": rec.n_refs if rec else None,
+        }
+    )

@@ -58,16 +58,17 @@ def search(
     )
 
 
-def _metrics(catalog: str, source_id: str, settings: Settings):
+def _metrics(catalog: str, source_id: str, settings: Settings, series: str | None = None):
     from ...photometry.variability import get_metrics
 
-    return _as_dict(get_metrics(catalog, source_id, settings=settings))
+    return [_as_dict(m) for m in get_metrics(catalog, source_id, series=series, settings=settings)]
 
 
 def _ese_status(catalog: str, source_id: str, settings: Settings):
-    from ...photometry import ese
+    from ...database import get_engine
+    from ..queries import ese_status
 
-    return clean_json(_as_dict(ese.get_candidate(catalog, source_id, settings=settings)))
+    return clean_json(ese_status(get_engine(settings), catalog, source_id))
 
 
 @router.get("/{catalog}/{source_id:path}/lightcurve")
@@ -87,9 +88,22 @@ def lightcurve(
 
 
 @router.get("/{catalog}/{source_id:path}/metrics")
-def metrics(catalog: str, source_id: str, settings: Settings = Depends(settings_dep)):
-    """Variability metrics of a source (eta, V, Vs/m, dip statistic, ...)."""
-    return SafeJSONResponse(clean_json(_metrics(catalog, source_id, settings)))
+def metrics(
+    catalog: str,
+    source_id: str,
+    series: str | None = Query(None, pattern="^(epoch|image|mosaic)$"),
+    settings: Settings = Depends(settings_dep),
+    engine=Depends(engine_dep),
+):
+    """Variability metrics of a source, one entry per series (eta, V, Vs/m, dip statistic...)."""
+    source_summary(engine, catalog, source_id)  # 404 for a source never measured
+    return SafeJSONResponse(
+        {
+            "catalog": catalog,
+            "source_id": source_id,
+            "metrics": clean_json(_metrics(catalog, source_id, settings, series)),
+        }
+    )
 
 
 @router.get("/{catalog}/{source_id:path}")

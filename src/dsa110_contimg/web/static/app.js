@@ -99,10 +99,11 @@ window.contimg = (function () {
     const msg = document.getElementById("ese-message");
     const note = newStatus === "dismissed" ? "dismissed from the web UI" : "confirmed from the web UI";
     try {
-      const r = await fetch("/api/ese/candidates/" + id + "/status", {
+      const action = newStatus === "dismissed" ? "dismiss" : "confirm";
+      const r = await fetch("/api/ese/candidates/" + id + "/" + action, {
         method: "POST",
         headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
-        body: JSON.stringify({ status: newStatus, note: note }),
+        body: JSON.stringify({ note: note }),
       });
       const body = await r.json();
       if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
