@@ -1,11 +1,154 @@
-"""Commands of the variability area (filled in by its issue)."""
+"""Commands of normalization, light curves and ESE candidates.
+
+``contimg photometry normalize [--all | --image DATA_ID] [--reestablish]``,
+``contimg lightcurve SOURCE_ID [--catalog nvss] [--series epoch|image|mosaic] [--output CSV]``,
+``contimg ese list [--preset NAME] [--status S] [--output CSV]``,
+``contimg ese dismiss|confirm ID [--note TEXT]``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from ._common import Groups
+from ..errors import ConfigError
+from ._common import Groups, console, get_settings
+
+
+def _write_or_print(table, output: Path | None, title: str) -> None:
+    if output is not None:
+        table.write(output, format="ascii.csv", overwrite=True)
+        console.print(f"{len(table)} rows written to {output}")
+        return
+    from rich.table import Table as RichTable
+
+    rt = RichTable(title=title)
+    for name in table.colnames:
+        rt.add_column(name)
+    for row in table:
+        cells = []
+        for name in table.colnames:
+            v = row[name]
+            cells.append(f"{v:.6g}" if isinstance(v, float) else str(v))
+        rt.add_row(*cells)
+    console.print(rt)
 
 
 def register(app: typer.Typer, groups: Groups) -> None:
-    """Add this module's commands to the app and groups."""
+    """Add ``photometry normalize``, ``lightcurve`` and the ``ese`` commands."""
+
+    @groups.photometry.command("normalize")
+    def normalize(
+        ctx: typer.Context,
+        all_images: Annotated[
+            bool, typer.Option("--all", help="Normalize every stored image.")
+        ] = False,
+        image: Annotated[
+            str | None, typer.Option("--image", help="Normalize one image (its data_id).")
+        ] = None,
+        reestablish: Annotated[
+            bool,
+            typer.Option(
+                "--reestablish", help="Re-establish every reference baseline first (with --all)."
+            ),
+        ] = False,
+    ) -> None:
+        """Normalize stored photometry against the reference sources (no re-measuring)."""
+        from ..photometry.normalize import establish_baselines, normalize_all, normalize_image
+        from ..photometry.variability import recompute_metrics
+
+        settings = get_settings(ctx)
+        if all_images == (image is not None):
+            raise ConfigError("give exactly one of --all or --image DATA_ID")
+        if all_images:
+            out = normalize_all(reestablish=reestablish, settings=settings)
+            console.print(
+                f"{out['images']} images: {out['normalized']} normalized, "
+                f"{out['not_normalizable']} not normalizable; {out['established']} baselines "
+                f"established, {out['dropped']} variable references dropped"
+            )
+            return
+        establish_baselines(settings=settings)
+        rec = normalize_image(image, settings=settings)
+        from sqlalchemy import select
+
+        from ..database import get_engine
+        from ..database.tables import photometry
+
+        with get_engine(settings).connect() as conn:
+            keys = [
+                tuple(r)
+                for r in conn.execute(
+                    select(photometry.c.catalog, photometry.c.source_id).where(
+                        photometry.c.data_id == image
+                    )
+                )
+            ]
+        recompute_metrics(keys, settings=settings)
+        if rec.status == "normalized":
+            console.print(
+                f"{image}: normalized, factor {rec.factor:.5f} +/- {rec.factor_err:.5f} "
+                f"from {rec.n_refs} references"
+            )
+        else:
+            console.print(f"{image}: not normalizable ({rec.reason})")
+
+    @app.command("lightcurve")
+    def lightcurve(
+        ctx: typer.Context,
+        source_id: Annotated[str, typer.Argument(help="Catalog source id, e.g. an NVSS name.")],
+        catalog: Annotated[str, typer.Option("--catalog", help="Catalog of the source.")] = "nvss",
+        series: Annotated[str, typer.Option("--series", help="epoch, image or mosaic.")] = "epoch",
+        output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
+    ) -> None:
+        """Print (or write as CSV) one source's light curve, ordered by MJD."""
+        from ..photometry.variability import get_lightcurve
+
+        t = get_lightcurve(catalog, source_id, series=series, settings=get_settings(ctx))
+        _write_or_print(t, output, f"{catalog}:{source_id} ({series})")
+
+    @groups.ese.command("list")
+    def ese_list(
+        ctx: typer.Context,
+        preset: Annotated[
+            str | None, typer.Option("--preset", help="conservative, moderate or sensitive.")
+        ] = None,
+        status: Annotated[
+            str | None, typer.Option("--status", help="active, dismissed or confirmed.")
+        ] = None,
+        output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
+    ) -> None:
+        """List ESE candidates passing a preset, best first."""
+        from ..photometry.ese import list_candidates
+
+        t = list_candidates(preset=preset, status=status, settings=get_settings(ctx))
+        cols = ["id", "catalog", "source_id", "series", "preset", "score", "max_dip_sigma",
+                "max_dip_depth",
+                "eta", "first_flagged_mjd", "last_flagged_mjd", "status", "note"]  # fmt: skip
+        _write_or_print(t if output is not None else t[cols], output, "ESE candidates")
+
+    @groups.ese.command("dismiss")
+    def ese_dismiss(
+        ctx: typer.Context,
+        cid: Annotated[int, typer.Argument(help="Candidate id.")],
+        note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    ) -> None:
+        """Dismiss a candidate."""
+        from ..photometry.ese import dismiss_candidate
+
+        row = dismiss_candidate(cid, note=note, settings=get_settings(ctx))
+        console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) dismissed")
+
+    @groups.ese.command("confirm")
+    def ese_confirm(
+        ctx: typer.Context,
+        cid: Annotated[int, typer.Argument(help="Candidate id.")],
+        note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    ) -> None:
+        """Confirm a candidate."""
+        from ..photometry.ese import confirm_candidate
+
+        row = confirm_candidate(cid, note=note, settings=get_settings(ctx))
+        console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) confirmed")

@@ -84,6 +84,9 @@ source_metrics = Table(
     Column("max_dip_sigma", Float),
     Column("max_dip_depth", Float),
     Column("max_dip_mjd", Float),
+    Column("run_start_mjd", Float),  # start of the current CUSUM excursion
+    Column("peak_start_mjd", Float),  # start of the excursion that reached max_cusum
+    Column("peak_mjd", Float),  # when max_cusum was reached
     # derived metrics (committed points plus the open epoch)
     Column("n_points", Integer, nullable=False, server_default="0"),
     Column("mean_flux_jy", Float),

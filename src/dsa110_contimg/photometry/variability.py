@@ -1,0 +1,564 @@
+"""Light curves and per-source variability metrics stored in the database.
+
+Three series, never mixed:
+
+- ``image``: every measurement on a single image (``images.kind == "image"``);
+- ``epoch``: one transit, the image measurements of a source within
+  ``normalize.epoch_window_hours`` (default 1 h) of the epoch's first one, combined by inverse
+  variance; its ``image`` is the first image's ``data_id``;
+- ``mosaic``: measurements on mosaics.
+
+Metrics (``source_metrics``) are updated incrementally by :func:`update_metrics_for_image`
+with :func:`~dsa110_contimg.photometry.lightcurve.advance`: a fixed amount of work per source
+and new point, whatever the history length. Points arriving out of order (or a re-processed
+image) make that source's metrics be recomputed from its stored series, as do
+re-normalizations (:func:`recompute_metrics`). Only clean measurements (empty ``flags``) with
+a finite flux and positive error, on images whose QA did not fail, enter the metrics; they use
+``normalize.variability_flux`` (normalized by default: a point not normalized yet is left out
+until it is).
+
+Errors and confusion
+--------------------
+The error of a forced measurement comes from the local rms, which in confusion-limited DSA-110
+images contains the static confusion noise of the field. Confusion does not change between
+epochs: it biases a source's flux by the same amount every time, so it cancels in
+epoch-to-epoch differences and in the comparison with the source's own baseline, and it makes
+the measurement errors *overestimate* the epoch-to-epoch noise. The metrics therefore use the
+measurement errors as they are (so ``eta`` and dip significances are conservative: confusion
+can hide a small variation, never fake one) unless ``normalize.confusion_noise_jy`` gives the
+static part, which is then removed in quadrature (never below half the error), see
+:func:`~dsa110_contimg.photometry.lightcurve.variability_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from astropy.table import Table
+from sqlalchemy import delete, or_, select, tuple_
+
+from ..config import Settings, resolve_settings
+from ..database import get_engine, write_transaction
+from ..database.tables import data_registry, images, photometry, source_metrics
+from ..errors import ConfigError, NotFoundError
+from .lightcurve import (
+    STATE_FLOAT_KEYS,
+    advance,
+    combine_epochs,
+    derive,
+    new_state,
+    run_series,
+    variability_errors,
+)
+
+__all__ = [
+    "SERIES",
+    "get_lightcurve",
+    "get_metrics",
+    "recompute_metrics",
+    "update_metrics_for_image",
+]
+
+log = logging.getLogger(__name__)
+
+SERIES = ("image", "epoch", "mosaic")
+_DERIVED = ("n_points", "mean_flux_jy", "eta", "v", "vs", "m")
+_COLUMNS = (
+    ["catalog", "source_id", "series"]
+    + list(STATE_FLOAT_KEYS)
+    + ["open_image", "baseline_buffer"]
+    + list(_DERIVED)
+    + ["updated_at"]
+)
+_INT_COLS = {"n", "open_n", "n_points"}
+_CHUNK = 500
+
+
+def _series_kind(series: str) -> str:
+    if series not in SERIES:
+        raise ConfigError(
+            f"unknown light-curve series {series!r}; expected one of {', '.join(SERIES)}"
+        )
+    return "mosaic" if series == "mosaic" else "image"
+
+
+def _params(settings: Settings) -> dict:
+    ns = settings.normalize
+    return {
+        "window_days": ns.epoch_window_hours / 24.0,
+        "baseline_epochs": ns.baseline_epochs,
+        "cusum_k": ns.cusum_k_sigma,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# state <-> rows
+
+
+def _state_from_rows(rows, n: int, index: dict, k: int) -> dict[str, np.ndarray]:
+    st = new_state(n, baseline_epochs=k)
+    if not rows:
+        return st
+    pos = np.array([index[(r.catalog, r.source_id)] for r in rows], dtype=np.int64)
+    for key in STATE_FLOAT_KEYS:
+        vals = np.array([getattr(r, key) for r in rows], dtype=np.float64)
+        st[key][pos] = vals
+    st["open_image"][pos] = [r.open_image for r in rows]
+    for p, r in zip(pos.tolist(), rows, strict=True):
+        if r.baseline_buffer:
+            buf = np.array(json.loads(r.baseline_buffer), dtype=np.float64).reshape(-1, 2)[:k]
+            st["buffer"][p, : len(buf)] = buf
+    return st
+
+
+def _column_list(arr: np.ndarray, integer: bool = False) -> list:
+    arr = np.asarray(arr, dtype=np.float64)
+    ok = np.isfinite(arr)
+    if integer:
+        out = arr.astype(np.int64).astype(object)
+    else:
+        out = arr.astype(object)
+    if not ok.all():
+        out[~ok] = None
+    return out.tolist()
+
+
+def _state_tuples(keys, series: str, st, der) -> list[tuple]:
+    n = len(keys)
+    cols: dict[str, list] = {
+        "catalog": [k[0] for k in keys],
+        "source_id": [k[1] for k in keys],
+        "series": [series] * n,
+    }
+    for key in STATE_FLOAT_KEYS:
+        cols[key] = _column_list(st[key], key in _INT_COLS)
+    cols["open_image"] = list(st["open_image"])
+    buf = st["buffer"]
+    has = np.isfinite(buf[:, :, 0])
+    bufcol: list = [None] * n
+    for i in np.flatnonzero(has.any(axis=1)).tolist():
+        bufcol[i] = json.dumps(buf[i][has[i]].tolist())
+    cols["baseline_buffer"] = bufcol
+    for key in _DERIVED:
+        cols[key] = _column_list(der[key], key in _INT_COLS)
+    cols["updated_at"] = [time.time()] * n
+    for key in (
+        "n",
+        "open_n",
+        "n_points",
+        "cusum",
+        "max_cusum",
+        "sum_w",
+        "sum_wf",
+        "sum_wf2",
+        "sum_f",
+        "sum_f2",
+        "open_sw",
+        "open_swf",
+    ):
+        cols[key] = [0 if v is None else v for v in cols[key]]
+    return list(zip(*(cols[c] for c in _COLUMNS), strict=True))
+
+
+def _upsert_state(conn, tuples: list[tuple]) -> None:
+    if not tuples:
+        return
+    key = ("catalog", "source_id", "series")
+    upd = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in key)
+    ph = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO source_metrics ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join([ph] * len(_COLUMNS))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+    )
+    dbapi = conn.connection.dbapi_connection
+    cur = dbapi.cursor()
+    try:
+        cur.executemany(sql, tuples)
+    finally:
+        cur.close()
+
+
+# --------------------------------------------------------------------------------------------
+# incremental update
+
+
+def _image_points(conn, data_id: str, settings: Settings):
+    """Return (kind, keys, mjd, flux, err) of the usable points of one image, or None."""
+    img = conn.execute(
+        select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
+    ).first()
+    qa = conn.execute(
+        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
+    ).scalar()
+    if qa == "failed":
+        return None
+    kind = img.kind if img is not None else "image"
+    fcol, ecol = _flux_columns(settings)
+    rows = conn.execute(
+        select(photometry.c.catalog, photometry.c.source_id, photometry.c.mjd, fcol, ecol).where(
+            photometry.c.data_id == data_id, photometry.c.flags == ""
+        )
+    ).all()
+    if not rows:
+        return None
+    keys = [(r[0], r[1]) for r in rows]
+    mjd = np.array([r[2] for r in rows], dtype=np.float64)
+    if img is not None and img.mjd_mid is not None:
+        mjd = np.where(np.isfinite(mjd), mjd, img.mjd_mid)
+    flux = np.array([r[3] for r in rows], dtype=np.float64)
+    err = variability_errors(
+        np.array([r[4] for r in rows], dtype=np.float64),
+        confusion_noise=settings.normalize.confusion_noise_jy,
+    )
+    return kind, keys, mjd, flux, err
+
+
+def _flux_columns(settings: Settings):
+    if settings.normalize.variability_flux == "raw":
+        return photometry.c.flux_jy, photometry.c.flux_err_jy
+    return photometry.c.normalized_flux_jy, photometry.c.normalized_flux_err_jy
+
+
+def _series_for_kind(kind: str, settings: Settings) -> list[str]:
+    wanted = ("mosaic",) if kind == "mosaic" else ("image", "epoch")
+    return [s for s in wanted if s in settings.normalize.metric_series]
+
+
+def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) -> int:
+    """Fold one image's measurements into its sources' metrics and ESE candidates.
+
+    Constant work per source (see :func:`~dsa110_contimg.photometry.lightcurve.advance`);
+    sources whose point is not later than their last one are recomputed from the stored series.
+
+    Parameters
+    ----------
+    data_id : str
+        The image or mosaic.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of (source, series) metric rows updated.
+    """
+    from .ese import update_candidates
+
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    p = _params(settings)
+    done = 0
+    stale_keys: set = set()
+    with write_transaction(engine) as conn:
+        pts = _image_points(conn, data_id, settings)
+        if pts is None:
+            return 0
+        kind, keys, mjd, flux, err = pts
+        index = {k: i for i, k in enumerate(keys)}
+        for series in _series_for_kind(kind, settings):
+            stmt = (
+                select(source_metrics)
+                .select_from(
+                    source_metrics.join(
+                        photometry,
+                        (photometry.c.catalog == source_metrics.c.catalog)
+                        & (photometry.c.source_id == source_metrics.c.source_id),
+                    )
+                )
+                .where(photometry.c.data_id == data_id, source_metrics.c.series == series)
+            )
+            if conn.dialect.name != "sqlite":
+                stmt = stmt.with_for_update(of=source_metrics)
+            rows = conn.execute(stmt).all()
+            st = _state_from_rows(rows, len(keys), index, p["baseline_epochs"])
+            stale = advance(
+                st,
+                mjd,
+                flux,
+                err,
+                np.array([data_id] * len(keys), dtype=object),
+                merge=(series == "epoch"),
+                window_days=p["window_days"],
+                baseline_epochs=p["baseline_epochs"],
+                cusum_k=p["cusum_k"],
+            )
+            act = np.isfinite(flux) & np.isfinite(err) & (err > 0) & ~stale
+            stale_keys.update(keys[i] for i in np.flatnonzero(stale))
+            sel = np.flatnonzero(act)
+            if not sel.size:
+                continue
+            sub = {k: v[sel] for k, v in st.items()}
+            der = derive(sub, cusum_k=p["cusum_k"])
+            skeys = [keys[i] for i in sel]
+            _upsert_state(conn, _state_tuples(skeys, series, sub, der))
+            done += len(skeys)
+            if series == settings.normalize.ese_series:
+                update_candidates(conn, skeys, series, der, settings=settings)
+    if stale_keys:
+        done += recompute_metrics(sorted(stale_keys), settings=settings)
+    return done
+
+
+# --------------------------------------------------------------------------------------------
+# recomputation from the stored series
+
+
+def _load_points(conn, keys, settings: Settings):
+    fcol, ecol = _flux_columns(settings)
+    base = (
+        select(
+            photometry.c.catalog,
+            photometry.c.source_id,
+            photometry.c.mjd,
+            fcol,
+            ecol,
+            photometry.c.data_id,
+            images.c.kind,
+        )
+        .select_from(
+            photometry.outerjoin(images, images.c.data_id == photometry.c.data_id).outerjoin(
+                data_registry, data_registry.c.data_id == photometry.c.data_id
+            )
+        )
+        .where(
+            photometry.c.flags == "",
+            or_(data_registry.c.qa_status.is_(None), data_registry.c.qa_status != "failed"),
+        )
+    )
+    if keys is None:
+        yield from conn.execute(base)
+        return
+    keys = list(keys)
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        yield from conn.execute(
+            base.where(tuple_(photometry.c.catalog, photometry.c.source_id).in_(part))
+        )
+
+
+def recompute_metrics(
+    keys: Sequence[tuple[str, str]] | None = None, *, settings: Settings | None = None
+) -> int:
+    """Rebuild the metrics (and ESE candidates) of sources from their stored series.
+
+    Parameters
+    ----------
+    keys : sequence of (catalog, source_id), optional
+        Sources to rebuild; all sources with photometry when omitted.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of (source, series) metric rows written.
+    """
+    from .ese import update_candidates
+
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    p = _params(settings)
+    conf = settings.normalize.confusion_noise_jy
+    written = 0
+    with write_transaction(engine) as conn:
+        by_series: dict[str, dict[tuple[str, str], list]] = {s: {} for s in SERIES}
+        all_keys: set = set(keys) if keys is not None else set()
+        for r in _load_points(conn, keys, settings):
+            key = (r[0], r[1])
+            all_keys.add(key)
+            if r[3] is None or r[4] is None or not r[4] > 0 or r[2] is None:
+                continue
+            series_list = ("mosaic",) if r[6] == "mosaic" else ("image", "epoch")
+            for s in series_list:
+                by_series[s].setdefault(key, []).append((r[2], r[3], r[4], r[5]))
+        all_keys_l = sorted(all_keys)
+        for series in settings.normalize.metric_series:
+            for i in range(0, len(all_keys_l), _CHUNK):
+                part = all_keys_l[i : i + _CHUNK]
+                conn.execute(
+                    delete(source_metrics).where(
+                        source_metrics.c.series == series,
+                        tuple_(source_metrics.c.catalog, source_metrics.c.source_id).in_(part),
+                    )
+                )
+            pts = by_series[series]
+            skeys = sorted(pts)
+            if skeys:
+                width = max(len(v) for v in pts.values())
+                mjd = np.full((len(skeys), width), np.nan)
+                flux = np.full((len(skeys), width), np.nan)
+                err = np.full((len(skeys), width), np.nan)
+                img = np.full((len(skeys), width), None, dtype=object)
+                for j, key in enumerate(skeys):
+                    v = sorted(pts[key], key=lambda t: (t[0], t[3]))
+                    a = np.array([(t[0], t[1], t[2]) for t in v], dtype=np.float64)
+                    mjd[j, : len(v)], flux[j, : len(v)] = a[:, 0], a[:, 1]
+                    err[j, : len(v)] = variability_errors(a[:, 2], confusion_noise=conf)
+                    img[j, : len(v)] = [t[3] for t in v]
+                st = run_series(mjd, flux, err, img, merge=(series == "epoch"), **p)
+                der = derive(st, cusum_k=p["cusum_k"])
+                _upsert_state(conn, _state_tuples(skeys, series, st, der))
+                written += len(skeys)
+            else:
+                der = None
+            if series == settings.normalize.ese_series:
+                update_candidates(
+                    conn, skeys, series, der, settings=settings, recompute_keys=all_keys_l
+                )
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def get_lightcurve(
+    catalog: str, source_id: str, *, series: str = "epoch", settings: Settings | None = None
+) -> Table:
+    """Return one source's light curve, ordered by MJD (UTC, mid-exposure).
+
+    Parameters
+    ----------
+    catalog, source_id : str
+        The source (as stored in ``photometry``).
+    series : str
+        ``epoch`` (default: image measurements of one transit combined by inverse variance,
+        flagged ones left out), ``image`` (every measurement on single images, with its
+        ``flags``) or ``mosaic``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``mjd, image, flux_jy, flux_err_jy, normalized_flux_jy,
+        normalized_flux_err_jy`` plus ``flags`` (image/mosaic) or ``n_images`` (epoch).
+
+    Raises
+    ------
+    NotFoundError
+        The source has no photometry at all.
+    ConfigError
+        Unknown series.
+    """
+    kind = _series_kind(series)
+    settings = resolve_settings(settings)
+    stmt = (
+        select(
+            photometry.c.mjd,
+            photometry.c.data_id,
+            photometry.c.flux_jy,
+            photometry.c.flux_err_jy,
+            photometry.c.normalized_flux_jy,
+            photometry.c.normalized_flux_err_jy,
+            photometry.c.flags,
+            images.c.kind,
+        )
+        .select_from(photometry.outerjoin(images, images.c.data_id == photometry.c.data_id))
+        .where(photometry.c.catalog == catalog, photometry.c.source_id == source_id)
+        .order_by(photometry.c.mjd, photometry.c.data_id)
+    )
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(stmt).all()
+    if not rows:
+        raise NotFoundError(f"no photometry for source {catalog}:{source_id}")
+    rows = [r for r in rows if (r.kind or "image") == kind]
+    names = [
+        "mjd",
+        "image",
+        "flux_jy",
+        "flux_err_jy",
+        "normalized_flux_jy",
+        "normalized_flux_err_jy",
+    ]
+
+    def fcol(i):
+        return np.array([r[i] for r in rows], dtype=np.float64)
+
+    if series != "epoch":
+        t = Table(
+            [
+                fcol(0),
+                [r[1] for r in rows],
+                fcol(2),
+                fcol(3),
+                fcol(4),
+                fcol(5),
+                [r[6] for r in rows],
+            ],
+            names=[*names, "flags"],
+            dtype=[float, str, float, float, float, float, str],
+        )
+    else:
+        clean = [
+            r
+            for r in rows
+            if not r.flags
+            and r.mjd is not None
+            and r.flux_err_jy
+            and r.flux_err_jy > 0
+            and r.flux_jy is not None
+        ]
+        mjd = np.array([r.mjd for r in clean], dtype=np.float64)
+        f, e = fcol(2)[:0], None
+        f = np.array([r.flux_jy for r in clean], dtype=np.float64)
+        e = np.array([r.flux_err_jy for r in clean], dtype=np.float64)
+        first, counts, cf, ce = combine_epochs(
+            mjd, f, e, window_days=settings.normalize.epoch_window_hours / 24
+        )
+        nf = np.array(
+            [np.nan if r.normalized_flux_jy is None else r.normalized_flux_jy for r in clean]
+        )
+        ne = np.array(
+            [
+                np.nan if r.normalized_flux_err_jy is None else r.normalized_flux_err_jy
+                for r in clean
+            ]
+        )
+        cnf = np.full(len(first), np.nan)
+        cne = np.full(len(first), np.nan)
+        for j, (a, c) in enumerate(zip(first.tolist(), counts.tolist(), strict=True)):
+            sl = slice(a, a + c)
+            ok = np.isfinite(nf[sl]) & (ne[sl] > 0)
+            if ok.any():
+                w = 1.0 / ne[sl][ok] ** 2
+                cnf[j] = float(np.sum(w * nf[sl][ok]) / np.sum(w))
+                cne[j] = float(1.0 / math.sqrt(np.sum(w)))
+        t = Table(
+            [mjd[first], [clean[a].data_id for a in first.tolist()], cf, ce, cnf, cne, counts],
+            names=[*names, "n_images"],
+            dtype=[float, str, float, float, float, float, int],
+        )
+    t.meta.update({"catalog": catalog, "source_id": source_id, "series": series})
+    return t
+
+
+def get_metrics(
+    catalog: str, source_id: str, *, series: str | None = None, settings: Settings | None = None
+) -> list[dict]:
+    """Return the stored variability metrics of one source (one dict per series).
+
+    Each dict holds ``series, n_points, mean_flux_jy, eta, v, vs, m, dip_sigma,
+    max_dip_sigma, max_dip_depth, max_dip_mjd, cusum, max_cusum, baseline_flux_jy,
+    baseline_err_jy, last_mjd, updated_at``. Empty list when none is stored.
+    """
+    settings = resolve_settings(settings)
+    cols = [
+        "series", "n_points", "mean_flux_jy", "eta", "v", "vs", "m", "dip_sigma", "max_dip_sigma",
+        "max_dip_depth", "max_dip_mjd", "cusum", "max_cusum", "baseline_flux_jy", "baseline_err_jy",
+        "last_mjd", "updated_at",
+    ]  # fmt: skip
+    stmt = select(*(source_metrics.c[c] for c in cols)).where(
+        source_metrics.c.catalog == catalog, source_metrics.c.source_id == source_id
+    )
+    if series is not None:
+        _series_kind(series)
+        stmt = stmt.where(source_metrics.c.series == series)
+    with get_engine(settings).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt.order_by(source_metrics.c.series))]

@@ -1,0 +1,156 @@
+"""Normalization through the database: hook, back-fill, re-runs, refusals, variable references."""
+
+import math
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+from dsa110_contimg.database import get_engine, write_transaction
+from dsa110_contimg.database.tables import photometry
+from dsa110_contimg.errors import NormalizationError, NotFoundError
+from dsa110_contimg.photometry.normalize import (
+    get_image_normalization,
+    list_references,
+    normalize_all,
+    normalize_arrays,
+    normalize_image,
+    normalize_measurement,
+    on_photometry_written,
+)
+from dsa110_contimg.photometry.variability import get_metrics, recompute_metrics
+from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
+
+DIP = {"snr": 50.0, "dip_depth": 0.2, "dip_epochs": 6, "dip_start": 16}
+
+
+def _sim(**kw):
+    args = dict(
+        n_epochs=24, n_references=8, reference_snr=(100, 500), targets=[{"snr": 60.0}, DIP], seed=11
+    )
+    args.update(kw)
+    return simulate_lightcurves(**args)
+
+
+def _stored(settings, data_id):
+    with get_engine(settings).connect() as conn:
+        return conn.execute(
+            select(
+                photometry.c.source_id,
+                photometry.c.normalized_flux_jy,
+                photometry.c.normalized_flux_err_jy,
+            ).where(photometry.c.data_id == data_id)
+        ).all()
+
+
+def test_hook_backfills_then_flags_the_dip(db_settings):
+    sim = _sim()
+    first = None
+    for i, did in enumerate(sim.data_ids):
+        write_simulated_photometry(sim, images=[i], settings=db_settings)
+        out = on_photometry_written(did, normalize=True, settings=db_settings)
+        if i == 0:
+            first = out
+        if i == 9:  # the 10th good epoch establishes the baselines and back-fills 0..8
+            assert out["established"] == 8 and out["backfilled"] == 9
+    assert first["normalization"]["status"] == "not_normalizable"
+    assert "no reference has a baseline yet" in first["normalization"]["reason"]
+    for did in sim.data_ids:
+        rec = get_image_normalization(did, settings=db_settings)
+        assert rec.status == "normalized" and rec.n_refs == 8
+        assert all(r.normalized_flux_jy is not None for r in _stored(db_settings, did))
+    from dsa110_contimg.photometry.ese import list_candidates
+
+    cands = list_candidates(preset="moderate", settings=db_settings)
+    dip_id = sim.source_ids[sim.dips[0]["source"]]
+    assert list(cands["source_id"]) == [dip_id]
+    assert cands["first_flagged_mjd"][0] == pytest.approx(sim.mjd[16])
+    # incremental metrics equal a recomputation from the stored series
+    before = {s: get_metrics("nvss", s, settings=db_settings) for s in sim.source_ids}
+    recompute_metrics(settings=db_settings)
+    for s in sim.source_ids:
+        after = get_metrics("nvss", s, settings=db_settings)
+        for a, b in zip(before[s], after, strict=True):
+            for k in (
+                "n_points",
+                "eta",
+                "v",
+                "vs",
+                "m",
+                "max_cusum",
+                "max_dip_sigma",
+                "baseline_flux_jy",
+            ):
+                assert a[k] == pytest.approx(b[k], rel=1e-9, nan_ok=True), (s, a["series"], k)
+
+
+def test_database_path_equals_the_array_path(settings):
+    sim = _sim(seed=5)
+    write_simulated_photometry(sim, settings=settings)
+    normalize_all(settings=settings)
+    arr = normalize_arrays(sim.flux_jy[0], sim.flux_err_jy[0], sim.is_reference, baseline_epochs=10)
+    for i in (0, 12, 23):
+        rows = {r.source_id: r for r in _stored(settings, sim.data_ids[i])}
+        for j, sid in enumerate(sim.source_ids):
+            assert rows[sid].normalized_flux_jy == pytest.approx(
+                arr["normalized_flux_jy"][j, i], rel=1e-12
+            )
+            assert rows[sid].normalized_flux_err_jy == pytest.approx(
+                arr["normalized_flux_err_jy"][j, i], rel=1e-9
+            )
+        rec = get_image_normalization(sim.data_ids[i], settings=settings)
+        assert rec.factor == pytest.approx(arr["factor"][i], rel=1e-12)
+        nf, ne = normalize_measurement(0.1, 0.001, sim.data_ids[i], settings=settings)
+        assert nf == pytest.approx(0.1 / rec.factor)
+        assert ne == pytest.approx(
+            math.hypot(0.001 / rec.factor, 0.1 * rec.factor_err / rec.factor**2)
+        )
+
+
+def test_too_few_references_and_failed_qa(db_settings):
+    sim = _sim(n_references=4, n_epochs=12)
+    write_simulated_photometry(sim, qa_failed=[11], settings=db_settings)
+    out = normalize_all(settings=db_settings)
+    assert out["normalized"] == 0 and out["not_normalizable"] == 12
+    rec = get_image_normalization(sim.data_ids[3], settings=db_settings)
+    assert rec.status == "not_normalizable"
+    assert "4 measured cleanly on the image, need 5" in rec.reason
+    assert (
+        get_image_normalization(sim.data_ids[11], settings=db_settings).reason == "image failed QA"
+    )
+    assert all(r.normalized_flux_jy is None for r in _stored(db_settings, sim.data_ids[3]))
+    with pytest.raises(NormalizationError, match="not normalizable"):
+        normalize_measurement(1.0, 0.01, sim.data_ids[3], settings=db_settings)
+    with pytest.raises(NotFoundError):
+        normalize_image("no-such-image", settings=db_settings)
+
+
+def test_flagged_reference_rows_are_not_used(settings):
+    sim = _sim(n_epochs=12)
+    write_simulated_photometry(sim, settings=settings)
+    ref_ids = list(sim.source_ids[sim.is_reference])
+    with write_transaction(get_engine(settings)) as conn:
+        conn.execute(
+            update(photometry)
+            .where(
+                photometry.c.data_id == sim.data_ids[11], photometry.c.source_id.in_(ref_ids[:4])
+            )
+            .values(flags="blended", flux_jy=99.0)
+        )
+    normalize_all(settings=settings)
+    rec = get_image_normalization(sim.data_ids[11], settings=settings)
+    assert rec.status == "not_normalizable" and rec.n_candidates == 4
+
+
+def test_variable_reference_is_dropped_and_recorded(settings):
+    sim = _sim(n_epochs=40, n_references=10)
+    # reference 0 varies by +-15 % (a scintillating source wrongly selected as a reference)
+    sim.flux_jy[0, 0, :] *= 1 + 0.15 * np.sin(np.arange(40) / 3.0)
+    write_simulated_photometry(sim, settings=settings)
+    out = normalize_all(settings=settings)
+    assert out["dropped"] == 1
+    refs = {r["source_id"]: r for r in list_references(settings=settings)}
+    bad = refs[sim.source_ids[0]]
+    assert bad["status"] == "dropped" and bad["drop_reason"].startswith("variable: reduced chi2")
+    assert sum(r["status"] == "active" for r in refs.values()) == 9
+    assert get_image_normalization(sim.data_ids[5], settings=settings).n_refs == 9
