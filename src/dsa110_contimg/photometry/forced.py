@@ -283,7 +283,7 @@ def _solve_groups(labels: np.ndarray, pos: np.ndarray, ainv: np.ndarray, b: np.n
         rmat = np.exp(-0.25 * md2)
         qmat = np.exp(-md2 / 6.0)
         cond = np.linalg.cond(rmat)
-        bad = ~np.isfinite(cond) | (cond > 1e8)
+        bad = ~np.isfinite(cond) | (cond > 1e4)  # positions within ~1% of a beam
         rmat_safe = np.where(bad[:, None, None], np.eye(m), rmat)
         sk = np.sqrt(kk[idx])
         gmat = rmat_safe * sk[:, :, None] * sk[:, None, :]

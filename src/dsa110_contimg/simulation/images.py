@@ -108,6 +108,7 @@ def _header(
     freq_hz: float,
     date_obs: str | None,
     date_end: str | None,
+    rotation_deg: float = 0.0,
 ) -> fits.Header:
     ny, nx = shape
     h = fits.Header()
@@ -123,6 +124,9 @@ def _header(
     h["CDELT2"] = pixel_scale_arcsec / 3600.0
     h["CRPIX2"] = ny / 2.0 + 1.0
     h["CUNIT2"] = "deg"
+    if rotation_deg:
+        c, s_ = np.cos(np.deg2rad(rotation_deg)), np.sin(np.deg2rad(rotation_deg))
+        h["PC1_1"], h["PC1_2"], h["PC2_1"], h["PC2_2"] = c, -s_, s_, c
     if four_d:
         freq = ("FREQ", float(freq_hz), 1.0e7, "Hz")
         stokes = ("STOKES", 1.0, 1.0, "")
@@ -175,6 +179,7 @@ def make_fits_image(
     big_endian: bool = False,
     dtype: str = "float32",
     edge_margin_beams: float = 3.0,
+    rotation_deg: float = 0.0,
 ) -> Table:
     """Write a synthetic DSA-110-like FITS image and return its truth table.
 
@@ -221,6 +226,9 @@ def make_fits_image(
         Data type written (``float32`` or ``float64``).
     edge_margin_beams : float
         Distance of random sources from the edges, in beam major axes.
+    rotation_deg : float
+        Rotation of the pixel grid against north (PCi_j matrix), to test code that must not
+        assume north-up images.
 
     Returns
     -------
@@ -241,7 +249,7 @@ def make_fits_image(
     rng = np.random.default_rng(seed)
     header = _header((ny, nx), center, pixel_scale_arcsec, beam, four_d=four_d,
                      stokes_first=stokes_first, freq_hz=freq_hz, date_obs=date_obs,
-                     date_end=date_end)
+                     date_end=date_end, rotation_deg=rotation_deg)
     wcs = WCS(header, naxis=2)
     if sources is None:
         margin = edge_margin_beams * beam[0] / pixel_scale_arcsec
