@@ -6,8 +6,40 @@ environment when omitted) and uses :func:`get_engine`; no other module opens a c
 
 from .engine import dispose_engine, get_engine, write_transaction
 from .migrate import current_revision, ensure_schema, head_revision, upgrade
+from .products import (
+    ImageRecord,
+    get_image,
+    list_images,
+    photometry_insert,
+    register_image,
+)
+from .registry import (
+    RegistryRecord,
+    count_data,
+    finalize_data,
+    get_data,
+    get_photometry_status,
+    link_photometry_to_data,
+    list_data,
+    update_photometry_status,
+    update_qa,
+)
 
 __all__ = [
+    "ImageRecord",
+    "RegistryRecord",
+    "count_data",
+    "finalize_data",
+    "get_data",
+    "get_image",
+    "get_photometry_status",
+    "link_photometry_to_data",
+    "list_data",
+    "list_images",
+    "photometry_insert",
+    "register_image",
+    "update_photometry_status",
+    "update_qa",
     "current_revision",
     "dispose_engine",
     "ensure_schema",

@@ -124,6 +124,7 @@ batch_job_items = Table(
     Column("data_id", String(200)),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("rows_written", Integer),  # photometry rows stored by the attempt that completed it
     Column("error", Text),
     Column("worker_id", String(100)),
     Column("lease_expires_at", Float),
@@ -133,6 +134,7 @@ batch_job_items = Table(
     Column("finished_at", Float),
     Index(None, "status", "next_attempt_at"),
     Index(None, "job_id"),
+    Index(None, "data_id"),
 )
 
 workers = Table(

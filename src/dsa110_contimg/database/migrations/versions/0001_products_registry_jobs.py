@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("data_id", sa.String(200)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("rows_written", sa.Integer),
         sa.Column("error", sa.Text),
         sa.Column("worker_id", sa.String(100)),
         sa.Column("lease_expires_at", sa.Float),
@@ -126,6 +127,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_batch_job_items_status_next_attempt_at", "batch_job_items", ["status", "next_attempt_at"])
     op.create_index("ix_batch_job_items_job_id", "batch_job_items", ["job_id"])
+    op.create_index("ix_batch_job_items_data_id", "batch_job_items", ["data_id"])
 
     op.create_table(
         "workers",

@@ -1,0 +1,739 @@
+"""Products: registering images (and mosaics) and storing their photometry.
+
+An image is registered once, under one ``data_id`` (stable for the same resolved path, never
+shared by two files); its header gives the observation times, field centre, restoring beam
+and frequency, and the noise is the robust rms of the *uncorrected* image when the registered
+file is a primary-beam-corrected ``<name>-image-pb.fits``. Registering also creates its
+:mod:`data registry <dsa110_contimg.database.registry>` record, in the same transaction.
+
+Photometry rows are stored in bulk by :func:`photometry_insert`: one transaction, an upsert on
+``(data_id, catalog, source_id)`` (so re-running a measurement never duplicates a row). On
+SQLite the hot path is the driver's own ``executemany`` of one prepared
+``INSERT ... ON CONFLICT DO UPDATE``; on PostgreSQL the rows are streamed with ``COPY`` into a
+temporary table and merged with one ``INSERT ... SELECT ... ON CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from ..config import Settings, resolve_settings
+from ..errors import DatabaseError, NotFoundError
+from .engine import get_engine, write_transaction
+from .tables.products import data_registry, images
+
+__all__ = [
+    "PHOTOMETRY_COLUMNS",
+    "ImageRecord",
+    "default_data_id",
+    "get_image",
+    "insert_photometry_rows",
+    "list_images",
+    "photometry_insert",
+    "register_image",
+    "robust_rms",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns written by :func:`photometry_insert`, in the order of the prepared statement.
+PHOTOMETRY_COLUMNS: tuple[str, ...] = (
+    "data_id",
+    "catalog",
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "catalog_flux_mjy",
+    "flux_jy",
+    "flux_err_jy",
+    "local_rms_jy",
+    "snr",
+    "chi2",
+    "dof",
+    "flags",
+    "mjd",
+    "normalized_flux_jy",
+    "normalized_flux_err_jy",
+    "job_id",
+    "software_version",
+    "measured_at",
+)
+_KEY = ("data_id", "catalog", "source_id")
+_FLOAT_COLUMNS = frozenset(
+    {
+        "ra_deg",
+        "dec_deg",
+        "catalog_flux_mjy",
+        "flux_jy",
+        "flux_err_jy",
+        "local_rms_jy",
+        "snr",
+        "chi2",
+        "mjd",
+        "normalized_flux_jy",
+        "normalized_flux_err_jy",
+        "measured_at",
+    }
+)
+_INT_COLUMNS = frozenset({"dof", "job_id"})
+#: Pixels used at most for the robust noise estimate (a regular sub-grid of the image).
+_NOISE_MAX_PIXELS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One registered image or mosaic (a row of ``images``).
+
+    Attributes
+    ----------
+    data_id : str
+        The product's identifier everywhere (registry, jobs, CLI, API).
+    path : str
+        Resolved path of the registered FITS file.
+    kind : str
+        ``"image"`` or ``"mosaic"``.
+    mjd_start, mjd_mid, mjd_end : float or None
+        Observation start, middle and end (MJD, UTC).
+    ra_center_deg, dec_center_deg : float or None
+        Field centre (the image's central pixel).
+    bmaj_deg, bmin_deg, bpa_deg : float or None
+        Restoring beam.
+    noise_jy : float or None
+        Robust (MAD) rms of the uncorrected image, Jy/beam.
+    freq_hz : float or None
+        Observing frequency.
+    beam_path : str or None
+        Primary-beam response image, when there is one.
+    uncorrected_path : str or None
+        The uncorrected image the noise was measured on, when it differs from ``path``.
+    imaging_params : dict or None
+        Imaging parameters, when known.
+    created_at : float
+        Registration time (Unix seconds).
+    """
+
+    data_id: str
+    path: str
+    kind: str
+    mjd_start: float | None
+    mjd_mid: float | None
+    mjd_end: float | None
+    ra_center_deg: float | None
+    dec_center_deg: float | None
+    bmaj_deg: float | None
+    bmin_deg: float | None
+    bpa_deg: float | None
+    noise_jy: float | None
+    freq_hz: float | None
+    beam_path: str | None
+    uncorrected_path: str | None
+    imaging_params: dict[str, Any] | None
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ImageRecord:
+        """Build the record from a row of ``images``."""
+        params = row["imaging_params"]
+        return cls(
+            **{k: row[k] for k in _IMAGE_FIELDS if k != "imaging_params"},
+            imaging_params=json.loads(params) if params else None,
+        )
+
+
+_IMAGE_FIELDS = tuple(ImageRecord.__dataclass_fields__)
+
+
+def default_data_id(path: str | Path, *, digits: int = 10) -> str:
+    """Return the default ``data_id`` of a file: its name and a hash of its resolved path.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (resolved before hashing, so the same file always gets the same id).
+    digits : int
+        Hexadecimal digits of the SHA-1 of the path kept in the id.
+
+    Returns
+    -------
+    str
+        ``<stem>-<hash>``; :func:`register_image` lengthens the hash in the (astronomically
+        unlikely) case that two files would share an id.
+
+    Examples
+    --------
+    >>> default_data_id("/data/2026-01-01T00:00:00-image-pb.fits")
+    '2026-01-01T00:00:00-image-pb-3c37a13a08'
+    """
+    resolved = Path(path).expanduser().resolve()
+    stem = resolved.name
+    for suffix in (".fits.gz", ".fits", ".fit", ".fts"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    digest = hashlib.sha1(resolved.as_posix().encode()).hexdigest()
+    return f"{stem[: 200 - digits - 1]}-{digest[:digits]}"
+
+
+def robust_rms(data: np.ndarray, *, max_pixels: int = _NOISE_MAX_PIXELS) -> float | None:
+    """Return the robust rms (1.4826 x MAD) of the finite pixels of an image.
+
+    Large images are sampled on a regular sub-grid of at most ``max_pixels`` pixels, which
+    changes the estimate by far less than its own scatter.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image (any byte order).
+    max_pixels : int
+        Largest number of pixels used.
+
+    Returns
+    -------
+    float or None
+        The rms, or None when the image has no finite pixel.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> round(robust_rms(rng.normal(0.0, 2.0, (300, 300))), 1)
+    2.0
+    """
+    arr = np.asarray(data)
+    if arr.ndim == 2 and arr.size > max_pixels:
+        step = int(np.ceil(np.sqrt(arr.size / max_pixels)))
+        arr = arr[::step, ::step]
+    values = np.asarray(arr, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    med = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - med)))
+
+
+def _companion(path: Path, suffix: str) -> Path | None:
+    """``<name>-image-pb.fits`` -> ``<name><suffix>`` when that file exists."""
+    name = path.name
+    if not name.endswith("-image-pb.fits"):
+        return None
+    other = path.with_name(name[: -len("-image-pb.fits")] + suffix)
+    return other if other.exists() else None
+
+
+def _describe(path: Path, beam_path: Path | None) -> dict[str, Any]:
+    """Read the header quantities and the noise of an image to register."""
+    from ..photometry.image import observation_times, read_image
+
+    img = read_image(path)
+    mjd_start, mjd_mid, mjd_end = observation_times(img.header)
+    ny, nx = img.shape[-2:]
+    ra, dec = img.wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0)
+    uncorrected = _companion(path, "-image.fits")
+    noise_img = read_image(uncorrected) if uncorrected is not None else img
+    beam = img.beam
+    return {
+        "mjd_start": mjd_start,
+        "mjd_mid": mjd_mid,
+        "mjd_end": mjd_end,
+        "ra_center_deg": float(ra) % 360.0 if np.isfinite(ra) else None,
+        "dec_center_deg": float(dec) if np.isfinite(dec) else None,
+        "bmaj_deg": beam.bmaj_deg if beam is not None else None,
+        "bmin_deg": beam.bmin_deg if beam is not None else None,
+        "bpa_deg": beam.bpa_deg if beam is not None else None,
+        "noise_jy": robust_rms(noise_img.data),
+        "freq_hz": img.freq_hz,
+        "beam_path": beam_path.as_posix() if beam_path is not None else None,
+        "uncorrected_path": uncorrected.as_posix() if uncorrected is not None else None,
+    }
+
+
+def upsert(
+    conn: Connection, table, values: Mapping[str, Any], *, key: Sequence[str], update: Sequence[str]
+) -> None:
+    """Insert one row, or update ``update`` columns of the row with the same ``key``.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection inside a transaction.
+    table : sqlalchemy.Table
+        The table.
+    values : mapping
+        Column values.
+    key : sequence of str
+        Columns of the unique constraint.
+    update : sequence of str
+        Columns overwritten when the row exists.
+    """
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(table).values(**values)
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    conn.execute(stmt)
+
+
+def register_image(
+    path: str | Path,
+    *,
+    data_id: str | None = None,
+    beam_path: str | Path | None = None,
+    kind: str = "image",
+    imaging_params: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Register an image (or mosaic) in ``images`` and the data registry; return its ``data_id``.
+
+    Registering the same file again refreshes its header quantities and keeps its id, its
+    registry status, QA and photometry state.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS file (for an imaging product, the primary-beam-corrected
+        ``<name>-image-pb.fits``).
+    data_id : str, optional
+        Identifier to use; default :func:`default_data_id` of the resolved path.
+    beam_path : str or Path, optional
+        Primary-beam response image; default ``<name>-beam.fits`` beside a
+        ``<name>-image-pb.fits`` when that file exists.
+    kind : {"image", "mosaic"}
+        Product type (the registry's ``data_type``).
+    imaging_params : mapping, optional
+        Imaging parameters to keep with the image (stored as JSON).
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    str
+        The image's ``data_id``.
+
+    Raises
+    ------
+    InvalidImageError
+        The file is not a FITS image with a celestial WCS.
+    DatabaseError
+        The file is registered under another id, or the id belongs to another file.
+    """
+    settings = resolve_settings(settings)
+    if kind not in ("image", "mosaic"):
+        raise DatabaseError(f"kind must be 'image' or 'mosaic', not {kind!r}", path=path)
+    resolved = Path(path).expanduser().resolve()
+    if beam_path is None:
+        beam = _companion(resolved, "-beam.fits")
+    else:
+        beam = Path(beam_path).expanduser().resolve()
+    values = _describe(resolved, beam)
+    values["imaging_params"] = (
+        json.dumps(dict(imaging_params), sort_keys=True, default=str) if imaging_params else None
+    )
+    engine = get_engine(settings)
+    now = time.time()
+    with write_transaction(engine) as conn:
+        existing = conn.execute(
+            select(images.c.data_id).where(images.c.path == resolved.as_posix())
+        ).scalar_one_or_none()
+        if existing is not None:
+            if data_id is not None and data_id != existing:
+                raise DatabaseError(
+                    f"already registered as data_id {existing!r}, not {data_id!r}", path=resolved
+                )
+            data_id = existing
+        else:
+            explicit = data_id is not None
+            digits = 10
+            candidate = data_id or default_data_id(resolved, digits=digits)
+            while True:
+                other = conn.execute(
+                    select(images.c.path).where(images.c.data_id == candidate)
+                ).scalar_one_or_none()
+                if other is None:
+                    other = conn.execute(
+                        select(data_registry.c.path).where(data_registry.c.data_id == candidate)
+                    ).scalar_one_or_none()
+                if other is None or other == resolved.as_posix():
+                    break
+                if explicit or digits >= 40:
+                    raise DatabaseError(
+                        f"data_id {candidate!r} already belongs to {other}", path=resolved
+                    )
+                digits = 40
+                candidate = default_data_id(resolved, digits=digits)
+            data_id = candidate
+        row = {"data_id": data_id, "path": resolved.as_posix(), "kind": kind, **values}
+        update = [c for c in row if c not in ("data_id",)]
+        if imaging_params is None:
+            update.remove("imaging_params")
+        upsert(conn, images, {**row, "created_at": now}, key=["data_id"], update=update)
+        upsert(
+            conn,
+            data_registry,
+            {
+                "data_id": data_id,
+                "data_type": kind,
+                "path": resolved.as_posix(),
+                "status": "registered",
+                "created_at": now,
+                "updated_at": now,
+            },
+            key=["data_id"],
+            update=["data_type", "path", "updated_at"],
+        )
+    log.info("registered %s %s as %s", kind, resolved, data_id)
+    return data_id
+
+
+def get_image(
+    data_id_or_path: str | Path, *, settings: Settings | None = None
+) -> ImageRecord | None:
+    """Return the registered image with this ``data_id`` or path, or None.
+
+    Parameters
+    ----------
+    data_id_or_path : str or Path
+        A ``data_id`` or the path of a registered file.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    ImageRecord or None
+        The record, or None when nothing matches.
+    """
+    engine = get_engine(resolve_settings(settings))
+    key = str(data_id_or_path)
+    with engine.connect() as conn:
+        row = conn.execute(select(images).where(images.c.data_id == key)).mappings().first()
+        if row is None:
+            resolved = Path(key).expanduser().resolve().as_posix()
+            row = conn.execute(select(images).where(images.c.path == resolved)).mappings().first()
+    return ImageRecord.from_row(row) if row is not None else None
+
+
+def list_images(
+    *,
+    kind: str | None = None,
+    mjd_min: float | None = None,
+    mjd_max: float | None = None,
+    limit: int | None = None,
+    settings: Settings | None = None,
+) -> list[ImageRecord]:
+    """Return registered images, ordered by mid-exposure time.
+
+    Parameters
+    ----------
+    kind : str, optional
+        Only ``"image"`` or only ``"mosaic"`` records.
+    mjd_min, mjd_max : float, optional
+        Mid-exposure MJD range (inclusive).
+    limit : int, optional
+        Most records returned.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    list of ImageRecord
+    """
+    stmt = select(images).order_by(images.c.mjd_mid, images.c.id)
+    if kind is not None:
+        stmt = stmt.where(images.c.kind == kind)
+    if mjd_min is not None:
+        stmt = stmt.where(images.c.mjd_mid >= mjd_min)
+    if mjd_max is not None:
+        stmt = stmt.where(images.c.mjd_mid <= mjd_max)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with get_engine(resolve_settings(settings)).connect() as conn:
+        return [ImageRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def require_image(data_id_or_path: str | Path, *, settings: Settings | None = None) -> ImageRecord:
+    """Like :func:`get_image`, but raise :class:`NotFoundError` when nothing matches."""
+    rec = get_image(data_id_or_path, settings=settings)
+    if rec is None:
+        raise NotFoundError(f"no registered image {str(data_id_or_path)!r}")
+    return rec
+
+
+# --------------------------------------------------------------------------------------------
+# photometry rows
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, bytes)) or not hasattr(value, "__len__")
+
+
+def _as_columns(rows: Any) -> tuple[dict[str, Any], int]:
+    """Turn rows (mappings, an astropy Table or a mapping of columns) into columns."""
+    if hasattr(rows, "colnames") and hasattr(rows, "columns"):  # astropy Table
+        cols = {name: rows[name] for name in rows.colnames if name in PHOTOMETRY_COLUMNS}
+        return cols, len(rows)
+    if isinstance(rows, Mapping):
+        n = None
+        cols = {}
+        for name, value in rows.items():
+            if name not in PHOTOMETRY_COLUMNS:
+                continue
+            cols[name] = value
+            if _is_scalar(value):
+                continue  # a scalar, broadcast to every row
+            if n is None:
+                n = len(value)
+            elif len(value) != n:
+                raise DatabaseError(f"photometry column {name!r} has {len(value)} values, not {n}")
+        if n is None:
+            raise DatabaseError("photometry columns: at least one column must be a sequence")
+        return cols, n
+    rows = list(rows)
+    if not rows:
+        return {}, 0
+    unknown = set(rows[0]) - set(PHOTOMETRY_COLUMNS)
+    names = [c for c in PHOTOMETRY_COLUMNS if c in rows[0]]
+    if unknown - {"x_pix", "y_pix"}:
+        raise DatabaseError(f"unknown photometry columns {sorted(unknown)}")
+    return {c: [r.get(c) for r in rows] for c in names}, len(rows)
+
+
+def _column_values(name: str, value: Any, n: int) -> list:
+    """Return one column as a list of plain Python values (NaN -> None)."""
+    if _is_scalar(value):
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        return [value] * n
+    if name in _FLOAT_COLUMNS:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            out = arr.astype(object)
+            out[bad] = None
+            return out.tolist()
+        return arr.tolist()
+    if name in _INT_COLUMNS:
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            return value.tolist()
+        return [
+            None if v is None or (isinstance(v, float) and not np.isfinite(v)) else int(v)
+            for v in value
+        ]
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    else:
+        value = list(value)
+    kinds = set(map(type, value))
+    if kinds - {str, type(None)}:
+        value = [v.decode() if isinstance(v, bytes) else v if v is None else str(v) for v in value]
+    return value
+
+
+def _prepare_rows(rows: Any) -> tuple[tuple[str, ...], Iterable[tuple], int]:
+    """Validate and complete photometry rows.
+
+    Returns the columns given (in :data:`PHOTOMETRY_COLUMNS` order; the others are NULL), an
+    iterator of row tuples and the row count.
+    """
+    from .. import __version__
+    from ..catalog.ids import POSITION_CATALOG, position_source_ids
+
+    cols, n = _as_columns(rows)
+    if n == 0:
+        return (), iter(()), 0
+    for required in ("data_id", "ra_deg", "dec_deg"):
+        if required not in cols:
+            raise DatabaseError(f"photometry rows need a {required!r} column")
+    out: dict[str, list] = {name: _column_values(name, cols[name], n) for name in cols}
+    if None in out["data_id"]:
+        raise DatabaseError("photometry rows need a data_id on every row")
+    if None in out["ra_deg"] or None in out["dec_deg"]:
+        raise DatabaseError("photometry rows need finite ra_deg and dec_deg")
+    catalog = out.get("catalog") or [POSITION_CATALOG] * n
+    if None in catalog:
+        catalog = [POSITION_CATALOG if c is None else c for c in catalog]
+    out["catalog"] = catalog
+    source_id = out.get("source_id") or [None] * n
+    if None in source_id or "" in source_id:
+        missing = [i for i, s in enumerate(source_id) if s is None or s == ""]
+        if any(catalog[i] != POSITION_CATALOG for i in missing):
+            raise DatabaseError(
+                "photometry rows of a catalog other than 'position' need a source_id"
+            )
+        try:
+            names = position_source_ids(
+                [out["ra_deg"][i] for i in missing], [out["dec_deg"][i] for i in missing]
+            )
+        except (TypeError, ValueError) as exc:
+            raise DatabaseError(f"photometry rows: bad position ({exc})") from None
+        source_id = list(source_id)
+        for i, name in zip(missing, names, strict=True):
+            source_id[i] = name
+    out["source_id"] = source_id
+    flags = out.get("flags")
+    if flags is None:
+        out["flags"] = [""] * n
+    elif None in flags:
+        out["flags"] = ["" if f is None else f for f in flags]
+    measured = out.get("measured_at")
+    if measured is None or None in measured:
+        now = time.time()
+        out["measured_at"] = (
+            [now] * n if measured is None else [now if v is None else v for v in measured]
+        )
+    if "software_version" not in out:
+        out["software_version"] = [__version__] * n
+    names = tuple(c for c in PHOTOMETRY_COLUMNS if c in out)
+    return names, zip(*(out[c] for c in names), strict=True), n
+
+
+_PG_STAGE = (
+    "CREATE TEMP TABLE photometry_stage ("
+    "data_id text, catalog text, source_id text, ra_deg float8, dec_deg float8, "
+    "catalog_flux_mjy float8, flux_jy float8, flux_err_jy float8, local_rms_jy float8, "
+    "snr float8, chi2 float8, dof integer, flags text, mjd float8, normalized_flux_jy float8, "
+    "normalized_flux_err_jy float8, job_id integer, software_version text, measured_at float8"
+    ") ON COMMIT DROP"
+)
+
+
+_PG_TYPES = {
+    "data_id": "text",
+    "catalog": "text",
+    "source_id": "text",
+    "dof": "int4",
+    "job_id": "int4",
+    "flags": "text",
+    "software_version": "text",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(dialect: str, names: tuple[str, ...]) -> str:
+    """Return the statement upserting rows of these columns (absent ones become NULL)."""
+    key = ", ".join(_KEY)
+    sets = ", ".join(
+        f"{c} = excluded.{c}" if c in names else f"{c} = NULL"
+        for c in PHOTOMETRY_COLUMNS
+        if c not in _KEY
+    )
+    cols = ", ".join(names)
+    if dialect == "sqlite":
+        values = ", ".join("?" for _ in names)
+        return (
+            f"INSERT INTO photometry ({cols}) VALUES ({values}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+        )
+    return (
+        f"INSERT INTO photometry ({cols}) SELECT {cols} "
+        f"FROM photometry_stage ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    )
+
+
+def insert_photometry_rows(conn: Connection, rows: Any) -> int:
+    """Upsert photometry rows inside the caller's transaction (the fast path of both backends).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction (see
+        :func:`~dsa110_contimg.database.write_transaction`).
+    rows : iterable of mappings, astropy Table, or mapping of columns
+        The rows (see :func:`photometry_insert`).
+
+    Returns
+    -------
+    int
+        Number of rows written.
+    """
+    names, tuples, n = _prepare_rows(rows)
+    if n == 0:
+        return 0
+    dbapi = conn.connection.dbapi_connection
+    sql = _upsert_sql(conn.dialect.name, names)
+    if conn.dialect.name == "sqlite":
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(sql, tuples)
+        finally:
+            cur.close()
+        return n
+    # ON CONFLICT cannot touch a row twice in one statement: keep the last of duplicate keys
+    # (as SQLite's row-by-row upsert does). names always start with data_id, catalog, source_id.
+    tuples = list(tuples)
+    if len({t[:3] for t in tuples}) < n:
+        tuples = list({t[:3]: t for t in tuples}.values())
+    with dbapi.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
+        cur.execute(_PG_STAGE)
+        with cur.copy(
+            f"COPY photometry_stage ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([_PG_TYPES.get(c, "float8") for c in names])
+            for t in tuples:
+                copy.write_row(t)
+        cur.execute(sql)
+        cur.execute("DROP TABLE pg_temp.photometry_stage")
+    return n
+
+
+def photometry_insert(rows: Any, *, settings: Settings | None = None) -> int:
+    """Store photometry rows in bulk, in one transaction, replacing rows with the same key.
+
+    Rows are keyed on ``(data_id, catalog, source_id)``: writing a measurement again (a job
+    re-run after a crash) updates it instead of adding a row. A row without ``catalog`` is a
+    bare position (catalog ``"position"``) and, without ``source_id``, gets the position's
+    J-name (:func:`~dsa110_contimg.catalog.position_source_id`), so no key part is NULL.
+
+    Parameters
+    ----------
+    rows : iterable of mappings, astropy Table, or mapping of columns
+        Columns from :data:`PHOTOMETRY_COLUMNS` (``data_id``, ``ra_deg`` and ``dec_deg``
+        required; a mapping of columns may give scalars, broadcast to every row). NaN values
+        are stored as NULL; ``measured_at`` defaults to now, ``software_version`` to this
+        package's version, ``flags`` to ``""``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of rows written.
+
+    Raises
+    ------
+    DatabaseError
+        A required column is missing or a value is invalid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dsa110_contimg.config import Settings
+    >>> s = Settings(state_dir=tempfile.mkdtemp())
+    >>> photometry_insert([{"data_id": "img1", "ra_deg": 150.0, "dec_deg": 30.0,
+    ...                     "flux_jy": 0.1}], settings=s)
+    1
+    """
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    with write_transaction(engine) as conn:
+        return insert_photometry_rows(conn, rows)
