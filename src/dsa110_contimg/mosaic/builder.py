@@ -486,8 +486,8 @@ def _headers(
     mosaic["BMAJ"] = (beam.bmaj_deg, "common restoring beam major axis (deg)")
     mosaic["BMIN"] = (beam.bmin_deg, "common restoring beam minor axis (deg)")
     mosaic["BPA"] = (beam.bpa_deg, "common restoring beam position angle (deg)")
-    mosaic["WGTMAP"] = (weight_path.name, "weight map beside this file")
-    mosaic["NOISEMAP"] = (noise_path.name, "effective-noise map beside this file")
+    mosaic["WGTMAP"] = weight_path.name  # the weight map beside this file
+    mosaic["NOISEMAP"] = noise_path.name  # the effective-noise map beside this file
     mosaic["WEIGHTNG"] = ("B^2/sigma^2", "inverse variance of each pb-corrected input")
     mosaic["INTERP"] = ("bicubic", "reprojection interpolation (reproject)")
     mosaic.add_history(BEAM_RULE)
