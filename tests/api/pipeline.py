@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.time import Time
+from astropy.time import Time, TimeDelta
 
 from dsa110_contimg.catalog.ids import position_source_ids
 from dsa110_contimg.config import Settings
@@ -83,8 +83,8 @@ def build_pipeline(settings: Settings, data_root: Path) -> Pipeline:
     img_dir.mkdir(parents=True, exist_ok=True)
     for i in range(N_EPOCHS):
         gain = float(1.0 + rng.normal(0, 0.03))
-        start = t0 + i  # one transit per day
-        end = start + 309 / 86400
+        start = t0 + TimeDelta(i, format="jd")  # one transit per day
+        end = start + TimeDelta(309, format="sec")
         srcs = []
         for t in truth:
             f = t["flux_jy"] * gain
@@ -132,7 +132,7 @@ def build_pipeline(settings: Settings, data_root: Path) -> Pipeline:
         noise_jy=5e-4,
         seed=999,
         date_obs=t0.isot,
-        date_end=(t0 + 4).isot,
+        date_end=(t0 + TimeDelta(4, format="jd")).isot,
     )
     p.mosaic_id = register_image(mpath, kind="mosaic", settings=settings)
     job = create_batch_photometry_job([str(mpath)], coords, data_id=p.mosaic_id, settings=settings)

@@ -97,11 +97,14 @@ def table_rows(table) -> list[dict[str, Any]]:
     [{'a': 1, 'b': 'x'}, {'a': 2, 'b': 'y'}]
     """
     columns = list(table.colnames)
-    out = []
-    for row in table.iterrows():
-        vals = (None if v is np.ma.masked else clean_json(v) for v in row)
-        out.append(dict(zip(columns, vals, strict=True)))
-    return out
+    values = []
+    for name in columns:
+        col = table[name]
+        if getattr(col, "mask", None) is not None and np.any(col.mask):
+            values.append(clean_json(np.ma.asarray(col).astype(object).filled(None).tolist()))
+        else:
+            values.append(clean_json(np.asarray(col).tolist()))
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def table_response(table, fmt: str, *, filename: str) -> Response:

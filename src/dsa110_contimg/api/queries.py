@@ -185,39 +185,48 @@ def image_photometry(engine: Engine, data_id: str, page: Page | None = None) -> 
     return page.envelope([_row(x) for x in rows], total)
 
 
-def list_jobs(engine: Engine, page: Page, *, status: str | None = None) -> dict:
-    """Return one page of batch jobs, newest first."""
+def list_jobs(settings, page: Page, *, status: str | None = None) -> dict:
+    """Return one page of batch jobs, newest first (the jobs module's records)."""
+    from ..jobs import list_jobs as jobs_list
+
     j = t.batch_jobs
-    stmt = select(j)
+    stmt = select(func.count()).select_from(j)
     if status:
         stmt = stmt.where(j.c.status == status)
-    with engine.connect() as conn:
-        total = _count(conn, stmt)
-        rows = conn.execute(
-            stmt.order_by(j.c.id.desc()).limit(page.limit).offset(page.offset)
-        ).all()
-    return page.envelope([_row(x) for x in rows], total)
+    from ..database import get_engine
+
+    with get_engine(settings).connect() as conn:
+        total = int(conn.execute(stmt).scalar_one())
+    recs = jobs_list(status=status, limit=page.limit, offset=page.offset, settings=settings)
+    return page.envelope([r.to_dict() for r in recs], total)
 
 
-def get_job(engine: Engine, job_id: int, *, max_errors: int = 100) -> dict:
+def get_job(settings, job_id: int, *, max_errors: int = 100) -> dict:
     """Return one job with its item counts by status and the errors of its failed items."""
-    j, it = t.batch_jobs, t.batch_job_items
-    with engine.connect() as conn:
-        row = conn.execute(select(j).where(j.c.id == job_id)).first()
-        if row is None:
-            raise NotFoundError(f"job {job_id} does not exist")
-        rec = _row(row)
+    from ..database import get_engine
+    from ..jobs import get_job as jobs_get
+
+    rec = jobs_get(job_id, settings=settings).to_dict()
+    it = t.batch_job_items
+    with get_engine(settings).connect() as conn:
         counts = conn.execute(
             select(it.c.status, func.count()).where(it.c.job_id == job_id).group_by(it.c.status)
         ).all()
-        rec["item_counts"] = {s: int(n) for s, n in counts}
         errs = conn.execute(
-            select(it.c.id, it.c.fits_path, it.c.data_id, it.c.status, it.c.attempts, it.c.error)
+            select(
+                it.c.id.label("item_id"),
+                it.c.fits_path,
+                it.c.data_id,
+                it.c.status,
+                it.c.attempts,
+                it.c.error,
+            )
             .where(it.c.job_id == job_id, it.c.error.is_not(None))
             .order_by(it.c.id)
             .limit(max_errors)
         ).all()
-        rec["errors"] = [_row(x) for x in errs]
+    rec["item_counts"] = {s: int(n) for s, n in counts}
+    rec["errors"] = [_row(x) for x in errs]
     return rec
 
 

@@ -131,7 +131,7 @@ def _cutout(path: str | Path, ra_deg: float, dec_deg: float, size_arcmin: float,
     from astropy.nddata.utils import NoOverlapError
 
     img = _image(path)
-    side = int(math.ceil(size_arcmin / 60.0 / img.pixel_scale_deg))
+    side = int(math.ceil(size_arcmin / 60.0 / img.pixel_scale_deg - 1e-6))
     if side > max_pixels:
         raise ApiError(
             422,
@@ -152,9 +152,11 @@ def _cutout(path: str | Path, ra_deg: float, dec_deg: float, size_arcmin: float,
         raise ApiError(
             422, f"position ({ra_deg}, {dec_deg}) deg is outside image {Path(path).name}"
         ) from None
-    except ValueError as exc:  # non-finite pixel position, e.g. the far side of a SIN projection
+    except ValueError:  # non-finite pixel position: the far side of the projection
         raise ApiError(
-            422, f"position ({ra_deg}, {dec_deg}) deg cannot be cut out: {exc}"
+            422,
+            f"position ({ra_deg}, {dec_deg}) deg is outside image {Path(path).name} "
+            "(not on its projection)",
         ) from None
     return img, cut
 

@@ -82,7 +82,7 @@ def install(app) -> None:
         ctx = {
             "stream": queries.stream_status(eng),
             "jobs": queries.count_by_status(eng),
-            "recent_jobs": queries.list_jobs(eng, Page(10, 0))["items"],
+            "recent_jobs": queries.list_jobs(request.app.state.settings, Page(10, 0))["items"],
             "images": queries.list_images(eng, Page(15, 0), kind="image"),
             "mosaics": queries.list_images(eng, Page(10, 0), kind="mosaic"),
             "workers": _workers(request.app.state.settings),

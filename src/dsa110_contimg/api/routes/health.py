@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from fastapi import APIRouter, Depends, Request
@@ -20,16 +21,10 @@ router = APIRouter(tags=["health"])
 def _workers(settings: Settings) -> list[dict]:
     from ...jobs import alive_workers
 
-    out = []
-    for w in alive_workers(settings=settings):
-        out.append(
-            dict(w._mapping)
-            if hasattr(w, "_mapping")
-            else dict(w)
-            if not isinstance(w, str)
-            else {"worker_id": w}
-        )
-    return out
+    return [
+        w.to_dict() if hasattr(w, "to_dict") else dataclasses.asdict(w)
+        for w in alive_workers(settings=settings)
+    ]
 
 
 @router.get("/api/health")
