@@ -226,26 +226,47 @@ class _Flags:
 
 
 def _gather(data: np.ndarray, iy: np.ndarray, ix: np.ndarray, half: int) -> np.ndarray:
-    """(N, w, w) float64 cutouts centred on integer pixels (caller ensures they fit)."""
-    off = np.arange(-half, half + 1)
-    rows = iy[:, None] + off[None, :]
-    cols = ix[:, None] + off[None, :]
-    return np.asarray(data[rows[:, :, None], cols[:, None, :]], dtype=np.float64)
+    """(N, w, w) float64 cutouts centred on integer pixels (caller ensures they fit).
+
+    Indexes a sliding-window view of the (memory-mapped) image, so each cutout is copied row
+    by row from the pages it touches; big-endian data are converted on the way.
+    """
+    w = 2 * half + 1
+    if iy.size == 0:
+        return np.empty((0, w, w))
+    windows = np.lib.stride_tricks.sliding_window_view(data, (w, w))
+    return np.asarray(windows[iy - half, ix - half], dtype=np.float64)
 
 
 def _kernels(x: np.ndarray, y: np.ndarray, ix: np.ndarray, iy: np.ndarray,
              ainv: np.ndarray, half: int) -> np.ndarray:
-    """Unit-peak beam kernels on the cutout grids centred on (ix, iy), (N, w, w)."""
+    """Unit-peak beam kernels on the cutout grids centred on (ix, iy), (N, w, w).
+
+    With ``dx = fx + j`` and ``dy = fy + i`` (``fx = ix - x``), the quadratic form
+    ``a dx^2 + 2 b dx dy + c dy^2`` is linear in the six monomials (1, j, i, j^2, ij, i^2), so
+    the exponent of every kernel is one (N, 6) x (6, w^2) matrix product.
+    """
+    w = 2 * half + 1
     off = np.arange(-half, half + 1, dtype=np.float64)
-    dx = (ix - x)[:, None] + off[None, :]  # (N, w) offsets of columns from the source
-    dy = (iy - y)[:, None] + off[None, :]
-    a = ainv[:, 0, 0][:, None, None]
-    b = ainv[:, 0, 1][:, None, None]
-    c = ainv[:, 1, 1][:, None, None]
-    q = a * (dx * dx)[:, None, :] + c * (dy * dy)[:, :, None]
-    q += 2.0 * b * (dy[:, :, None] * dx[:, None, :])
-    q *= -0.5
-    return np.exp(q, out=q)
+    ii, jj = np.meshgrid(off, off, indexing="ij")
+    basis = np.stack([np.ones(w * w), jj.ravel(), ii.ravel(), jj.ravel() ** 2,
+                      (ii * jj).ravel(), ii.ravel() ** 2])  # (6, w*w)
+    fx = ix - x
+    fy = iy - y
+    a = ainv[:, 0, 0]
+    b = ainv[:, 0, 1]
+    c = ainv[:, 1, 1]
+    coeff = np.empty((x.size, 6))
+    coeff[:, 0] = a * fx * fx + 2 * b * fx * fy + c * fy * fy
+    coeff[:, 1] = 2 * (a * fx + b * fy)
+    coeff[:, 2] = 2 * (b * fx + c * fy)
+    coeff[:, 3] = a
+    coeff[:, 4] = 2 * b
+    coeff[:, 5] = c
+    coeff *= -0.5
+    q = coeff @ basis
+    np.exp(q, out=q)
+    return q.reshape(x.size, w, w)
 
 
 def _fwhm_pix(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +435,15 @@ def _blend_chi2(image, bkg, upos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
     dst = np.concatenate([pi, pj])
     src = np.concatenate([pj, pi])
     kn = _kernels(upos[src, 0], upos[src, 1], ix[dst], iy[dst], ainv[src], half)
-    np.add.at(resid, slot[dst], -amp[src][:, None, None] * kn)
+    kn *= amp[src][:, None, None]
+    # subtract neighbour models rank by rank, so that no cutout repeats within one assignment
+    order = np.argsort(dst, kind="stable")
+    dsorted = dst[order]
+    first = np.r_[0, np.flatnonzero(dsorted[1:] != dsorted[:-1]) + 1]
+    rank = np.arange(dst.size) - np.repeat(first, np.diff(np.r_[first, dst.size]))
+    for r in range(int(rank.max()) + 1 if rank.size else 0):
+        sel = order[rank == r]
+        resid[slot[dst[sel]]] -= kn[sel]
     with np.errstate(invalid="ignore"):
         chi2[members] = np.einsum("nij,nij->n", resid, resid) / sigma[members] ** 2
 

@@ -1,0 +1,188 @@
+"""Forced-photometry benchmark (issue 2).
+
+A 4096 x 4096 float32 image, beam 15" x 12" at 3" pixels (5 pixels per FWHM), with 10 000
+positions of which 2 000 form pairs about one beam apart (jointly fitted blends). Reports:
+
+- the median wall time of ``measure_many`` INCLUDING opening the file, given the positions'
+  catalog ids (as the jobs pass them; also timed without ids, when J-names are built);
+- in the same run, the median time to read the image once (memory-mapped, summed);
+- their ratio (target: total <= 20 x read);
+- peak memory: Python/numpy allocations during one call (tracemalloc) and the maximum
+  resident set size of a fresh process doing one call.
+
+Run: ``.venv/bin/python benchmarks/bench_forced.py [--repeats N]``; figures are printed and
+written to ``.bench-out/forced.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".bench-out"
+SHAPE = (4096, 4096)
+PIXEL_ARCSEC = 3.0
+BEAM = (15.0, 12.0, 30.0)
+N_POSITIONS = 10_000
+N_PAIRS = 1_000
+NOISE_JY = 1e-3
+
+
+def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
+    """Write the benchmark image and return it with the (N, 2) positions."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from dsa110_contimg.simulation import make_fits_image
+
+    rng = np.random.default_rng(seed)
+    path = workdir / "bench_forced.fits"
+    # header only first, to place the sources in pixel coordinates
+    make_fits_image(path, shape=(16, 16), center=(150.0, 55.0), pixel_scale_arcsec=PIXEL_ARCSEC,
+                    beam=BEAM, n_sources=0, noise_jy=0.0)
+    hdr = fits.getheader(path)
+    hdr["CRPIX1"] = SHAPE[1] / 2 + 1
+    hdr["CRPIX2"] = SHAPE[0] / 2 + 1
+    wcs = WCS(hdr, naxis=2)
+    n_single = N_POSITIONS - 2 * N_PAIRS
+    margin = 20
+    x = rng.uniform(margin, SHAPE[1] - margin, n_single + N_PAIRS)
+    y = rng.uniform(margin, SHAPE[0] - margin, n_single + N_PAIRS)
+    ang = rng.uniform(0, 2 * np.pi, N_PAIRS)
+    sep = rng.uniform(0.8, 1.3, N_PAIRS) * BEAM[0] / PIXEL_ARCSEC  # ~one beam apart
+    xp = x[n_single:] + sep * np.cos(ang)
+    yp = y[n_single:] + sep * np.sin(ang)
+    xs = np.r_[x, xp]
+    ys = np.r_[y, yp]
+    ra, dec = wcs.all_pix2world(xs, ys, 0)
+    flux = np.exp(rng.uniform(np.log(2e-3), np.log(1.0), xs.size))
+    make_fits_image(path, shape=SHAPE, center=(150.0, 55.0), pixel_scale_arcsec=PIXEL_ARCSEC,
+                    beam=BEAM, sources=list(zip(ra, dec, flux, strict=True)),
+                    noise_jy=NOISE_JY, seed=seed, dtype="float32")
+    return path, np.column_stack([ra, dec])
+
+
+def read_once(path: Path) -> float:
+    """Open memory-mapped and sum every pixel (the reference cost of touching the image)."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=True) as hdul:
+        return float(np.sum(hdul[0].data, dtype=np.float64))
+
+
+def _child(path: str, coords_path: str) -> None:
+    from dsa110_contimg.photometry import measure_many
+
+    coords = np.load(coords_path)
+    measure_many(path, coords, source_ids=[f"bench-{i:05d}" for i in range(len(coords))])
+    # VmHWM is this process image's own peak (ru_maxrss would include the forking parent's)
+    hwm_kb = None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm_kb = float(line.split()[1])
+    except OSError:
+        pass
+    if hwm_kb is None:
+        hwm_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"max_rss_mb": hwm_kb / 1024.0}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return 0
+
+    from dsa110_contimg.photometry import measure_many
+
+    with tempfile.TemporaryDirectory(prefix="bench_forced_") as tmp:
+        workdir = Path(tmp)
+        t0 = time.perf_counter()
+        path, coords = make_inputs(workdir)
+        setup_s = time.perf_counter() - t0
+        coords_path = workdir / "coords.npy"
+        np.save(coords_path, coords)
+        # warm the page cache and the imports once
+        ids = [f"bench-{i:05d}" for i in range(len(coords))]  # catalog ids, as jobs pass them
+        read_once(path)
+        table = measure_many(path, coords, source_ids=ids)
+        measure_s, read_s, noid_s = [], [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            read_once(path)
+            read_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            table = measure_many(path, coords, source_ids=ids)
+            measure_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            measure_many(path, coords)
+            noid_s.append(time.perf_counter() - t)
+        tracemalloc.start()
+        measure_many(path, coords, source_ids=ids)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(path), str(coords_path)],
+            capture_output=True, text=True, check=True,
+        )
+        max_rss_mb = json.loads(child.stdout.strip().splitlines()[-1])["max_rss_mb"]
+
+    flags = np.asarray(table["flags"])
+    med_measure = statistics.median(measure_s)
+    med_read = statistics.median(read_s)
+    result = {
+        "image_shape": list(SHAPE),
+        "beam_arcsec": [BEAM[0], BEAM[1]],
+        "pixel_arcsec": PIXEL_ARCSEC,
+        "n_positions": int(len(coords)),
+        "n_blended": int(np.sum(np.char.find(flags.astype(str), "blended") >= 0)),
+        "n_flagged_nan": int(np.sum(~np.isfinite(np.asarray(table["flux_jy"])))),
+        "repeats": args.repeats,
+        "measure_many_median_s": med_measure,
+        "measure_many_all_s": measure_s,
+        "measure_many_without_ids_median_s": statistics.median(noid_s),
+        "read_once_median_s": med_read,
+        "ratio_measure_to_read": med_measure / med_read,
+        "target_ratio": 20.0,
+        "meets_target": bool(med_measure <= 20.0 * med_read),
+        "per_position_us": 1e6 * med_measure / len(coords),
+        "tracemalloc_peak_mb": peak / 2**20,
+        "subprocess_max_rss_mb": max_rss_mb,
+        "setup_s": setup_s,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    print(f"forced photometry: {result['n_positions']} positions "
+          f"({result['n_blended']} blended) on a {SHAPE[0]}x{SHAPE[1]} float32 image")
+    print(f"  measure_many (incl. open): median {med_measure * 1e3:8.1f} ms "
+          f"({result['per_position_us']:.1f} us/position)")
+    print(f"  (without source_ids, J-names built: median "
+          f"{result['measure_many_without_ids_median_s'] * 1e3:.1f} ms)")
+    print(f"  read once (memmap + sum):  median {med_read * 1e3:8.1f} ms")
+    print(f"  ratio: {result['ratio_measure_to_read']:.1f}x (target <= 20x: "
+          f"{'met' if result['meets_target'] else 'NOT met'})")
+    print(f"  peak memory: {result['tracemalloc_peak_mb']:.1f} MB allocated during one call "
+          f"(tracemalloc), {max_rss_mb:.0f} MB max RSS of a fresh process")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "forced.json").write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
