@@ -1,6 +1,10 @@
 """Catalogs: one reader per published format, the indexed store, cone search, master catalog."""
 
+from .download import download_catalog
 from .ids import POSITION_CATALOG, position_source_id, position_source_ids
+from .ingest import file_sha256, ingest_catalog
+from .master import build_master_catalog
+from .readers import FORMATS, ReadResult, detect_format, read_catalog
 from .store import (
     MASTER_CATALOG,
     CatalogInfo,
@@ -15,12 +19,19 @@ from .store import (
 )
 
 __all__ = [
+    "FORMATS",
     "MASTER_CATALOG",
     "POSITION_CATALOG",
     "CatalogInfo",
+    "ReadResult",
+    "build_master_catalog",
     "catalog_info",
     "delete_catalog",
+    "detect_format",
+    "download_catalog",
+    "file_sha256",
     "get_sources",
+    "ingest_catalog",
     "ingest_table",
     "list_catalogs",
     "position_source_id",
@@ -28,4 +39,5 @@ __all__ = [
     "query_nvss_sources",
     "query_sources",
     "read_all_sources",
+    "read_catalog",
 ]

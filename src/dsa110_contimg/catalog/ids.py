@@ -19,7 +19,9 @@ POSITION_CATALOG = "position"
 _EPS = 1e-9
 
 
-def _split(total: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _split(
+    total: np.ndarray, decimals: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     scale = 10**decimals
     units = np.floor(total * scale + _EPS).astype(np.int64)
     frac = units % scale

@@ -187,7 +187,7 @@ def cone_ranges(
     k_hi = np.floor((phi0 + half) / width - phase).astype(np.int64)
     out: list[tuple[int, int]] = []
     for f, nn, a, b, h in zip(
-        first.tolist(), n.tolist(), k_lo.tolist(), k_hi.tolist(), half.tolist()
+        first.tolist(), n.tolist(), k_lo.tolist(), k_hi.tolist(), half.tolist(), strict=True
     ):
         if h >= math.pi or b - a + 1 >= nn:
             out.append((f, f + nn - 1))

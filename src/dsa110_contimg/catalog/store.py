@@ -404,7 +404,7 @@ def _selected_columns(present: Sequence[str], master: bool) -> list[str]:
 
 @functools.lru_cache(maxsize=512)
 def _cone_sql(n_ranges: int, min_flux: bool, cols: tuple[str, ...], paramstyle: str) -> str:
-    """SQL text of a cone over ``n_ranges`` key ranges (pure function, memoized)."""
+    """Return the SQL of a cone over ``n_ranges`` key ranges (pure function, memoized)."""
     p = "?" if paramstyle == "qmark" else "%s"
     where = f"catalog = {p} AND hpx BETWEEN {p} AND {p}"
     if min_flux:
@@ -444,7 +444,7 @@ def _output_names(cols: Sequence[str]) -> list[str]:
 
 
 def _present_columns(conn, catalog: str, sqlite: bool) -> list[str]:
-    """The optional columns recorded for a catalog; raises if it is not ingested."""
+    """Return the optional columns recorded for a catalog; raise if it is not ingested."""
     p = "?" if sqlite else "%s"
     cur = conn.cursor()
     try:

@@ -1,0 +1,271 @@
+"""The master catalog: NVSS sources cross-matched to FIRST, VLASS and RACS.
+
+Every NVSS source becomes one master source with the NVSS ``source_id``, position and flux.
+Counterparts are the FIRST, VLASS and RACS sources within ``match_radius_arcsec``
+(:class:`~dsa110_contimg.config.CatalogSettings`). From them:
+
+- ``spectral_index`` (S ~ nu^alpha) between NVSS (1.4 GHz) and VLASS (3.0 GHz, the summed
+  flux of the VLASS counterparts divided by ``vlass_flux_correction`` for the Epoch 1 Quick
+  Look deficit), else RACS-low (0.8875 GHz); with its error from the flux errors.
+- ``resolved_flag``: FIRST deconvolved major axis above ``resolved_size_arcsec`` (or, with no
+  FIRST counterpart, an NVSS deconvolved major axis that is a measurement, not an upper
+  limit, above ``nvss_resolved_size_arcsec``).
+- ``confusion_flag``: more than one counterpart in FIRST or VLASS, or another NVSS source
+  within ``confusion_radius_arcsec`` (about one DSA-110 beam).
+- ``is_reference``: unresolved, unconfused, NVSS SNR >= ``reference_min_snr``, flux >=
+  ``reference_min_flux_mjy`` and alpha <= ``reference_max_spectral_index`` (steep spectrum:
+  compact flat-spectrum sources are the scintillating population, not references).
+
+Catalogs that are not ingested are simply not used (their counts are 0 and the flags that
+depend on them fall back as described). See docs/catalog.md for what a fixed match radius
+misses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from astropy.table import Table
+
+from ..config import Settings, resolve_settings
+from ..errors import CatalogError
+from .store import MASTER_CATALOG, CatalogInfo, ingest_table, list_catalogs, read_all_sources
+
+__all__ = ["FREQ_HZ", "build_master_catalog", "crossmatch_counts", "spectral_index"]
+
+log = logging.getLogger(__name__)
+
+#: Reference frequencies of the surveys.
+FREQ_HZ = {"nvss": 1.4e9, "first": 1.4e9, "vlass": 3.0e9, "racs": 0.8875e9}
+
+
+def _unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+
+
+def crossmatch_counts(
+    ra1: np.ndarray,
+    dec1: np.ndarray,
+    ra2: np.ndarray,
+    dec2: np.ndarray,
+    radius_arcsec: float,
+    *,
+    exclude_self: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match every position of set 1 to set 2 within a radius.
+
+    Parameters
+    ----------
+    ra1, dec1, ra2, dec2 : numpy.ndarray
+        Positions in degrees.
+    radius_arcsec : float
+        Match radius.
+    exclude_self : bool
+        Sets 1 and 2 are the same; do not count a source as its own match.
+
+    Returns
+    -------
+    count : numpy.ndarray of int
+        Number of set-2 sources within the radius of each set-1 source.
+    nearest : numpy.ndarray of int
+        Index of the nearest one (-1 when none).
+    pairs : numpy.ndarray, shape (m, 2)
+        Every matching (i1, i2) pair.
+
+    Examples
+    --------
+    >>> c, n, p = crossmatch_counts(np.array([10.0]), np.array([0.0]),
+    ...                             np.array([10.0, 10.001, 11.0]), np.zeros(3), 5.0)
+    >>> int(c[0]), int(n[0])
+    (2, 0)
+    """
+    from scipy.spatial import cKDTree
+
+    n1 = len(ra1)
+    count = np.zeros(n1, dtype=np.int64)
+    nearest = np.full(n1, -1, dtype=np.int64)
+    if n1 == 0 or len(ra2) == 0:
+        return count, nearest, np.zeros((0, 2), dtype=np.int64)
+    v1, v2 = _unit_vectors(ra1, dec1), _unit_vectors(ra2, dec2)
+    chord = 2.0 * math.sin(math.radians(radius_arcsec / 3600.0) / 2.0)
+    tree = cKDTree(v2)
+    lists = tree.query_ball_point(v1, chord)
+    i1 = np.repeat(np.arange(n1), [len(x) for x in lists])
+    i2 = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=i1.size)
+    if exclude_self:
+        keep = i1 != i2
+        i1, i2 = i1[keep], i2[keep]
+    np.add.at(count, i1, 1)
+    if i1.size:
+        d = np.sum((v1[i1] - v2[i2]) ** 2, axis=1)
+        order = np.lexsort((d, i1))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = i1[order][1:] != i1[order][:-1]
+        nearest[i1[order][first]] = i2[order][first]
+    return count, nearest, np.column_stack([i1, i2])
+
+
+def spectral_index(
+    s1: np.ndarray, e1: np.ndarray, f1: float, s2: np.ndarray, e2: np.ndarray, f2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-point spectral index alpha (S ~ nu^alpha) and its error.
+
+    Examples
+    --------
+    >>> a, _ = spectral_index(np.array([10.0]), np.array([0.1]), 1.4e9,
+    ...                       np.array([10 * (3 / 1.4) ** -0.7]), np.array([0.1]), 3.0e9)
+    >>> round(float(a[0]), 6)
+    -0.7
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = math.log(f2 / f1)
+        alpha = np.log(s2 / s1) / lr
+        err = np.sqrt((e1 / s1) ** 2 + (e2 / s2) ** 2) / abs(lr)
+    ok = (s1 > 0) & (s2 > 0)
+    return np.where(ok, alpha, np.nan), np.where(ok, err, np.nan)
+
+
+def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    np.add.at(out, index, np.nan_to_num(values))
+    return out
+
+
+def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
+    """Cross-match the ingested NVSS with FIRST, VLASS and RACS into catalog ``master``.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Database and the ``catalog`` limits (match radius, VLASS correction, reference cuts).
+
+    Returns
+    -------
+    CatalogInfo
+        The stored master catalog; ``skipped`` holds counts of references and flags.
+
+    Raises
+    ------
+    CatalogError
+        NVSS is not ingested.
+    """
+    settings = resolve_settings(settings)
+    cfg = settings.catalog
+    present = {c.name for c in list_catalogs(settings=settings)}
+    if "nvss" not in present:
+        raise CatalogError("the master catalog needs NVSS: run 'contimg catalog ingest nvss FILE'")
+    nvss = read_all_sources("nvss", settings=settings)
+    n = len(nvss)
+    ra, dec = np.asarray(nvss["ra_deg"]), np.asarray(nvss["dec_deg"])
+    flux = np.asarray(nvss["flux_mjy"], dtype=float)
+    flux_err = np.asarray(nvss["flux_err_mjy"], dtype=float)
+    if np.all(np.isnan(flux_err)):
+        rms = np.asarray(nvss["rms_mjy"], dtype=float) if "rms_mjy" in nvss.colnames else None
+        flux_err = rms if rms is not None else np.full(n, np.nan)
+    out: dict[str, np.ndarray] = {name: np.asarray(nvss[name]) for name in nvss.colnames}
+    out.pop("catalog")
+    counts: dict[str, np.ndarray] = {}
+    summed: dict[str, np.ndarray] = {}
+    summed_err: dict[str, np.ndarray] = {}
+    first_size = np.full(n, np.nan)
+    for other in ("first", "vlass", "racs"):
+        counts[other] = np.zeros(n, dtype=np.int64)
+        summed[other] = np.full(n, np.nan)
+        summed_err[other] = np.full(n, np.nan)
+        if other not in present:
+            continue
+        cat = read_all_sources(other, settings=settings)
+        c, nearest, pairs = crossmatch_counts(
+            ra, dec, np.asarray(cat["ra_deg"]), np.asarray(cat["dec_deg"]), cfg.match_radius_arcsec
+        )
+        counts[other] = c
+        f = np.asarray(cat["flux_mjy"], dtype=float)
+        fe = (
+            np.asarray(cat["flux_err_mjy"], dtype=float) if "flux_err_mjy" in cat.colnames else None
+        )
+        if fe is None:
+            fe = np.full(len(cat), np.nan)
+        s = _sum_by(pairs[:, 0], f[pairs[:, 1]], n)
+        se = np.sqrt(_sum_by(pairs[:, 0], fe[pairs[:, 1]] ** 2, n))
+        summed[other] = np.where(c > 0, s, np.nan)
+        summed_err[other] = np.where(c > 0, se, np.nan)
+        if other == "first" and "dc_maj_arcsec" in cat.colnames:
+            size = np.asarray(cat["dc_maj_arcsec"], dtype=float)
+            has = nearest >= 0
+            first_size[has] = size[nearest[has]]
+    # spectral index: VLASS (corrected) first, else RACS
+    vl = summed["vlass"] / cfg.vlass_flux_correction
+    vl_err = summed_err["vlass"] / cfg.vlass_flux_correction
+    vl_err = np.where(np.isnan(vl_err), 0.1 * vl, vl_err)
+    a_v, e_v = spectral_index(flux, flux_err, FREQ_HZ["nvss"], vl, vl_err, FREQ_HZ["vlass"])
+    rc, rc_err = summed["racs"], summed_err["racs"]
+    rc_err = np.where(np.isnan(rc_err), 0.1 * rc, rc_err)
+    a_r, e_r = spectral_index(flux, flux_err, FREQ_HZ["nvss"], rc, rc_err, FREQ_HZ["racs"])
+    alpha = np.where(np.isfinite(a_v), a_v, a_r)
+    alpha_err = np.where(np.isfinite(a_v), e_v, e_r)
+    # resolved: FIRST size, else an NVSS measured (not upper-limit) size
+    flags = np.asarray(nvss["flags"], dtype=str)
+    nvss_limit = np.char.find(flags, "dc_maj_limit") >= 0
+    nvss_size = np.asarray(out.get("dc_maj_arcsec", np.full(n, np.nan)), dtype=float)
+    resolved = np.where(
+        np.isfinite(first_size),
+        first_size > cfg.resolved_size_arcsec,
+        ~nvss_limit & (np.nan_to_num(nvss_size) > cfg.nvss_resolved_size_arcsec),
+    )
+    # confusion: several counterparts, or an NVSS neighbour within a DSA-110 beam
+    neighbours, _, _ = crossmatch_counts(
+        ra, dec, ra, dec, cfg.confusion_radius_arcsec, exclude_self=True
+    )
+    confused = (
+        (counts["first"] > 1) | (counts["vlass"] > 1) | (counts["racs"] > 1) | (neighbours > 0)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(flux_err > 0, flux / flux_err, np.nan)
+    steep = np.ones(n, dtype=bool)
+    if cfg.reference_max_spectral_index is not None:
+        steep = np.where(
+            np.isfinite(alpha),
+            alpha <= cfg.reference_max_spectral_index,
+            cfg.reference_allow_unknown_spectral_index,
+        )
+    is_ref = (
+        ~resolved
+        & ~confused
+        & (np.nan_to_num(snr) >= cfg.reference_min_snr)
+        & (np.nan_to_num(flux) >= cfg.reference_min_flux_mjy)
+        & steep
+    )
+    out.update(
+        snr=snr,
+        spectral_index=alpha,
+        spectral_index_err=alpha_err,
+        resolved_flag=resolved.astype(bool),
+        confusion_flag=confused,
+        is_reference=is_ref,
+        n_first=counts["first"],
+        n_vlass=counts["vlass"],
+        n_racs=counts["racs"],
+        first_flux_mjy=summed["first"],
+        vlass_flux_mjy=summed["vlass"],
+        racs_flux_mjy=summed["racs"],
+    )
+    used = ",".join(c for c in ("nvss", "first", "vlass", "racs") if c in present)
+    summary = {
+        "references": int(is_ref.sum()),
+        "resolved": int(resolved.sum()),
+        "confused": int(confused.sum()),
+        "with_spectral_index": int(np.isfinite(alpha).sum()),
+    }
+    info = ingest_table(
+        MASTER_CATALOG,
+        Table(out),
+        settings=settings,
+        format="master",
+        file_name=used,
+        skipped=summary,
+    )
+    log.info("master catalog: %d NVSS sources (%s), %s", n, used, summary)
+    return info
