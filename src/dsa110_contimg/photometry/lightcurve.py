@@ -338,7 +338,8 @@ def derive(st: dict[str, np.ndarray], *, cusum_k: float) -> dict[str, np.ndarray
     dict of str to numpy.ndarray
         ``n_points``, ``mean_flux_jy`` (weighted), ``eta``, ``v``, ``vs``, ``m``,
         ``dip_sigma`` (latest point), ``max_dip_sigma``, ``max_dip_depth``, ``max_dip_mjd``,
-        ``cusum`` (current), ``max_cusum``, ``dip_start_mjd`` and ``dip_end_mjd`` (first and
+        ``cusum`` (current), ``max_cusum``, ``baseline_flux_jy``, ``baseline_err_jy``,
+        ``dip_start_mjd`` and ``dip_end_mjd`` (first and
         last point of the CUSUM excursion that reached ``max_cusum``), ``last_mjd``.
     """
     n = st["n"].copy()
@@ -405,6 +406,8 @@ def derive(st: dict[str, np.ndarray], *, cusum_k: float) -> dict[str, np.ndarray
         "max_dip_mjd": mdmjd,
         "cusum": prov["cusum"],
         "max_cusum": prov["max_cusum"],
+        "baseline_flux_jy": st["baseline_flux_jy"].copy(),
+        "baseline_err_jy": st["baseline_err_jy"].copy(),
         "dip_start_mjd": prov["peak_start_mjd"],
         "dip_end_mjd": prov["peak_mjd"],
         "last_mjd": last,
@@ -492,12 +495,24 @@ def combine_epochs(
         empty = np.zeros(0)
         return empty.astype(int), empty.astype(int), empty, empty
     group = np.empty(n, dtype=np.int64)
-    g, start = 0, mjd[0]
-    for i in range(n):  # sequential by definition (window anchored at each epoch's first point)
-        if mjd[i] - start > window_days:
+    # blocks separated by gaps wider than the window are always separate epochs; only inside
+    # a block (a transit) is the sequential rule (window anchored at each epoch's first point)
+    # needed
+    new_block = np.r_[True, np.diff(mjd) > window_days]
+    starts = np.flatnonzero(new_block)
+    ends = np.r_[starts[1:], n]
+    g = -1
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if mjd[b - 1] - mjd[a] <= window_days:
             g += 1
-            start = mjd[i]
-        group[i] = g
+            group[a:b] = g
+            continue
+        start = None
+        for i in range(a, b):
+            if start is None or mjd[i] - start > window_days:
+                g += 1
+                start = mjd[i]
+            group[i] = g
     w = 1.0 / np.asarray(err, dtype=np.float64) ** 2
     sw = np.bincount(group, weights=w)
     swf = np.bincount(group, weights=w * np.asarray(flux, dtype=np.float64))

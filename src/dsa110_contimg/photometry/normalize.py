@@ -602,7 +602,9 @@ def _write_normalized(conn, ids, nf, ne) -> None:
         conn.execute(_SET_NORM, params)
 
 
-def _normalize_image(conn, data_id: str, settings: Settings) -> ImageNormalization:
+def _normalize_image(
+    conn, data_id: str, settings: Settings, refs_seen: set | None = None
+) -> ImageNormalization:
     ns = settings.normalize
 
     def refuse(reason: str, n_cand: int = 0) -> ImageNormalization:
@@ -631,10 +633,9 @@ def _normalize_image(conn, data_id: str, settings: Settings) -> ImageNormalizati
     refs = _ref_lookup(conn, ["active"])
     n = len(rows)
     ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=n)
-    flux = np.array([np.nan if r.flux_jy is None else r.flux_jy for r in rows], dtype=np.float64)
-    err = np.array(
-        [np.nan if r.flux_err_jy is None else r.flux_err_jy for r in rows], dtype=np.float64
-    )
+    cols = list(zip(*rows, strict=True))
+    flux = np.array(cols[3], dtype=np.float64)  # None -> NaN
+    err = np.array(cols[4], dtype=np.float64)
     base = np.full(n, np.nan)
     seen: set[tuple[str, str]] = set()
     for i, r in enumerate(rows):
@@ -645,6 +646,8 @@ def _normalize_image(conn, data_id: str, settings: Settings) -> ImageNormalizati
         if ref is not None and key not in seen:  # one row per reference (nvss/master twins)
             seen.add(key)
             base[i] = ref["baseline_flux_jy"]
+    if refs_seen is not None:
+        refs_seen.update(seen)
     is_ref = np.isfinite(base) & np.isfinite(flux) & (flux > 0) & np.isfinite(err) & (err > 0)
     n_cand = int(is_ref.sum())
     if n_cand < ns.min_references:
@@ -923,15 +926,24 @@ def on_photometry_written(
                 _sync_master_references(conn, data_id, settings)
             except ContimgError as exc:  # the catalog is optional for normalization
                 log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
-            cands = _ref_lookup(conn, ["candidate"])
+            # candidate references measured on this image (a join: no scan of its rows)
             on_image = {
-                (canonical_catalog(r.catalog), r.source_id)
+                (canonical_catalog(r[0]), r[1])
                 for r in conn.execute(
-                    select(photometry.c.catalog, photometry.c.source_id).where(
-                        photometry.c.data_id == data_id
+                    select(photometry.c.catalog, photometry.c.source_id)
+                    .select_from(
+                        photometry.join(
+                            reference_sources,
+                            reference_sources.c.source_id == photometry.c.source_id,
+                        )
+                    )
+                    .where(
+                        photometry.c.data_id == data_id,
+                        reference_sources.c.status == "candidate",
                     )
                 )
             }
+            cands = _ref_lookup(conn, ["candidate"]) if on_image else {}
             new = _establish(conn, [k for k in cands if k in on_image], settings) if cands else []
         out["established"] = len(new)
         backfill: list[str] = []
@@ -964,8 +976,9 @@ def on_photometry_written(
                 with write_transaction(engine) as conn:
                     _normalize_image(conn, other, settings)
             out["backfilled"] = len(backfill)
+        refs_seen: set = set()
         with write_transaction(engine) as conn:
-            rec = _normalize_image(conn, data_id, settings)
+            rec = _normalize_image(conn, data_id, settings, refs_seen)
         out["normalization"] = rec.to_dict()
         if backfill:
             with engine.connect() as conn:
@@ -982,15 +995,7 @@ def on_photometry_written(
             out["metrics"] = recompute_metrics(sorted(keys), settings=settings)
     if not out["backfilled"]:
         out["metrics"] = update_metrics_for_image(data_id, settings=settings)
-    if normalize:
+    if normalize and refs_seen:
         with write_transaction(engine) as conn:
-            keys = {
-                (canonical_catalog(r.catalog), r.source_id)
-                for r in conn.execute(
-                    select(photometry.c.catalog, photometry.c.source_id).where(
-                        photometry.c.data_id == data_id
-                    )
-                )
-            }
-            out["dropped"] = len(_drop_variable_references(conn, settings, keys))
+            out["dropped"] = len(_drop_variable_references(conn, settings, refs_seen))
     return out
