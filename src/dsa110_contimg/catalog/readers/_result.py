@@ -12,7 +12,7 @@ from ..ids import position_source_ids
 from ..schema import FLOAT_COLUMNS
 from ._table import RawTable
 
-__all__ = ["ReadResult", "build_result", "survey_jname"]
+__all__ = ["ReadResult", "build_result", "flag_strings", "round_to_published", "survey_jname"]
 
 
 @dataclass
@@ -67,6 +67,7 @@ def build_result(
     ra_decimals: int = 2,
     dec_decimals: int = 1,
     priority: np.ndarray | None = None,
+    published_decimals: tuple[int, int] | None = None,
 ) -> ReadResult:
     """Check positions, make missing ids, drop duplicates and return a :class:`ReadResult`.
 
@@ -88,6 +89,11 @@ def build_result(
     priority : numpy.ndarray, optional
         Among rows with the same id, the one with the smallest priority is kept
         (default: the first).
+    published_decimals : (int, int), optional
+        Decimals of the seconds of RA (time) and Dec (arc) of the survey's published
+        sexagesimal positions. Positions are rounded to them before an id is derived, so a
+        file with full-precision degrees names a source exactly like a file with the
+        published strings (truncating different roundings of one position can differ).
 
     Raises
     ------
@@ -109,9 +115,10 @@ def build_result(
     ids = ids[idx]
     missing = ids == ""
     if np.any(missing):
-        made = position_source_ids(
-            ra[idx][missing], dec[idx][missing], ra_decimals=ra_decimals, dec_decimals=dec_decimals
-        )
+        r_id, d_id = ra[idx][missing], dec[idx][missing]
+        if published_decimals is not None:
+            r_id, d_id = round_to_published(r_id, d_id, *published_decimals)
+        made = position_source_ids(r_id, d_id, ra_decimals=ra_decimals, dec_decimals=dec_decimals)
         ids = ids.astype(f"U{max(ids.dtype.itemsize // 4, max((len(m) for m in made), default=1))}")
         ids[missing] = made
     # one row per id: the preferred one (smallest priority, then file order)
@@ -132,6 +139,22 @@ def build_result(
     if "flags" in columns:
         out["flags"] = np.asarray(columns["flags"], dtype=str)[rows]
     return ReadResult(table=Table(out), format=fmt, skipped=skipped, rows_read=n)
+
+
+def round_to_published(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, ra_s_decimals: int, dec_as_decimals: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round positions as a survey's sexagesimal strings do (seconds of time / of arc).
+
+    Examples
+    --------
+    >>> r, d = round_to_published(np.array([90.00833332]), np.array([-31.6706]), 2, 1)
+    >>> round(float(r[0] * 240), 6), round(float(d[0] * 3600), 6)
+    (21602.0, -114014.2)
+    """
+    ra_s = np.round(np.mod(ra_deg, 360.0) * 240.0, ra_s_decimals)
+    dec_as = np.sign(dec_deg) * np.round(np.abs(dec_deg) * 3600.0, dec_as_decimals)
+    return np.mod(ra_s / 240.0, 360.0), dec_as / 3600.0
 
 
 def flag_strings(pairs: list[tuple[str, np.ndarray]], n: int) -> np.ndarray:

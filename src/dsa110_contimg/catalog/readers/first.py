@@ -7,8 +7,9 @@ MINOR/POSANG deconvolved (0 = unresolved), FITTED_MAJOR/MINOR/POSANG, FLDNAME. V
 
 Likely sidelobes (sidelobe probability above :data:`MAX_SIDEPROB`) are skipped and counted.
 Position errors are the FIRST 90% formula ``sqrt(5.4^2 + size^2) (1/SNR + 1/20)`` arcsec,
-SNR = (Fpeak - 0.25)/Rms, divided by 1.645 (one sigma). Ids are J-names of the position
-(``Jhhmmss.ss+ddmmss.s``), the same from both files.
+SNR = (Fpeak - 0.25)/Rms, divided by 1.645 (one sigma). Ids are FIRST designations
+(``JHHMMSS.s+DDMMSS``) of the position rounded to the published 0.001 s / 0.01", the same
+from both files.
 """
 
 from __future__ import annotations
@@ -101,4 +102,14 @@ def read_raw(raw: RawTable) -> ReadResult:
             [("sideprob", np.char.mod("%.3f", np.nan_to_num(sideprob))), ("field", field)], len(raw)
         ),
     }
-    return build_result(raw, fmt, cols, keep=~sidelobe, skipped=skipped)
+    # FIRST designations are JHHMMSS.s+DDMMSS of positions published to 0.001 s and 0.01"
+    return build_result(
+        raw,
+        fmt,
+        cols,
+        keep=~sidelobe,
+        skipped=skipped,
+        ra_decimals=1,
+        dec_decimals=0,
+        published_decimals=(3, 2),
+    )

@@ -5,7 +5,8 @@ fitted (beam-convolved) FWHM in degrees, ``I RMS`` in Jy/beam; no integrated flu
 integrated flux is computed for a Gaussian as ``peak * maj * min / 45"^2`` (NVSS beam),
 without NVSSlist's bias corrections. The table holds one fit per field, so a source in
 overlapping fields appears more than once; the fit nearest its field centre is kept, as
-NVSSlist does. Ids are NVSS-style J-names of the position (``Jhhmmss+ddmmss``, truncated).
+NVSSlist does. Ids are NVSS-style J-names (``Jhhmmss+ddmmss``) of the position rounded as
+the catalog publishes it (0.01 s, 0.1"), then truncated, as the NVSS names are.
 """
 
 from __future__ import annotations
@@ -54,5 +55,11 @@ def read_raw(raw: RawTable) -> ReadResult:
         "flags": flag_strings([("field", raw.text("FIELD"))], len(raw)),
     }
     return build_result(
-        raw, FORMAT, cols, ra_decimals=0, dec_decimals=0, priority=np.nan_to_num(dist, nan=1e9)
+        raw,
+        FORMAT,
+        cols,
+        ra_decimals=0,
+        dec_decimals=0,
+        priority=np.nan_to_num(dist, nan=1e9),
+        published_decimals=(2, 1),  # NVSS positions are published to 0.01 s and 0.1"
     )
