@@ -6,6 +6,7 @@ environment when omitted) and uses :func:`get_engine`; no other module opens a c
 
 from .engine import dispose_engine, get_engine, write_transaction
 from .migrate import current_revision, ensure_schema, head_revision, upgrade
+from .mosaics import get_mosaic, list_mosaic_groups, list_mosaics, register_mosaic
 from .products import (
     ImageRecord,
     get_image,
@@ -26,6 +27,10 @@ from .registry import (
 )
 
 __all__ = [
+    "get_mosaic",
+    "list_mosaic_groups",
+    "list_mosaics",
+    "register_mosaic",
     "ImageRecord",
     "RegistryRecord",
     "count_data",
