@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -123,13 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         read_once(path)
         table = measure_many(path, coords, source_ids=ids)
         measure_s, read_s, noid_s = [], [], []
+        cpu_measure, cpu_read = [], []
         for _ in range(args.repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             read_once(path)
             read_s.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            cpu_read.append(time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
             table = measure_many(path, coords, source_ids=ids)
             measure_s.append(time.perf_counter() - t)
+            cpu_measure.append(time.process_time() - c)
             t = time.perf_counter()
             measure_many(path, coords)
             noid_s.append(time.perf_counter() - t)
@@ -162,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         "target_ratio": 20.0,
         "meets_target": bool(med_measure <= 20.0 * med_read),
         "per_position_us": 1e6 * med_measure / len(coords),
+        # CPU time of this process: steadier than wall time when the machine is shared
+        "cpu_measure_median_s": statistics.median(cpu_measure),
+        "cpu_read_median_s": statistics.median(cpu_read),
+        "cpu_ratio": statistics.median(cpu_measure) / statistics.median(cpu_read),
+        "load_average_1min": os.getloadavg()[0],
         "tracemalloc_peak_mb": peak / 2**20,
         "subprocess_max_rss_mb": max_rss_mb,
         "setup_s": setup_s,
@@ -177,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  read once (memmap + sum):  median {med_read * 1e3:8.1f} ms")
     print(f"  ratio: {result['ratio_measure_to_read']:.1f}x (target <= 20x: "
           f"{'met' if result['meets_target'] else 'NOT met'})")
+    print(f"  CPU time: measure {result['cpu_measure_median_s'] * 1e3:.1f} ms, read "
+          f"{result['cpu_read_median_s'] * 1e3:.1f} ms, ratio {result['cpu_ratio']:.1f}x "
+          f"(1-min load average {result['load_average_1min']:.1f} on {os.cpu_count()} cores)")
     print(f"  peak memory: {result['tracemalloc_peak_mb']:.1f} MB allocated during one call "
           f"(tracemalloc), {max_rss_mb:.0f} MB max RSS of a fresh process")
     OUT.mkdir(exist_ok=True)

@@ -162,8 +162,10 @@ def _options(options: dict[str, Any]) -> ForcedOptions:
 
 def _coords(coords: Any) -> tuple[np.ndarray, np.ndarray]:
     if hasattr(coords, "colnames"):
-        return (np.asarray(coords["ra_deg"], dtype=float),
-                np.asarray(coords["dec_deg"], dtype=float))
+        return (
+            np.asarray(coords["ra_deg"], dtype=float),
+            np.asarray(coords["dec_deg"], dtype=float),
+        )
     arr = np.asarray(coords, dtype=float)
     if arr.size == 0:
         return np.empty(0), np.empty(0)
@@ -238,8 +240,9 @@ def _gather(data: np.ndarray, iy: np.ndarray, ix: np.ndarray, half: int) -> np.n
     return np.asarray(windows[iy - half, ix - half], dtype=np.float64)
 
 
-def _kernels(x: np.ndarray, y: np.ndarray, ix: np.ndarray, iy: np.ndarray,
-             ainv: np.ndarray, half: int) -> np.ndarray:
+def _kernels(
+    x: np.ndarray, y: np.ndarray, ix: np.ndarray, iy: np.ndarray, ainv: np.ndarray, half: int
+) -> np.ndarray:
     """Unit-peak beam kernels on the cutout grids centred on (ix, iy), (N, w, w).
 
     With ``dx = fx + j`` and ``dy = fy + i`` (``fx = ix - x``), the quadratic form
@@ -249,8 +252,16 @@ def _kernels(x: np.ndarray, y: np.ndarray, ix: np.ndarray, iy: np.ndarray,
     w = 2 * half + 1
     off = np.arange(-half, half + 1, dtype=np.float64)
     ii, jj = np.meshgrid(off, off, indexing="ij")
-    basis = np.stack([np.ones(w * w), jj.ravel(), ii.ravel(), jj.ravel() ** 2,
-                      (ii * jj).ravel(), ii.ravel() ** 2])  # (6, w*w)
+    basis = np.stack(
+        [
+            np.ones(w * w),
+            jj.ravel(),
+            ii.ravel(),
+            jj.ravel() ** 2,
+            (ii * jj).ravel(),
+            ii.ravel() ** 2,
+        ]
+    )  # (6, w*w)
     fx = ix - x
     fy = iy - y
     a = ainv[:, 0, 0]
@@ -283,8 +294,9 @@ def _components(n: int, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _solve_groups(labels: np.ndarray, pos: np.ndarray, ainv: np.ndarray, b: np.ndarray,
-                  kk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _solve_groups(
+    labels: np.ndarray, pos: np.ndarray, ainv: np.ndarray, b: np.ndarray, kk: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Joint amplitudes, variance factors (of sigma^2) and failure mask for all positions."""
     n = labels.size
     amp = b / kk
@@ -320,8 +332,36 @@ def _solve_groups(labels: np.ndarray, pos: np.ndarray, ainv: np.ndarray, b: np.n
     return amp, var, failed
 
 
+def _mask(n: int, idx: np.ndarray) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _find_pairs(pos: np.ndarray, ainv: np.ndarray, fmaj: np.ndarray, opts: ForcedOptions):
+    """Pairs closer than the blend radius, and their separation in beams."""
+    empty = np.empty(0, dtype=int)
+    if pos.shape[0] < 2 or opts.blend_radius_beams <= 0:
+        return empty, empty, np.empty(0)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pos)
+    pairs = tree.query_pairs(opts.blend_radius_beams * float(np.max(fmaj)),
+                             output_type="ndarray")
+    if pairs.size == 0:
+        return empty, empty, np.empty(0)
+    pi, pj = pairs[:, 0], pairs[:, 1]
+    dvec = pos[pi] - pos[pj]
+    abar = 0.5 * (ainv[pi] + ainv[pj])
+    # separation in FWHM along the separation direction
+    sep = np.sqrt(np.einsum("ni,nij,nj->n", dvec, abar, dvec)) * FWHM_TO_SIGMA
+    near = sep < opts.blend_radius_beams
+    return pi[near], pj[near], sep[near]
+
+
 def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
     ny, nx = image.shape
+    nall = flags.n
     beam = image.beam
     sky_cov = sky_covariance(beam.bmaj_deg, beam.bmin_deg, beam.bpa_deg)
     sel = np.flatnonzero(ok)
@@ -331,19 +371,36 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
     cov = pixel_covariance(sky_cov, jac)
     ainv = np.linalg.inv(cov)
     fmaj, _ = _fwhm_pix(cov)
-    half = int(np.ceil(0.5 * opts.cutout_beams * np.max(fmaj)))
-    half = max(half, 2)
+    half = max(2, int(np.ceil(0.5 * opts.cutout_beams * np.max(fmaj))))
     ix = np.rint(x[sel]).astype(np.intp)
     iy = np.rint(y[sel]).astype(np.intp)
     inside = (ix - half >= 0) & (ix + half < nx) & (iy - half >= 0) & (iy + half < ny)
-    flags.set("edge", np.isin(np.arange(flags.n), sel[~inside]))
+    flags.set("edge", _mask(nall, sel[~inside]))
     noise_bad = ~(np.isfinite(sigma[sel]) & (sigma[sel] > 0))
-    flags.set("bad_noise", np.isin(np.arange(flags.n), sel[noise_bad & inside]))
+    flags.set("bad_noise", _mask(nall, sel[noise_bad & inside]))
     keep = inside & ~noise_bad
     sel, ix, iy, ainv, fmaj = sel[keep], ix[keep], iy[keep], ainv[keep], fmaj[keep]
-    n = sel.size
-    if n == 0:
+    if sel.size == 0:
         return
+    # unique positions (exact duplicates share one fit)
+    pos_all = np.column_stack([x[sel], y[sel]])
+    _, first, inverse = np.unique(np.round(pos_all, 3), axis=0, return_index=True,
+                                  return_inverse=True)
+    inverse = inverse.ravel()
+    sel_u, ix, iy, ainv, fmaj = sel[first], ix[first], iy[first], ainv[first], fmaj[first]
+    pos = pos_all[first]
+    n = sel_u.size
+    pi, pj, sep = _find_pairs(pos, ainv, fmaj, opts)
+    member = np.zeros(n, dtype=bool)
+    member[pi] = True
+    member[pj] = True
+    mslot = np.full(n, -1)
+    mslot[member] = np.arange(int(member.sum()))
+    w = 2 * half + 1
+    # cutouts and kernels of jointly fitted positions, kept for their chi2 (float32 suffices
+    # for residuals: they are computed once the amplitudes are known)
+    md = np.empty((int(member.sum()), w, w), dtype=np.float32)
+    mk = np.empty_like(md)
     b = np.empty(n)
     kk = np.empty(n)
     dd = np.empty(n)
@@ -354,98 +411,76 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
         d = _gather(image.data, iy[c], ix[c], half)
         if bkg is not None:
             d -= _gather(bkg.data, iy[c], ix[c], half)
-        fin = np.isfinite(d)
-        blank[c] = ~fin.all(axis=(1, 2))
-        if blank[c].any():
-            d = np.where(fin, d, 0.0)
-        k = _kernels(x[sel[c]], y[sel[c]], ix[c], iy[c], ainv[c], half)
+        bad = ~np.isfinite(d).all(axis=(1, 2))
+        blank[c] = bad
+        if bad.any():
+            d[bad] = np.where(np.isfinite(d[bad]), d[bad], 0.0)
+        k = _kernels(pos[c, 0], pos[c, 1], ix[c], iy[c], ainv[c], half)
         b[c] = np.einsum("nij,nij->n", k, d)
         kk[c] = np.einsum("nij,nij->n", k, k)
         dd[c] = np.einsum("nij,nij->n", d, d)
-    flags.set("blanked", np.isin(np.arange(flags.n), sel[blank]))
-    # --- the fit set: unique, clean positions ---------------------------------------------
-    fit = np.flatnonzero(~blank)
-    pos = np.column_stack([x[sel[fit]], y[sel[fit]]])
-    key = np.round(pos, 3)
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    u = fit[first]  # indices into sel of the unique positions
-    upos = pos[first]
-    npix = (2 * half + 1) ** 2
-    amp = b[u] / kk[u]
-    var = np.full(u.size, 4.0 / 3.0)
-    failed = np.zeros(u.size, dtype=bool)
-    nnb = np.zeros(u.size, dtype=int)
-    blended = np.zeros(u.size, dtype=bool)
-    pi = pj = np.empty(0, dtype=int)
-    if u.size > 1 and opts.blend_radius_beams > 0:
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(upos)
-        pairs = tree.query_pairs(opts.blend_radius_beams * float(np.max(fmaj)),
-                                 output_type="ndarray")
-        if pairs.size:
-            pi, pj = pairs[:, 0], pairs[:, 1]
-            dvec = upos[pi] - upos[pj]
-            abar = 0.5 * (ainv[u[pi]] + ainv[u[pj]])
-            sep = np.sqrt(np.einsum("ni,nij,nj->n", dvec, abar, dvec)) * FWHM_TO_SIGMA
-            near = sep < opts.blend_radius_beams
-            pi, pj, sep = pi[near], pj[near], sep[near]
-            close = sep < opts.blended_flag_beams
-            blended[pi[close]] = True
-            blended[pj[close]] = True
-            np.add.at(nnb, pi, 1)
-            np.add.at(nnb, pj, 1)
+        mem = member[c]
+        if mem.any():
+            md[mslot[c][mem]] = d[mem]
+            mk[mslot[c][mem]] = k[mem]
+    flags.set("blanked", _mask(nall, sel_u[blank]))
+    if blank.any() and pi.size:
+        good_pair = ~(blank[pi] | blank[pj])
+        pi, pj, sep = pi[good_pair], pj[good_pair], sep[good_pair]
+    amp = b / kk
+    var = np.full(n, 4.0 / 3.0)
+    failed = np.zeros(n, dtype=bool)
+    nnb = np.zeros(n, dtype=int)
+    blended = np.zeros(n, dtype=bool)
+    sigma_u = sigma[sel_u]
+    chi2 = (dd - 2.0 * amp * b + amp * amp * kk) / sigma_u**2
     if pi.size:
-        labels = _components(u.size, pi, pj)
-        amp, var, failed = _solve_groups(labels, upos, ainv[u], b[u], kk[u])
-    su = sel[u]
-    chi2 = (dd[u] - 2.0 * amp * b[u] + amp * amp * kk[u]) / sigma[su] ** 2
-    if pi.size:
-        _blend_chi2(image, bkg, upos, ainv[u], ix[u], iy[u], amp, pi, pj, half, sigma[su],
-                    chi2)
-    err = sigma[su] * np.sqrt(var)
-    # spread the unique results to duplicates
-    uidx = inverse  # position in u of each fit entry
-    tgt = sel[fit]
-    out["flux_jy"][tgt] = amp[uidx]
-    out["flux_err_jy"][tgt] = err[uidx]
-    out["chi2"][tgt] = np.where(failed, np.nan, chi2)[uidx]
-    out["dof"][tgt] = (npix - 1 - nnb)[uidx]
-    mask = np.zeros(flags.n, dtype=bool)
-    mask[tgt] = failed[uidx]
-    flags.set("fit_failed", mask)
-    mask = np.zeros(flags.n, dtype=bool)
-    mask[tgt] = blended[uidx]
-    flags.set("blended", mask)
+        close = sep < opts.blended_flag_beams
+        blended[pi[close]] = True
+        blended[pj[close]] = True
+        np.add.at(nnb, pi, 1)
+        np.add.at(nnb, pj, 1)
+        labels = _components(n, pi, pj)
+        amp, var, failed = _solve_groups(labels, pos, ainv, b, kk)
+        _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma_u, chi2)
+    err = sigma_u * np.sqrt(var)
+    valid = ~blank
+    tgt = sel[valid[inverse]]
+    src = inverse[valid[inverse]]
+    npix = w * w
+    out["flux_jy"][tgt] = amp[src]
+    out["flux_err_jy"][tgt] = err[src]
+    out["chi2"][tgt] = np.where(failed, np.nan, chi2)[src]
+    out["dof"][tgt] = (npix - 1 - nnb)[src]
+    flags.set("blanked", _mask(nall, sel[blank[inverse]]))
+    flags.set("fit_failed", _mask(nall, tgt[failed[src]]))
+    flags.set("blended", _mask(nall, tgt[blended[src]]))
 
 
-def _blend_chi2(image, bkg, upos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
-    """Recompute chi2 of jointly fitted positions with every neighbour's model subtracted."""
-    members = np.unique(np.concatenate([pi, pj]))
-    slot = np.full(upos.shape[0], -1)
-    slot[members] = np.arange(members.size)
-    d = _gather(image.data, iy[members], ix[members], half)
-    if bkg is not None:
-        d -= _gather(bkg.data, iy[members], ix[members], half)
-    k = _kernels(upos[members, 0], upos[members, 1], ix[members], iy[members],
-                 ainv[members], half)
-    resid = d - amp[members][:, None, None] * k
+def _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
+    """Chi2 of jointly fitted positions with every neighbour's model subtracted."""
+    members = np.flatnonzero(mslot >= 0)
+    resid = md[mslot[members]]
+    resid -= amp[members].astype(np.float32)[:, None, None] * mk[mslot[members]]
     # directed pairs: the model of `src` evaluated on the cutout of `dst`
     dst = np.concatenate([pi, pj])
     src = np.concatenate([pj, pi])
-    kn = _kernels(upos[src, 0], upos[src, 1], ix[dst], iy[dst], ainv[src], half)
+    kn = _kernels(pos[src, 0], pos[src, 1], ix[dst], iy[dst], ainv[src], half)
     kn *= amp[src][:, None, None]
+    kn = kn.astype(np.float32)
     # subtract neighbour models rank by rank, so that no cutout repeats within one assignment
     order = np.argsort(dst, kind="stable")
     dsorted = dst[order]
     first = np.r_[0, np.flatnonzero(dsorted[1:] != dsorted[:-1]) + 1]
     rank = np.arange(dst.size) - np.repeat(first, np.diff(np.r_[first, dst.size]))
+    rows = np.empty(dst.size, dtype=int)
+    rows[order] = rank
     for r in range(int(rank.max()) + 1 if rank.size else 0):
-        sel = order[rank == r]
-        resid[slot[dst[sel]]] -= kn[sel]
+        sel = rows == r
+        resid[mslot[dst[sel]]] -= kn[sel]
     with np.errstate(invalid="ignore"):
-        chi2[members] = np.einsum("nij,nij->n", resid, resid) / sigma[members] ** 2
+        chi2[members] = np.einsum("nij,nij->n", resid, resid, dtype=np.float64) / sigma[
+            members] ** 2
 
 
 def _measure_peak(image, x, y, ok, sigma, bkg, opts, flags, out):
@@ -551,14 +586,21 @@ def measure_image(
             if beam is not None:
                 sky_cov = sky_covariance(beam.bmaj_deg, beam.bmin_deg, beam.bpa_deg)
                 xc, yc = np.array([(nx - 1) / 2.0]), np.array([(ny - 1) / 2.0])
-                fmaj, fmin = _fwhm_pix(pixel_covariance(sky_cov,
-                                                        local_jacobian(image.wcs, xc, yc))[0])
+                fmaj, fmin = _fwhm_pix(
+                    pixel_covariance(sky_cov, local_jacobian(image.wcs, xc, yc))[0]
+                )
             else:
                 fmaj = fmin = 3.0
-            sigma[on] = local_rms(image.data, x[on], y[on], bmaj_pix=float(fmaj),
-                                  bmin_pix=float(fmin), tile_beams=opts.noise_tile_beams,
-                                  mask_radius_beams=opts.noise_mask_beams,
-                                  clip_sigma=opts.clip_sigma)
+            sigma[on] = local_rms(
+                image.data,
+                x[on],
+                y[on],
+                bmaj_pix=float(fmaj),
+                bmin_pix=float(fmin),
+                tile_beams=opts.noise_tile_beams,
+                mask_radius_beams=opts.noise_mask_beams,
+                clip_sigma=opts.clip_sigma,
+            )
     out["local_rms_jy"] = sigma.copy()
     if beam is not None:
         _measure_with_beam(image, x, y, on, sigma, background, opts, flags, out)
@@ -594,7 +636,10 @@ def measure_image(
     table.meta["image"] = str(image.path)
     if beam is not None:
         table.meta["bmaj_deg"], table.meta["bmin_deg"], table.meta["bpa_deg"] = (
-            beam.bmaj_deg, beam.bmin_deg, beam.bpa_deg)
+            beam.bmaj_deg,
+            beam.bmin_deg,
+            beam.bpa_deg,
+        )
     return table
 
 
@@ -653,8 +698,9 @@ def measure_many(
         source_ids = [str(s) for s in coords["source_id"]]
     noise = read_image(noise_map_path) if noise_map_path is not None else None
     bkg = read_image(background_path) if background_path is not None else None
-    return measure_image(image, ra, dec, source_ids=source_ids, noise_map=noise,
-                         background=bkg, options=opts)
+    return measure_image(
+        image, ra, dec, source_ids=source_ids, noise_map=noise, background=bkg, options=opts
+    )
 
 
 def measure_forced_peak(
@@ -696,8 +742,13 @@ def measure_forced_peak(
     values: dict[str, Any] = {}
     for name in COLUMNS:
         v = row[name]
-        values[name] = (str(v) if name in ("source_id", "flags")
-                        else int(v) if name in _INT_FIELDS else float(v))
+        values[name] = (
+            str(v)
+            if name in ("source_id", "flags")
+            else int(v)
+            if name in _INT_FIELDS
+            else float(v)
+        )
     return ForcedPhotometryResult(**values)
 
 
@@ -716,8 +767,18 @@ def result_rows(table: Table) -> list[ForcedPhotometryResult]:
     """
     out = []
     for row in table:
-        out.append(ForcedPhotometryResult(**{
-            name: (str(row[name]) if name in ("source_id", "flags")
-                   else int(row[name]) if name in _INT_FIELDS else float(row[name]))
-            for name in COLUMNS}))
+        out.append(
+            ForcedPhotometryResult(
+                **{
+                    name: (
+                        str(row[name])
+                        if name in ("source_id", "flags")
+                        else int(row[name])
+                        if name in _INT_FIELDS
+                        else float(row[name])
+                    )
+                    for name in COLUMNS
+                }
+            )
+        )
     return out
