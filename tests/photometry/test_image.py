@@ -113,3 +113,20 @@ def test_image_in_extension_hdu(tmp_path):
     fits.HDUList([fits.PrimaryHDU(), ext]).writeto(path)
     image = read_image(path)
     assert image.shape == (40, 50) and image.hdu_index == 1
+
+
+def test_latitude_first_axis_order_gives_the_same_photometry(tmp_path):
+    from dsa110_contimg.photometry import measure_many
+
+    truth = make_fits_image(tmp_path / "a.fits", shape=(120, 160), n_sources=4, seed=3)
+    h = fits.getheader(tmp_path / "a.fits")
+    d = fits.getdata(tmp_path / "a.fits")
+    swapped = h.copy()
+    for key in ("CTYPE", "CRVAL", "CDELT", "CRPIX", "CUNIT"):
+        swapped[f"{key}1"], swapped[f"{key}2"] = h[f"{key}2"], h[f"{key}1"]
+    fits.PrimaryHDU(np.ascontiguousarray(d.T), swapped).writeto(tmp_path / "t.fits")
+    assert read_image(tmp_path / "t.fits").shape == (120, 160)
+    a = measure_many(tmp_path / "a.fits", truth)
+    b = measure_many(tmp_path / "t.fits", truth)
+    np.testing.assert_allclose(np.asarray(a["flux_jy"]), np.asarray(b["flux_jy"]), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(a["x_pix"]), np.asarray(b["x_pix"]), atol=1e-6)

@@ -183,12 +183,29 @@ def _world_to_pixel(image: FitsImage, ra: np.ndarray, dec: np.ndarray):
     if good.any():
         w = image.wcs
         with np.errstate(all="ignore"):
-            if w.has_distortion:
+            if not _is_equatorial_j2000(w):
+                from astropy.coordinates import SkyCoord
+                from astropy.wcs.utils import skycoord_to_pixel
+
+                sky = SkyCoord(ra[good], dec[good], unit="deg", frame="icrs")
+                px, py = skycoord_to_pixel(sky, w, origin=0, mode="all")
+            elif w.has_distortion:
                 px, py = w.all_world2pix(ra[good], dec[good], 0, quiet=True)
             else:
                 px, py = w.wcs_world2pix(ra[good], dec[good], 0)
         x[good], y[good] = px, py
     return x, y
+
+
+def _is_equatorial_j2000(wcs) -> bool:
+    """RA/Dec axes in ICRS or FK5 J2000 (positions can be used as given)."""
+    if not str(wcs.wcs.ctype[0]).upper().startswith("RA"):
+        return False
+    radesys = str(wcs.wcs.radesys or "").upper()
+    if radesys in ("", "ICRS"):
+        return True
+    equinox = wcs.wcs.equinox
+    return radesys == "FK5" and (not np.isfinite(equinox) or abs(equinox - 2000.0) < 1e-6)
 
 
 def _sample_map(noise: FitsImage, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -738,18 +755,7 @@ def measure_forced_peak(
     source_id = kw.pop("source_id", None)
     ids = [source_id] if source_id is not None else kw.pop("source_ids", None)
     table = measure_many(fits_path, [(ra_deg, dec_deg)], source_ids=ids, **kw)
-    row = table[0]
-    values: dict[str, Any] = {}
-    for name in COLUMNS:
-        v = row[name]
-        values[name] = (
-            str(v)
-            if name in ("source_id", "flags")
-            else int(v)
-            if name in _INT_FIELDS
-            else float(v)
-        )
-    return ForcedPhotometryResult(**values)
+    return result_rows(table)[0]
 
 
 def result_rows(table: Table) -> list[ForcedPhotometryResult]:

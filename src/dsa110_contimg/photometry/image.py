@@ -237,7 +237,9 @@ def read_image(path: str | Path) -> FitsImage:
         data = raw[tuple(index)]
         if data.ndim != 2:
             raise InvalidImageError("celestial axes not found in the data array", path=path)
-        celestial = full.sub([min(lng, lat) + 1, max(lng, lat) + 1])
+        celestial = full.sub([lng + 1, lat + 1])  # (longitude, latitude) = (x, y)
+        if lat < lng:  # latitude is the first FITS axis: transpose so x is longitude
+            data = data.T
         beam = _beam_from_header(header)
         freq = _freq_from_wcs(full, header)
         try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 
 from ..errors import InvalidImageError
 from .beam import local_jacobian, pixel_covariance, sky_covariance
@@ -144,7 +145,9 @@ def inject_source(
         shutil.copyfile(src, dst)
     with fits.open(dst, mode="update", memmap=False) as hdul:
         hdu = hdul[hdu_index]
-        full = WCS(hdu.header, naxis=int(hdu.header["NAXIS"]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            full = WCS(hdu.header, naxis=int(hdu.header["NAXIS"]))
         lng, lat = int(full.wcs.lng), int(full.wcs.lat)
         data = hdu.data
         index = tuple(slice(None) if (data.ndim - 1 - ax) in (lng, lat) else 0
