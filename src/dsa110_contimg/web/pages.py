@@ -68,11 +68,11 @@ def install(app) -> None:
     def engine(request: Request):
         return get_engine(request.app.state.settings)
 
-    def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, context, status_code=status)
+    def render(request: Request, name: str, http_status: int = 200, **context) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=http_status)
 
     def not_found(request: Request, message: str) -> HTMLResponse:
-        return render(request, "error.html", 404, title="Not found", message=message)
+        return render(request, "error.html", http_status=404, title="Not found", message=message)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request):
