@@ -232,7 +232,12 @@ def ingest_table(
         for col, kind in MASTER_COLUMNS.items():
             arr = np.asarray(std[col])[order]
             columns.append(col)
-            data.append(arr.astype(bool).tolist() if kind == "b" else _nullable(arr))
+            if kind == "b":
+                data.append(arr.astype(bool).tolist())
+            elif kind == "i":
+                data.append(arr.astype(np.int64).tolist())
+            else:
+                data.append(_nullable(arr))
     n = len(std)
     info = CatalogInfo(
         name=name,
