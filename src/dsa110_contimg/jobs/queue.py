@@ -1,0 +1,501 @@
+"""The job queue in the database: atomic claims, leases, completion, retries.
+
+Work is claimed per *item* (one image of a job). A claim runs in one write transaction
+(SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``), so no item is
+ever held by two workers at once. A claimed item carries a lease that the worker's heartbeat
+extends; an item whose lease ran out (its worker died) is put back in the queue by the next
+claim. Completing an item is *fenced*: it writes the item's photometry rows, the item, job and
+registry states in one transaction, and only if the item is still leased by the same worker,
+so a worker that lost its lease never overwrites anybody's work; and the rows are upserted on
+their natural key, so measuring an item twice can never duplicate a row.
+
+Lock order (PostgreSQL): items, then jobs, then registry records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
+
+from ..config import Settings
+from ..database import write_transaction
+from ..database.products import insert_photometry_rows, upsert
+from ..database.registry import set_photometry_status
+from ..database.tables.products import batch_job_items, batch_jobs, workers
+
+__all__ = [
+    "ClaimedItem",
+    "claim_items",
+    "complete_item",
+    "fail_item",
+    "has_claimable_work",
+    "heartbeat",
+    "outstanding_items",
+    "refresh_job",
+    "register_worker",
+    "unregister_worker",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_LIVE_JOB = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    """An item claimed by a worker, with what is needed to measure it.
+
+    Attributes
+    ----------
+    item_id, job_id : int
+        Identifiers.
+    fits_path : str
+        The image.
+    data_id : str or None
+        The image's registry id (None if it could not be registered at creation).
+    attempts : int
+        Attempts including this one.
+    """
+
+    item_id: int
+    job_id: int
+    fits_path: str
+    data_id: str | None
+    attempts: int
+
+
+def retrying(fn: Callable[[], T], *, what: str, tries: int = 5) -> T:
+    """Run a transaction, retrying a PostgreSQL deadlock or serialization failure."""
+    for attempt in range(tries):
+        try:
+            return fn()
+        except DBAPIError as exc:
+            code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == tries - 1:
+                raise
+            log.debug("%s: %s, retrying", what, code)
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """Delay before the next attempt after ``attempts`` failed ones (exponential)."""
+    return settings.jobs.retry_backoff_seconds * 2.0 ** max(attempts - 1, 0)
+
+
+def _claimable(now: float, job_id: int | None):
+    cond = and_(
+        batch_job_items.c.status == "pending",
+        or_(batch_job_items.c.next_attempt_at.is_(None), batch_job_items.c.next_attempt_at <= now),
+        batch_jobs.c.status.in_(_LIVE_JOB),
+    )
+    if job_id is not None:
+        cond = and_(cond, batch_job_items.c.job_id == job_id)
+    return cond
+
+
+def _expired(now: float, job_id: int | None):
+    cond = and_(batch_job_items.c.status == "running", batch_job_items.c.lease_expires_at < now)
+    if job_id is not None:
+        cond = and_(cond, batch_job_items.c.job_id == job_id)
+    return cond
+
+
+_FROM = batch_job_items.join(batch_jobs, batch_jobs.c.id == batch_job_items.c.job_id)
+
+
+def has_claimable_work(engine: Engine, *, job_id: int | None = None) -> bool:
+    """Return whether an item waits to be claimed or a lease to be reclaimed (cheap read)."""
+    now = time.time()
+    with engine.connect() as conn:
+        hit = conn.execute(
+            select(batch_job_items.c.id)
+            .select_from(_FROM)
+            .where(or_(_claimable(now, job_id), _expired(now, job_id)))
+            .limit(1)
+        ).first()
+    return hit is not None
+
+
+def outstanding_items(engine: Engine, *, job_id: int | None = None) -> int:
+    """Return how many items of live jobs are pending or running (the queue is drained at 0)."""
+    cond = and_(
+        batch_job_items.c.status.in_(("pending", "running")), batch_jobs.c.status.in_(_LIVE_JOB)
+    )
+    if job_id is not None:
+        cond = and_(cond, batch_job_items.c.job_id == job_id)
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_FROM).where(cond)).scalar_one())
+
+
+def refresh_job(conn: Connection, job_id: int, now: float) -> str:
+    """Recount a job's items and set its counts and status (inside a write transaction).
+
+    The job row is locked first, so two workers finishing items of one job at once cannot
+    write stale counts. A cancelled job stays cancelled.
+
+    Returns
+    -------
+    str
+        The job's status.
+    """
+    q = select(batch_jobs.c.status, batch_jobs.c.started_at).where(batch_jobs.c.id == job_id)
+    if conn.dialect.name != "sqlite":
+        q = q.with_for_update()
+    job = conn.execute(q).first()
+    if job is None:
+        return "missing"
+    counts = dict(
+        conn.execute(
+            select(batch_job_items.c.status, func.count())
+            .where(batch_job_items.c.job_id == job_id)
+            .group_by(batch_job_items.c.status)
+        ).all()
+    )
+    total = sum(counts.values())
+    done, failed = counts.get("completed", 0), counts.get("failed", 0)
+    active = counts.get("pending", 0) + counts.get("running", 0)
+    values: dict[str, Any] = {
+        "total_items": total,
+        "completed_items": done,
+        "failed_items": failed,
+        "updated_at": now,
+    }
+    status = job.status
+    if status != "cancelled":
+        if active:
+            started = counts.get("running", 0) or done or failed or job.started_at is not None
+            status = "running" if started else "pending"
+            values["finished_at"] = None
+        else:
+            if failed == 0 and done > 0:
+                status = "completed"
+            elif done == 0:
+                status = "failed" if failed else "cancelled"
+            else:
+                status = "partial"
+            values["finished_at"] = now
+            values["error"] = f"{failed} of {total} items failed" if failed else None
+        values["status"] = status
+    conn.execute(update(batch_jobs).where(batch_jobs.c.id == job_id).values(**values))
+    return status
+
+
+def _reclaim_expired(conn: Connection, now: float, settings: Settings, job_id: int | None) -> None:
+    q = (
+        select(
+            batch_job_items.c.id,
+            batch_job_items.c.job_id,
+            batch_job_items.c.data_id,
+            batch_job_items.c.attempts,
+            batch_job_items.c.worker_id,
+        )
+        .where(_expired(now, job_id))
+        .order_by(batch_job_items.c.id)
+    )
+    if conn.dialect.name != "sqlite":
+        q = q.with_for_update(skip_locked=True)
+    rows = conn.execute(q).all()
+    if not rows:
+        return
+    jobs: set[int] = set()
+    for r in rows:
+        reason = f"worker {r.worker_id} lost (lease expired) during attempt {r.attempts}"
+        if r.attempts >= settings.jobs.max_attempts:
+            values = {"status": "failed", "finished_at": now, "error": reason}
+            state = "failed"
+        else:
+            values = {
+                "status": "pending",
+                "next_attempt_at": now + backoff_seconds(settings, r.attempts),
+                "error": reason,
+            }
+            state = "pending"
+        conn.execute(
+            update(batch_job_items)
+            .where(batch_job_items.c.id == r.id)
+            .values(worker_id=None, lease_expires_at=None, **values)
+        )
+        jobs.add(r.job_id)
+        log.warning("item %d of job %d reclaimed: %s", r.id, r.job_id, reason)
+        set_photometry_status(conn, [r.data_id], state, None, only_job=r.job_id)
+    for j in sorted(jobs):
+        refresh_job(conn, j, now)
+
+
+def claim_items(
+    engine: Engine, settings: Settings, worker_id: str, limit: int, *, job_id: int | None = None
+) -> tuple[list[ClaimedItem], dict[int, dict[str, Any]]]:
+    """Claim up to ``limit`` items atomically (reclaiming expired leases first).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The database.
+    settings : Settings
+        Job timings (lease, attempts, backoff).
+    worker_id : str
+        The claiming worker.
+    limit : int
+        Most items claimed.
+    job_id : int, optional
+        Claim only this job's items.
+
+    Returns
+    -------
+    items : list of ClaimedItem
+        The claimed items, oldest job first.
+    params : dict
+        Creation parameters of the jobs of those items, by job id.
+    """
+
+    def claim() -> tuple[list[ClaimedItem], dict[int, dict[str, Any]]]:
+        now = time.time()
+        with write_transaction(engine) as conn:
+            _reclaim_expired(conn, now, settings, job_id)
+            if limit <= 0:
+                return [], {}
+            q = (
+                select(
+                    batch_job_items.c.id,
+                    batch_job_items.c.job_id,
+                    batch_job_items.c.fits_path,
+                    batch_job_items.c.data_id,
+                    batch_job_items.c.attempts,
+                )
+                .select_from(_FROM)
+                .where(_claimable(now, job_id))
+                .order_by(batch_job_items.c.job_id, batch_job_items.c.id)
+                .limit(limit)
+            )
+            if conn.dialect.name != "sqlite":
+                q = q.with_for_update(of=batch_job_items, skip_locked=True)
+            rows = conn.execute(q).all()
+            if not rows:
+                return [], {}
+            ids = [r.id for r in rows]
+            conn.execute(
+                update(batch_job_items)
+                .where(batch_job_items.c.id.in_(ids))
+                .values(
+                    status="running",
+                    worker_id=worker_id,
+                    lease_expires_at=now + settings.jobs.lease_seconds,
+                    attempts=batch_job_items.c.attempts + 1,
+                    started_at=now,
+                    finished_at=None,
+                )
+            )
+            job_ids = sorted({r.job_id for r in rows})
+            conn.execute(
+                update(batch_jobs)
+                .where(batch_jobs.c.id.in_(job_ids), batch_jobs.c.status == "pending")
+                .values(status="running", started_at=now, updated_at=now)
+            )
+            conn.execute(
+                update(batch_jobs)
+                .where(batch_jobs.c.id.in_(job_ids), batch_jobs.c.started_at.is_(None))
+                .values(started_at=now)
+            )
+            params = {
+                r.id: json.loads(r.params) if r.params else {}
+                for r in conn.execute(
+                    select(batch_jobs.c.id, batch_jobs.c.params).where(batch_jobs.c.id.in_(job_ids))
+                )
+            }
+            for j in job_ids:
+                set_photometry_status(
+                    conn, [r.data_id for r in rows if r.job_id == j], "running", None, only_job=j
+                )
+            items = [
+                ClaimedItem(r.id, r.job_id, r.fits_path, r.data_id, r.attempts + 1) for r in rows
+            ]
+            return items, params
+
+    return retrying(claim, what="claim")
+
+
+def complete_item(
+    engine: Engine, item: ClaimedItem, worker_id: str, rows: Mapping[str, Any] | None, n_rows: int
+) -> bool:
+    """Store an item's photometry rows and mark it completed, in one fenced transaction.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The database.
+    item : ClaimedItem
+        The item.
+    worker_id : str
+        The worker that claimed it.
+    rows : mapping of columns, optional
+        Photometry rows (see :func:`~dsa110_contimg.database.photometry_insert`).
+    n_rows : int
+        Number of rows.
+
+    Returns
+    -------
+    bool
+        False when the item was no longer leased by this worker (nothing written).
+    """
+
+    def done() -> bool:
+        now = time.time()
+        with write_transaction(engine) as conn:
+            hit = conn.execute(
+                update(batch_job_items)
+                .where(
+                    batch_job_items.c.id == item.item_id,
+                    batch_job_items.c.worker_id == worker_id,
+                    batch_job_items.c.status == "running",
+                )
+                .values(
+                    status="completed",
+                    finished_at=now,
+                    lease_expires_at=None,
+                    error=None,
+                    rows_written=n_rows,
+                    data_id=item.data_id,
+                )
+            ).rowcount
+            if not hit:
+                return False
+            if rows is not None and n_rows:
+                insert_photometry_rows(conn, rows)
+            refresh_job(conn, item.job_id, now)
+            set_photometry_status(
+                conn, [item.data_id], "completed", item.job_id, only_job=item.job_id
+            )
+            return True
+
+    return retrying(done, what="complete")
+
+
+def fail_item(
+    engine: Engine, settings: Settings, item: ClaimedItem, worker_id: str, error: str
+) -> str | None:
+    """Record a failed attempt: retry later with backoff, or fail the item for good.
+
+    Returns
+    -------
+    str or None
+        ``"pending"`` (will be retried) or ``"failed"``; None if the item was no longer leased
+        by this worker.
+    """
+
+    def fail() -> str | None:
+        now = time.time()
+        final = item.attempts >= settings.jobs.max_attempts
+        values: dict[str, Any] = {"error": error[:4000], "lease_expires_at": None}
+        if final:
+            values.update(status="failed", finished_at=now)
+        else:
+            values.update(
+                status="pending",
+                worker_id=None,
+                next_attempt_at=now + backoff_seconds(settings, item.attempts),
+            )
+        with write_transaction(engine) as conn:
+            hit = conn.execute(
+                update(batch_job_items)
+                .where(
+                    batch_job_items.c.id == item.item_id,
+                    batch_job_items.c.worker_id == worker_id,
+                    batch_job_items.c.status == "running",
+                )
+                .values(**values)
+            ).rowcount
+            if not hit:
+                return None
+            refresh_job(conn, item.job_id, now)
+            state = "failed" if final else "pending"
+            set_photometry_status(conn, [item.data_id], state, None, only_job=item.job_id)
+            return state
+
+    return retrying(fail, what="fail")
+
+
+def heartbeat(
+    engine: Engine, settings: Settings, worker_id: str, *, status: str, current_job_id: int | None
+) -> None:
+    """Record the worker's heartbeat and extend the leases of the items it holds."""
+
+    def beat() -> None:
+        now = time.time()
+        with write_transaction(engine) as conn:
+            conn.execute(
+                update(batch_job_items)
+                .where(
+                    batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
+                )
+                .values(lease_expires_at=now + settings.jobs.lease_seconds)
+            )
+            conn.execute(
+                update(workers)
+                .where(workers.c.worker_id == worker_id)
+                .values(heartbeat_at=now, status=status, current_job_id=current_job_id)
+            )
+
+    retrying(beat, what="heartbeat")
+
+
+def register_worker(engine: Engine, worker_id: str, hostname: str, pid: int) -> None:
+    """Create (or reset) the worker's heartbeat row."""
+    now = time.time()
+    with write_transaction(engine) as conn:
+        upsert(
+            conn,
+            workers,
+            {
+                "worker_id": worker_id,
+                "hostname": hostname,
+                "pid": pid,
+                "status": "idle",
+                "started_at": now,
+                "heartbeat_at": now,
+                "current_job_id": None,
+            },
+            key=["worker_id"],
+            update=["hostname", "pid", "status", "started_at", "heartbeat_at", "current_job_id"],
+        )
+
+
+def unregister_worker(engine: Engine, worker_id: str) -> None:
+    """Mark the worker stopped and give back, without counting an attempt, what it still holds."""
+    now = time.time()
+    with write_transaction(engine) as conn:
+        held = conn.execute(
+            select(batch_job_items.c.id, batch_job_items.c.job_id, batch_job_items.c.data_id).where(
+                batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
+            )
+        ).all()
+        for r in held:
+            conn.execute(
+                update(batch_job_items)
+                .where(batch_job_items.c.id == r.id)
+                .values(
+                    status="pending",
+                    worker_id=None,
+                    lease_expires_at=None,
+                    next_attempt_at=now,
+                    attempts=func.max(batch_job_items.c.attempts - 1, 0)
+                    if conn.dialect.name == "sqlite"
+                    else func.greatest(batch_job_items.c.attempts - 1, 0),
+                )
+            )
+            set_photometry_status(conn, [r.data_id], "pending", None, only_job=r.job_id)
+        for j in sorted({r.job_id for r in held}):
+            refresh_job(conn, j, now)
+        conn.execute(
+            update(workers)
+            .where(workers.c.worker_id == worker_id)
+            .values(status="stopped", heartbeat_at=now, current_job_id=None)
+        )

@@ -1,0 +1,195 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from dsa110_contimg.database import get_data, get_engine
+from dsa110_contimg.database.tables.products import batch_job_items, photometry
+from dsa110_contimg.errors import JobError
+from dsa110_contimg.jobs import (
+    Worker,
+    alive_workers,
+    cancel_job,
+    create_batch_photometry_job,
+    get_job,
+    job_items,
+    retry_job,
+    run_batch_photometry_job,
+)
+from dsa110_contimg.jobs.queue import claim_items
+from dsa110_contimg.simulation import make_fits_image
+
+from .conftest import make_field, recovered
+
+
+def _rows(settings, data_id=None):
+    stmt = select(photometry)
+    if data_id is not None:
+        stmt = stmt.where(photometry.c.data_id == data_id)
+    with get_engine(settings).connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _assert_registry_follows_items(settings, job_id):
+    for item in job_items(job_id, settings=settings):
+        if item.data_id is not None:
+            rec = get_data(item.data_id, settings=settings)
+            assert (rec.photometry_status, rec.photometry_job_id) == (item.status, job_id)
+
+
+def test_job_runs_to_completion_and_recovers_injected_fluxes(jsettings, field):
+    job_id = create_batch_photometry_job(field.paths, field.coords, settings=jsettings)
+    stats = run_batch_photometry_job(job_id, settings=jsettings)
+    assert (stats.completed, stats.failed) == (3, 0)
+    job = get_job(job_id, settings=jsettings)
+    assert (job.status, job.completed_items, job.failed_items) == ("completed", 3, 0)
+    assert job.started_at <= job.finished_at
+    _assert_registry_follows_items(jsettings, job_id)
+    n = len(field.truth)
+    for item in job_items(job_id, settings=jsettings):
+        assert item.rows_written == n and item.attempts == 1
+        rows = _rows(jsettings, item.data_id)
+        assert len(rows) == n
+        assert {r["catalog"] for r in rows} == {"position"}
+        assert all(r["job_id"] == job_id and r["mjd"] > 61040 for r in rows)
+        # 12 sources at SNR 20-200: all within 5 sigma (false-alarm probability ~1e-5)
+        assert np.all(np.abs(recovered(rows, field.truth)) < 5)
+    # running the same measurements again never duplicates a row
+    again = create_batch_photometry_job(field.paths, field.coords, settings=jsettings)
+    run_batch_photometry_job(again, settings=jsettings)
+    assert len(_rows(jsettings)) == 3 * n
+    assert {r["job_id"] for r in _rows(jsettings)} == {again}
+
+
+def test_bad_image_fails_its_item_and_the_job_ends_partial(jsettings, field, tmp_path):
+    unreadable = tmp_path / "unreadable.fits"
+    unreadable.write_bytes(b"\0" * 100)
+    no_wcs = tmp_path / "no_wcs.fits"
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.zeros((16, 16), dtype=np.float32)).writeto(no_wcs)
+    paths = [field.paths[0], unreadable, no_wcs, field.paths[1]]
+    job_id = create_batch_photometry_job(paths, field.coords, settings=jsettings)
+    stats = run_batch_photometry_job(job_id, settings=jsettings)
+    assert (stats.completed, stats.failed) == (2, 2)
+    job = get_job(job_id, settings=jsettings)
+    assert (job.status, job.completed_items, job.failed_items) == ("partial", 2, 2)
+    assert job.error == "2 of 4 items failed"
+    items = job_items(job_id, settings=jsettings)
+    assert [i.status for i in items] == ["completed", "failed", "failed", "completed"]
+    assert "unreadable.fits" in items[1].error and "no_wcs.fits" in items[2].error
+    assert items[1].attempts == jsettings.jobs.max_attempts
+    _assert_registry_follows_items(jsettings, job_id)
+    assert len(_rows(jsettings)) == 2 * len(field.truth)
+
+
+def test_failed_attempt_is_retried_after_backoff(jsettings, field, tmp_path):
+    late = tmp_path / "late.fits"  # does not exist yet when the job is created
+    job_id = create_batch_photometry_job([late], field.coords, settings=jsettings)
+    jsettings.jobs.retry_backoff_seconds = 1.0
+    worker = Worker(jsettings, in_process=True)
+    thread = threading.Thread(target=worker.run, kwargs={"once": True})
+    thread.start()
+    deadline = time.time() + 30
+    while job_items(job_id, settings=jsettings)[0].attempts < 1 and time.time() < deadline:
+        time.sleep(0.02)
+    item = job_items(job_id, settings=jsettings)[0]
+    assert item.status in ("pending", "running") and item.next_attempt_at > time.time() - 1
+    make_fits_image(late, shape=(128, 128), sources=field.truth, noise_jy=1e-3, seed=9)
+    thread.join(60)
+    item = job_items(job_id, settings=jsettings)[0]
+    assert (item.status, item.attempts) == ("completed", 2)
+    assert get_job(job_id, settings=jsettings).status == "completed"
+    assert get_data(item.data_id, settings=jsettings).photometry_status == "completed"
+
+
+def test_two_workers_never_measure_an_item_twice(jsettings, tmp_path):
+    f = make_field(tmp_path / "many", 10, n_sources=5, shape=(96, 96))
+    job_id = create_batch_photometry_job(f.paths, f.coords, settings=jsettings)
+    workers = [Worker(jsettings, concurrency=2, in_process=True) for _ in range(2)]
+    results = [None, None]
+
+    def go(k):
+        results[k] = workers[k].run(once=True)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(r.completed for r in results) == 10
+    assert sum(r.discarded for r in results) == 0
+    items = job_items(job_id, settings=jsettings)
+    assert all(i.status == "completed" and i.attempts == 1 for i in items)
+    assert len(_rows(jsettings)) == 10 * 5
+    _assert_registry_follows_items(jsettings, job_id)
+
+
+def test_item_of_a_dead_worker_is_reclaimed_after_its_lease(jsettings, field):
+    jsettings.jobs.lease_seconds = 0.5
+    job_id = create_batch_photometry_job(field.paths[:2], field.coords, settings=jsettings)
+    engine = get_engine(jsettings)
+    claimed, _ = claim_items(engine, jsettings, "dead-worker", 1)  # then it "dies"
+    assert len(claimed) == 1
+    assert get_data(claimed[0].data_id, settings=jsettings).photometry_status == "running"
+    stats = Worker(jsettings, in_process=True).run(once=True)  # waits for the lease, reclaims
+    assert stats.completed == 2
+    items = {i.item_id: i for i in job_items(job_id, settings=jsettings)}
+    lost = items[claimed[0].item_id]
+    assert (lost.status, lost.attempts) == ("completed", 2)
+    assert get_job(job_id, settings=jsettings).status == "completed"
+    _assert_registry_follows_items(jsettings, job_id)
+
+
+def test_cancel_and_retry(jsettings, field):
+    job_id = create_batch_photometry_job(field.paths, field.coords, settings=jsettings)
+    job = cancel_job(job_id, settings=jsettings)
+    assert job.status == "cancelled"
+    assert {i.status for i in job_items(job_id, settings=jsettings)} == {"cancelled"}
+    _assert_registry_follows_items(jsettings, job_id)
+    with pytest.raises(JobError, match="cancelled"):
+        run_batch_photometry_job(job_id, settings=jsettings)
+    assert Worker(jsettings, in_process=True).run(once=True).completed == 0
+    with pytest.raises(JobError, match="only pending or running"):
+        cancel_job(job_id, settings=jsettings)
+    assert retry_job(job_id, settings=jsettings).status == "pending"
+    run_batch_photometry_job(job_id, settings=jsettings)
+    assert get_job(job_id, settings=jsettings).status == "completed"
+    _assert_registry_follows_items(jsettings, job_id)
+    with pytest.raises(JobError, match="nothing|no failed"):
+        retry_job(job_id, settings=jsettings)
+
+
+def test_idle_worker_heartbeats_and_picks_up_new_work(jsettings, field):
+    worker = Worker(jsettings, in_process=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not alive_workers(settings=jsettings) and time.time() < deadline:
+            time.sleep(0.02)
+        assert [w.worker_id for w in alive_workers(settings=jsettings)] == [worker.worker_id]
+        job_id = create_batch_photometry_job(field.paths[:1], field.coords, settings=jsettings)
+        while get_job(job_id, settings=jsettings).status != "completed" and time.time() < deadline:
+            time.sleep(0.02)
+        assert get_job(job_id, settings=jsettings).status == "completed"
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert alive_workers(settings=jsettings) == []
+
+
+def test_process_pool_worker_with_normalization_requested(settings, field):
+    # the executor does not depend on the database: SQLite only (process start-up is slow)
+    jsettings = settings
+    job_id = create_batch_photometry_job(
+        field.paths, field.coords, normalize=True, settings=jsettings
+    )
+    stats = Worker(jsettings, concurrency=2).run(once=True)
+    assert stats.completed == 3
+    assert get_job(job_id, settings=jsettings).status == "completed"
+    with get_engine(jsettings).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(batch_job_items)).scalar_one() == 3
+    assert len(_rows(jsettings)) == 3 * len(field.truth)
