@@ -43,8 +43,8 @@ class MosaicSettings(BaseModel):
     min_beam_response : float
         Pixels of an input whose primary-beam response is below this are left out.
     strip_pixels : int
-        Output pixels reprojected per step; bounds the working memory besides the two output
-        accumulators (about 60 bytes per pixel of the step).
+        Output pixels reprojected per step; bounds the working memory besides the two float64
+        output accumulators (about 200 bytes per pixel of the step).
     poll_seconds : float
         Sleep of ``contimg mosaic run`` between polls of the images table.
     stale_build_seconds : float
@@ -62,7 +62,7 @@ class MosaicSettings(BaseModel):
     output_dir: Path | None = None
     projection: Literal["SIN", "CAR"] = "SIN"
     min_beam_response: float = Field(0.1, ge=0, lt=1)
-    strip_pixels: int = Field(2_000_000, ge=10_000)
+    strip_pixels: int = Field(1_000_000, ge=10_000)
     poll_seconds: float = Field(10.0, gt=0)
     stale_build_seconds: float = Field(3600.0, gt=0)
 
