@@ -51,8 +51,15 @@ def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
     rng = np.random.default_rng(seed)
     path = workdir / "bench_forced.fits"
     # header only first, to place the sources in pixel coordinates
-    make_fits_image(path, shape=(16, 16), center=(150.0, 55.0), pixel_scale_arcsec=PIXEL_ARCSEC,
-                    beam=BEAM, n_sources=0, noise_jy=0.0)
+    make_fits_image(
+        path,
+        shape=(16, 16),
+        center=(150.0, 55.0),
+        pixel_scale_arcsec=PIXEL_ARCSEC,
+        beam=BEAM,
+        n_sources=0,
+        noise_jy=0.0,
+    )
     hdr = fits.getheader(path)
     hdr["CRPIX1"] = SHAPE[1] / 2 + 1
     hdr["CRPIX2"] = SHAPE[0] / 2 + 1
@@ -69,9 +76,17 @@ def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
     ys = np.r_[y, yp]
     ra, dec = wcs.all_pix2world(xs, ys, 0)
     flux = np.exp(rng.uniform(np.log(2e-3), np.log(1.0), xs.size))
-    make_fits_image(path, shape=SHAPE, center=(150.0, 55.0), pixel_scale_arcsec=PIXEL_ARCSEC,
-                    beam=BEAM, sources=list(zip(ra, dec, flux, strict=True)),
-                    noise_jy=NOISE_JY, seed=seed, dtype="float32")
+    make_fits_image(
+        path,
+        shape=SHAPE,
+        center=(150.0, 55.0),
+        pixel_scale_arcsec=PIXEL_ARCSEC,
+        beam=BEAM,
+        sources=list(zip(ra, dec, flux, strict=True)),
+        noise_jy=NOISE_JY,
+        seed=seed,
+        dtype="float32",
+    )
     return path, np.column_stack([ra, dec])
 
 
@@ -143,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.stop()
         child = subprocess.run(
             [sys.executable, __file__, "--child", str(path), str(coords_path)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         max_rss_mb = json.loads(child.stdout.strip().splitlines()[-1])["max_rss_mb"]
 
@@ -177,20 +194,32 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
-    print(f"forced photometry: {result['n_positions']} positions "
-          f"({result['n_blended']} blended) on a {SHAPE[0]}x{SHAPE[1]} float32 image")
-    print(f"  measure_many (incl. open): median {med_measure * 1e3:8.1f} ms "
-          f"({result['per_position_us']:.1f} us/position)")
-    print(f"  (without source_ids, J-names built: median "
-          f"{result['measure_many_without_ids_median_s'] * 1e3:.1f} ms)")
+    print(
+        f"forced photometry: {result['n_positions']} positions "
+        f"({result['n_blended']} blended) on a {SHAPE[0]}x{SHAPE[1]} float32 image"
+    )
+    print(
+        f"  measure_many (incl. open): median {med_measure * 1e3:8.1f} ms "
+        f"({result['per_position_us']:.1f} us/position)"
+    )
+    print(
+        f"  (without source_ids, J-names built: median "
+        f"{result['measure_many_without_ids_median_s'] * 1e3:.1f} ms)"
+    )
     print(f"  read once (memmap + sum):  median {med_read * 1e3:8.1f} ms")
-    print(f"  ratio: {result['ratio_measure_to_read']:.1f}x (target <= 20x: "
-          f"{'met' if result['meets_target'] else 'NOT met'})")
-    print(f"  CPU time: measure {result['cpu_measure_median_s'] * 1e3:.1f} ms, read "
-          f"{result['cpu_read_median_s'] * 1e3:.1f} ms, ratio {result['cpu_ratio']:.1f}x "
-          f"(1-min load average {result['load_average_1min']:.1f} on {os.cpu_count()} cores)")
-    print(f"  peak memory: {result['tracemalloc_peak_mb']:.1f} MB allocated during one call "
-          f"(tracemalloc), {max_rss_mb:.0f} MB max RSS of a fresh process")
+    print(
+        f"  ratio: {result['ratio_measure_to_read']:.1f}x (target <= 20x: "
+        f"{'met' if result['meets_target'] else 'NOT met'})"
+    )
+    print(
+        f"  CPU time: measure {result['cpu_measure_median_s'] * 1e3:.1f} ms, read "
+        f"{result['cpu_read_median_s'] * 1e3:.1f} ms, ratio {result['cpu_ratio']:.1f}x "
+        f"(1-min load average {result['load_average_1min']:.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"  peak memory: {result['tracemalloc_peak_mb']:.1f} MB allocated during one call "
+        f"(tracemalloc), {max_rss_mb:.0f} MB max RSS of a fresh process"
+    )
     OUT.mkdir(exist_ok=True)
     (OUT / "forced.json").write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -27,8 +27,9 @@ def image_and_positions(tmp_path):
         w = csv.writer(fh)
         w.writerow(["ra_deg", "dec_deg", "source_id"])
         for i, row in enumerate(truth):
-            w.writerow([repr(float(row["ra_deg"])), repr(float(row["dec_deg"])),
-                        f"s{i}" if i != 2 else ""])
+            w.writerow(
+                [repr(float(row["ra_deg"])), repr(float(row["dec_deg"])), f"s{i}" if i != 2 else ""]
+            )
         w.writerow(["10.0", "-40.0", "far"])
     return img, pos, truth
 
@@ -40,8 +41,18 @@ def _state(tmp_path: Path) -> list[str]:
 def test_measure_csv_in_input_order(tmp_path, image_and_positions):
     img, pos, truth = image_and_positions
     out = tmp_path / "out.csv"
-    rc = main([*_state(tmp_path), "photometry", "measure", str(img), "--positions", str(pos),
-               "--output", str(out)])
+    rc = main(
+        [
+            *_state(tmp_path),
+            "photometry",
+            "measure",
+            str(img),
+            "--positions",
+            str(pos),
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -58,8 +69,20 @@ def test_measure_csv_in_input_order(tmp_path, image_and_positions):
 def test_measure_json(tmp_path, image_and_positions):
     img, pos, _ = image_and_positions
     out = tmp_path / "out.json"
-    rc = main([*_state(tmp_path), "photometry", "measure", str(img), "--positions", str(pos),
-               "--output", str(out), "--format", "json"])
+    rc = main(
+        [
+            *_state(tmp_path),
+            "photometry",
+            "measure",
+            str(img),
+            "--positions",
+            str(pos),
+            "--output",
+            str(out),
+            "--format",
+            "json",
+        ]
+    )
     assert rc == 0
     rows = json.loads(out.read_text())
     assert len(rows) == 6 and rows[-1]["flux_jy"] is None and rows[0]["dof"] > 0
@@ -90,11 +113,28 @@ def test_measure_subprocess(tmp_path, image_and_positions):
     img, pos, _ = image_and_positions
     exe = Path(sys.executable).with_name("contimg")
     out = tmp_path / "sub.csv"
-    res = subprocess.run([str(exe), *_state(tmp_path), "photometry", "measure", str(img),
-                          "--positions", str(pos), "--output", str(out)],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            str(exe),
+            *_state(tmp_path),
+            "photometry",
+            "measure",
+            str(img),
+            "--positions",
+            str(pos),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert out.read_text().splitlines()[0].startswith("source_id,ra_deg,dec_deg")
-    res = subprocess.run([str(exe), *_state(tmp_path), "photometry", "measure", str(pos),
-                          "--positions", str(pos)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [str(exe), *_state(tmp_path), "photometry", "measure", str(pos), "--positions", str(pos)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "pos.csv" in res.stderr

@@ -36,8 +36,15 @@ SHAPE = (1024, 1024)
 def _grid_sources(path: Path, *, seed: int, center, rotation_deg: float = 0.0):
     """Sources on a jittered grid 16 beams apart: half bright (SNR 60-200), half faint."""
     rng = np.random.default_rng(100 + seed)
-    make_fits_image(path, shape=SHAPE, center=center, beam=BEAM, n_sources=0, noise_jy=0,
-                    rotation_deg=rotation_deg)
+    make_fits_image(
+        path,
+        shape=SHAPE,
+        center=center,
+        beam=BEAM,
+        n_sources=0,
+        noise_jy=0,
+        rotation_deg=rotation_deg,
+    )
     wcs = WCS(fits.getheader(path), naxis=2)
     g = np.arange(40, SHAPE[0] - 40, 48)
     xx, yy = np.meshgrid(g, g)
@@ -46,9 +53,16 @@ def _grid_sources(path: Path, *, seed: int, center, rotation_deg: float = 0.0):
     ra, dec = wcs.all_pix2world(xx, yy, 0)
     bright = np.arange(xx.size) % 2 == 0
     flux = np.where(bright, rng.uniform(0.06, 0.2, xx.size), rng.uniform(0.0, 0.01, xx.size))
-    truth = make_fits_image(path, shape=SHAPE, center=center, beam=BEAM,
-                            sources=list(zip(ra, dec, flux, strict=True)), noise_jy=NOISE,
-                            seed=seed, rotation_deg=rotation_deg)
+    truth = make_fits_image(
+        path,
+        shape=SHAPE,
+        center=center,
+        beam=BEAM,
+        sources=list(zip(ra, dec, flux, strict=True)),
+        noise_jy=NOISE,
+        seed=seed,
+        rotation_deg=rotation_deg,
+    )
     return truth
 
 
@@ -57,8 +71,11 @@ def recovery(tmp_path_factory):
     """Three images at DSA-110 declinations (one with a rotated pixel grid)."""
     base = tmp_path_factory.mktemp("recovery")
     runs = []
-    for seed, center, rot in ((1, (150.0, 37.2), 0.0), (2, (40.0, 55.0), 0.0),
-                              (3, (300.0, 71.0), 35.0)):
+    for seed, center, rot in (
+        (1, (150.0, 37.2), 0.0),
+        (2, (40.0, 55.0), 0.0),
+        (3, (300.0, 71.0), 35.0),
+    ):
         path = base / f"rec{seed}.fits"
         truth = _grid_sources(path, seed=seed, center=center, rotation_deg=rot)
         table = measure_many(path, truth)
@@ -126,8 +143,14 @@ def test_pairs_one_beam_apart_recovered_jointly(tmp_path):
     ra = np.r_[ra1, ra2]
     dec = np.r_[dec1, dec2]
     flux = rng.uniform(0.02, 0.1, ra.size)
-    make_fits_image(path, shape=(512, 512), beam=BEAM, noise_jy=NOISE, seed=8,
-                    sources=list(zip(ra, dec, flux, strict=True)))
+    make_fits_image(
+        path,
+        shape=(512, 512),
+        beam=BEAM,
+        noise_jy=NOISE,
+        seed=8,
+        sources=list(zip(ra, dec, flux, strict=True)),
+    )
     t = measure_many(path, np.column_stack([ra, dec]))
     assert np.all(t["flags"] == "blended")
     pulls = (t["flux_jy"] - flux) / t["flux_err_jy"]
@@ -151,8 +174,9 @@ def test_four_d_and_two_d_copies_give_identical_results(tmp_path, stokes_first):
 
 
 def test_big_endian_and_little_endian_data_give_identical_results(tmp_path):
-    truth = make_fits_image(tmp_path / "be.fits", shape=(256, 256), n_sources=12, seed=5,
-                            big_endian=True, beam=BEAM)
+    truth = make_fits_image(
+        tmp_path / "be.fits", shape=(256, 256), n_sources=12, seed=5, big_endian=True, beam=BEAM
+    )
     image = read_image(tmp_path / "be.fits")
     assert image.data.dtype.byteorder == ">"  # FITS data are big-endian on disk
     little = dataclasses.replace(image, data=np.ascontiguousarray(image.data.astype("<f4")))
@@ -183,8 +207,15 @@ def flag_image(tmp_path):
     names = list(pix)
     ra, dec = wcs0.all_pix2world([pix[n][0] for n in names], [pix[n][1] for n in names], 0)
     sources = [(r, d, 0.05) for r, d in zip(ra, dec, strict=True)]
-    make_fits_image(path, shape=(256, 256), sources=sources, noise_jy=NOISE, seed=3, beam=BEAM,
-                    blank=[(ra[2], dec[2], 6.0)])
+    make_fits_image(
+        path,
+        shape=(256, 256),
+        sources=sources,
+        noise_jy=NOISE,
+        seed=3,
+        beam=BEAM,
+        blank=[(ra[2], dec[2], 6.0)],
+    )
     coords = {n: (float(r), float(d)) for n, r, d in zip(names, ra, dec, strict=True)}
     coords["off_image"] = (float(ra[0]) + 5.0, float(dec[0]))
     coords["bad_position"] = (float("nan"), 10.0)
@@ -228,8 +259,7 @@ def test_each_flag_is_exercised_and_bad_positions_never_raise(flag_image, tmp_pa
 
 def test_no_beam_falls_back_to_peak_pixel(tmp_path):
     path = tmp_path / "nobeam.fits"
-    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.3)], seed=2,
-                            beam=BEAM)
+    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.3)], seed=2, beam=BEAM)
     with fits.open(path, mode="update") as hdul:
         for key in ("BMAJ", "BMIN", "BPA"):
             del hdul[0].header[key]
@@ -257,8 +287,7 @@ def test_noise_estimate_is_not_inflated_by_bright_neighbours(tmp_path):
 
 def test_background_map_is_subtracted(tmp_path):
     path = tmp_path / "bkg.fits"
-    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.1)], seed=4,
-                            beam=BEAM)
+    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.1)], seed=4, beam=BEAM)
     with fits.open(path) as hdul:
         data = hdul[0].data.astype(np.float64) + 0.02
         hdr = hdul[0].header.copy()
@@ -277,8 +306,9 @@ def test_background_map_is_subtracted(tmp_path):
 
 def test_inject_source_then_recover(tmp_path):
     path = tmp_path / "base.fits"
-    make_fits_image(path, shape=(256, 256), n_sources=0, noise_jy=NOISE, seed=12, beam=BEAM,
-                    four_d=True)
+    make_fits_image(
+        path, shape=(256, 256), n_sources=0, noise_jy=NOISE, seed=12, beam=BEAM, four_d=True
+    )
     out = inject_source(path, 180.01, 55.005, 0.25, output_path=tmp_path / "inj.fits")
     before = measure_forced_peak(path, 180.01, 55.005)
     after = measure_forced_peak(out, 180.01, 55.005)
@@ -365,3 +395,17 @@ def test_real_amila_images(data_dir, tmp_path, name, freq_hz):
     inject_source(copy, ra, dec, 0.05)
     after = measure_forced_peak(copy, ra, dec)
     assert after.flux_jy - before.flux_jy == pytest.approx(0.05, rel=2e-3)
+
+
+def test_mjy_per_beam_images_are_reported_in_jy(tmp_path):
+    path = tmp_path / "jy.fits"
+    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.2)], seed=6)
+    with fits.open(path) as hdul:
+        hdr = hdul[0].header.copy()
+        data = hdul[0].data * 1000.0
+    hdr["BUNIT"] = "mJy/beam"
+    fits.PrimaryHDU(data, hdr).writeto(tmp_path / "mjy.fits")
+    a = measure_many(path, truth)
+    b = measure_many(tmp_path / "mjy.fits", truth)
+    for name in ("flux_jy", "flux_err_jy", "local_rms_jy"):
+        np.testing.assert_allclose(np.asarray(b[name]), np.asarray(a[name]), rtol=1e-5)

@@ -28,8 +28,12 @@ def _is_memory_mapped(arr) -> bool:
     "name, shape, bmaj_deg, freq_hz",
     [
         ("first_cutout_J105007+304037_astroquery.fits", (33, 33), 1.5e-3, 1.3649e9),
-        ("askap_SB56659_RACS_0940-04_beam17_ch0000_10x10_flint.fits", (10, 10),
-         0.00507281757649565, 8.0849074e8),
+        (
+            "askap_SB56659_RACS_0940-04_beam17_ch0000_10x10_flint.fits",
+            (10, 10),
+            0.00507281757649565,
+            8.0849074e8,
+        ),
         ("amila_GRB120422A_15GHz_pyse.fits", (512, 512), 1.506752332052e-02, None),
         ("amila_SWIFT_554620_16GHz_pyse.fits", (512, 512), 1.708134757148e-02, 1.687992813e10),
     ],

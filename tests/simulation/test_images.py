@@ -33,8 +33,16 @@ def test_noise_is_seeded():
 
 def test_make_fits_image_header_truth_and_peaks(tmp_path):
     path = tmp_path / "im.fits"
-    truth = make_fits_image(path, shape=(200, 300), center=(210.0, 37.2), n_sources=6,
-                            noise_jy=0.0, seed=4, four_d=True, freq_hz=1.4e9)
+    truth = make_fits_image(
+        path,
+        shape=(200, 300),
+        center=(210.0, 37.2),
+        n_sources=6,
+        noise_jy=0.0,
+        seed=4,
+        four_d=True,
+        freq_hz=1.4e9,
+    )
     h = fits.getheader(path)
     assert h["CTYPE1"] == "RA---SIN" and h["CTYPE3"] == "FREQ" and h["CTYPE4"] == "STOKES"
     assert h["BUNIT"] == "JY/BEAM" and h["BMAJ"] == pytest.approx(15 / 3600)
@@ -52,8 +60,7 @@ def test_make_fits_image_header_truth_and_peaks(tmp_path):
 def test_blanking_and_byte_order(tmp_path):
     a = tmp_path / "a.fits"
     b = tmp_path / "b.fits"
-    kw = dict(shape=(64, 64), n_sources=2, seed=5, blank=[(180.0, 55.0, 12.0)],
-              blank_border_pix=2)
+    kw = dict(shape=(64, 64), n_sources=2, seed=5, blank=[(180.0, 55.0, 12.0)], blank_border_pix=2)
     make_fits_image(a, **kw)
     make_fits_image(b, big_endian=True, **kw)
     da, db = fits.getdata(a), fits.getdata(b)
@@ -63,8 +70,9 @@ def test_blanking_and_byte_order(tmp_path):
 
 def test_sources_as_list_and_rotation(tmp_path):
     path = tmp_path / "rot.fits"
-    truth = make_fits_image(path, shape=(128, 128), sources=[(180.0, 55.0, 0.1)],
-                            noise_jy=0.0, rotation_deg=40.0)
+    truth = make_fits_image(
+        path, shape=(128, 128), sources=[(180.0, 55.0, 0.1)], noise_jy=0.0, rotation_deg=40.0
+    )
     assert truth["x_pix"][0] == pytest.approx(64.0) and truth["flux_jy"][0] == 0.1
     assert fits.getheader(path)["PC1_2"] != 0
     assert np.nanmax(fits.getdata(path)) == pytest.approx(0.1, rel=1e-3)

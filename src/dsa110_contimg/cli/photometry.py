@@ -71,8 +71,9 @@ def read_positions(path: Path) -> tuple[list[float], list[float], list[str] | No
                     ) from None
                 ids.append((row.get("source_id") or "").strip())
     except OSError as exc:
-        raise ContimgError(f"cannot read the positions file ({exc.strerror or exc})",
-                           path=path) from exc
+        raise ContimgError(
+            f"cannot read the positions file ({exc.strerror or exc})", path=path
+        ) from exc
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ContimgError(f"not a readable CSV file ({exc})", path=path) from exc
     source_ids = ids if "source_id" in names else None
@@ -113,8 +114,7 @@ def write_results(table, path: Path | None, fmt: str) -> None:
     try:
         fh = sys.stdout if to_stdout else open(path, "w", newline="", encoding="utf-8")
     except OSError as exc:
-        raise ContimgError(f"cannot write the output ({exc.strerror or exc})",
-                           path=path) from exc
+        raise ContimgError(f"cannot write the output ({exc.strerror or exc})", path=path) from exc
     try:
         if fmt == "json":
             rows = [{n: _plain(row[n]) for n in names} for row in table]
@@ -163,8 +163,13 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..photometry import measure_many
 
         ra, dec, ids = read_positions(positions)
-        table = measure_many(image, list(zip(ra, dec, strict=True)), source_ids=ids,
-                             noise_map_path=noise_map, background_path=background)
+        table = measure_many(
+            image,
+            list(zip(ra, dec, strict=True)),
+            source_ids=ids,
+            noise_map_path=noise_map,
+            background_path=background,
+        )
         write_results(table, output, fmt.value)
         n_flagged = int(sum(1 for f in table["flags"] if f))
         if output is not None and str(output) != "-":

@@ -75,8 +75,8 @@ def local_jacobian(wcs: WCS, x_pix: np.ndarray, y_pix: np.ndarray) -> np.ndarray
     lat = np.deg2rad(lat)
     out = np.empty((n, 2, 2))
     for col, (a, b) in enumerate(((0, 1), (2, 3))):
-        l1, l2 = lon[a * n:(a + 1) * n], lon[b * n:(b + 1) * n]
-        b1, b2 = lat[a * n:(a + 1) * n], lat[b * n:(b + 1) * n]
+        l1, l2 = lon[a * n : (a + 1) * n], lon[b * n : (b + 1) * n]
+        b1, b2 = lat[a * n : (a + 1) * n], lat[b * n : (b + 1) * n]
         dlon = np.angle(np.exp(1j * (l2 - l1)))
         cosd = np.cos(0.5 * (b1 + b2))
         out[:, 0, col] = np.rad2deg(dlon * cosd) / (2 * h)

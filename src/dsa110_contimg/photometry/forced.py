@@ -43,7 +43,7 @@ from astropy.table import Table
 
 from ..errors import InvalidImageError
 from .beam import FWHM_TO_SIGMA, local_jacobian, pixel_covariance, sky_covariance
-from .image import FitsImage, read_image
+from .image import FitsImage, jy_per_unit, read_image
 from .noise import local_rms
 
 __all__ = [
@@ -208,6 +208,10 @@ def _is_equatorial_j2000(wcs) -> bool:
     return radesys == "FK5" and (not np.isfinite(equinox) or abs(equinox - 2000.0) < 1e-6)
 
 
+def _jy_scale(image: FitsImage) -> float:
+    return jy_per_unit(image.header)
+
+
 def _sample_map(noise: FitsImage, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """Value of a (noise) map at sky positions, nearest pixel; NaN outside."""
     x, y = _world_to_pixel(noise, ra, dec)
@@ -363,8 +367,7 @@ def _find_pairs(pos: np.ndarray, ainv: np.ndarray, fmaj: np.ndarray, opts: Force
     from scipy.spatial import cKDTree
 
     tree = cKDTree(pos)
-    pairs = tree.query_pairs(opts.blend_radius_beams * float(np.max(fmaj)),
-                             output_type="ndarray")
+    pairs = tree.query_pairs(opts.blend_radius_beams * float(np.max(fmaj)), output_type="ndarray")
     if pairs.size == 0:
         return empty, empty, np.empty(0)
     pi, pj = pairs[:, 0], pairs[:, 1]
@@ -401,8 +404,9 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
         return
     # unique positions (exact duplicates share one fit)
     pos_all = np.column_stack([x[sel], y[sel]])
-    _, first, inverse = np.unique(np.round(pos_all, 3), axis=0, return_index=True,
-                                  return_inverse=True)
+    _, first, inverse = np.unique(
+        np.round(pos_all, 3), axis=0, return_index=True, return_inverse=True
+    )
     inverse = inverse.ravel()
     sel_u, ix, iy, ainv, fmaj = sel[first], ix[first], iy[first], ainv[first], fmaj[first]
     pos = pos_all[first]
@@ -496,8 +500,9 @@ def _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2
         sel = rows == r
         resid[mslot[dst[sel]]] -= kn[sel]
     with np.errstate(invalid="ignore"):
-        chi2[members] = np.einsum("nij,nij->n", resid, resid, dtype=np.float64) / sigma[
-            members] ** 2
+        chi2[members] = (
+            np.einsum("nij,nij->n", resid, resid, dtype=np.float64) / sigma[members] ** 2
+        )
 
 
 def _measure_peak(image, x, y, ok, sigma, bkg, opts, flags, out):
@@ -618,11 +623,17 @@ def measure_image(
                 mask_radius_beams=opts.noise_mask_beams,
                 clip_sigma=opts.clip_sigma,
             )
-    out["local_rms_jy"] = sigma.copy()
+    if noise_map is not None:
+        # the noise map may be in other units than the image (Jy vs mJy per beam)
+        sigma *= _jy_scale(noise_map) / _jy_scale(image)
     if beam is not None:
         _measure_with_beam(image, x, y, on, sigma, background, opts, flags, out)
     else:
         _measure_peak(image, x, y, on, sigma, background, opts, flags, out)
+    scale = _jy_scale(image)
+    out["local_rms_jy"] = sigma * scale
+    out["flux_jy"] *= scale
+    out["flux_err_jy"] *= scale
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = out["flux_jy"] / out["flux_err_jy"]
     if source_ids is None:

@@ -23,7 +23,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InvalidImageError
 
-__all__ = ["Beam", "FitsImage", "observation_times", "read_image"]
+__all__ = ["Beam", "FitsImage", "jy_per_unit", "observation_times", "read_image"]
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,10 @@ def _find_image_hdu(hdul: fits.HDUList, path: Path) -> int:
     for i, hdu in enumerate(hdul):
         if isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
             naxis = int(hdu.header.get("NAXIS", 0))
-            if naxis >= 2 and sum(int(hdu.header.get(f"NAXIS{k}", 1)) > 1 for k in
-                                  range(1, naxis + 1)) >= 2:
+            if (
+                naxis >= 2
+                and sum(int(hdu.header.get(f"NAXIS{k}", 1)) > 1 for k in range(1, naxis + 1)) >= 2
+            ):
                 return i
     raise InvalidImageError("no image HDU with at least two non-degenerate axes", path=path)
 
@@ -230,9 +232,13 @@ def read_image(path: str | Path) -> FitsImage:
                 index.append(slice(None))
             else:
                 if raw.shape[ax] > 1:
-                    log.info("%s: axis %d (%s) has %d planes; using the first", path,
-                             fits_ax + 1, full.wcs.ctype[fits_ax] if fits_ax < full.naxis
-                             else "?", raw.shape[ax])
+                    log.info(
+                        "%s: axis %d (%s) has %d planes; using the first",
+                        path,
+                        fits_ax + 1,
+                        full.wcs.ctype[fits_ax] if fits_ax < full.naxis else "?",
+                        raw.shape[ax],
+                    )
                 index.append(0)
         data = raw[tuple(index)]
         if data.ndim != 2:
@@ -248,13 +254,45 @@ def read_image(path: str | Path) -> FitsImage:
         except (ValueError, np.linalg.LinAlgError):  # degenerate CD matrix
             pixel_scale = float("nan")
         if not np.isfinite(pixel_scale) or pixel_scale <= 0:
-            raise InvalidImageError("celestial WCS has a zero or invalid pixel scale",
-                                    path=path)
-        return FitsImage(path=path, data=data, wcs=celestial, header=header, beam=beam,
-                         freq_hz=freq, pixel_scale_deg=pixel_scale, hdu_index=idx)
+            raise InvalidImageError("celestial WCS has a zero or invalid pixel scale", path=path)
+        return FitsImage(
+            path=path,
+            data=data,
+            wcs=celestial,
+            header=header,
+            beam=beam,
+            freq_hz=freq,
+            pixel_scale_deg=pixel_scale,
+            hdu_index=idx,
+        )
     finally:
         # The memory map stays open while ``data`` is referenced (astropy closes it lazily).
         hdul.close()
+
+
+def jy_per_unit(header: fits.Header) -> float:
+    """Factor converting the image's pixel unit (BUNIT) to Jy/beam.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Image header.
+
+    Returns
+    -------
+    float
+        1 for ``JY/BEAM`` (or no BUNIT), 1e-3 for ``mJy/beam``, 1e-6 for ``uJy/beam``.
+
+    Examples
+    --------
+    >>> jy_per_unit(fits.Header({"BUNIT": "mJy/beam"}))
+    0.001
+    """
+    unit = str(header.get("BUNIT", "") or "").strip().upper().replace(" ", "")
+    for prefix, factor in (("MJY", 1e-3), ("UJY", 1e-6), ("MUJY", 1e-6), ("JY", 1.0)):
+        if unit.startswith(prefix):
+            return factor
+    return 1.0
 
 
 def _parse_date(value: Any, scale: str) -> float | None:

@@ -12,7 +12,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from ..errors import InvalidImageError
 from .beam import local_jacobian, pixel_covariance, sky_covariance
-from .image import read_image
+from .image import jy_per_unit, read_image
 
 __all__ = ["inject_source", "render_point_sources"]
 
@@ -81,8 +81,9 @@ def render_point_sources(
         dlon = lon - a0
         cosc = np.sin(d0) * np.sin(lat) + np.cos(d0) * np.cos(lat) * np.cos(dlon)
         xi = np.rad2deg(np.cos(lat) * np.sin(dlon) / cosc)
-        eta = np.rad2deg((np.cos(d0) * np.sin(lat) - np.sin(d0) * np.cos(lat) * np.cos(dlon))
-                         / cosc)
+        eta = np.rad2deg(
+            (np.cos(d0) * np.sin(lat) - np.sin(d0) * np.cos(lat) * np.cos(dlon)) / cosc
+        )
         q = icov[0, 0] * xi**2 + 2 * icov[0, 1] * xi * eta + icov[1, 1] * eta**2
         stamp = flux[sl][:, None, None] * np.exp(-0.5 * q)
         np.add.at(image, (py[inside], px[inside]), stamp[inside])
@@ -135,8 +136,15 @@ def inject_source(
     if image.beam is None:
         raise InvalidImageError("no restoring beam (BMAJ/BMIN/BPA) to inject with", path=src)
     beam = (image.beam.bmaj_arcsec, image.beam.bmin_arcsec, image.beam.bpa_deg)
-    stamp = render_point_sources(image.wcs, image.shape, np.array([ra_deg]),
-                                 np.array([dec_deg]), np.array([flux_jy]), beam=beam)
+    stamp = render_point_sources(
+        image.wcs,
+        image.shape,
+        np.array([ra_deg]),
+        np.array([dec_deg]),
+        np.array([flux_jy]),
+        beam=beam,
+    )
+    stamp /= jy_per_unit(image.header)  # into the image's own unit
     hdu_index = image.hdu_index
     del image
     dst = Path(output_path) if output_path is not None else src
@@ -150,8 +158,9 @@ def inject_source(
             full = WCS(hdu.header, naxis=int(hdu.header["NAXIS"]))
         lng, lat = int(full.wcs.lng), int(full.wcs.lat)
         data = hdu.data
-        index = tuple(slice(None) if (data.ndim - 1 - ax) in (lng, lat) else 0
-                      for ax in range(data.ndim))
+        index = tuple(
+            slice(None) if (data.ndim - 1 - ax) in (lng, lat) else 0 for ax in range(data.ndim)
+        )
         plane = data[index]
         plane += stamp.astype(plane.dtype)
         hdul.flush()

@@ -27,8 +27,9 @@ def _truncation_factor(k: float) -> float:
     return float(np.sqrt(1.0 - 2.0 * k * norm.pdf(k) / p))
 
 
-def clipped_rms(samples: np.ndarray, *, clip_sigma: float = 3.0, iterations: int = 3,
-                min_samples: int = 10) -> np.ndarray:
+def clipped_rms(
+    samples: np.ndarray, *, clip_sigma: float = 3.0, iterations: int = 3, min_samples: int = 10
+) -> np.ndarray:
     """Sigma-clipped standard deviation of each row, ignoring NaN.
 
     Each row is sorted once; the first estimate comes from the 15.87 and 84.13 percentiles
@@ -167,8 +168,12 @@ def local_rms(
     ty1 = np.minimum(ty0 + 1, nty - 1)
     wx = fx - tx0
     wy = fy - ty0
-    corners = [(ty0, tx0, (1 - wy) * (1 - wx)), (ty0, tx1, (1 - wy) * wx),
-               (ty1, tx0, wy * (1 - wx)), (ty1, tx1, wy * wx)]
+    corners = [
+        (ty0, tx0, (1 - wy) * (1 - wx)),
+        (ty0, tx1, (1 - wy) * wx),
+        (ty1, tx0, wy * (1 - wx)),
+        (ty1, tx1, wy * wx),
+    ]
     tile_ids = np.unique(np.concatenate([ty * ntx + tx for ty, tx, _ in corners]))
     off = step // 2
     gny, gnx = nty * ts, ntx * ts  # subsampled grid covering every tile
@@ -182,7 +187,7 @@ def local_rms(
         grid_mask = np.zeros((gny, gnx), dtype=bool)
         rad = mask_radius_beams * bmaj_pix / step
         r = int(np.ceil(rad))
-        oy, ox = np.mgrid[-r:r + 1, -r:r + 1]
+        oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
         disk = ox**2 + oy**2 <= rad**2
         oy, ox = oy[disk], ox[disk]
         gx = np.rint((mx - off) / step).astype(int)

@@ -73,8 +73,9 @@ def make_beam_correlated_noise(
     kx = 2 * np.pi * fft.rfftfreq(nx)
     ky = 2 * np.pi * fft.fftfreq(ny)
     kxx, kyy = np.meshgrid(kx, ky)
-    transfer = np.exp(-0.5 * (half[0, 0] * kxx**2 + 2 * half[0, 1] * kxx * kyy
-                              + half[1, 1] * kyy**2))
+    transfer = np.exp(
+        -0.5 * (half[0, 0] * kxx**2 + 2 * half[0, 1] * kxx * kyy + half[1, 1] * kyy**2)
+    )
     filtered = fft.irfft2(fft.rfft2(white, workers=-1) * transfer, s=(ny, nx), workers=-1)
     # exact variance of the filtered unit white noise: mean of |H|^2 over the full k grid
     weights = np.full(kx.size, 2.0)
@@ -88,8 +89,12 @@ def make_beam_correlated_noise(
 def _as_source_arrays(sources: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
     if isinstance(sources, Table):
         ids = list(sources["source_id"]) if "source_id" in sources.colnames else None
-        return (np.asarray(sources["ra_deg"], float), np.asarray(sources["dec_deg"], float),
-                np.asarray(sources["flux_jy"], float), ids)
+        return (
+            np.asarray(sources["ra_deg"], float),
+            np.asarray(sources["dec_deg"], float),
+            np.asarray(sources["flux_jy"], float),
+            ids,
+        )
     rows = list(sources)
     if not rows:
         return np.empty(0), np.empty(0), np.empty(0), None
@@ -247,9 +252,18 @@ def make_fits_image(
     path = Path(path)
     ny, nx = int(shape[0]), int(shape[1])
     rng = np.random.default_rng(seed)
-    header = _header((ny, nx), center, pixel_scale_arcsec, beam, four_d=four_d,
-                     stokes_first=stokes_first, freq_hz=freq_hz, date_obs=date_obs,
-                     date_end=date_end, rotation_deg=rotation_deg)
+    header = _header(
+        (ny, nx),
+        center,
+        pixel_scale_arcsec,
+        beam,
+        four_d=four_d,
+        stokes_first=stokes_first,
+        freq_hz=freq_hz,
+        date_obs=date_obs,
+        date_end=date_end,
+        rotation_deg=rotation_deg,
+    )
     wcs = WCS(header, naxis=2)
     if sources is None:
         margin = edge_margin_beams * beam[0] / pixel_scale_arcsec
@@ -299,7 +313,14 @@ def make_fits_image(
             "flux_jy": np.asarray(flux, float),
         }
     )
-    truth.meta.update({"noise_jy": float(noise_jy), "bmaj_arcsec": float(beam[0]),
-                       "bmin_arcsec": float(beam[1]), "bpa_deg": float(beam[2]),
-                       "pixel_scale_arcsec": float(pixel_scale_arcsec), "path": str(path)})
+    truth.meta.update(
+        {
+            "noise_jy": float(noise_jy),
+            "bmaj_arcsec": float(beam[0]),
+            "bmin_arcsec": float(beam[1]),
+            "bpa_deg": float(beam[2]),
+            "pixel_scale_arcsec": float(pixel_scale_arcsec),
+            "path": str(path),
+        }
+    )
     return truth
