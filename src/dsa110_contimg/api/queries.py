@@ -348,40 +348,21 @@ def source_summary(engine: Engine, catalog: str, source_id: str) -> dict:
     return rec
 
 
-def stream_status(engine: Engine, *, now: float | None = None) -> dict:
-    """Return the stream queue's state: groups by state, lag of the oldest waiting group.
+def stream_status(settings) -> dict:
+    """Return the stream's state (the streaming queue's own summary) for health and metrics.
 
-    Returns ``{"available": False}`` when the stream tables are not in this schema.
+    Adds ``groups`` (counts by group status) and a ``warning`` when the oldest unfinished
+    group is older than twice the group time-out (the stream is stuck or not running).
     """
-    from ..database import tables
+    from ..conversion.streaming.queue import stream_status as queue_status
 
-    groups = tables.metadata.tables.get("stream_groups")
-    if groups is None:
-        return {"available": False, "groups": {}, "lag_seconds": None}
-    now = time.time() if now is None else now
-    state_col = groups.c.get("state") if "state" in groups.c else groups.c.get("status")
-    with engine.connect() as conn:
-        counts = {
-            s: int(n)
-            for s, n in conn.execute(select(state_col, func.count()).group_by(state_col)).all()
-        }
-        lag = None
-        waiting = [s for s in counts if s in ("collecting", "pending", "ready", "processing")]
-        tcol = next(
-            (groups.c[c] for c in ("received_at", "first_seen_at", "created_at") if c in groups.c),
-            None,
-        )
-        if waiting and tcol is not None:
-            oldest = conn.execute(select(func.min(tcol)).where(state_col.in_(waiting))).scalar()
-            lag = max(0.0, now - float(oldest)) if oldest is not None else None
-        last = None
-        fcol = next(
-            (groups.c[c] for c in ("finished_at", "completed_at", "updated_at") if c in groups.c),
-            None,
-        )
-        if fcol is not None:
-            last = conn.execute(select(func.max(fcol))).scalar()
-    return {"available": True, "groups": counts, "lag_seconds": lag, "last_activity": last}
+    out = dict(queue_status(settings))
+    out["groups"] = {k: v for k, v in out.get("counts", {}).items() if v}
+    lag = out.get("lag_seconds") or 0.0
+    limit = 2 * settings.stream.group_timeout_seconds
+    if lag > limit:
+        out["warning"] = f"the oldest unfinished stream group is {lag:.0f} s old (> {limit:.0f} s)"
+    return out
 
 
 def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:

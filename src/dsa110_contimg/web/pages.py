@@ -80,7 +80,7 @@ def install(app) -> None:
         from ..api.routes.health import _workers
 
         ctx = {
-            "stream": queries.stream_status(eng),
+            "stream": queries.stream_status(request.app.state.settings),
             "jobs": queries.count_by_status(eng),
             "recent_jobs": queries.list_jobs(request.app.state.settings, Page(10, 0))["items"],
             "images": queries.list_images(eng, Page(15, 0), kind="image"),

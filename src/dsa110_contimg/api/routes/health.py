@@ -47,7 +47,7 @@ def health(settings: Settings = Depends(settings_dep), engine=Depends(engine_dep
     waiting = jobs.get("pending", 0) + jobs.get("running", 0)
     if waiting and not workers:
         warnings.append(f"{waiting} jobs are waiting and no worker is alive")
-    stream = stream_status(engine)
+    stream = stream_status(settings)
     if stream.get("warning"):
         warnings.append(stream["warning"])
     return SafeJSONResponse(
@@ -101,7 +101,7 @@ def metrics(
         "# TYPE contimg_workers_alive gauge",
         _line("contimg_workers_alive", len(_workers(settings))),
     ]
-    stream = stream_status(engine)
+    stream = stream_status(settings)
     out += [
         "# HELP contimg_stream_lag_seconds Age of the oldest stream group not yet processed "
         "(0 when none waits).",
