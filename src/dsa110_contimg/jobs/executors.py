@@ -144,7 +144,8 @@ class DaskExecutor:
         from distributed import wait
 
         try:
-            wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+            with self._client.as_current():
+                wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             pass  # nothing finished in time: the caller polls again
         return {f for f in futures if f.done()}
