@@ -13,10 +13,41 @@ class StreamSettings(BaseModel):
     n_subbands : int
         Subband files that make a complete group.
     group_timeout_seconds : float
-        How long a group may wait for missing subbands before it is failed.
+        How long a group may wait for missing subbands (since its first file was seen) before
+        it is failed, or processed with what it has when ``process_incomplete`` is set.
+    process_incomplete : bool
+        After the timeout, image a group with the subbands it has (at least
+        ``min_subbands``) instead of failing it.
+    min_subbands : int
+        Fewest subbands an incomplete group may be processed with.
+    group_tolerance_seconds : float
+        Files whose timestamps differ by at most this belong to the same group.
+    file_settle_seconds : float
+        A file is checked only when its size and modification time have not changed for this
+        long (it may still be being written).
+    poll_interval_seconds : float
+        Directory scan interval (also the fallback when watchdog is unavailable).
+    use_watchdog : bool
+        Wake up on file-system events (watchdog) in addition to polling.
+    max_attempts : int
+        A group that was running when the process died is retried up to this many times.
+    keep_ms : bool
+        Keep the Measurement Set after imaging (otherwise it is deleted once the image is
+        registered).
+    file_pattern : str
+        Glob of the subband files in the input directory.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     n_subbands: int = 16
     group_timeout_seconds: float = 600.0
+    process_incomplete: bool = False
+    min_subbands: int = 12
+    group_tolerance_seconds: float = 2.0
+    file_settle_seconds: float = 2.0
+    poll_interval_seconds: float = 2.0
+    use_watchdog: bool = True
+    max_attempts: int = 2
+    keep_ms: bool = False
+    file_pattern: str = "*_sb[0-9][0-9].hdf5"

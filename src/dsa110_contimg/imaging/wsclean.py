@@ -153,7 +153,8 @@ def wsclean_command(ms_path: str | Path, prefix: str | Path, info: MsInfo, cfg: 
         argv += ["-j", str(cfg.threads)]
     if not cfg.keep_intermediate:
         argv += ["-no-dirty"]
-    argv += ["-quiet", *cfg.extra_args, "-name", str(prefix), str(ms_path)]
+    # the model visibilities are not needed (no self-calibration): do not write MODEL_DATA
+    argv += ["-no-update-model-required", "-quiet", *cfg.extra_args, "-name", str(prefix), str(ms_path)]
     return argv, params
 
 

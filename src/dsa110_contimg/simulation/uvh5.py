@@ -34,6 +34,7 @@ __all__ = [
     "INTEGRATION_S",
     "N_SUBBANDS",
     "SimulatedGroup",
+    "group_pointing",
     "make_uvh5_group",
     "subband_filename",
 ]
@@ -97,6 +98,22 @@ class SimulatedGroup:
     pointing_dec_deg: float
     noise_jy: float
     freqs_hz: np.ndarray = field(repr=False)
+
+
+def group_pointing(start_time, dec_deg: float, *, n_integrations: int = 24) -> tuple[float, float]:
+    """ICRS (RA, Dec) in degrees where the dishes point at mid-group (the image centre).
+
+    Examples
+    --------
+    >>> ra, dec = group_pointing("2025-01-15T12:00:00", 37.0)
+    >>> round(ra, 1), round(dec, 1)
+    (177.2, 37.1)
+    """
+    t0 = _as_time(start_time)
+    az, alt = meridian_altaz(dec_deg, OVRO_LAT_DEG)
+    mid = t0.jd + n_integrations * INTEGRATION_S / 2 / 86400.0
+    ra, dec = pointing_icrs(mid, az_deg=az, alt_deg=alt, location=ovro_location())
+    return float(ra[0]), float(dec[0])
 
 
 def _frequencies(n_channels_per_subband: int) -> tuple[np.ndarray, float]:
@@ -168,7 +185,7 @@ def make_uvh5_group(
     sefd_jy: float = DEFAULT_SEFD_JY,
     gain_error: float = 0.0,
     flux_changes: Mapping | None = None,
-    max_sources: int = 150,
+    max_sources: int = 100,
     min_beam: float = 0.01,
     subbands: list[int] | None = None,
     station_table: str | Path | None = None,
@@ -331,13 +348,15 @@ def make_uvh5_group(
         f0, df = freqs[0], freqs[1] - freqs[0] if nf > 1 else 0.0
         for it in range(nt):
             delay_m = bvec @ dirs[it].T - w[it][:, None]  # (nbls, ns)
-            cur = np.exp(2j * np.pi * delay_m * (f0 / C_M_S))
-            step = np.exp(2j * np.pi * delay_m * (df / C_M_S))
-            amp = spec * beam[:, it, :]  # (ns, nf)
+            # phase of channel k = phase of channel 0 times step**k (equally spaced channels)
+            cur = np.exp(2j * np.pi * delay_m * (f0 / C_M_S)).astype(np.complex64)
+            step = np.exp(2j * np.pi * delay_m * (df / C_M_S)).astype(np.complex64)
+            amp = (spec * beam[:, it, :]).astype(np.complex64)  # (ns, nf)
+            out = data[it]
             for k in range(nf):
                 if k:
-                    cur *= step
-                data[it, :, k] = cur @ amp[:, k]
+                    np.multiply(cur, step, out=cur)
+                out[:, k] = cur @ amp[:, k]
     data *= gain
     noise_jy = sefd_jy / np.sqrt(2.0 * chan_width * INTEGRATION_S) if noise else 0.0
     full = np.empty((nt * nbls, nf, 2), dtype=np.complex64)

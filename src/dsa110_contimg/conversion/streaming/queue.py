@@ -1,0 +1,412 @@
+"""The stream queue in the products database (tables ``stream_groups`` and ``stream_files``).
+
+Groups move ``collecting`` -> ``pending`` -> ``running`` -> ``completed`` | ``failed``. Every
+state change is one transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row locks), every file
+path is unique, so after a crash the streamer resumes where it was: files already recorded are
+not queued again, a group that was ``running`` goes back to ``pending`` (at most
+``stream.max_attempts`` times) and a ``completed`` or ``failed`` group is never processed again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from ...config import Settings, resolve_settings
+from ...database import get_engine, write_transaction
+from ...database.engine import is_sqlite
+from ...database.tables.stream import stream_files, stream_groups
+from .files import SubbandName
+
+__all__ = [
+    "GROUP_STATUSES",
+    "GroupRecord",
+    "check_timeouts",
+    "claim_next_group",
+    "finish_group",
+    "get_group",
+    "group_files",
+    "known_paths",
+    "list_groups",
+    "record_file",
+    "recover_running",
+    "stream_status",
+]
+
+log = logging.getLogger(__name__)
+
+GROUP_STATUSES = ("collecting", "pending", "running", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """One row of ``stream_groups``."""
+
+    id: int
+    group_key: str
+    group_time: float
+    input_dir: str
+    status: str
+    n_files: int
+    expected_files: int
+    first_seen_at: float
+    last_file_at: float
+    pending_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    attempts: int
+    error: str | None
+    ms_path: str | None
+    image_path: str | None
+    data_id: str | None
+    qa_status: str | None
+    photometry_job_id: int | None
+    timings: str | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> GroupRecord:
+        """Build from a result row mapping."""
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, with ``timings`` decoded."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["timings"] = json.loads(self.timings) if self.timings else None
+        return d
+
+
+def _engine(settings: Settings | None):
+    return get_engine(resolve_settings(settings))
+
+
+def known_paths(input_dir: str | Path, *, settings: Settings | None = None) -> set[str]:
+    """Paths of the files already recorded from ``input_dir``."""
+    prefix = str(Path(input_dir).resolve()).rstrip("/") + "/"
+    with _engine(settings).connect() as conn:
+        rows = conn.execute(select(stream_files.c.path).where(stream_files.c.path.startswith(prefix)))
+        return {r[0] for r in rows}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def record_file(
+    path: str | Path,
+    name: SubbandName,
+    *,
+    input_dir: str | Path,
+    error: str | None = None,
+    settings: Settings | None = None,
+) -> tuple[str, int | None]:
+    """Record a checked subband file and attach it to its group.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    name : SubbandName
+        Its parsed name.
+    input_dir : str or Path
+        The watched directory.
+    error : str, optional
+        Why the file is unusable (then its group fails with that reason).
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    tuple
+        ``(file status, group id)``: status ``queued``, ``invalid``, ``duplicate``, ``late``,
+        or ``known`` when the path was already recorded.
+    """
+    settings = resolve_settings(settings)
+    cfg = settings.stream
+    path = str(Path(path).resolve())
+    now = time.time()
+    engine = get_engine(settings)
+    size = Path(path).stat().st_size if Path(path).exists() else None
+    with write_transaction(engine) as conn:
+        if conn.execute(select(stream_files.c.id).where(stream_files.c.path == path)).first():
+            return "known", None
+        tol = cfg.group_tolerance_seconds
+        g = conn.execute(
+            select(stream_groups)
+            .where(stream_groups.c.group_time.between(name.time_unix - tol, name.time_unix + tol))
+            .order_by(func.abs(stream_groups.c.group_time - name.time_unix))
+            .limit(1)
+        ).mappings().first()
+        if g is None:
+            gid = conn.execute(
+                insert(stream_groups).values(
+                    group_key=_iso(name.time_unix),
+                    group_time=name.time_unix,
+                    input_dir=str(Path(input_dir).resolve()),
+                    status="collecting",
+                    n_files=0,
+                    expected_files=cfg.n_subbands,
+                    first_seen_at=now,
+                    last_file_at=now,
+                    attempts=0,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]
+            g = {"id": gid, "status": "collecting", "n_files": 0, "expected_files": cfg.n_subbands,
+                 "group_key": _iso(name.time_unix)}
+        gid = g["id"]
+        status = "queued"
+        if g["status"] != "collecting":
+            status = "late"
+        elif error is not None:
+            status = "invalid"
+        elif conn.execute(
+            select(stream_files.c.id).where(
+                and_(stream_files.c.group_id == gid, stream_files.c.subband == name.subband,
+                     stream_files.c.status == "queued")
+            )
+        ).first():
+            status = "duplicate"
+        conn.execute(
+            insert(stream_files).values(
+                path=path, group_id=gid, subband=name.subband, timestamp=name.timestamp,
+                size_bytes=size, status=status, error=error, seen_at=now,
+            )
+        )
+        if status == "invalid":
+            conn.execute(
+                update(stream_groups).where(stream_groups.c.id == gid).values(
+                    status="failed", error=f"subband {name.subband:02d}: {error}",
+                    finished_at=now, updated_at=now, last_file_at=now,
+                )
+            )
+            log.error("group %s failed: %s", g["group_key"], error)
+        elif status == "queued":
+            n = g["n_files"] + 1
+            values = {"n_files": n, "last_file_at": now, "updated_at": now}
+            if n >= g["expected_files"]:
+                values.update(status="pending", pending_at=now)
+            conn.execute(update(stream_groups).where(stream_groups.c.id == gid).values(**values))
+        else:
+            log.warning("%s file %s (group %s is %s)", status, path, g["group_key"], g["status"])
+    return status, gid
+
+
+def check_timeouts(*, settings: Settings | None = None, now: float | None = None) -> list[int]:
+    """Fail (or, when configured, release) groups that waited too long for subbands.
+
+    Returns
+    -------
+    list of int
+        Ids of the groups that changed state.
+    """
+    settings = resolve_settings(settings)
+    cfg = settings.stream
+    now = time.time() if now is None else now
+    changed = []
+    engine = get_engine(settings)
+    with write_transaction(engine) as conn:
+        rows = conn.execute(
+            select(stream_groups).where(
+                and_(stream_groups.c.status == "collecting",
+                     stream_groups.c.first_seen_at <= now - cfg.group_timeout_seconds)
+            )
+        ).mappings().all()
+        for g in rows:
+            have = sorted(
+                r[0] for r in conn.execute(
+                    select(stream_files.c.subband).where(
+                        and_(stream_files.c.group_id == g["id"], stream_files.c.status == "queued")
+                    )
+                )
+            )
+            missing = [i for i in range(g["expected_files"]) if i not in have]
+            if cfg.process_incomplete and len(have) >= cfg.min_subbands:
+                values = {"status": "pending", "pending_at": now,
+                          "error": f"processed without subbands {_fmt(missing)}"}
+                log.warning("group %s: processing without subbands %s", g["group_key"], _fmt(missing))
+            else:
+                values = {
+                    "status": "failed", "finished_at": now,
+                    "error": (
+                        f"timed out after {cfg.group_timeout_seconds:g} s waiting for subbands "
+                        f"{_fmt(missing)} ({len(have)} of {g['expected_files']} received)"
+                    ),
+                }
+                log.error("group %s failed: %s", g["group_key"], values["error"])
+            conn.execute(update(stream_groups).where(stream_groups.c.id == g["id"]).values(
+                updated_at=now, **values))
+            changed.append(g["id"])
+    return changed
+
+
+def _fmt(subbands: list[int]) -> str:
+    return ", ".join(f"sb{i:02d}" for i in subbands) or "none"
+
+
+def recover_running(*, settings: Settings | None = None) -> list[int]:
+    """After a restart: put groups left ``running`` back to ``pending`` (or fail them).
+
+    A group whose attempts reached ``stream.max_attempts`` is failed instead, so a group that
+    crashes the process cannot loop forever.
+    """
+    settings = resolve_settings(settings)
+    now = time.time()
+    out = []
+    with write_transaction(get_engine(settings)) as conn:
+        rows = conn.execute(select(stream_groups).where(stream_groups.c.status == "running")).mappings().all()
+        for g in rows:
+            if g["attempts"] >= settings.stream.max_attempts:
+                values = {"status": "failed", "finished_at": now,
+                          "error": f"interrupted {g['attempts']} times while processing"}
+            else:
+                values = {"status": "pending"}
+            conn.execute(update(stream_groups).where(stream_groups.c.id == g["id"]).values(
+                updated_at=now, **values))
+            log.warning("group %s was running at restart: now %s", g["group_key"], values["status"])
+            out.append(g["id"])
+    return out
+
+
+def claim_next_group(*, settings: Settings | None = None) -> GroupRecord | None:
+    """Atomically take the oldest pending group (``running``, attempts + 1), or None."""
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    now = time.time()
+    with write_transaction(engine) as conn:
+        stmt = (
+            select(stream_groups.c.id)
+            .where(stream_groups.c.status == "pending")
+            .order_by(stream_groups.c.group_time)
+            .limit(1)
+        )
+        if not is_sqlite(engine):
+            stmt = stmt.with_for_update(skip_locked=True)
+        row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        conn.execute(
+            update(stream_groups).where(stream_groups.c.id == row[0]).values(
+                status="running", started_at=now, updated_at=now,
+                attempts=stream_groups.c.attempts + 1,
+            )
+        )
+        g = conn.execute(select(stream_groups).where(stream_groups.c.id == row[0])).mappings().one()
+    return GroupRecord.from_row(g)
+
+
+def group_files(group_id: int, *, settings: Settings | None = None) -> list[tuple[int, str]]:
+    """``(subband, path)`` of the queued files of a group, by subband."""
+    with _engine(settings).connect() as conn:
+        rows = conn.execute(
+            select(stream_files.c.subband, stream_files.c.path)
+            .where(and_(stream_files.c.group_id == group_id, stream_files.c.status == "queued"))
+            .order_by(stream_files.c.subband)
+        )
+        return [(int(r[0]), r[1]) for r in rows]
+
+
+def finish_group(
+    group_id: int,
+    *,
+    status: str,
+    error: str | None = None,
+    timings: Mapping[str, float] | None = None,
+    settings: Settings | None = None,
+    **values: Any,
+) -> None:
+    """Record the end (``completed`` / ``failed``) or progress of a group."""
+    if status not in GROUP_STATUSES:
+        raise ValueError(f"unknown group status {status!r}")
+    now = time.time()
+    vals = dict(values, status=status, updated_at=now)
+    if status in ("completed", "failed"):
+        vals["finished_at"] = now
+    if error is not None:
+        vals["error"] = error
+    if timings is not None:
+        vals["timings"] = json.dumps({k: round(float(v), 4) for k, v in timings.items()})
+    with write_transaction(_engine(settings)) as conn:
+        conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**vals))
+
+
+def update_group(group_id: int, *, settings: Settings | None = None, **values: Any) -> None:
+    """Set columns of a group row (progress: ms_path, image_path, data_id, ...)."""
+    values["updated_at"] = time.time()
+    with write_transaction(_engine(settings)) as conn:
+        conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**values))
+
+
+def get_group(group_id_or_key: int | str, *, settings: Settings | None = None) -> GroupRecord | None:
+    """A group by id or key (ISO timestamp), or None."""
+    col = stream_groups.c.id if isinstance(group_id_or_key, int) else stream_groups.c.group_key
+    with _engine(settings).connect() as conn:
+        row = conn.execute(select(stream_groups).where(col == group_id_or_key)).mappings().first()
+    return GroupRecord.from_row(row) if row else None
+
+
+def list_groups(
+    *, status: str | None = None, limit: int = 100, settings: Settings | None = None
+) -> list[GroupRecord]:
+    """Groups, newest first, optionally of one status."""
+    stmt = select(stream_groups).order_by(stream_groups.c.group_time.desc()).limit(limit)
+    if status is not None:
+        stmt = stmt.where(stream_groups.c.status == status)
+    with _engine(settings).connect() as conn:
+        return [GroupRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def stream_status(settings: Settings | None = None) -> dict[str, Any]:
+    """State of the stream for the health endpoint and ``contimg stream --status``.
+
+    Returns
+    -------
+    dict
+        ``counts`` per group status, ``lag_seconds`` (age of the oldest group not yet
+        finished, 0 when none), ``last_completed_at`` / ``last_completed_group``,
+        ``last_failed_group`` and ``last_error``, ``last_file_at``, ``files_seen``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dsa110_contimg.config import Settings
+    >>> stream_status(Settings(state_dir=tempfile.mkdtemp()))["counts"]["pending"]
+    0
+    """
+    now = time.time()
+    with _engine(settings).connect() as conn:
+        counts = dict(conn.execute(
+            select(stream_groups.c.status, func.count()).group_by(stream_groups.c.status)).all())
+        oldest = conn.execute(
+            select(func.min(stream_groups.c.first_seen_at)).where(
+                stream_groups.c.status.in_(("collecting", "pending", "running")))
+        ).scalar()
+        last_done = conn.execute(
+            select(stream_groups.c.group_key, stream_groups.c.finished_at)
+            .where(stream_groups.c.status == "completed")
+            .order_by(stream_groups.c.finished_at.desc()).limit(1)
+        ).first()
+        last_failed = conn.execute(
+            select(stream_groups.c.group_key, stream_groups.c.error)
+            .where(stream_groups.c.status == "failed")
+            .order_by(stream_groups.c.finished_at.desc()).limit(1)
+        ).first()
+        files = conn.execute(select(func.count(), func.max(stream_files.c.seen_at))).first()
+    return {
+        "counts": {s: int(counts.get(s, 0)) for s in GROUP_STATUSES},
+        "lag_seconds": round(now - oldest, 3) if oldest is not None else 0.0,
+        "last_completed_group": last_done[0] if last_done else None,
+        "last_completed_at": last_done[1] if last_done else None,
+        "last_failed_group": last_failed[0] if last_failed else None,
+        "last_error": last_failed[1] if last_failed else None,
+        "files_seen": int(files[0] or 0),
+        "last_file_at": files[1],
+    }
