@@ -57,17 +57,23 @@ def position_source_ids(
     rh, rm, rs, rf = _split(ra / 15.0 * 3600.0, ra_decimals)
     rh = rh % 24
     dd, dm, ds, df = _split(np.abs(dec) * 3600.0, dec_decimals)
-    sign = np.where(dec < 0, "-", "+")
-    out = []
-    for i in range(ra.size):
-        ra_txt = f"{rh[i]:02d}{rm[i]:02d}{rs[i]:02d}"
-        if ra_decimals:
-            ra_txt += f".{rf[i]:0{ra_decimals}d}"
-        dec_txt = f"{dd[i]:02d}{dm[i]:02d}{ds[i]:02d}"
-        if dec_decimals:
-            dec_txt += f".{df[i]:0{dec_decimals}d}"
-        out.append(f"J{ra_txt}{sign[i]}{dec_txt}")
-    return out
+    # Assemble the names as a byte matrix, one column per character (no Python loop).
+    parts: list[np.ndarray] = [np.full(ra.size, ord("J"), dtype=np.uint8)[:, None]]
+    parts += [_digits(rh, 2), _digits(rm, 2), _digits(rs, 2)]
+    if ra_decimals:
+        parts += [np.full((ra.size, 1), ord("."), dtype=np.uint8), _digits(rf, ra_decimals)]
+    parts.append(np.where(dec < 0, ord("-"), ord("+")).astype(np.uint8)[:, None])
+    parts += [_digits(dd, 2), _digits(dm, 2), _digits(ds, 2)]
+    if dec_decimals:
+        parts += [np.full((ra.size, 1), ord("."), dtype=np.uint8), _digits(df, dec_decimals)]
+    chars = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    return chars.view(f"S{chars.shape[1]}").ravel().astype(str).tolist()
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Return the zero-padded decimal digits of non-negative integers as ASCII codes."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (ord("0") + (values[:, None] // powers) % 10).astype(np.uint8)
 
 
 def position_source_id(
