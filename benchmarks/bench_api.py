@@ -143,6 +143,12 @@ def _pin(cpu: int) -> list[str]:
     return []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(state_dir: Path) -> tuple[subprocess.Popen, str]:
     """Start ``contimg serve --port 0`` in a subprocess; return it and its base URL."""
     cmd = [*_pin(0), sys.executable, "-c", "from dsa110_contimg.cli import main; main()",
@@ -358,11 +364,18 @@ def main() -> int:
         spec = {"url": url, "data_ids": db["data_ids"], "source_ids": db["source_ids"]}
         # warm-up: 2 s of light load (page cache, SQLite statement cache)
         run_loadgen({**spec, "mode": "closed", "connections": 2, "duration_s": 2.0, "seed": 9}, tmp)
+        c0 = cpu_seconds(proc.pid)
         open_res = run_loadgen({**spec, "mode": "open", "clients": args.clients,
                                 "interval_s": args.interval, "duration_s": args.duration,
                                 "seed": 1}, tmp)
+        c1 = cpu_seconds(proc.pid)
         closed_res = run_loadgen({**spec, "mode": "closed", "connections": args.connections,
                                   "duration_s": args.closed_duration, "seed": 2}, tmp)
+        c2 = cpu_seconds(proc.pid)
+        for res, cpu in ((open_res, c1 - c0), (closed_res, c2 - c1)):
+            res["server_cpu_s"] = round(cpu, 3)
+            res["server_cpu_ms_per_request"] = round(1e3 * cpu / max(res["ok"], 1), 3)
+        load = os.getloadavg()
         result = {
             "photometry_rows": db["rows"],
             "images": args.images,
@@ -376,6 +389,7 @@ def main() -> int:
                          "(server) / CPU 1 (generator) when >= 2 CPUs; generator nice +5; "
                          "open-loop schedule (latency from scheduled send time)",
             "cpu_count": os.cpu_count(),
+            "load_average_1m_at_end": round(load[0], 2),
             "wall_s": round(time.perf_counter() - t0, 1),
         }
     finally:
@@ -396,6 +410,9 @@ def main() -> int:
     print(f"closed loop ({c['connections']} connections, {args.closed_duration:.0f} s): "
           f"{c['throughput_rps']:.0f} req/s max, p50 {c['p50_ms']:.1f} ms, "
           f"p99 {c['p99_ms']:.1f} ms, {c['errors']} errors")
+    print(f"server CPU per request: {o['server_cpu_ms_per_request']:.2f} ms (open loop), "
+          f"{c['server_cpu_ms_per_request']:.2f} ms (closed loop); machine load average "
+          f"{result['load_average_1m_at_end']} on {result['cpu_count']} CPUs")
     print(f"targets (0 errors, p99 <= 100 ms): {'met' if result['meets_targets'] else 'NOT met'}")
     OUT.mkdir(exist_ok=True)
     (OUT / "api.json").write_text(json.dumps(result, indent=1))
