@@ -196,7 +196,7 @@ def record_file(
                 values.update(status="pending", pending_at=now)
             conn.execute(update(stream_groups).where(stream_groups.c.id == gid).values(**values))
         else:
-            log.warning("%s file %s (group %s is %s)", status, path, g["group_key"], g["status"])
+            log.info("%s file %s (group %s is %s): not queued", status, path, g["group_key"], g["status"])
     return status, gid
 
 

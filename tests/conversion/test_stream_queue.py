@@ -1,0 +1,132 @@
+"""The stream queue: grouping, bad files, time-outs, restarts (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from dsa110_contimg.conversion.streaming import Streamer, get_group, list_groups, stream_status
+from dsa110_contimg.conversion.streaming import queue
+from dsa110_contimg.database import get_engine
+from dsa110_contimg.database.tables.stream import stream_files
+
+from .conftest import copy_group, truncate
+
+
+def _streamer(db_settings, tmp_path, **stream):
+    db_settings.stream.file_settle_seconds = 0.0
+    for k, v in stream.items():
+        setattr(db_settings.stream, k, v)
+    (tmp_path / "in").mkdir(exist_ok=True)
+    return Streamer(tmp_path / "in", tmp_path / "out", settings=db_settings)
+
+
+def _n_files(settings) -> int:
+    with get_engine(settings).connect() as conn:
+        return conn.execute(select(func.count()).select_from(stream_files)).scalar()
+
+
+def test_group_collects_with_timestamp_tolerance(db_settings, small_group, tmp_path):
+    s = _streamer(db_settings, tmp_path)
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T00:00:00", subbands=range(8))
+    # the other half a second later: the same group within the 2 s tolerance
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T00:00:01", subbands=range(8, 16))
+    assert s.ingest() == 16
+    (g,) = list_groups(settings=db_settings)
+    assert (g.status, g.n_files, g.group_key) == ("pending", 16, "2025-01-16T00:00:00")
+    assert [sb for sb, _ in queue.group_files(g.id, settings=db_settings)] == list(range(16))
+
+
+def test_restart_in_the_middle_of_a_group(db_settings, small_group, tmp_path):
+    first = _streamer(db_settings, tmp_path)
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T01:00:00", subbands=range(9))
+    assert first.ingest() == 9
+    del first  # the process dies while the group is collecting
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T01:00:00", subbands=range(9, 16))
+    second = _streamer(db_settings, tmp_path)
+    assert second.ingest() == 7  # the first nine are known: never queued twice
+    assert second.ingest() == 0
+    (g,) = list_groups(settings=db_settings)
+    assert (g.status, g.n_files) == ("pending", 16)
+    assert _n_files(db_settings) == 16
+
+    # it dies again while the group is running: the group goes back to pending once ...
+    claimed = queue.claim_next_group(settings=db_settings)
+    assert claimed.id == g.id and claimed.attempts == 1
+    assert queue.claim_next_group(settings=db_settings) is None
+    assert queue.recover_running(settings=db_settings) == [g.id]
+    assert get_group(g.id, settings=db_settings).status == "pending"
+    # ... and after max_attempts interruptions it is failed instead of looping
+    queue.claim_next_group(settings=db_settings)
+    queue.recover_running(settings=db_settings)
+    g2 = get_group(g.id, settings=db_settings)
+    assert g2.status == "failed" and "interrupted 2 times" in g2.error
+
+    # a completed group is never processed again, even if its files reappear
+    queue.finish_group(g.id, status="completed", settings=db_settings)
+    third = _streamer(db_settings, tmp_path)
+    assert third.ingest() == 0 and queue.claim_next_group(settings=db_settings) is None
+
+
+def test_bad_files_fail_only_their_group(db_settings, small_group, tmp_path):
+    s = _streamer(db_settings, tmp_path, group_timeout_seconds=0.0)
+    good = "2025-01-16T02:00:00"
+    copy_group(small_group.paths, tmp_path / "in", good)
+    trunc = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T03:00:00")
+    truncate(trunc[4])
+    nonh5 = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T04:00:00")
+    nonh5[2].write_text("not HDF5\n")
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T05:00:00",
+               subbands=[i for i in range(16) if i != 7])
+    (tmp_path / "in" / "README.txt").write_text("ignored")
+    s.ingest()
+    queue.check_timeouts(settings=db_settings)
+    by_key = {g.group_key: g for g in list_groups(settings=db_settings)}
+    assert by_key[good].status == "pending"
+    t = by_key["2025-01-16T03:00:00"]
+    assert t.status == "failed" and "subband 04" in t.error and ("truncated" in t.error or "unreadable" in t.error)
+    n = by_key["2025-01-16T04:00:00"]
+    assert n.status == "failed" and "not an HDF5 file" in n.error
+    m = by_key["2025-01-16T05:00:00"]
+    assert m.status == "failed" and "sb07" in m.error and "15 of 16" in m.error
+    status = stream_status(db_settings)
+    assert status["counts"]["failed"] == 3 and status["counts"]["pending"] == 1
+    assert status["lag_seconds"] >= 0.0 and status["files_seen"] == 63
+    json.dumps(status)
+
+
+def test_timeout_can_process_what_is_there(db_settings, small_group, tmp_path):
+    s = _streamer(db_settings, tmp_path, group_timeout_seconds=0.5, process_incomplete=True,
+                  min_subbands=14)
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T06:00:00",
+               subbands=[i for i in range(16) if i != 3])
+    s.ingest()
+    assert queue.check_timeouts(settings=db_settings) == []  # not yet
+    time.sleep(0.6)
+    (gid,) = queue.check_timeouts(settings=db_settings)
+    g = get_group(gid, settings=db_settings)
+    assert g.status == "pending" and "sb03" in g.error
+
+
+def test_late_file_of_a_finished_group_is_not_queued(db_settings, small_group, tmp_path):
+    s = _streamer(db_settings, tmp_path, group_timeout_seconds=0.0)
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T07:00:00", subbands=range(15))
+    s.ingest()
+    queue.check_timeouts(settings=db_settings)
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T07:00:00", subbands=[15])
+    s.ingest()
+    (g,) = list_groups(settings=db_settings)
+    assert g.status == "failed" and g.n_files == 15
+    with get_engine(db_settings).connect() as conn:
+        st = conn.execute(select(stream_files.c.status).where(stream_files.c.subband == 15)).scalar()
+    assert st == "late"
+
+
+def test_input_dir_must_exist(settings, tmp_path):
+    from dsa110_contimg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="input directory"):
+        Streamer(tmp_path / "nope", tmp_path / "out", settings=settings)
