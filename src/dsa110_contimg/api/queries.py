@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 
+from ..catalog.spatial import angular_separation_deg
+from ..database.products import PHOTOMETRY_COLUMNS
 from ..database.tables import products as t
 from ..errors import NotFoundError
 from .deps import Page
@@ -146,26 +148,9 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
     return rec
 
 
-#: Columns of a measurement as served (table on the image page, CSV export).
-MEASUREMENT_COLUMNS = [
-    "catalog",
-    "source_id",
-    "ra_deg",
-    "dec_deg",
-    "catalog_flux_mjy",
-    "flux_jy",
-    "flux_err_jy",
-    "local_rms_jy",
-    "snr",
-    "chi2",
-    "dof",
-    "flags",
-    "mjd",
-    "normalized_flux_jy",
-    "normalized_flux_err_jy",
-    "job_id",
-    "measured_at",
-]
+#: Columns of a measurement as served (table on the image page, CSV export): the stored
+#: photometry columns without the image's own id and the software version.
+MEASUREMENT_COLUMNS = [c for c in PHOTOMETRY_COLUMNS if c not in ("data_id", "software_version")]
 
 
 def image_photometry(engine: Engine, data_id: str, page: Page | None = None) -> dict:
@@ -260,10 +245,17 @@ def measurements_per_minute(
     return float(n) * 60.0 / window_s
 
 
-def _sep_deg(ra1, dec1, ra2, dec2):
-    ra1, dec1, ra2, dec2 = map(np.radians, (ra1, dec1, ra2, dec2))
-    s = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(s, 0, 1))))
+def _source_aggregates() -> list:
+    """Per-source summary columns over its measurements (mean position, count, MJD range)."""
+    p = t.photometry
+    return [
+        func.avg(p.c.ra_deg).label("ra_deg"),
+        func.avg(p.c.dec_deg).label("dec_deg"),
+        func.count().label("n_measurements"),
+        func.min(p.c.mjd).label("first_mjd"),
+        func.max(p.c.mjd).label("last_mjd"),
+        func.max(p.c.catalog_flux_mjy).label("catalog_flux_mjy"),
+    ]
 
 
 def cone_search(
@@ -285,27 +277,18 @@ def cone_search(
     if catalog:
         conds.append(p.c.catalog == catalog)
     stmt = (
-        select(
-            p.c.catalog,
-            p.c.source_id,
-            func.avg(p.c.ra_deg).label("ra_deg"),
-            func.avg(p.c.dec_deg).label("dec_deg"),
-            func.count().label("n_measurements"),
-            func.min(p.c.mjd).label("first_mjd"),
-            func.max(p.c.mjd).label("last_mjd"),
-            func.max(p.c.catalog_flux_mjy).label("catalog_flux_mjy"),
-        )
+        select(p.c.catalog, p.c.source_id, *_source_aggregates())
         .where(*conds)
         .group_by(p.c.catalog, p.c.source_id)
     )
     with engine.connect() as conn:
         rows = [_row(x) for x in conn.execute(stmt).all()]
     if rows:
-        sep = _sep_deg(
-            ra_deg,
-            dec_deg,
+        sep = angular_separation_deg(
             np.array([r["ra_deg"] for r in rows], dtype=float),
             np.array([r["dec_deg"] for r in rows], dtype=float),
+            ra_deg,
+            dec_deg,
         )
         keep = [(float(s), r) for s, r in zip(sep, rows, strict=True) if s <= radius_deg]
         keep.sort(key=lambda x: (x[0], x[1]["catalog"], x[1]["source_id"]))
@@ -322,14 +305,7 @@ def source_summary(engine: Engine, catalog: str, source_id: str) -> dict:
     p = t.photometry
     with engine.connect() as conn:
         row = conn.execute(
-            select(
-                func.avg(p.c.ra_deg).label("ra_deg"),
-                func.avg(p.c.dec_deg).label("dec_deg"),
-                func.count().label("n_measurements"),
-                func.min(p.c.mjd).label("first_mjd"),
-                func.max(p.c.mjd).label("last_mjd"),
-                func.max(p.c.catalog_flux_mjy).label("catalog_flux_mjy"),
-            ).where(p.c.catalog == catalog, p.c.source_id == source_id)
+            select(*_source_aggregates()).where(p.c.catalog == catalog, p.c.source_id == source_id)
         ).first()
         if row is None or not row.n_measurements:
             raise NotFoundError(f"source {catalog}/{source_id} has no measurements")

@@ -34,31 +34,26 @@ def candidates(
     return SafeJSONResponse(page.envelope(rows[page.offset : page.offset + page.limit], len(rows)))
 
 
-def _note(body: EseStatusRequest | None) -> str | None:
-    return body.note if body is not None else None
+def _add_status_route(action: str, status: str) -> None:
+    @router.post(
+        f"/candidates/{{candidate_id}}/{action}",
+        name=f"{action}_candidate",
+        summary=f"Mark a candidate {status}",
+        dependencies=[Depends(require_token)],
+    )
+    def change(
+        candidate_id: int = CandidateId,
+        body: EseStatusRequest | None = Body(None),
+        settings: Settings = Depends(settings_dep),
+    ):
+        from ...photometry import ese
+
+        fn = getattr(ese, f"{action}_candidate")
+        row = fn(candidate_id, note=body.note if body is not None else None, settings=settings)
+        return SafeJSONResponse(clean_json(row))
+
+    change.__doc__ = f'Mark a candidate {status} (optional body ``{{"note": ...}}``); return it.'
 
 
-@router.post("/candidates/{candidate_id}/confirm", dependencies=[Depends(require_token)])
-def confirm(
-    candidate_id: int = CandidateId,
-    body: EseStatusRequest | None = Body(None),
-    settings: Settings = Depends(settings_dep),
-):
-    """Mark a candidate confirmed (optional ``{"note": ...}``); return it."""
-    from ...photometry import ese
-
-    row = ese.confirm_candidate(candidate_id, note=_note(body), settings=settings)
-    return SafeJSONResponse(clean_json(row))
-
-
-@router.post("/candidates/{candidate_id}/dismiss", dependencies=[Depends(require_token)])
-def dismiss(
-    candidate_id: int = CandidateId,
-    body: EseStatusRequest | None = Body(None),
-    settings: Settings = Depends(settings_dep),
-):
-    """Mark a candidate dismissed (optional ``{"note": ...}``); return it."""
-    from ...photometry import ese
-
-    row = ese.dismiss_candidate(candidate_id, note=_note(body), settings=settings)
-    return SafeJSONResponse(clean_json(row))
+_add_status_route("confirm", "confirmed")
+_add_status_route("dismiss", "dismissed")

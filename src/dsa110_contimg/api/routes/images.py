@@ -113,6 +113,27 @@ def _add_routes(prefix: str, kind: str) -> None:
         )
         return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
+    def cutout_target(
+        request: Request,
+        data_id: str,
+        engine=Depends(engine_dep),
+        ra_deg: float = RA,
+        dec_deg: float = DEC,
+        size_arcmin: float = SIZE,
+    ):
+        """Resolve the image file and cutout geometry shared by both cutout formats."""
+        path = _file(get_image_record(engine, data_id, kind=kind))
+        return (
+            path,
+            data_id,
+            dict(
+                ra_deg=ra_deg % 360.0,
+                dec_deg=dec_deg,
+                size_arcmin=size_arcmin,
+                max_pixels=request.app.state.settings.api.max_cutout_pixels,
+            ),
+        )
+
     @router.get(
         prefix + "/{data_id:path}/cutout.fits",
         name=f"{label}_cutout_fits",
@@ -120,25 +141,18 @@ def _add_routes(prefix: str, kind: str) -> None:
         response_class=Response,
         responses={200: {"content": {"application/fits": {}}}},
     )
-    def cutout_fits_(
-        request: Request,
-        data_id: str,
-        ra_deg: float = RA,
-        dec_deg: float = DEC,
-        size_arcmin: float = SIZE,
-        engine=Depends(engine_dep),
-    ):
+    def cutout_fits_(target=Depends(cutout_target)):
         from ..render import cutout_fits
 
-        path = _file(get_image_record(engine, data_id, kind=kind))
+        path, data_id, geo = target
         data = cutout_fits(
             path,
-            ra_deg % 360.0,
-            dec_deg,
-            size_arcmin=size_arcmin,
-            max_pixels=request.app.state.settings.api.max_cutout_pixels,
+            geo["ra_deg"],
+            geo["dec_deg"],
+            size_arcmin=geo["size_arcmin"],
+            max_pixels=geo["max_pixels"],
         )
-        name = f"{data_id}_{ra_deg:.4f}_{dec_deg:+.4f}.fits".replace("/", "_")
+        name = f"{data_id}_{geo['ra_deg']:.4f}_{geo['dec_deg']:+.4f}.fits".replace("/", "_")
         return Response(
             data,
             media_type="application/fits",
@@ -152,27 +166,20 @@ def _add_routes(prefix: str, kind: str) -> None:
         response_class=Response,
         responses={200: {"content": {"image/png": {}}}},
     )
-    def cutout_png_(
-        request: Request,
-        data_id: str,
-        ra_deg: float = RA,
-        dec_deg: float = DEC,
-        size_arcmin: float = SIZE,
-        engine=Depends(engine_dep),
-    ):
+    def cutout_png_(request: Request, target=Depends(cutout_target)):
         from ..render import cutout_png
 
-        path = _file(get_image_record(engine, data_id, kind=kind))
-        key = ("cutout", str(path), path.stat().st_mtime_ns, ra_deg, dec_deg, size_arcmin)
+        path, data_id, geo = target
+        key = ("cutout", str(path), path.stat().st_mtime_ns, *sorted(geo.items()))
         png = request.app.state.render_cache.get_or_make(
             key,
             lambda: cutout_png(
                 path,
-                ra_deg % 360.0,
-                dec_deg,
-                size_arcmin=size_arcmin,
-                max_pixels=request.app.state.settings.api.max_cutout_pixels,
+                geo["ra_deg"],
+                geo["dec_deg"],
                 title=data_id,
+                size_arcmin=geo["size_arcmin"],
+                max_pixels=geo["max_pixels"],
             ),
         )
         return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=300"})
