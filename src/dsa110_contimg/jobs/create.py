@@ -63,20 +63,13 @@ def normalize_sources(coordinates: Any) -> dict[str, list]:
     >>> normalize_sources([(150.0, 2.0)])["source_id"]
     ['J100000.00+020000.0']
     """
-    from ..catalog.ids import POSITION_CATALOG, position_source_id
+    from ..catalog.ids import POSITION_CATALOG, position_source_ids
 
     if coordinates is None:
         raise JobError("a photometry job needs coordinates")
     if hasattr(coordinates, "colnames"):  # astropy Table
         coordinates = [{c: row[c] for c in coordinates.colnames} for row in coordinates]
-    out: dict[str, list] = {
-        "catalog": [],
-        "source_id": [],
-        "ra_deg": [],
-        "dec_deg": [],
-        "flux_mjy": [],
-    }
-    seen: set[tuple[str, str]] = set()
+    parsed: list[tuple[str, str | None, float, float, Any]] = []
     for i, src in enumerate(coordinates):
         if isinstance(src, Mapping):
             ra, dec = _get(src, "ra_deg"), _get(src, "dec_deg")
@@ -98,18 +91,34 @@ def normalize_sources(coordinates: Any) -> dict[str, list]:
             ) from None
         if not (math.isfinite(ra) and math.isfinite(dec) and -90.0 <= dec <= 90.0):
             raise JobError(f"coordinate {i}: invalid position ({ra}, {dec})")
-        ra %= 360.0
-        if source_id is None or str(source_id) == "":
-            if catalog != POSITION_CATALOG:
-                raise JobError(f"coordinate {i}: a {catalog!r} source needs a source_id")
-            source_id = position_source_id(ra, dec)
-        key = (catalog, str(source_id))
+        if source_id is not None and str(source_id) == "":
+            source_id = None
+        if source_id is None and catalog != POSITION_CATALOG:
+            raise JobError(f"coordinate {i}: a {catalog!r} source needs a source_id")
+        parsed.append((catalog, source_id, ra % 360.0, dec, flux))
+    unnamed = [k for k, p in enumerate(parsed) if p[1] is None]
+    names: dict[int, str] = {}
+    if unnamed:  # J-names of bare positions, vectorized
+        jnames = position_source_ids(
+            [parsed[k][2] for k in unnamed], [parsed[k][3] for k in unnamed]
+        )
+        names = dict(zip(unnamed, jnames, strict=True))
+    out: dict[str, list] = {
+        "catalog": [],
+        "source_id": [],
+        "ra_deg": [],
+        "dec_deg": [],
+        "flux_mjy": [],
+    }
+    seen: set[tuple[str, str]] = set()
+    for k, (catalog, source_id, ra, dec, flux) in enumerate(parsed):
+        key = (catalog, str(names.get(k, source_id)))
         if key in seen:
             log.warning("duplicate source %s/%s in job coordinates dropped", *key)
             continue
         seen.add(key)
         out["catalog"].append(catalog)
-        out["source_id"].append(str(source_id))
+        out["source_id"].append(key[1])
         out["ra_deg"].append(ra)
         out["dec_deg"].append(dec)
         try:
