@@ -157,3 +157,58 @@ def test_wrong_method_has_the_shape(client):
 
 def test_server_still_answers(client):
     assert client.get("/api/health").status_code == 200
+
+
+WEIRD_PATH = [
+    "0",
+    "-1",
+    "9" * 30,
+    "a" * 300,
+    "..%2F..%2Fetc%2Fpasswd",
+    "%00",
+    "%F0%9F%99%82",
+    "x%2Fy",
+    "nan",
+]
+WEIRD_QUERY = ["nan", "inf", "-1e309", "", "[]", "%F0%9F%99%82", "9" * 400, "-0", "true"]
+WEIRD_BODIES = [
+    b"{}",
+    b"[]",
+    b"1e999",
+    b'{"a": [[[[[]]]]]}',
+    b'{"note": 5}',
+    b'{"image_paths": "x", "positions": {}}',
+    b'{"data_id": null}',
+    b"\x00",
+]
+
+
+def test_every_endpoint_with_garbage_never_5xx(client):
+    """A small fuzz over the OpenAPI schema: odd path values, query values and bodies."""
+    spec = client.get("/api/openapi.json").json()
+    n = 0
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            params = op.get("parameters", [])
+            query = [p["name"] for p in params if p["in"] == "query"]
+            for i, weird in enumerate(WEIRD_PATH):
+                url = path
+                for p in params:
+                    if p["in"] == "path":
+                        url = url.replace("{" + p["name"] + "}", weird)
+                q = "&".join(
+                    f"{name}={WEIRD_QUERY[(i + k) % len(WEIRD_QUERY)]}"
+                    for k, name in enumerate(query)
+                )
+                body = WEIRD_BODIES[i % len(WEIRD_BODIES)] if method == "post" else None
+                r = client.request(
+                    method.upper(),
+                    url + ("?" + q if q else ""),
+                    content=body,
+                    headers=JSON if body is not None else {},
+                )
+                n += 1
+                assert r.status_code < 500, (method, url, q, body, r.text)
+                if r.status_code >= 400:
+                    assert set(r.json()["error"]) == {"status", "type", "message"}
+    assert n > 150
