@@ -213,31 +213,27 @@ def ingest_table(
     sqlite = _is_sqlite(engine)
     # Only the columns that hold something are loaded (the rest default to NULL).
     columns = ["hpx", "source_id", "ra_deg", "dec_deg"]
-    data: list[list] = [hpx[order].tolist(), ids[order].tolist()]
-    data += [np.asarray(std["ra_deg"])[order].tolist(), np.asarray(std["dec_deg"])[order].tolist()]
+    arrays: list[np.ndarray] = [
+        hpx[order],
+        ids[order],
+        np.asarray(std["ra_deg"], dtype=np.float64)[order],
+        np.asarray(std["dec_deg"], dtype=np.float64)[order],
+    ]
     for col in FLOAT_COLUMNS:
         arr = np.asarray(std[col], dtype=np.float64)
-        finite = np.isfinite(arr)
-        if not finite.any():
+        if not np.isfinite(arr).any():
             continue
         columns.append(col)
-        arr = arr[order]
-        # SQLite stores NaN as NULL by itself; PostgreSQL needs None
-        data.append(arr.tolist() if sqlite or finite.all() else _nullable(arr))
+        arrays.append(arr[order])
     flags = np.asarray(std["flags"])
     if np.any(flags != ""):
         columns.append("flags")
-        data.append(flags[order].tolist())
+        arrays.append(flags[order])
     if master:
         for col, kind in MASTER_COLUMNS.items():
-            arr = np.asarray(std[col])[order]
             columns.append(col)
-            if kind == "b":
-                data.append(arr.astype(bool).tolist())
-            elif kind == "i":
-                data.append(arr.astype(np.int64).tolist())
-            else:
-                data.append(_nullable(arr))
+            dtype = {"b": bool, "i": np.int64, "f": np.float64}[kind]
+            arrays.append(np.asarray(std[col]).astype(dtype)[order])
     n = len(std)
     info = CatalogInfo(
         name=name,
@@ -252,10 +248,12 @@ def ingest_table(
     )
     t0 = time.perf_counter()
     try:
-        if _is_sqlite(engine):
+        if sqlite:
+            # SQLite stores a bound NaN as NULL by itself
+            data = [a.tolist() for a in arrays]
             _load_sqlite(engine, name, columns, data, n, info, progress)
         else:
-            _load_postgres(engine, name, columns, data, n, info, progress)
+            _load_postgres(engine, name, columns, arrays, n, info, progress)
     except _DuplicateIds:
         raise _duplicate_error(ids) from None
     log.info("catalog %s: %d sources stored in %.1f s", name, n, time.perf_counter() - t0)
@@ -269,16 +267,6 @@ class _DuplicateIds(Exception):
 def _is_unique_violation(exc: Exception) -> bool:
     text = str(exc).lower()
     return "unique" in text or "duplicate key" in text
-
-
-def _nullable(arr: np.ndarray) -> list:
-    """Floats as a list with NaN replaced by None (NULL on both backends)."""
-    arr = np.asarray(arr, dtype=np.float64)
-    values = arr.tolist()
-    bad = np.flatnonzero(~np.isfinite(arr))
-    for i in bad.tolist():
-        values[i] = None
-    return values
 
 
 def _meta_params(info: CatalogInfo) -> tuple:
@@ -352,20 +340,41 @@ def _load_sqlite(engine, name, columns, data, n, info, progress) -> None:
         raw.close()
 
 
-def _load_postgres(engine, name, columns, data, n, info, progress) -> None:
+def _pg_column(arr: np.ndarray) -> tuple[str, list]:
+    """A column for a binary COPY: its PostgreSQL type and values (NaN -> None, i.e. NULL)."""
+    kind = arr.dtype.kind
+    if kind == "f":
+        values = arr.tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)).tolist():
+            values[i] = None
+        return "float8", values
+    if kind == "b":
+        return "bool", arr.tolist()
+    if kind in "iu":
+        return "int4", arr.tolist()
+    return "text", arr.tolist()
+
+
+def _load_postgres(engine, name, columns, arrays, n, info, progress) -> None:
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
         try:
             with conn.cursor() as cur:
                 cur.execute("DELETE FROM catalog_sources WHERE catalog = %s", (name,))
-                with cur.copy(
-                    f"COPY catalog_sources (catalog, {', '.join(columns)}) FROM STDIN"
-                ) as cp:
+                sql = (
+                    f"COPY catalog_sources (catalog, {', '.join(columns)}) "
+                    "FROM STDIN (FORMAT BINARY)"
+                )
+                with cur.copy(sql) as cp:
                     for start in range(0, n, _CHUNK_ROWS):
                         stop = min(start + _CHUNK_ROWS, n)
+                        typed = [_pg_column(a[start:stop]) for a in arrays]
+                        types = [t for t, _ in typed]
+                        types[0] = "int8"  # hpx is BIGINT; other integers are INTEGER
+                        cp.set_types(["text", *types])
                         for row in zip(
-                            [name] * (stop - start), *(col[start:stop] for col in data), strict=True
+                            [name] * (stop - start), *(v for _, v in typed), strict=True
                         ):
                             cp.write_row(row)
                         if progress is not None:
@@ -409,13 +418,26 @@ def _selected_columns(present: Sequence[str], master: bool) -> list[str]:
 
 @functools.lru_cache(maxsize=512)
 def _cone_sql(n_ranges: int, min_flux: bool, cols: tuple[str, ...], paramstyle: str) -> str:
-    """Return the SQL of a cone over ``n_ranges`` key ranges (pure function, memoized)."""
-    p = "?" if paramstyle == "qmark" else "%s"
-    where = f"catalog = {p} AND hpx BETWEEN {p} AND {p}"
-    if min_flux:
-        where += f" AND flux_mjy >= {p}"
-    one = f"SELECT {', '.join(cols)} FROM catalog_sources WHERE {where}"
-    return " UNION ALL ".join([one] * n_ranges)
+    """Return the SQL of a cone over ``n_ranges`` key ranges (pure function, memoized).
+
+    SQLite: one range-scan ``SELECT`` per range glued by ``UNION ALL`` (its planner does not
+    turn ORs of ranges into index range scans). PostgreSQL: one statement text whatever the
+    number of ranges (the ranges are two arrays, joined with ``unnest``), so it is prepared
+    once per connection and each range is an index range scan of the nested loop.
+    """
+    if paramstyle == "qmark":
+        where = "catalog = ? AND hpx BETWEEN ? AND ?"
+        if min_flux:
+            where += " AND flux_mjy >= ?"
+        one = f"SELECT {', '.join(cols)} FROM catalog_sources WHERE {where}"
+        return " UNION ALL ".join([one] * n_ranges)
+    flux = " AND s.flux_mjy >= %(min_flux)s" if min_flux else ""
+    return (
+        f"SELECT {', '.join('s.' + c for c in cols)} "
+        "FROM unnest(%(lo)s::bigint[], %(hi)s::bigint[]) AS r(lo, hi) "
+        "JOIN catalog_sources s ON s.catalog = %(catalog)s AND s.hpx BETWEEN r.lo AND r.hi"
+        f"{flux}"
+    )
 
 
 def _result_columns(
@@ -527,24 +549,38 @@ def query_sources(
     engine = _engine(settings)
     sqlite = _is_sqlite(engine)
     ranges = cone_ranges(ra_deg, dec_deg, radius_deg)
-    params: list = []
-    for lo, hi in ranges:
-        params += [catalog, lo, hi]
-        if min_flux_mjy is not None:
-            params.append(float(min_flux_mjy))
+    params: list | dict
+    if sqlite:
+        params = []
+        for lo, hi in ranges:
+            params += [catalog, lo, hi]
+            if min_flux_mjy is not None:
+                params.append(float(min_flux_mjy))
+    else:
+        params = {
+            "lo": [lo for lo, _ in ranges],
+            "hi": [hi for _, hi in ranges],
+            "catalog": catalog,
+            "min_flux": None if min_flux_mjy is None else float(min_flux_mjy),
+        }
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
         cols = tuple(_selected_columns(_present_columns(conn, catalog, sqlite), master))
         sql = _cone_sql(
-            len(ranges), min_flux_mjy is not None, cols, "qmark" if sqlite else "format"
+            len(ranges) if sqlite else 0,
+            min_flux_mjy is not None,
+            cols,
+            "qmark" if sqlite else "pyformat",
         )
-        cur = conn.cursor()
-        try:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        finally:
-            cur.close()
+        rows: list[tuple] = []
+        if ranges:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
     finally:
         raw.close()
     out = _result_columns(catalog, cols, rows)

@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Catalog store benchmark: NVSS-sized all-sky ingest, then 1000 cones from a fresh process.
+
+A synthetic catalog at NVSS density (1.8 million sources above Dec -40, NVSS columns) is
+stored with ``ingest_table`` (timed: validation, HEALPix indexing, bulk load, index build,
+commit). Then a fresh Python process (as a photometry worker would be) opens the database and
+runs 1000 cone searches of radius 1.75 deg at Dec +54.6 (random RA), each timed end to end
+including building the result Table. SQLite always; PostgreSQL from
+``CONTIMG_TEST_POSTGRES_URL`` or ``scripts/pg-test-server.sh`` when available.
+Figures are printed and written to ``.bench-out/catalog.json``.
+
+Usage: ``.venv/bin/python benchmarks/bench_catalog.py [--n-sources N] [--cones N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEC_DEG = 54.6
+RADIUS_DEG = 1.75
+
+
+def run_cones(url: str, state_dir: str, n: int, seed: int) -> dict:
+    """Child process: cone searches against an existing database."""
+    t_import = time.perf_counter()
+    from dsa110_contimg.catalog import query_sources
+    from dsa110_contimg.config import Settings
+
+    settings = Settings(state_dir=state_dir, database_url=url)
+    t0 = time.perf_counter()
+    query_sources("nvss", 0.0, DEC_DEG, RADIUS_DEG, settings=settings)
+    first_ms = (time.perf_counter() - t0) * 1e3
+    rng = np.random.default_rng(seed)
+    times, rows = [], []
+    for ra in rng.uniform(0.0, 360.0, n):
+        t = time.perf_counter()
+        table = query_sources("nvss", float(ra), DEC_DEG, RADIUS_DEG, settings=settings)
+        times.append(time.perf_counter() - t)
+        rows.append(len(table))
+    ms = np.asarray(times) * 1e3
+    return {
+        "cones": n,
+        "radius_deg": RADIUS_DEG,
+        "dec_deg": DEC_DEG,
+        "first_query_ms_incl_engine_and_schema_check": round(first_ms, 2),
+        "import_to_first_result_ms": round(
+            (time.perf_counter() - t_import) * 1e3 - float(ms.sum()), 1
+        ),
+        "median_ms": round(float(np.median(ms)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+        "mean_rows": round(float(np.mean(rows)), 1),
+    }
+
+
+def _cones_in_fresh_process(url: str, state_dir: str, n: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", url, "--state-dir", state_dir, "--cones", str(n)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"cone child failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _bench_backend(label: str, url: str, state_dir: str, catalog, n_cones: int) -> dict:
+    from dsa110_contimg.catalog import ingest_table
+    from dsa110_contimg.config import Settings
+    from dsa110_contimg.database import dispose_engine, get_engine
+
+    settings = Settings(state_dir=state_dir, database_url=url)
+    get_engine(settings)  # create + migrate the schema outside the timing
+    t0 = time.perf_counter()
+    info = ingest_table("nvss", catalog, settings=settings, format="synthetic")
+    dt = time.perf_counter() - t0
+    dispose_engine(settings)
+    out = {
+        "backend": label,
+        "rows": info.row_count,
+        "ingest_s": round(dt, 2),
+        "ingest_rows_per_s": round(info.row_count / dt),
+    }
+    print(
+        f"[{label}] ingest {info.row_count:,} rows in {dt:.2f} s ({info.row_count / dt:,.0f} rows/s)"
+    )
+    out.update(_cones_in_fresh_process(url, state_dir, n_cones))
+    print(
+        f"[{label}] {n_cones} cones r={RADIUS_DEG} deg at Dec {DEC_DEG} (fresh process): "
+        f"median {out['median_ms']:.3f} ms, p99 {out['p99_ms']:.3f} ms, "
+        f"{out['mean_rows']:.0f} rows/cone; first query {out['first_query_ms_incl_engine_and_schema_check']:.0f} ms"
+    )
+    return out
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("CONTIMG_TEST_POSTGRES_URL")
+    if url:
+        return url
+    script = ROOT / "scripts" / "pg-test-server.sh"
+    try:
+        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if proc.returncode == 0 and lines else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-sources", type=int, default=1_800_000)
+    parser.add_argument("--cones", type=int, default=1000)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_cones(args.child, args.state_dir, args.cones, seed=54)))
+        return 0
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from dsa110_contimg.simulation import make_catalog
+
+    t0 = time.perf_counter()
+    catalog = make_catalog(n_sources=args.n_sources, all_sky=True, dec_min_deg=-40.0, seed=110)
+    print(
+        f"synthetic all-sky catalog: {len(catalog):,} sources above Dec -40 "
+        f"({time.perf_counter() - t0:.1f} s to generate)"
+    )
+    results: dict = {
+        "benchmark": "catalog",
+        "n_sources": len(catalog),
+        "targets": {"ingest_s": 15.0, "sqlite_median_cone_ms": 2.0},
+        "backends": {},
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="bench_catalog_"))
+    try:
+        url = f"sqlite:///{tmp / 'sqlite' / 'contimg.sqlite3'}"
+        results["backends"]["sqlite"] = _bench_backend(
+            "sqlite", url, str(tmp / "sqlite"), catalog, args.cones
+        )
+        admin = None if args.no_postgres else _postgres_admin_url()
+        if admin:
+            from sqlalchemy import create_engine, text
+
+            name = f"bench_catalog_{uuid.uuid4().hex[:8]}"
+            eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+            with eng.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                pg_url = admin.rsplit("/", 1)[0] + "/" + name
+                results["backends"]["postgresql"] = _bench_backend(
+                    "postgresql", pg_url, str(tmp / "pg"), catalog, args.cones
+                )
+            finally:
+                with eng.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                eng.dispose()
+        else:
+            print("PostgreSQL: no server (set CONTIMG_TEST_POSTGRES_URL); skipped")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out_dir = ROOT / ".bench-out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "catalog.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out_dir / 'catalog.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
