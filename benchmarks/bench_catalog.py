@@ -95,14 +95,14 @@ def _bench_backend(label: str, url: str, state_dir: str, catalog, n_cones: int) 
         "ingest_s": round(dt, 2),
         "ingest_rows_per_s": round(info.row_count / dt),
     }
-    print(
-        f"[{label}] ingest {info.row_count:,} rows in {dt:.2f} s ({info.row_count / dt:,.0f} rows/s)"
-    )
+    rate = info.row_count / dt
+    print(f"[{label}] ingest {info.row_count:,} rows in {dt:.2f} s ({rate:,.0f} rows/s)")
     out.update(_cones_in_fresh_process(url, state_dir, n_cones))
     print(
         f"[{label}] {n_cones} cones r={RADIUS_DEG} deg at Dec {DEC_DEG} (fresh process): "
         f"median {out['median_ms']:.3f} ms, p99 {out['p99_ms']:.3f} ms, "
-        f"{out['mean_rows']:.0f} rows/cone; first query {out['first_query_ms_incl_engine_and_schema_check']:.0f} ms"
+        f"{out['mean_rows']:.0f} rows/cone; "
+        f"first query {out['first_query_ms_incl_engine_and_schema_check']:.0f} ms"
     )
     return out
 

@@ -341,7 +341,7 @@ def _load_sqlite(engine, name, columns, data, n, info, progress) -> None:
 
 
 def _pg_column(arr: np.ndarray) -> tuple[str, list]:
-    """A column for a binary COPY: its PostgreSQL type and values (NaN -> None, i.e. NULL)."""
+    """Return a binary-COPY column: its PostgreSQL type and values (NaN -> None: NULL)."""
     kind = arr.dtype.kind
     if kind == "f":
         values = arr.tolist()
