@@ -154,3 +154,30 @@ def test_variable_reference_is_dropped_and_recorded(settings):
     assert bad["status"] == "dropped" and bad["drop_reason"].startswith("variable: reduced chi2")
     assert sum(r["status"] == "active" for r in refs.values()) == 9
     assert get_image_normalization(sim.data_ids[5], settings=settings).n_refs == 9
+
+
+def test_references_come_from_the_master_catalog(db_settings):
+    from astropy.table import Table
+
+    from dsa110_contimg.catalog import ingest_table
+
+    sim = _sim(n_epochs=14, n_references=8)
+    master = Table(
+        {
+            "source_id": [str(s) for s in sim.source_ids],
+            "ra_deg": sim.ra_deg,
+            "dec_deg": sim.dec_deg,
+            "flux_mjy": sim.baseline_flux_jy * 1e3,
+            "is_reference": sim.is_reference,
+        }
+    )
+    ingest_table("master", master, settings=db_settings)
+    for i, did in enumerate(sim.data_ids):
+        write_simulated_photometry(sim, images=[i], register_references=False, settings=db_settings)
+        out = on_photometry_written(did, normalize=True, settings=db_settings)
+    assert out["normalization"]["status"] == "normalized"
+    refs = list_references(settings=db_settings)
+    assert {r["source_id"] for r in refs} == set(sim.source_ids[sim.is_reference])
+    assert all(r["catalog"] == "master" and r["origin"] == "master" for r in refs)
+    assert all(r["status"] == "active" for r in refs)
+    assert get_image_normalization(sim.data_ids[0], settings=db_settings).n_refs == 8

@@ -37,7 +37,11 @@ class NormalizeSettings(BaseModel):
         Image measurements of one source within this time of the first one of an epoch
         (one transit) are combined by inverse variance into one epoch point.
     metric_series : list of str
-        Series (``image``, ``epoch``, ``mosaic``) whose per-source metrics are kept up to date.
+        Series (``image``, ``epoch``, ``mosaic``) whose per-source metrics are kept up to date
+        (default epochs and mosaics; single images of one transit sit at different places in
+        the primary beam, so their metrics are opt-in). Light curves of every series are
+        always available. The variability test of references uses the image series when
+        enabled, else the first one listed.
     ese_series : str
         Series whose metrics drive ESE candidates (``epoch`` or ``mosaic``; never both).
     variability_flux : str
@@ -64,7 +68,7 @@ class NormalizeSettings(BaseModel):
     reference_drop_chi2: float = Field(3.0, gt=0)
     reference_min_epochs: int = Field(10, ge=2)
     epoch_window_hours: float = Field(1.0, ge=0)
-    metric_series: list[Literal["image", "epoch", "mosaic"]] = ["image", "epoch", "mosaic"]
+    metric_series: list[Literal["image", "epoch", "mosaic"]] = ["epoch", "mosaic"]
     ese_series: Literal["epoch", "mosaic"] = "epoch"
     variability_flux: Literal["normalized", "raw"] = "normalized"
     cusum_k_sigma: float = Field(1.0, ge=0)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from astropy.table import Table
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
@@ -196,57 +196,53 @@ def update_candidates(
             )
         ):
             old[(r.catalog, r.source_id)] = r
-    for key, i in flagged.items():
-        stats = {
-            name: _f(derived[name][i])
-            for name in (
-                "eta",
-                "v",
-                "vs",
-                "m",
-                "dip_sigma",
-                "max_dip_sigma",
-                "max_dip_depth",
-                "cusum",
-                "max_cusum",
-            )
-        }
-        preset = next(
-            name
-            for name, th in PRESETS.items()
-            if flag(
-                {k: derived[k][i : i + 1] for k in ("max_cusum", "max_dip_sigma", "max_dip_depth")},
-                th,
-            )[0]
-        )
-        values = dict(
-            stats,
-            preset=preset,
-            score=stats["max_cusum"] or 0.0,
+    idx = np.array(list(flagged.values()), dtype=np.int64)
+    sub = {k: np.asarray(derived[k])[idx] for k in ("max_cusum", "max_dip_sigma", "max_dip_depth")}
+    preset = np.full(idx.size, "sensitive", dtype=object)
+    for name in reversed(list(PRESETS)):  # loosest first, stricter ones overwrite
+        preset[flag(sub, PRESETS[name])] = name
+    stat_names = (
+        "eta",
+        "v",
+        "vs",
+        "m",
+        "dip_sigma",
+        "max_dip_sigma",
+        "max_dip_depth",
+        "cusum",
+        "max_cusum",
+    )
+    updates, inserts = [], []
+    for j, (key, i) in enumerate(flagged.items()):
+        values = {name: _f(derived[name][i]) for name in stat_names}
+        values.update(
+            preset=preset[j],
+            score=values["max_cusum"] or 0.0,
             n_points=int(derived["n_points"][i]),
             first_flagged_mjd=_f(derived["dip_start_mjd"][i]),
             last_flagged_mjd=_f(derived["dip_end_mjd"][i]),
             updated_at=now,
         )
         if key in old:
-            conn.execute(
-                update(ese_candidates).where(ese_candidates.c.id == old[key].id).values(**values)
-            )
+            updates.append({"b_id": old[key].id, **values})
         else:
-            conn.execute(
-                ese_candidates.insert().values(
-                    catalog=key[0],
-                    source_id=key[1],
-                    series=series,
-                    status="active",
-                    note=None,
-                    created_at=now,
-                    **values,
-                )
-            )
+            inserts.append(
+                dict(values, catalog=key[0], source_id=key[1], series=series, status="active",
+                     note=None, created_at=now)
+            )  # fmt: skip
             log.info(
-                "ESE candidate %s:%s (%s, score %.1f)", key[0], key[1], preset, values["score"]
+                "ESE candidate %s:%s (%s, score %.1f)", key[0], key[1], preset[j], values["score"]
             )
+    if updates:
+        cols = [c for c in updates[0] if c != "b_id"]
+        conn.execute(
+            update(ese_candidates)
+            .where(ese_candidates.c.id == bindparam("b_id"))
+            .values({c: bindparam(c) for c in cols}),
+            updates,
+        )
+    if inserts:
+        conn.execute(ese_candidates.insert(), inserts)
     return len(flagged)
 
 

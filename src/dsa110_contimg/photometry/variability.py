@@ -53,6 +53,7 @@ from .lightcurve import (
     run_series,
     variability_errors,
 )
+from .normalize import fetch_raw
 
 __all__ = [
     "SERIES",
@@ -202,11 +203,12 @@ def _image_points(conn, data_id: str, settings: Settings):
         return None
     kind = img.kind if img is not None else "image"
     fcol, ecol = _flux_columns(settings)
-    rows = conn.execute(
-        select(photometry.c.catalog, photometry.c.source_id, photometry.c.mjd, fcol, ecol).where(
-            photometry.c.data_id == data_id, photometry.c.flags == ""
-        )
-    ).all()
+    rows = fetch_raw(
+        conn,
+        f"SELECT catalog, source_id, mjd, {fcol.name}, {ecol.name} FROM photometry "
+        "WHERE data_id = ? AND flags = ''",
+        (data_id,),
+    )
     if not rows:
         return None
     keys = [(r[0], r[1]) for r in rows]
@@ -264,25 +266,14 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
         kind, keys, mjd, flux, err = pts
         index = {k: i for i, k in enumerate(keys)}
         for series in _series_for_kind(kind, settings):
-            stmt = (
-                select(
-                    source_metrics.c.catalog,
-                    source_metrics.c.source_id,
-                    source_metrics.c.state,
-                    source_metrics.c.open_image,
-                )
-                .select_from(
-                    source_metrics.join(
-                        photometry,
-                        (photometry.c.catalog == source_metrics.c.catalog)
-                        & (photometry.c.source_id == source_metrics.c.source_id),
-                    )
-                )
-                .where(photometry.c.data_id == data_id, source_metrics.c.series == series)
+            sql = (
+                "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+                "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
+                "WHERE p.data_id = ? AND m.series = ?"
             )
             if conn.dialect.name != "sqlite":
-                stmt = stmt.with_for_update(of=source_metrics)
-            rows = conn.execute(stmt).all()
+                sql += " FOR UPDATE OF m"
+            rows = fetch_raw(conn, sql, (data_id, series))
             st, bad = _state_from_rows(rows, len(keys), index, p["baseline_epochs"])
             stale = advance(
                 st,
@@ -459,7 +450,7 @@ def get_lightcurve(
     settings = resolve_settings(settings)
     engine = get_engine(settings)
     ph = "?" if engine.dialect.name == "sqlite" else "%s"
-    # served by the covering index ix_photometry_lightcurve (+ the images key): no row lookups
+    # the (catalog, source_id, mjd) index of photometry, then one row read per point
     sql = (
         "SELECT p.mjd, p.data_id, p.flux_jy, p.flux_err_jy, p.normalized_flux_jy, "
         "p.normalized_flux_err_jy, p.flags, i.kind FROM photometry p "

@@ -70,8 +70,8 @@ def upgrade() -> None:
         sa.Column("last_mjd", sa.Float),
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.PrimaryKeyConstraint("catalog", "source_id", "series", name="pk_source_metrics"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_source_metrics_series_eta", "source_metrics", ["series", "eta"])
     op.create_table(
         "ese_candidates",
         sa.Column("id", sa.Integer, autoincrement=True),
@@ -102,25 +102,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_ese_candidates_status_score", "ese_candidates", ["status", "score"])
-    # light curves read from this index alone (covering); photometry itself belongs to 0001
-    op.create_index(
-        "ix_photometry_lightcurve",
-        "photometry",
-        [
-            "catalog",
-            "source_id",
-            "mjd",
-            "data_id",
-            "flux_jy",
-            "flux_err_jy",
-            "normalized_flux_jy",
-            "normalized_flux_err_jy",
-            "flags",
-        ],
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_photometry_lightcurve", table_name="photometry")
     for name in ("ese_candidates", "source_metrics", "image_normalization", "reference_sources"):
         op.drop_table(name)
