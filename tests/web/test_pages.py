@@ -122,6 +122,15 @@ def test_source_search(page, server):
     _no_problems(page)
 
 
+def test_ese_presets(page, server):
+    base, pipe = server
+    for preset in ("conservative", "moderate", "sensitive"):
+        page.goto(f"{base}/ese?preset={preset}")
+        assert page.locator("#ese-table tbody tr[data-id]").count() == 1
+        assert page.locator("a.current").inner_text() == preset
+    _no_problems(page)
+
+
 def test_ese_confirm_and_dismiss(page, server):
     base, pipe = server
     page.goto(base + "/ese")
