@@ -323,6 +323,21 @@ def claim_items(
     return retrying(claim, what="claim")
 
 
+def _update_if_held(conn: Connection, item: ClaimedItem, worker_id: str, **values: Any) -> bool:
+    """Update an item only while this worker still holds it (the fence); return whether it did."""
+    return bool(
+        conn.execute(
+            update(batch_job_items)
+            .where(
+                batch_job_items.c.id == item.item_id,
+                batch_job_items.c.worker_id == worker_id,
+                batch_job_items.c.status == "running",
+            )
+            .values(**values)
+        ).rowcount
+    )
+
+
 def complete_item(
     engine: Engine, item: ClaimedItem, worker_id: str, rows: Mapping[str, Any] | None, n_rows: int
 ) -> bool:
@@ -350,23 +365,17 @@ def complete_item(
     def done() -> bool:
         now = time.time()
         with write_transaction(engine) as conn:
-            hit = conn.execute(
-                update(batch_job_items)
-                .where(
-                    batch_job_items.c.id == item.item_id,
-                    batch_job_items.c.worker_id == worker_id,
-                    batch_job_items.c.status == "running",
-                )
-                .values(
-                    status="completed",
-                    finished_at=now,
-                    lease_expires_at=None,
-                    error=None,
-                    rows_written=n_rows,
-                    data_id=item.data_id,
-                )
-            ).rowcount
-            if not hit:
+            if not _update_if_held(
+                conn,
+                item,
+                worker_id,
+                status="completed",
+                finished_at=now,
+                lease_expires_at=None,
+                error=None,
+                rows_written=n_rows,
+                data_id=item.data_id,
+            ):
                 return False
             if rows is not None and n_rows:
                 insert_photometry_rows(conn, rows)
@@ -404,16 +413,7 @@ def fail_item(
                 next_attempt_at=now + backoff_seconds(settings, item.attempts),
             )
         with write_transaction(engine) as conn:
-            hit = conn.execute(
-                update(batch_job_items)
-                .where(
-                    batch_job_items.c.id == item.item_id,
-                    batch_job_items.c.worker_id == worker_id,
-                    batch_job_items.c.status == "running",
-                )
-                .values(**values)
-            ).rowcount
-            if not hit:
+            if not _update_if_held(conn, item, worker_id, **values):
                 return None
             refresh_job(conn, item.job_id, now)
             state = "failed" if final else "pending"
