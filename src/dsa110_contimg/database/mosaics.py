@@ -218,14 +218,17 @@ def register_mosaic(
     return did
 
 
+def _members(conn: Connection, column, key_column, key, position_column) -> tuple[str, ...]:
+    return tuple(conn.execute(
+        select(column).where(key_column == key).order_by(position_column)
+    ).scalars().all())
+
+
 def _mosaic_from_row(conn: Connection, row) -> MosaicRecord:
-    members = conn.execute(
-        select(mosaic_members.c.member_data_id)
-        .where(mosaic_members.c.mosaic_data_id == row["data_id"])
-        .order_by(mosaic_members.c.position)
-    ).scalars().all()
+    members = _members(conn, mosaic_members.c.member_data_id, mosaic_members.c.mosaic_data_id,
+                       row["data_id"], mosaic_members.c.position)
     fields = {k: row[k] for k in MosaicRecord.__dataclass_fields__ if k != "member_data_ids"}
-    return MosaicRecord(**fields, member_data_ids=tuple(members))
+    return MosaicRecord(**fields, member_data_ids=members)
 
 
 def get_mosaic(
@@ -256,15 +259,12 @@ def list_mosaics(
 
 
 def _group_from_row(conn: Connection, row) -> MosaicGroupRecord:
-    members = conn.execute(
-        select(mosaic_group_members.c.data_id)
-        .where(mosaic_group_members.c.group_id == row["id"])
-        .order_by(mosaic_group_members.c.position)
-    ).scalars().all()
+    members = _members(conn, mosaic_group_members.c.data_id, mosaic_group_members.c.group_id,
+                       row["id"], mosaic_group_members.c.position)
     fields = {k: row[k] for k in MosaicGroupRecord.__dataclass_fields__
               if k not in ("member_data_ids", "complete")}
     return MosaicGroupRecord(**fields, complete=bool(row["complete"]),
-                             member_data_ids=tuple(members))
+                             member_data_ids=members)
 
 
 def insert_mosaic_group(

@@ -49,10 +49,10 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import pixel_to_pixel
 
 from ..config import Settings, resolve_settings
+from ..database.products import robust_rms
 from ..errors import ContimgError, ContimgWarning, InvalidImageError, MosaicError
 from ..photometry.beam import local_jacobian
 from ..photometry.image import Beam, observation_times, read_image
-from ..photometry.noise import clipped_rms
 from .beams import common_beam, convolution_kernel, gaussian_convolve, noise_scale
 from .grid import MosaicGrid, edge_points, mosaic_grid, pixel_bbox
 
@@ -64,7 +64,6 @@ __all__ = [
     "default_beam_path",
     "default_uncorrected_path",
     "mosaic_side_paths",
-    "robust_rms",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,24 +208,6 @@ def mosaic_side_paths(mosaic_path: str | Path) -> tuple[Path, Path]:
     return p.with_name(f"{stem}-weight.fits"), p.with_name(f"{stem}-noise.fits")
 
 
-def robust_rms(data: np.ndarray, *, max_samples: int = 1_000_000) -> float:
-    """Sigma-clipped rms of the finite, non-zero pixels, on a regular subsample.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> round(robust_rms(rng.normal(0, 2.0, (500, 500))), 1)
-    2.0
-    """
-    ny, nx = data.shape[-2:]
-    step = max(1, int(math.ceil(math.sqrt(ny * nx / max_samples))))
-    sample = np.asarray(data[..., ::step, ::step], dtype=np.float64).ravel()
-    sample = sample[np.isfinite(sample) & (sample != 0.0)]
-    if sample.size < 10:
-        return float("nan")
-    return float(clipped_rms(sample[None, :])[0])
-
-
 def _mjd_to_iso(mjd: float) -> str:
     return Time(mjd, format="mjd", scale="utc").isot
 
@@ -247,15 +228,14 @@ def _measure_noise(path: Path, beam_path: Path | None) -> float:
         step = max(1, int(math.ceil(math.sqrt(img.data.size / 1_000_000))))
         rms = robust_rms(
             np.asarray(img.data[::step, ::step], np.float64)
-            * np.asarray(beam.data[::step, ::step], np.float64),
-            max_samples=10**9,
+            * np.asarray(beam.data[::step, ::step], np.float64)
         )
         del img, beam
     else:
         img = read_image(path)
         rms = robust_rms(img.data)
         del img
-    if not (np.isfinite(rms) and rms > 0):
+    if rms is None or not (np.isfinite(rms) and rms > 0):
         raise MosaicError("cannot measure the image noise (no finite non-zero pixels)", path=path)
     return rms
 
