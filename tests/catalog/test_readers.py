@@ -270,7 +270,16 @@ def test_same_nvss_source_same_id_from_every_nvss_format(vizier_nvss, cats, tmp_
         name="AIPS VL",
     )
     vl.writeto(tmp_path / "CATALOG41.FIT")
+    # VizieR ASCII (TSV): '#' comments, header, units line, dashes line, then data
+    cols = csv.colnames
+    lines = ["#RESOURCE=yCat_8065", "#Name: VIII/65/nvss", "\t".join(cols)]
+    lines.append("\t".join("" if csv[c].unit is None else str(csv[c].unit) for c in cols))
+    lines.append("\t".join("-" * max(len(c), 3) for c in cols))
+    for row in csv:
+        lines.append("\t".join("" if np.ma.is_masked(row[c]) else str(row[c]) for c in cols))
+    (tmp_path / "nvss.tsv").write_text("\n".join(lines) + "\n")
     for name, fmt in [
+        ("nvss.tsv", "nvss-vizier"),
         ("nvss.csv", "nvss-vizier"),
         ("nvss.vot", "nvss-vizier"),
         ("nvss.tdat.gz", "nvss-heasarc"),

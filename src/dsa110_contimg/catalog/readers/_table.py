@@ -251,7 +251,7 @@ def _read_delimited(path: Path) -> RawTable:
                 continue
             if row[0].lstrip().startswith("#"):
                 continue
-            if first_data and all(set(c.strip()) <= {"-"} for c in row):
+            if first_data and any(row) and all(c.strip() and set(c.strip()) <= {"-"} for c in row):
                 # VizieR TSV: a units line and a dashes line follow the header
                 for v in values:
                     v.clear()
