@@ -323,14 +323,14 @@ def claim_items(
     return retrying(claim, what="claim")
 
 
-def _update_if_held(conn: Connection, item: ClaimedItem, worker_id: str, **values: Any) -> bool:
-    """Update an item only while this worker still holds it (the fence); return whether it did."""
+def _update_if_held(conn: Connection, item: ClaimedItem, holder: str, /, **values: Any) -> bool:
+    """Update an item only while ``holder`` still holds it (the fence); return whether it did."""
     return bool(
         conn.execute(
             update(batch_job_items)
             .where(
                 batch_job_items.c.id == item.item_id,
-                batch_job_items.c.worker_id == worker_id,
+                batch_job_items.c.worker_id == holder,
                 batch_job_items.c.status == "running",
             )
             .values(**values)
