@@ -16,8 +16,15 @@ START = "2025-01-15T12:00:00"
 def small_group(tmp_path_factory):
     ra, dec = group_pointing(START, 37.0, n_integrations=3)
     sky = {"ra_deg": [ra, ra + 0.4], "dec_deg": [dec, dec - 0.3], "flux_jy": [1.0, 0.5]}
-    return make_uvh5_group(tmp_path_factory.mktemp("small"), start_time=START, dec_deg=37.0,
-                           sources=sky, n_channels_per_subband=1, n_integrations=3, seed=1)
+    return make_uvh5_group(
+        tmp_path_factory.mktemp("small"),
+        start_time=START,
+        dec_deg=37.0,
+        sources=sky,
+        n_channels_per_subband=1,
+        n_integrations=3,
+        seed=1,
+    )
 
 
 def copy_group(paths, dest: Path, timestamp: str, *, subbands=None) -> list[Path]:

@@ -8,8 +8,13 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from dsa110_contimg.conversion.streaming import Streamer, get_group, list_groups, stream_status
-from dsa110_contimg.conversion.streaming import queue
+from dsa110_contimg.conversion.streaming import (
+    Streamer,
+    get_group,
+    list_groups,
+    queue,
+    stream_status,
+)
 from dsa110_contimg.database import get_engine
 from dsa110_contimg.database.tables.stream import stream_files
 
@@ -79,15 +84,23 @@ def test_bad_files_fail_only_their_group(db_settings, small_group, tmp_path):
     truncate(trunc[4])
     nonh5 = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T04:00:00")
     nonh5[2].write_text("not HDF5\n")
-    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T05:00:00",
-               subbands=[i for i in range(16) if i != 7])
+    copy_group(
+        small_group.paths,
+        tmp_path / "in",
+        "2025-01-16T05:00:00",
+        subbands=[i for i in range(16) if i != 7],
+    )
     (tmp_path / "in" / "README.txt").write_text("ignored")
     s.ingest()
     queue.check_timeouts(settings=db_settings)
     by_key = {g.group_key: g for g in list_groups(settings=db_settings)}
     assert by_key[good].status == "pending"
     t = by_key["2025-01-16T03:00:00"]
-    assert t.status == "failed" and "subband 04" in t.error and ("truncated" in t.error or "unreadable" in t.error)
+    assert (
+        t.status == "failed"
+        and "subband 04" in t.error
+        and ("truncated" in t.error or "unreadable" in t.error)
+    )
     n = by_key["2025-01-16T04:00:00"]
     assert n.status == "failed" and "not an HDF5 file" in n.error
     m = by_key["2025-01-16T05:00:00"]
@@ -99,10 +112,15 @@ def test_bad_files_fail_only_their_group(db_settings, small_group, tmp_path):
 
 
 def test_timeout_can_process_what_is_there(db_settings, small_group, tmp_path):
-    s = _streamer(db_settings, tmp_path, group_timeout_seconds=0.5, process_incomplete=True,
-                  min_subbands=14)
-    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T06:00:00",
-               subbands=[i for i in range(16) if i != 3])
+    s = _streamer(
+        db_settings, tmp_path, group_timeout_seconds=0.5, process_incomplete=True, min_subbands=14
+    )
+    copy_group(
+        small_group.paths,
+        tmp_path / "in",
+        "2025-01-16T06:00:00",
+        subbands=[i for i in range(16) if i != 3],
+    )
     s.ingest()
     assert queue.check_timeouts(settings=db_settings) == []  # not yet
     time.sleep(0.6)
@@ -121,7 +139,9 @@ def test_late_file_of_a_finished_group_is_not_queued(db_settings, small_group, t
     (g,) = list_groups(settings=db_settings)
     assert g.status == "failed" and g.n_files == 15
     with get_engine(db_settings).connect() as conn:
-        st = conn.execute(select(stream_files.c.status).where(stream_files.c.subband == 15)).scalar()
+        st = conn.execute(
+            select(stream_files.c.status).where(stream_files.c.subband == 15)
+        ).scalar()
     assert st == "late"
 
 

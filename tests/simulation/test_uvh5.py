@@ -19,7 +19,9 @@ def test_station_table_has_both_arms():
     ew = st.arm == "EW"
     # the East-West arm runs east-west (north offset ~constant), the North-South one north
     assert np.ptp(st.enu_m[ew, 1]) < 2.0 and np.ptp(st.enu_m[ew, 0]) > 399.0
-    assert np.ptp(st.enu_m[~ew, 0]) < 0.01 and st.enu_m[~ew, 1].max() == pytest.approx(440.08, abs=0.1)
+    assert np.ptp(st.enu_m[~ew, 0]) < 0.01 and st.enu_m[~ew, 1].max() == pytest.approx(
+        440.08, abs=0.1
+    )
     # ECEF radius is the Earth's at the OVRO latitude
     assert np.allclose(np.linalg.norm(st.ecef_m, axis=1), 6.3713e6, rtol=2e-3)
 
@@ -36,8 +38,14 @@ def test_station_table_bad_file(tmp_path):
 def test_group_files_layout(tmp_path):
     from pyuvdata import UVData
 
-    g = make_uvh5_group(tmp_path, start_time="2025-01-15T12:00:00", dec_deg=37.0,
-                        n_channels_per_subband=2, n_integrations=2, noise=False)
+    g = make_uvh5_group(
+        tmp_path,
+        start_time="2025-01-15T12:00:00",
+        dec_deg=37.0,
+        n_channels_per_subband=2,
+        n_integrations=2,
+        noise=False,
+    )
     assert [p.name for p in g.paths] == [f"2025-01-15T12:00:00_sb{i:02d}.hdf5" for i in range(16)]
     uv0 = UVData.from_file(str(g.paths[0]), file_type="uvh5")
     uv15 = UVData.from_file(str(g.paths[15]), file_type="uvh5")
@@ -68,10 +76,14 @@ def test_source_at_phase_centre_is_real_after_phasing(tmp_path):
     from dsa110_contimg.conversion.uvh5_to_ms import phase_to_meridian
 
     ra, dec = group_pointing("2025-01-15T12:00:00", 37.0, n_integrations=3)
-    g = make_uvh5_group(tmp_path, sources={"ra_deg": [ra], "dec_deg": [dec], "flux_jy": [2.0],
-                                           "spectral_index": [0.0]},
-                        n_channels_per_subband=1, n_integrations=3, noise=False,
-                        subbands=[0, 7, 15])
+    g = make_uvh5_group(
+        tmp_path,
+        sources={"ra_deg": [ra], "dec_deg": [dec], "flux_jy": [2.0], "spectral_index": [0.0]},
+        n_channels_per_subband=1,
+        n_integrations=3,
+        noise=False,
+        subbands=[0, 7, 15],
+    )
     uv = read_group(g.paths)
     cross = uv.ant_1_array != uv.ant_2_array
     first = (uv.time_array == uv.time_array.min()) & cross
@@ -91,10 +103,23 @@ def test_source_at_phase_centre_is_real_after_phasing(tmp_path):
 
 def test_flux_changes_and_gain(tmp_path):
     ra, dec = group_pointing("2025-01-15T12:00:00", 37.0)
-    sky = {"ra_deg": [ra, ra + 0.5], "dec_deg": [dec, dec], "flux_jy": [1.0, 0.5],
-           "source_id": ["a", "b"]}
-    g = make_uvh5_group(tmp_path, sources=sky, flux_changes={"b": 2.0}, gain_error=0.1, seed=3,
-                        n_channels_per_subband=1, n_integrations=2, subbands=[0], noise=False)
+    sky = {
+        "ra_deg": [ra, ra + 0.5],
+        "dec_deg": [dec, dec],
+        "flux_jy": [1.0, 0.5],
+        "source_id": ["a", "b"],
+    }
+    g = make_uvh5_group(
+        tmp_path,
+        sources=sky,
+        flux_changes={"b": 2.0},
+        gain_error=0.1,
+        seed=3,
+        n_channels_per_subband=1,
+        n_integrations=2,
+        subbands=[0],
+        noise=False,
+    )
     assert g.truth["flux_jy"].tolist() == [1.0, 1.0]
     assert g.gain != 1.0 and abs(g.gain - 1.0) < 0.5
     assert 0.9 < g.truth["beam_mid"][0] <= 1.0

@@ -18,7 +18,9 @@ _IN = typer.Option("--input-dir", help="Directory the telescope writes <timestam
 _OUT = typer.Option("--output-dir", help="Where Measurement Sets and images are written.")
 
 
-def _options(enable_photometry, catalog, radius, normalize, max_sources, enable_mosaic, *, warn=True):
+def _options(
+    enable_photometry, catalog, radius, normalize, max_sources, enable_mosaic, *, warn=True
+):
     from ..conversion.streaming import StreamOptions
 
     return StreamOptions(
@@ -35,8 +37,10 @@ def _options(enable_photometry, catalog, radius, normalize, max_sources, enable_
 def _print_outcomes(groups) -> None:
     for g in groups:
         if g.status == "completed":
-            console.print(f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}, "
-                          f"photometry job {g.job_id}) in {g.timings.get('total', 0):.1f} s")
+            console.print(
+                f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}, "
+                f"photometry job {g.job_id}) in {g.timings.get('total', 0):.1f} s"
+            )
         else:
             console.print(f"{g.group_key}: [red]failed[/red]: {g.error}")
 
@@ -49,22 +53,39 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         input_dir: Annotated[Path | None, _IN] = None,
         output_dir: Annotated[Path | None, _OUT] = None,
-        enable_photometry: Annotated[bool, typer.Option(
-            "--enable-photometry", help="Queue forced photometry of every new image.")] = False,
-        photometry_catalog: Annotated[str, typer.Option(
-            "--photometry-catalog", help="Catalog whose sources are measured.")] = "nvss",
-        photometry_radius: Annotated[float | None, typer.Option(
-            "--photometry-radius", help="Search radius in degrees (default: whole image).")] = None,
-        photometry_normalize: Annotated[bool, typer.Option(
-            "--photometry-normalize", help="Normalize the measurements.")] = False,
-        photometry_max_sources: Annotated[int | None, typer.Option(
-            "--photometry-max-sources", help="At most N brightest sources per image.")] = None,
-        enable_mosaic: Annotated[bool, typer.Option(
-            "--enable-mosaic", help="Run the mosaic orchestrator after each group.")] = False,
-        once: Annotated[bool, typer.Option("--once", help="One pass over the directory, then exit.")] = False,
-        max_groups: Annotated[int | None, typer.Option(
-            "--max-groups", help="Exit after processing N groups.")] = None,
-        status: Annotated[bool, typer.Option("--status", help="Print the stream status as JSON and exit.")] = False,
+        enable_photometry: Annotated[
+            bool,
+            typer.Option("--enable-photometry", help="Queue forced photometry of every new image."),
+        ] = False,
+        photometry_catalog: Annotated[
+            str, typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
+        ] = "nvss",
+        photometry_radius: Annotated[
+            float | None,
+            typer.Option(
+                "--photometry-radius", help="Search radius in degrees (default: whole image)."
+            ),
+        ] = None,
+        photometry_normalize: Annotated[
+            bool, typer.Option("--photometry-normalize", help="Normalize the measurements.")
+        ] = False,
+        photometry_max_sources: Annotated[
+            int | None,
+            typer.Option("--photometry-max-sources", help="At most N brightest sources per image."),
+        ] = None,
+        enable_mosaic: Annotated[
+            bool,
+            typer.Option("--enable-mosaic", help="Run the mosaic orchestrator after each group."),
+        ] = False,
+        once: Annotated[
+            bool, typer.Option("--once", help="One pass over the directory, then exit.")
+        ] = False,
+        max_groups: Annotated[
+            int | None, typer.Option("--max-groups", help="Exit after processing N groups.")
+        ] = None,
+        status: Annotated[
+            bool, typer.Option("--status", help="Print the stream status as JSON and exit.")
+        ] = False,
     ) -> None:
         """Convert, image and register each group of subband files as it arrives."""
         from ..conversion.streaming import run_stream, stream_status
@@ -75,10 +96,17 @@ def register(app: typer.Typer, groups: Groups) -> None:
             return
         if input_dir is None or output_dir is None:
             raise ConfigError("--input-dir and --output-dir are required")
-        opts = _options(enable_photometry, photometry_catalog, photometry_radius,
-                        photometry_normalize, photometry_max_sources, enable_mosaic)
-        groups_done = run_stream(input_dir, output_dir, options=opts, settings=settings,
-                                 once=once, max_groups=max_groups)
+        opts = _options(
+            enable_photometry,
+            photometry_catalog,
+            photometry_radius,
+            photometry_normalize,
+            photometry_max_sources,
+            enable_mosaic,
+        )
+        groups_done = run_stream(
+            input_dir, output_dir, options=opts, settings=settings, once=once, max_groups=max_groups
+        )
         _print_outcomes(groups_done)
 
     @app.command("run")
@@ -86,43 +114,82 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         input_dir: Annotated[Path, _IN],
         output_dir: Annotated[Path, _OUT],
-        photometry_catalog: Annotated[str, typer.Option(
-            "--photometry-catalog", help="Catalog whose sources are measured.")] = "nvss",
-        photometry_radius: Annotated[float | None, typer.Option(
-            "--photometry-radius", help="Search radius in degrees (default: whole image).")] = None,
-        photometry_max_sources: Annotated[int | None, typer.Option(
-            "--photometry-max-sources", help="At most N brightest sources per image.")] = None,
-        no_normalize: Annotated[bool, typer.Option(
-            "--no-normalize", help="Do not normalize the measurements.")] = False,
-        no_mosaic: Annotated[bool, typer.Option("--no-mosaic", help="Do not build mosaics.")] = False,
+        photometry_catalog: Annotated[
+            str, typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
+        ] = "nvss",
+        photometry_radius: Annotated[
+            float | None,
+            typer.Option(
+                "--photometry-radius", help="Search radius in degrees (default: whole image)."
+            ),
+        ] = None,
+        photometry_max_sources: Annotated[
+            int | None,
+            typer.Option("--photometry-max-sources", help="At most N brightest sources per image."),
+        ] = None,
+        no_normalize: Annotated[
+            bool, typer.Option("--no-normalize", help="Do not normalize the measurements.")
+        ] = False,
+        no_mosaic: Annotated[
+            bool, typer.Option("--no-mosaic", help="Do not build mosaics.")
+        ] = False,
         concurrency: Annotated[int, typer.Option("--concurrency", help="Worker concurrency.")] = 1,
-        once: Annotated[bool, typer.Option("--once", help="Bounded: stream what is there, drain, exit.")] = False,
-        max_groups: Annotated[int | None, typer.Option(
-            "--max-groups", help="Bounded: stop after N groups, drain, exit.")] = None,
+        once: Annotated[
+            bool, typer.Option("--once", help="Bounded: stream what is there, drain, exit.")
+        ] = False,
+        max_groups: Annotated[
+            int | None,
+            typer.Option("--max-groups", help="Bounded: stop after N groups, drain, exit."),
+        ] = None,
     ) -> None:
-        """The main job: streamer + photometry worker + mosaic orchestrator (Ctrl-C stops)."""
+        """Run the main job: streamer + photometry worker + mosaic orchestrator (Ctrl-C stops)."""
         from ..conversion.streaming import run_pipeline
 
         settings = get_settings(ctx)
-        opts = _options(True, photometry_catalog, photometry_radius, not no_normalize,
-                        photometry_max_sources, False, warn=False)
-        result = run_pipeline(input_dir, output_dir, options=opts, settings=settings, once=once,
-                              max_groups=max_groups, enable_mosaic=not no_mosaic,
-                              worker_concurrency=concurrency)
+        opts = _options(
+            True,
+            photometry_catalog,
+            photometry_radius,
+            not no_normalize,
+            photometry_max_sources,
+            False,
+            warn=False,
+        )
+        result = run_pipeline(
+            input_dir,
+            output_dir,
+            options=opts,
+            settings=settings,
+            once=once,
+            max_groups=max_groups,
+            enable_mosaic=not no_mosaic,
+            worker_concurrency=concurrency,
+        )
         _print_outcomes(result.groups)
-        console.print(f"photometry items measured: {result.photometry_items}; "
-                      f"mosaic groups built: {len(result.mosaic_groups)}")
+        console.print(
+            f"photometry items measured: {result.photometry_items}; "
+            f"mosaic groups built: {len(result.mosaic_groups)}"
+        )
 
     @app.command("simulate")
     def simulate_cmd(
         ctx: typer.Context,
-        output_dir: Annotated[Path, typer.Option("--output-dir", help="Directory for the UVH5 files.")],
+        output_dir: Annotated[
+            Path, typer.Option("--output-dir", help="Directory for the UVH5 files.")
+        ],
         groups_n: Annotated[int, typer.Option("--groups", help="Consecutive ~5 min groups.")] = 1,
         dec: Annotated[float, typer.Option("--dec", help="Pointing declination (deg).")] = 37.0,
-        start: Annotated[str, typer.Option("--start", help="UTC start (ISO).")] = "2025-01-15T12:00:00",
-        catalog: Annotated[str | None, typer.Option(
-            "--catalog", help="Sky from this stored catalog; omitted or 'synthetic': a seeded "
-            "synthetic catalog, ingested into the store as catalog 'synthetic'.")] = None,
+        start: Annotated[
+            str, typer.Option("--start", help="UTC start (ISO).")
+        ] = "2025-01-15T12:00:00",
+        catalog: Annotated[
+            str | None,
+            typer.Option(
+                "--catalog",
+                help="Sky from this stored catalog; omitted or 'synthetic': a seeded "
+                "synthetic catalog, ingested into the store as catalog 'synthetic'.",
+            ),
+        ] = None,
         channels: Annotated[int, typer.Option("--channels", help="Channels per subband.")] = 4,
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     ) -> None:
@@ -130,8 +197,17 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..simulation.sky import simulate_groups
 
         settings = get_settings(ctx)
-        sims = simulate_groups(output_dir, n_groups=groups_n, start_time=start, dec_deg=dec,
-                               catalog=catalog, n_channels_per_subband=channels, seed=seed,
-                               settings=settings)
+        sims = simulate_groups(
+            output_dir,
+            n_groups=groups_n,
+            start_time=start,
+            dec_deg=dec,
+            catalog=catalog,
+            n_channels_per_subband=channels,
+            seed=seed,
+            settings=settings,
+        )
         for g in sims:
-            console.print(f"{g.timestamp}: {len(g.paths)} subbands, {len(g.truth)} sources -> {output_dir}")
+            console.print(
+                f"{g.timestamp}: {len(g.paths)} subbands, {len(g.truth)} sources -> {output_dir}"
+            )

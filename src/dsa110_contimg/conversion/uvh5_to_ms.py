@@ -99,7 +99,9 @@ def read_group(paths) -> object:
         except FileNotFoundError:
             raise ConversionError("subband file is missing", path=p) from None
         except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise ConversionError(f"not a readable UVH5 file ({type(exc).__name__}: {exc})", path=p) from None
+            raise ConversionError(
+                f"not a readable UVH5 file ({type(exc).__name__}: {exc})", path=p
+            ) from None
         if uv.data_array is None or uv.Nfreqs < 1:
             raise ConversionError("UVH5 file holds no visibilities", path=p)
         parts.append((float(np.min(uv.freq_array)), p, uv))
@@ -107,15 +109,14 @@ def read_group(paths) -> object:
     first = parts[0][2]
     for _, p, uv in parts[1:]:
         if uv.Nblts != first.Nblts or not np.array_equal(uv.time_array, first.time_array):
-            raise ConversionError(
-                "times/baselines differ from the group's other subbands", path=p
-            )
+            raise ConversionError("times/baselines differ from the group's other subbands", path=p)
     try:
         if len(parts) == 1:
             combined = first
         else:
-            combined = first.fast_concat([uv for _, _, uv in parts[1:]], axis="freq", inplace=False,
-                                         run_check=False)
+            combined = first.fast_concat(
+                [uv for _, _, uv in parts[1:]], axis="freq", inplace=False, run_check=False
+            )
     except ValueError as exc:
         raise ConversionError(f"subbands cannot be joined ({exc})", path=parts[0][1]) from None
     combined.reorder_freqs(channel_order="freq")
@@ -147,7 +148,9 @@ def phase_to_meridian(uv) -> tuple[float, float, float]:
         )
     times = np.unique(uv.time_array)
     mid = float(0.5 * (times.min() + times.max()))
-    ra, dec = pointing_icrs(mid, az_deg=float(az_deg), alt_deg=float(alt_deg), location=uv.telescope.location)
+    ra, dec = pointing_icrs(
+        mid, az_deg=float(az_deg), alt_deg=float(alt_deg), location=uv.telescope.location
+    )
     ra_deg, dec_deg = float(ra[0]), float(dec[0])
     uv.phase(
         ra=np.radians(ra_deg),

@@ -59,7 +59,9 @@ def drift_pointing(info: MsInfo, *, location=None) -> tuple[np.ndarray, np.ndarr
     altaz = SkyCoord(ra=info.phase_ra_deg * u.deg, dec=info.phase_dec_deg * u.deg).transform_to(
         AltAz(obstime=mid, location=location)
     )
-    return pointing_icrs(jd, az_deg=float(altaz.az.deg), alt_deg=float(altaz.alt.deg), location=location)
+    return pointing_icrs(
+        jd, az_deg=float(altaz.az.deg), alt_deg=float(altaz.alt.deg), location=location
+    )
 
 
 def drift_beam(
@@ -101,8 +103,9 @@ def drift_beam(
     freqs = info.freqs_hz[idx]
     # beam averaged over the band as a function of separation: a 1-D table
     sep_grid = np.linspace(0.0, np.pi, 20001)
-    table = gaussian_beam(sep_grid[:, None], freqs[None, :], dish_diameter_m=dish_diameter_m,
-                          fwhm_factor=fwhm_factor).mean(axis=1)
+    table = gaussian_beam(
+        sep_grid[:, None], freqs[None, :], dish_diameter_m=dish_diameter_m, fwhm_factor=fwhm_factor
+    ).mean(axis=1)
     acc = np.zeros(pix.shape[0])
     for v in pvec:
         sep = np.arccos(np.clip(pix @ v, -1.0, 1.0))
@@ -156,15 +159,21 @@ def write_pb_products(
         warnings.simplefilter("ignore")  # FITSFixedWarning on WSClean headers
         wcs = WCS(header).celestial
     plane_shape = data.shape[-2:]
-    beam = drift_beam(wcs, plane_shape, info, dish_diameter_m=dish_diameter_m,
-                      fwhm_factor=fwhm_factor, n_freqs=n_freqs)
+    beam = drift_beam(
+        wcs,
+        plane_shape,
+        info,
+        dish_diameter_m=dish_diameter_m,
+        fwhm_factor=fwhm_factor,
+        n_freqs=n_freqs,
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         corrected = np.where(beam >= pb_cutoff, data / beam, np.nan).astype(np.float32)
     bh = header.copy()
     bh["BUNIT"] = ""
     for key in ("BMAJ", "BMIN", "BPA"):
         bh.remove(key, ignore_missing=True)
-    bh["PBMODEL"] = ("gaussian", "primary beam model: Gaussian, FWHM = PBFWHMF lambda/D")
+    bh["PBMODEL"] = ("gaussian", "Gaussian beam, FWHM = PBFWHMF lambda/D")
     bh["PBDISH"] = (dish_diameter_m, "[m] dish diameter of the beam model")
     bh["PBFWHMF"] = (fwhm_factor, "beam FWHM in lambda/D")
     bh["COMMENT"] = "Primary-beam response averaged over the drift scan and the band"
@@ -172,7 +181,7 @@ def write_pb_products(
         beam_path, overwrite=True
     )
     ph = header.copy()
-    ph["PBCUTOFF"] = (pb_cutoff, "corrected pixels with response below are NaN")
+    ph["PBCUTOFF"] = (pb_cutoff, "NaN where the beam response is below")
     ph["PBCORR"] = (True, "divided by the primary-beam response")
     ph["PBIMAGE"] = (beam_path.name, "primary-beam response image")
     fits.PrimaryHDU(corrected, header=ph).writeto(pb_path, overwrite=True)

@@ -80,7 +80,9 @@ def meridian_altaz(dec_deg: float, lat_deg: float) -> tuple[float, float]:
     return az, alt
 
 
-def pointing_icrs(times_jd, *, az_deg: float, alt_deg: float, location) -> tuple[np.ndarray, np.ndarray]:
+def pointing_icrs(
+    times_jd, *, az_deg: float, alt_deg: float, location
+) -> tuple[np.ndarray, np.ndarray]:
     """ICRS (RA, Dec) in degrees of a fixed alt-az pointing at each time.
 
     Parameters

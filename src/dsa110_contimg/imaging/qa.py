@@ -1,4 +1,4 @@
-"""Basic image QA: noise against the expected thermal noise, beam shape, finite pixels, dynamic range.
+"""Basic image QA: noise against thermal noise, beam shape, finite pixels, dynamic range.
 
 :func:`assess_image` measures an uncorrected ``<name>-image.fits`` (and its residual when
 there is one) and returns a :class:`QaResult`; :func:`record_qa` writes it into the data
@@ -64,7 +64,7 @@ class QaResult:
     dynamic_range: float
 
     def metrics(self) -> dict:
-        """The measurements as a plain dict (stored as the registry's ``qa_metrics``)."""
+        """Return the measurements as a plain dict (stored as the registry's ``qa_metrics``)."""
         d = asdict(self)
         d.pop("status")
         d.pop("reason")
@@ -141,7 +141,9 @@ def assess_image(
     """
     cfg = config if config is not None else ImagingSettings()
     image, header = _plane(Path(image_path))
-    noise_src = _plane(Path(residual_path))[0] if residual_path and Path(residual_path).exists() else image
+    noise_src = (
+        _plane(Path(residual_path))[0] if residual_path and Path(residual_path).exists() else image
+    )
     ny, nx = noise_src.shape
     inner = noise_src[ny // 4 : 3 * ny // 4, nx // 4 : 3 * nx // 4]
     noise = _robust_rms(inner)
@@ -157,7 +159,9 @@ def assess_image(
     if not np.isfinite(noise) or noise <= 0:
         reasons.append("noise could not be measured")
     if ratio is not None and ratio > cfg.qa_max_noise_ratio:
-        reasons.append(f"noise {noise * 1e3:.3g} mJy is {ratio:.1f} x thermal (max {cfg.qa_max_noise_ratio})")
+        reasons.append(
+            f"noise {noise * 1e3:.3g} mJy is {ratio:.1f} x thermal (max {cfg.qa_max_noise_ratio})"
+        )
     if not (np.isfinite(bmaj) and np.isfinite(bmin)) or bmin <= 0:
         reasons.append("no restoring beam")
     else:
@@ -188,7 +192,12 @@ def record_qa(data_id: str, qa: QaResult, *, settings: Settings | None = None) -
     """Write a QA verdict into the data registry (``update_qa``)."""
     from ..database import update_qa
 
-    update_qa(data_id, qa_status=qa.status, qa_metrics=qa.metrics(), qa_reason=qa.reason,
-              settings=resolve_settings(settings))
+    update_qa(
+        data_id,
+        qa_status=qa.status,
+        qa_metrics=qa.metrics(),
+        qa_reason=qa.reason,
+        settings=resolve_settings(settings),
+    )
     if qa.status != "passed":
         log.warning("image %s failed QA: %s", data_id, qa.reason)

@@ -116,9 +116,15 @@ def image_geometry(info: MsInfo, cfg: ImagingSettings) -> tuple[int, float]:
     return size, cell
 
 
-def wsclean_command(ms_path: str | Path, prefix: str | Path, info: MsInfo, cfg: ImagingSettings,
-                    *, executable: str = "wsclean") -> tuple[list[str], dict]:
-    """The WSClean command line and the parameters it encodes.
+def wsclean_command(
+    ms_path: str | Path,
+    prefix: str | Path,
+    info: MsInfo,
+    cfg: ImagingSettings,
+    *,
+    executable: str = "wsclean",
+) -> tuple[list[str], dict]:
+    """Build the WSClean command line and the parameters it encodes.
 
     Returns
     -------
@@ -154,7 +160,14 @@ def wsclean_command(ms_path: str | Path, prefix: str | Path, info: MsInfo, cfg: 
     if not cfg.keep_intermediate:
         argv += ["-no-dirty"]
     # the model visibilities are not needed (no self-calibration): do not write MODEL_DATA
-    argv += ["-no-update-model-required", "-quiet", *cfg.extra_args, "-name", str(prefix), str(ms_path)]
+    argv += [
+        "-no-update-model-required",
+        "-quiet",
+        *cfg.extra_args,
+        "-name",
+        str(prefix),
+        str(ms_path),
+    ]
     return argv, params
 
 
@@ -170,7 +183,9 @@ def _fix_header(image_path: Path, info: MsInfo, params: dict) -> None:
     with fits.open(image_path, mode="update") as hdul:
         h = hdul[0].header
         if "BMAJ" not in h:
-            raise ImagingError("WSClean wrote no restoring beam (BMAJ) in the header", path=image_path)
+            raise ImagingError(
+                "WSClean wrote no restoring beam (BMAJ) in the header", path=image_path
+            )
         h["DATE-OBS"] = (_mjd_to_isot(info.start_mjd), "UTC start of the observation")
         h["DATE-END"] = (_mjd_to_isot(info.end_mjd), "UTC end of the observation")
         h["MJD-OBS"] = (info.start_mjd, "[d] MJD UTC start of the observation")
@@ -223,10 +238,18 @@ def image_ms(
     log.info("imaging %s: %s", ms_path.name, " ".join(argv[1:-3]))
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=cfg.timeout_seconds,
-                              check=False, cwd=prefix.parent)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=cfg.timeout_seconds,
+            check=False,
+            cwd=prefix.parent,
+        )
     except subprocess.TimeoutExpired:
-        raise ImagingError(f"WSClean timed out after {cfg.timeout_seconds:.0f} s", path=ms_path) from None
+        raise ImagingError(
+            f"WSClean timed out after {cfg.timeout_seconds:.0f} s", path=ms_path
+        ) from None
     t1 = time.perf_counter()
     image_path = Path(f"{prefix}-image.fits")
     if proc.returncode != 0 or not image_path.exists():
@@ -237,11 +260,21 @@ def image_ms(
             Path(f"{prefix}{suffix}").unlink(missing_ok=True)
     _fix_header(image_path, info, params)
     beam_path, pb_path = write_pb_products(
-        image_path, info, pb_cutoff=cfg.pb_cutoff, dish_diameter_m=cfg.dish_diameter_m,
-        fwhm_factor=cfg.beam_fwhm_factor, n_freqs=cfg.beam_n_freqs,
+        image_path,
+        info,
+        pb_cutoff=cfg.pb_cutoff,
+        dish_diameter_m=cfg.dish_diameter_m,
+        fwhm_factor=cfg.beam_fwhm_factor,
+        n_freqs=cfg.beam_n_freqs,
     )
-    params.update({"pb_cutoff": cfg.pb_cutoff, "pb_model": "gaussian",
-                   "pb_fwhm_factor": cfg.beam_fwhm_factor, "dish_diameter_m": cfg.dish_diameter_m})
+    params.update(
+        {
+            "pb_cutoff": cfg.pb_cutoff,
+            "pb_model": "gaussian",
+            "pb_fwhm_factor": cfg.beam_fwhm_factor,
+            "dish_diameter_m": cfg.dish_diameter_m,
+        }
+    )
     t2 = time.perf_counter()
     return ImagingResult(
         image_path=image_path,

@@ -136,7 +136,9 @@ class Stations:
 
 
 def _default_table() -> Path:
-    return Path(str(resources.files("dsa110_contimg.simulation") / "data" / "DSA110_positions_RevF.csv"))
+    return Path(
+        str(resources.files("dsa110_contimg.simulation") / "data" / "DSA110_positions_RevF.csv")
+    )
 
 
 def _parse_station(cells: list[str], start: int) -> tuple[str, float, float] | None:
@@ -203,7 +205,9 @@ def read_station_table(path: str | Path | None = None) -> list[tuple[str, str, f
         if b is not None:
             ns.append((b[0], "NS", b[1], b[2]))
     if not ew or not ns:
-        raise ConfigError("expected stations in both the East-West and North-South tables", path=path)
+        raise ConfigError(
+            "expected stations in both the East-West and North-South tables", path=path
+        )
     return ew + ns
 
 
@@ -261,5 +265,11 @@ def station_positions(
     centre = wgs84_to_ecef(OVRO_LAT_DEG, OVRO_LON_DEG, height_m)
     enu = ecef_to_enu(ecef - centre, lat_deg=OVRO_LAT_DEG, lon_deg=OVRO_LON_DEG)
     return Stations(
-        names=names, numbers=numbers[order], arm=arm, lat_deg=lat, lon_deg=lon, ecef_m=ecef, enu_m=enu
+        names=names,
+        numbers=numbers[order],
+        arm=arm,
+        lat_deg=lat,
+        lon_deg=lon,
+        ecef_m=ecef,
+        enu_m=enu,
     )

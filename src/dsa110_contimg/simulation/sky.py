@@ -24,13 +24,26 @@ log = logging.getLogger(__name__)
 SYNTHETIC_CATALOG = "synthetic"
 
 
-def catalog_sky(catalog: str, ra_deg: float, dec_deg: float, radius_deg: float, *,
-                min_flux_mjy: float | None = None, settings: Settings | None = None):
-    """Sources of a stored catalog in a cone, as a simulator sky (``flux_jy`` column added)."""
+def catalog_sky(
+    catalog: str,
+    ra_deg: float,
+    dec_deg: float,
+    radius_deg: float,
+    *,
+    min_flux_mjy: float | None = None,
+    settings: Settings | None = None,
+):
+    """Return the sources of a stored catalog in a cone as a simulator sky (with ``flux_jy``)."""
     from ..catalog import query_sources
 
-    t = query_sources(catalog, ra_deg, dec_deg, radius_deg, min_flux_mjy=min_flux_mjy,
-                      settings=resolve_settings(settings))
+    t = query_sources(
+        catalog,
+        ra_deg,
+        dec_deg,
+        radius_deg,
+        min_flux_mjy=min_flux_mjy,
+        settings=resolve_settings(settings),
+    )
     t["flux_jy"] = np.asarray(t["flux_mjy"], dtype=float) / 1000.0
     return t
 
@@ -80,29 +93,48 @@ def simulate_groups(
     -------
     list of SimulatedGroup
     """
-    from astropy.time import Time
+    from astropy.time import Time, TimeDelta
 
     settings = resolve_settings(settings)
     t0 = Time(start_time, scale="utc")
     step_s = n_integrations * INTEGRATION_S
-    starts = [t0 + i * step_s / 86400.0 for i in range(n_groups)]
+    starts = [t0 + TimeDelta(i * step_s, format="sec") for i in range(n_groups)]
     centres = [group_pointing(t, dec_deg, n_integrations=n_integrations) for t in starts]
     synthetic = catalog is None or catalog == SYNTHETIC_CATALOG
     if synthetic:
         from ..catalog import ingest_table
         from .catalogs import make_catalog
 
-        ra_mid = float(np.degrees(np.angle(np.mean(np.exp(1j * np.radians([c[0] for c in centres]))))))
-        span = max(abs(((c[0] - ra_mid + 180) % 360) - 180) for c in centres) * np.cos(np.radians(dec_deg))
-        cat = make_catalog(center=(ra_mid % 360, centres[0][1]), radius_deg=sky_radius_deg + span,
-                           min_flux_mjy=min_flux_mjy, seed=seed)
+        ra_mid = float(
+            np.degrees(np.angle(np.mean(np.exp(1j * np.radians([c[0] for c in centres])))))
+        )
+        span = max(abs(((c[0] - ra_mid + 180) % 360) - 180) for c in centres) * np.cos(
+            np.radians(dec_deg)
+        )
+        cat = make_catalog(
+            center=(ra_mid % 360, centres[0][1]),
+            radius_deg=sky_radius_deg + span,
+            min_flux_mjy=min_flux_mjy,
+            seed=seed,
+        )
         ingest_table(SYNTHETIC_CATALOG, cat, settings=settings)
         log.info("synthetic catalog: %d sources ingested as %r", len(cat), SYNTHETIC_CATALOG)
         catalog = SYNTHETIC_CATALOG
     out = []
-    for i, (t, (ra, dec)) in enumerate(zip(starts, centres)):
-        sky = catalog_sky(catalog, ra, dec, sky_radius_deg, min_flux_mjy=min_flux_mjy, settings=settings)
-        out.append(make_uvh5_group(out_dir, start_time=t, dec_deg=dec_deg, sources=sky,
-                                   n_channels_per_subband=n_channels_per_subband,
-                                   n_integrations=n_integrations, seed=seed + i, **kwargs))
+    for i, (t, (ra, dec)) in enumerate(zip(starts, centres, strict=True)):
+        sky = catalog_sky(
+            catalog, ra, dec, sky_radius_deg, min_flux_mjy=min_flux_mjy, settings=settings
+        )
+        out.append(
+            make_uvh5_group(
+                out_dir,
+                start_time=t,
+                dec_deg=dec_deg,
+                sources=sky,
+                n_channels_per_subband=n_channels_per_subband,
+                n_integrations=n_integrations,
+                seed=seed + i,
+                **kwargs,
+            )
+        )
     return out

@@ -151,7 +151,7 @@ def _sources_table(sources):
 
 
 def _apparent_directions(ra_deg, dec_deg, times_jd, lst_rad, telescope_loc, lon_rad):
-    """Unit vectors ``(Ntimes, Nsrc, 3)`` in pyuvdata's rotated-ECEF frame."""
+    """Return unit vectors ``(Ntimes, Nsrc, 3)`` in pyuvdata's rotated-ECEF frame."""
     from pyuvdata.utils.phasing import calc_app_coords
 
     nt, ns = len(times_jd), len(ra_deg)
@@ -303,8 +303,10 @@ def make_uvh5_group(
     nbls, nt, nf = uv.Nbls, uv.Ntimes, uv.Nfreqs
 
     # --- sky ---------------------------------------------------------------------------------
-    truth = _sources_table(sources) if sources is not None else Table(
-        {"ra_deg": [], "dec_deg": [], "flux_jy": [], "spectral_index": []}
+    truth = (
+        _sources_table(sources)
+        if sources is not None
+        else Table({"ra_deg": [], "dec_deg": [], "flux_jy": [], "spectral_index": []})
     )
     change = np.ones(len(truth))
     for key, factor in (flux_changes or {}).items():
@@ -337,8 +339,12 @@ def make_uvh5_group(
         beam = gaussian_beam(sep[:, :, None], freqs[None, None, :], **kw)  # (ns, nt, nf)
         lst = uv.lst_array.reshape(nt, nbls)[:, 0]
         dirs = _apparent_directions(
-            np.asarray(truth["ra_deg"], float), np.asarray(truth["dec_deg"], float),
-            times_jd, lst, location, location.lon.rad,
+            np.asarray(truth["ra_deg"], float),
+            np.asarray(truth["dec_deg"], float),
+            times_jd,
+            lst,
+            location,
+            location.lon.rad,
         )
         ant_index = {int(n): i for i, n in enumerate(telescope.antenna_numbers)}
         a1 = np.array([ant_index[a] for a in uv.ant_1_array[:nbls]])
@@ -363,9 +369,7 @@ def make_uvh5_group(
     for ip in range(2):
         d = data.reshape(nt * nbls, nf)
         if noise:
-            d = d + noise_jy * (
-                rng.standard_normal(d.shape) + 1j * rng.standard_normal(d.shape)
-            )
+            d = d + noise_jy * (rng.standard_normal(d.shape) + 1j * rng.standard_normal(d.shape))
         full[:, :, ip] = d
     auto = uv.ant_1_array == uv.ant_2_array
     full[auto] = full[auto].real + sefd_jy  # autocorrelations: real, the system power
@@ -388,7 +392,13 @@ def make_uvh5_group(
         sub.write_uvh5(str(tmp), clobber=True, run_check=(sb == todo[0]))
         tmp.replace(path)
         paths.append(path)
-    log.info("simulated group %s: %d sources, %d subbands in %s", timestamp, len(truth), len(paths), out_dir)
+    log.info(
+        "simulated group %s: %d sources, %d subbands in %s",
+        timestamp,
+        len(truth),
+        len(paths),
+        out_dir,
+    )
     return SimulatedGroup(
         paths=paths,
         timestamp=timestamp,

@@ -7,7 +7,7 @@ See :mod:`.streamer` for the loop, :mod:`.queue` for the restart-safe queue in t
 from .files import SubbandName, check_uvh5_file, parse_subband_name
 from .queue import GroupRecord, get_group, list_groups, stream_status
 from .runner import run_pipeline
-from .streamer import GroupOutcome, StreamOptions, Streamer, run_stream
+from .streamer import GroupOutcome, Streamer, StreamOptions, run_stream
 from .trigger import trigger_photometry_for_image
 
 __all__ = [

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...errors import StreamError
 
 __all__ = ["SubbandName", "check_uvh5_file", "parse_subband_name"]
 
-_NAME = re.compile(
-    r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)_sb(?P<sb>\d{2})\.hdf5$"
+_NAME = re.compile(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)_sb(?P<sb>\d{2})\.hdf5$")
+_HEADER_KEYS = (
+    "Nblts",
+    "Nfreqs",
+    "Npols",
+    "freq_array",
+    "time_array",
+    "ant_1_array",
+    "ant_2_array",
 )
-_HEADER_KEYS = ("Nblts", "Nfreqs", "Npols", "freq_array", "time_array", "ant_1_array", "ant_2_array")
 _DATA_KEYS = ("visdata", "flags", "nsamples")
 
 
@@ -58,7 +64,7 @@ def parse_subband_name(path: str | Path) -> SubbandName | None:
     if m is None:
         return None
     try:
-        dt = datetime.fromisoformat(m["ts"]).replace(tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(m["ts"]).replace(tzinfo=UTC)
     except ValueError:
         return None
     return SubbandName(timestamp=m["ts"], time_unix=dt.timestamp(), subband=int(m["sb"]))

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +92,14 @@ def known_paths(input_dir: str | Path, *, settings: Settings | None = None) -> s
     """Paths of the files already recorded from ``input_dir``."""
     prefix = str(Path(input_dir).resolve()).rstrip("/") + "/"
     with _engine(settings).connect() as conn:
-        rows = conn.execute(select(stream_files.c.path).where(stream_files.c.path.startswith(prefix)))
+        rows = conn.execute(
+            select(stream_files.c.path).where(stream_files.c.path.startswith(prefix))
+        )
         return {r[0] for r in rows}
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def record_file(
@@ -139,12 +141,18 @@ def record_file(
         if conn.execute(select(stream_files.c.id).where(stream_files.c.path == path)).first():
             return "known", None
         tol = cfg.group_tolerance_seconds
-        g = conn.execute(
-            select(stream_groups)
-            .where(stream_groups.c.group_time.between(name.time_unix - tol, name.time_unix + tol))
-            .order_by(func.abs(stream_groups.c.group_time - name.time_unix))
-            .limit(1)
-        ).mappings().first()
+        g = (
+            conn.execute(
+                select(stream_groups)
+                .where(
+                    stream_groups.c.group_time.between(name.time_unix - tol, name.time_unix + tol)
+                )
+                .order_by(func.abs(stream_groups.c.group_time - name.time_unix))
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
         if g is None:
             gid = conn.execute(
                 insert(stream_groups).values(
@@ -160,8 +168,13 @@ def record_file(
                     updated_at=now,
                 )
             ).inserted_primary_key[0]
-            g = {"id": gid, "status": "collecting", "n_files": 0, "expected_files": cfg.n_subbands,
-                 "group_key": _iso(name.time_unix)}
+            g = {
+                "id": gid,
+                "status": "collecting",
+                "n_files": 0,
+                "expected_files": cfg.n_subbands,
+                "group_key": _iso(name.time_unix),
+            }
         gid = g["id"]
         status = "queued"
         if g["status"] != "collecting":
@@ -170,22 +183,36 @@ def record_file(
             status = "invalid"
         elif conn.execute(
             select(stream_files.c.id).where(
-                and_(stream_files.c.group_id == gid, stream_files.c.subband == name.subband,
-                     stream_files.c.status == "queued")
+                and_(
+                    stream_files.c.group_id == gid,
+                    stream_files.c.subband == name.subband,
+                    stream_files.c.status == "queued",
+                )
             )
         ).first():
             status = "duplicate"
         conn.execute(
             insert(stream_files).values(
-                path=path, group_id=gid, subband=name.subband, timestamp=name.timestamp,
-                size_bytes=size, status=status, error=error, seen_at=now,
+                path=path,
+                group_id=gid,
+                subband=name.subband,
+                timestamp=name.timestamp,
+                size_bytes=size,
+                status=status,
+                error=error,
+                seen_at=now,
             )
         )
         if status == "invalid":
             conn.execute(
-                update(stream_groups).where(stream_groups.c.id == gid).values(
-                    status="failed", error=f"subband {name.subband:02d}: {error}",
-                    finished_at=now, updated_at=now, last_file_at=now,
+                update(stream_groups)
+                .where(stream_groups.c.id == gid)
+                .values(
+                    status="failed",
+                    error=f"subband {name.subband:02d}: {error}",
+                    finished_at=now,
+                    updated_at=now,
+                    last_file_at=now,
                 )
             )
             log.error("group %s failed: %s", g["group_key"], error)
@@ -196,7 +223,9 @@ def record_file(
                 values.update(status="pending", pending_at=now)
             conn.execute(update(stream_groups).where(stream_groups.c.id == gid).values(**values))
         else:
-            log.info("%s file %s (group %s is %s): not queued", status, path, g["group_key"], g["status"])
+            log.info(
+                "%s file %s (group %s is %s): not queued", status, path, g["group_key"], g["status"]
+            )
     return status, gid
 
 
@@ -214,15 +243,22 @@ def check_timeouts(*, settings: Settings | None = None, now: float | None = None
     changed = []
     engine = get_engine(settings)
     with write_transaction(engine) as conn:
-        rows = conn.execute(
-            select(stream_groups).where(
-                and_(stream_groups.c.status == "collecting",
-                     stream_groups.c.first_seen_at <= now - cfg.group_timeout_seconds)
+        rows = (
+            conn.execute(
+                select(stream_groups).where(
+                    and_(
+                        stream_groups.c.status == "collecting",
+                        stream_groups.c.first_seen_at <= now - cfg.group_timeout_seconds,
+                    )
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
         for g in rows:
             have = sorted(
-                r[0] for r in conn.execute(
+                r[0]
+                for r in conn.execute(
                     select(stream_files.c.subband).where(
                         and_(stream_files.c.group_id == g["id"], stream_files.c.status == "queued")
                     )
@@ -230,20 +266,29 @@ def check_timeouts(*, settings: Settings | None = None, now: float | None = None
             )
             missing = [i for i in range(g["expected_files"]) if i not in have]
             if cfg.process_incomplete and len(have) >= cfg.min_subbands:
-                values = {"status": "pending", "pending_at": now,
-                          "error": f"processed without subbands {_fmt(missing)}"}
-                log.warning("group %s: processing without subbands %s", g["group_key"], _fmt(missing))
+                values = {
+                    "status": "pending",
+                    "pending_at": now,
+                    "error": f"processed without subbands {_fmt(missing)}",
+                }
+                log.warning(
+                    "group %s: processing without subbands %s", g["group_key"], _fmt(missing)
+                )
             else:
                 values = {
-                    "status": "failed", "finished_at": now,
+                    "status": "failed",
+                    "finished_at": now,
                     "error": (
                         f"timed out after {cfg.group_timeout_seconds:g} s waiting for subbands "
                         f"{_fmt(missing)} ({len(have)} of {g['expected_files']} received)"
                     ),
                 }
                 log.error("group %s failed: %s", g["group_key"], values["error"])
-            conn.execute(update(stream_groups).where(stream_groups.c.id == g["id"]).values(
-                updated_at=now, **values))
+            conn.execute(
+                update(stream_groups)
+                .where(stream_groups.c.id == g["id"])
+                .values(updated_at=now, **values)
+            )
             changed.append(g["id"])
     return changed
 
@@ -262,15 +307,25 @@ def recover_running(*, settings: Settings | None = None) -> list[int]:
     now = time.time()
     out = []
     with write_transaction(get_engine(settings)) as conn:
-        rows = conn.execute(select(stream_groups).where(stream_groups.c.status == "running")).mappings().all()
+        rows = (
+            conn.execute(select(stream_groups).where(stream_groups.c.status == "running"))
+            .mappings()
+            .all()
+        )
         for g in rows:
             if g["attempts"] >= settings.stream.max_attempts:
-                values = {"status": "failed", "finished_at": now,
-                          "error": f"interrupted {g['attempts']} times while processing"}
+                values = {
+                    "status": "failed",
+                    "finished_at": now,
+                    "error": f"interrupted {g['attempts']} times while processing",
+                }
             else:
                 values = {"status": "pending"}
-            conn.execute(update(stream_groups).where(stream_groups.c.id == g["id"]).values(
-                updated_at=now, **values))
+            conn.execute(
+                update(stream_groups)
+                .where(stream_groups.c.id == g["id"])
+                .values(updated_at=now, **values)
+            )
             log.warning("group %s was running at restart: now %s", g["group_key"], values["status"])
             out.append(g["id"])
     return out
@@ -294,8 +349,12 @@ def claim_next_group(*, settings: Settings | None = None) -> GroupRecord | None:
         if row is None:
             return None
         conn.execute(
-            update(stream_groups).where(stream_groups.c.id == row[0]).values(
-                status="running", started_at=now, updated_at=now,
+            update(stream_groups)
+            .where(stream_groups.c.id == row[0])
+            .values(
+                status="running",
+                started_at=now,
+                updated_at=now,
                 attempts=stream_groups.c.attempts + 1,
             )
         )
@@ -345,8 +404,10 @@ def update_group(group_id: int, *, settings: Settings | None = None, **values: A
         conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**values))
 
 
-def get_group(group_id_or_key: int | str, *, settings: Settings | None = None) -> GroupRecord | None:
-    """A group by id or key (ISO timestamp), or None."""
+def get_group(
+    group_id_or_key: int | str, *, settings: Settings | None = None
+) -> GroupRecord | None:
+    """Return a group by id or key (ISO timestamp), or None."""
     col = stream_groups.c.id if isinstance(group_id_or_key, int) else stream_groups.c.group_key
     with _engine(settings).connect() as conn:
         row = conn.execute(select(stream_groups).where(col == group_id_or_key)).mappings().first()
@@ -356,7 +417,7 @@ def get_group(group_id_or_key: int | str, *, settings: Settings | None = None) -
 def list_groups(
     *, status: str | None = None, limit: int = 100, settings: Settings | None = None
 ) -> list[GroupRecord]:
-    """Groups, newest first, optionally of one status."""
+    """Return groups, newest first, optionally of one status."""
     stmt = select(stream_groups).order_by(stream_groups.c.group_time.desc()).limit(limit)
     if status is not None:
         stmt = stmt.where(stream_groups.c.status == status)
@@ -383,21 +444,27 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
     """
     now = time.time()
     with _engine(settings).connect() as conn:
-        counts = dict(conn.execute(
-            select(stream_groups.c.status, func.count()).group_by(stream_groups.c.status)).all())
+        counts = dict(
+            conn.execute(
+                select(stream_groups.c.status, func.count()).group_by(stream_groups.c.status)
+            ).all()
+        )
         oldest = conn.execute(
             select(func.min(stream_groups.c.first_seen_at)).where(
-                stream_groups.c.status.in_(("collecting", "pending", "running")))
+                stream_groups.c.status.in_(("collecting", "pending", "running"))
+            )
         ).scalar()
         last_done = conn.execute(
             select(stream_groups.c.group_key, stream_groups.c.finished_at)
             .where(stream_groups.c.status == "completed")
-            .order_by(stream_groups.c.finished_at.desc()).limit(1)
+            .order_by(stream_groups.c.finished_at.desc())
+            .limit(1)
         ).first()
         last_failed = conn.execute(
             select(stream_groups.c.group_key, stream_groups.c.error)
             .where(stream_groups.c.status == "failed")
-            .order_by(stream_groups.c.finished_at.desc()).limit(1)
+            .order_by(stream_groups.c.finished_at.desc())
+            .limit(1)
         ).first()
         files = conn.execute(select(func.count(), func.max(stream_files.c.seen_at))).first()
     return {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...config import Settings, resolve_settings
-from .streamer import GroupOutcome, StreamOptions, Streamer
+from .streamer import GroupOutcome, Streamer, StreamOptions
 
 __all__ = ["PipelineResult", "run_pipeline"]
 
@@ -49,19 +49,25 @@ def _orchestrator(settings: Settings, options: StreamOptions):
     except ImportError:
         log.info("mosaic orchestrator not available: running without mosaics")
         return None
-    return MosaicOrchestrator(settings, enable_photometry=options.enable_photometry,
-                              photometry_config=options.photometry_config())
+    return MosaicOrchestrator(
+        settings,
+        enable_photometry=options.enable_photometry,
+        photometry_config=options.photometry_config(),
+    )
 
 
-def _supervised(name: str, target: Callable[[], object], stop: threading.Event,
-                restart_seconds: float = 5.0) -> threading.Thread:
+def _supervised(
+    name: str, target: Callable[[], object], stop: threading.Event, restart_seconds: float = 5.0
+) -> threading.Thread:
     def loop() -> None:
         while not stop.is_set():
             try:
                 target()
                 return
             except Exception:  # noqa: BLE001 - the supervisor logs and restarts its thread
-                log.exception("%s stopped with an error; restarting in %.0f s", name, restart_seconds)
+                log.exception(
+                    "%s stopped with an error; restarting in %.0f s", name, restart_seconds
+                )
                 stop.wait(restart_seconds)
 
     t = threading.Thread(target=loop, name=name, daemon=True)
@@ -111,8 +117,11 @@ def run_pipeline(
     from ...jobs import Worker
 
     settings = resolve_settings(settings)
-    options = options if options is not None else StreamOptions(
-        enable_photometry=True, photometry_normalize=True)
+    options = (
+        options
+        if options is not None
+        else StreamOptions(enable_photometry=True, photometry_normalize=True)
+    )
     options = StreamOptions(**{**options.__dict__, "enable_mosaic": False, "warn_no_worker": False})
     streamer = Streamer(input_dir, output_dir, options=options, settings=settings)
     orchestrator = _orchestrator(settings, options) if enable_mosaic else None
@@ -130,12 +139,14 @@ def run_pipeline(
         if orchestrator is not None and not stop.is_set():
             result.mosaic_groups = orchestrator.run(once=True)
             if result.mosaic_groups:
-                result.photometry_items += Worker(settings, concurrency=worker_concurrency).run(
-                    once=True).completed
+                result.photometry_items += (
+                    Worker(settings, concurrency=worker_concurrency).run(once=True).completed
+                )
         return result
 
     previous = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
+
         def _on_signal(signum, _frame) -> None:  # noqa: ANN001
             log.info("signal %d: stopping (finishing the work in progress)", signum)
             stop.set()
@@ -145,6 +156,7 @@ def run_pipeline(
     worker = Worker(settings, concurrency=worker_concurrency)
     threads = []
     try:
+
         def stream_target() -> None:
             result.groups.extend(streamer.run(stop_event=stop))
 
@@ -154,10 +166,17 @@ def run_pipeline(
         threads.append(_supervised("stream", stream_target, stop))
         threads.append(_supervised("worker", worker_target, stop))
         if orchestrator is not None:
-            threads.append(_supervised(
-                "mosaic", lambda: result.mosaic_groups.extend(orchestrator.run(stop_event=stop)), stop))
-        log.info("contimg run: stream, worker%s started; Ctrl-C stops",
-                 " and mosaic orchestrator" if orchestrator is not None else "")
+            threads.append(
+                _supervised(
+                    "mosaic",
+                    lambda: result.mosaic_groups.extend(orchestrator.run(stop_event=stop)),
+                    stop,
+                )
+            )
+        log.info(
+            "contimg run: stream, worker%s started; Ctrl-C stops",
+            " and mosaic orchestrator" if orchestrator is not None else "",
+        )
         while not stop.is_set() and any(t.is_alive() for t in threads):
             stop.wait(0.5)
     finally:
@@ -169,6 +188,10 @@ def run_pipeline(
         streamer.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.info("contimg run stopped: %d groups, %d photometry items, %d mosaics",
-             len(result.groups), result.photometry_items, len(result.mosaic_groups))
+    log.info(
+        "contimg run stopped: %d groups, %d photometry items, %d mosaics",
+        len(result.groups),
+        result.photometry_items,
+        len(result.mosaic_groups),
+    )
     return result

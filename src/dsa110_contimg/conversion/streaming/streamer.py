@@ -64,7 +64,7 @@ class StreamOptions:
     warn_no_worker: bool = True
 
     def photometry_config(self) -> dict[str, Any]:
-        """The options as the mosaic orchestrator's ``photometry_config``."""
+        """Return the options as the mosaic orchestrator's ``photometry_config``."""
         return {
             "catalog": self.photometry_catalog,
             "radius_deg": self.photometry_radius_deg,
@@ -138,8 +138,14 @@ class Streamer:
         Settings (``stream``, ``imaging``, the database).
     """
 
-    def __init__(self, input_dir: str | Path, output_dir: str | Path, *,
-                 options: StreamOptions | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        input_dir: str | Path,
+        output_dir: str | Path,
+        *,
+        options: StreamOptions | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.settings = resolve_settings(settings)
         self.options = options if options is not None else StreamOptions()
         self.input_dir = Path(input_dir).resolve()
@@ -163,7 +169,9 @@ class Streamer:
             self._known = queue.known_paths(self.input_dir, settings=self.settings)
         if self._watcher is None:
             self._watcher = DirectoryWatcher(
-                self.input_dir, pattern=cfg.file_pattern, settle_seconds=cfg.file_settle_seconds,
+                self.input_dir,
+                pattern=cfg.file_pattern,
+                settle_seconds=cfg.file_settle_seconds,
                 use_watchdog=False,
             )
         n = 0
@@ -182,8 +190,9 @@ class Streamer:
                 except StreamError as exc:
                     error = exc.message
                     log.error("%s", exc)
-            status, _ = queue.record_file(path, name, input_dir=self.input_dir, error=error,
-                                          settings=self.settings)
+            status, _ = queue.record_file(
+                path, name, input_dir=self.input_dir, error=error, settings=self.settings
+            )
             n += status != "known"
         return n
 
@@ -196,7 +205,9 @@ class Streamer:
 
         s = self.settings
         t_start = time.perf_counter()
-        timings: dict[str, float] = {"wait": max(0.0, (group.started_at or time.time()) - group.first_seen_at)}
+        timings: dict[str, float] = {
+            "wait": max(0.0, (group.started_at or time.time()) - group.first_seen_at)
+        }
         files = [p for _, p in queue.group_files(group.id, settings=s)]
         name = group.group_key
         ms_path = self.output_dir / "ms" / f"{name}.ms"
@@ -208,18 +219,25 @@ class Streamer:
         timings["image"] = img.wsclean_seconds
         timings["beam"] = img.beam_seconds
         t0 = time.perf_counter()
-        qa = assess_image(img.image_path, info=img.info, residual_path=img.residual_path,
-                          config=s.imaging)
+        qa = assess_image(
+            img.image_path, info=img.info, residual_path=img.residual_path, config=s.imaging
+        )
         timings["qa"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         from ...database import register_image
 
         params = dict(img.params, stream_group=name, n_subbands=conv.n_files)
-        data_id = register_image(img.pb_image_path, beam_path=img.beam_path, imaging_params=params,
-                                 settings=s)
+        data_id = register_image(
+            img.pb_image_path, beam_path=img.beam_path, imaging_params=params, settings=s
+        )
         record_qa(data_id, qa, settings=s)
-        queue.update_group(group.id, image_path=str(img.pb_image_path), data_id=data_id,
-                           qa_status=qa.status, settings=s)
+        queue.update_group(
+            group.id,
+            image_path=str(img.pb_image_path),
+            data_id=data_id,
+            qa_status=qa.status,
+            settings=s,
+        )
         timings["db"] = time.perf_counter() - t0
         if not s.stream.keep_ms:
             shutil.rmtree(ms_path, ignore_errors=True)
@@ -232,9 +250,14 @@ class Streamer:
 
                 o = self.options
                 job_id = trigger_photometry_for_image(
-                    img.pb_image_path, group.id, s, normalize=o.photometry_normalize,
-                    catalog=o.photometry_catalog, radius_deg=o.photometry_radius_deg,
-                    max_sources=o.photometry_max_sources, data_id=data_id,
+                    img.pb_image_path,
+                    group.id,
+                    s,
+                    normalize=o.photometry_normalize,
+                    catalog=o.photometry_catalog,
+                    radius_deg=o.photometry_radius_deg,
+                    max_sources=o.photometry_max_sources,
+                    data_id=data_id,
                 )
             except (ContimgError, ImportError) as exc:
                 # the image is registered either way: record why it has no photometry job
@@ -242,12 +265,33 @@ class Streamer:
                 log.error("group %s: %s", name, note)
             timings["photometry"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
-        queue.finish_group(group.id, status="completed", error=note, timings=timings, settings=s,
-                           photometry_job_id=job_id)
-        log.info("group %s completed: %s (QA %s, job %s) in %.1f s", name, img.pb_image_path.name,
-                 qa.status, job_id, timings["total"])
-        return GroupOutcome(group.id, name, "completed", note, data_id, img.pb_image_path, job_id,
-                            qa.status, timings)
+        queue.finish_group(
+            group.id,
+            status="completed",
+            error=note,
+            timings=timings,
+            settings=s,
+            photometry_job_id=job_id,
+        )
+        log.info(
+            "group %s completed: %s (QA %s, job %s) in %.1f s",
+            name,
+            img.pb_image_path.name,
+            qa.status,
+            job_id,
+            timings["total"],
+        )
+        return GroupOutcome(
+            group.id,
+            name,
+            "completed",
+            note,
+            data_id,
+            img.pb_image_path,
+            job_id,
+            qa.status,
+            timings,
+        )
 
     def _run_group(self, group: queue.GroupRecord) -> GroupOutcome:
         t0 = time.perf_counter()
@@ -263,7 +307,9 @@ class Streamer:
             self._after_group(outcome)
             return outcome
         timings = {"total": time.perf_counter() - t0}
-        queue.finish_group(group.id, status="failed", error=error, timings=timings, settings=self.settings)
+        queue.finish_group(
+            group.id, status="failed", error=error, timings=timings, settings=self.settings
+        )
         return GroupOutcome(group.id, group.group_key, "failed", error, timings=timings)
 
     def _after_group(self, outcome: GroupOutcome) -> None:
@@ -288,7 +334,8 @@ class Streamer:
                 self._orchestrator = False
                 return None
             self._orchestrator = MosaicOrchestrator(
-                self.settings, enable_photometry=self.options.enable_photometry,
+                self.settings,
+                enable_photometry=self.options.enable_photometry,
                 photometry_config=self.options.photometry_config(),
             )
         return self._orchestrator or None
@@ -306,11 +353,16 @@ class Streamer:
             return
         waiting = count_waiting_items(settings=self.settings)
         if waiting and not alive_workers(settings=self.settings):
-            log.warning("%d photometry items wait and no worker is alive: start 'contimg worker' "
-                        "(or use 'contimg run')", waiting)
+            log.warning(
+                "%d photometry items wait and no worker is alive: start 'contimg worker' "
+                "(or use 'contimg run')",
+                waiting,
+            )
 
     # --- the loop -------------------------------------------------------------------------
-    def step(self, *, max_groups: int | None = None, stop_event: threading.Event | None = None) -> list[GroupOutcome]:
+    def step(
+        self, *, max_groups: int | None = None, stop_event: threading.Event | None = None
+    ) -> list[GroupOutcome]:
         """One pass: ingest, time-outs, then pending groups (at most ``max_groups``)."""
         self.ingest()
         queue.check_timeouts(settings=self.settings)
@@ -326,8 +378,13 @@ class Streamer:
         self._warn_if_no_worker()
         return out
 
-    def run(self, *, once: bool = False, max_groups: int | None = None,
-            stop_event: threading.Event | None = None) -> list[GroupOutcome]:
+    def run(
+        self,
+        *,
+        once: bool = False,
+        max_groups: int | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> list[GroupOutcome]:
         """Run the loop.
 
         Parameters
@@ -349,10 +406,15 @@ class Streamer:
         stop_event = stop_event if stop_event is not None else threading.Event()
         events = None
         if not once:
-            events = DirectoryWatcher(self.input_dir, pattern=cfg.file_pattern,
-                                      use_watchdog=cfg.use_watchdog)
-            log.info("streaming %s -> %s (%s)", self.input_dir, self.output_dir,
-                     "watchdog + polling" if events.using_watchdog else "polling")
+            events = DirectoryWatcher(
+                self.input_dir, pattern=cfg.file_pattern, use_watchdog=cfg.use_watchdog
+            )
+            log.info(
+                "streaming %s -> %s (%s)",
+                self.input_dir,
+                self.output_dir,
+                "watchdog + polling" if events.using_watchdog else "polling",
+            )
         done: list[GroupOutcome] = []
         try:
             while not stop_event.is_set():

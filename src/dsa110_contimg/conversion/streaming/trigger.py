@@ -50,8 +50,13 @@ def trigger_photometry_for_image(
 
     settings = resolve_settings(settings)
     job_id = trigger_photometry(
-        str(image_path), data_id=data_id, catalog=catalog, radius_deg=radius_deg,
-        max_sources=max_sources, normalize=normalize, settings=settings,
+        str(image_path),
+        data_id=data_id,
+        catalog=catalog,
+        radius_deg=radius_deg,
+        max_sources=max_sources,
+        normalize=normalize,
+        settings=settings,
     )
     if group_id is not None and job_id is not None:
         from .queue import get_group, update_group

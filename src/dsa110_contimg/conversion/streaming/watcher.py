@@ -33,8 +33,14 @@ class DirectoryWatcher:
         Start a watchdog observer (falls back to polling if it cannot start).
     """
 
-    def __init__(self, directory: str | Path, *, pattern: str, settle_seconds: float = 2.0,
-                 use_watchdog: bool = True) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        pattern: str,
+        settle_seconds: float = 2.0,
+        use_watchdog: bool = True,
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.pattern = pattern
         self.settle_seconds = float(settle_seconds)

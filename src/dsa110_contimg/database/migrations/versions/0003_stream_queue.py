@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_stream_files"),
         sa.UniqueConstraint("path", name="uq_stream_files_path"),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["stream_groups.id"], name="fk_stream_files_group_id_stream_groups",
+            ["group_id"],
+            ["stream_groups.id"],
+            name="fk_stream_files_group_id_stream_groups",
             ondelete="CASCADE",
         ),
     )
