@@ -63,12 +63,16 @@ class RawTable:
         Line number of each row in a text file (None: rows are numbered from 1).
     kind : str
         ``fits``, ``votable``, ``csv`` or ``text``.
+    dropped : frozenset of str
+        Lower-case names of columns present in the file but not kept (large text files keep
+        only the columns some reader uses, see :data:`READ_COLUMNS`).
     """
 
     path: Path
     columns: dict[str, Sequence]
     lines: np.ndarray | None = None
     kind: str = "csv"
+    dropped: frozenset[str] = frozenset()
     _lower: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +94,8 @@ class RawTable:
             key = self._lower.get(c.lower())
             if key is not None:
                 return key
+            if c.lower() in self.dropped:  # pragma: no cover - a reader/READ_COLUMNS mismatch
+                raise RuntimeError(f"column {c!r} is read but missing from READ_COLUMNS")
         return None
 
     def has(self, *candidates: str) -> bool:
@@ -124,10 +130,19 @@ class RawTable:
         return self._parse_floats(name, values)
 
     def _parse_floats(self, name: str, values: Sequence) -> np.ndarray:
-        arr = np.asarray([_decode(v) for v in values], dtype=str)
+        if isinstance(values, np.ndarray) and values.dtype.kind in "SU":
+            arr = values
+        else:
+            arr = np.asarray([_decode(v) for v in values], dtype=str)
+        if arr.size == 0:
+            return np.zeros(0)
         arr = np.strings.strip(arr)
-        blank = np.isin(arr, list(_NAN_TOKENS))
-        arr = np.where(blank, "nan", arr)
+        if arr.dtype.kind == "S":
+            blank = np.isin(arr, [t.encode() for t in _NAN_TOKENS])
+            arr = np.where(blank, b"nan", arr)
+        else:
+            blank = np.isin(arr, list(_NAN_TOKENS))
+            arr = np.where(blank, "nan", arr)
         try:
             return arr.astype(np.float64)
         except ValueError:
@@ -135,7 +150,8 @@ class RawTable:
                 try:
                     float(v)
                 except ValueError:
-                    raise self.error(i, f"column {name!r}: {v!r} is not a number") from None
+                    text = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                    raise self.error(i, f"column {name!r}: {text!r} is not a number") from None
             raise  # pragma: no cover - astype failed, so some value must fail
 
     def text(self, *candidates: str) -> np.ndarray:
@@ -168,6 +184,107 @@ def _decode(v) -> str:
 
 
 # --------------------------------------------------------------------------- loaders
+
+#: Columns (lower case) any reader uses. Large text files (CSV, TSV, HEASARC tdat) keep only
+#: these, as compact byte-string arrays, so a 3.4-million-row, 70-column VLASS table fits in
+#: memory. A reader asking for a column that was dropped fails loudly (see RawTable.find).
+READ_COLUMNS = frozenset(
+    c.lower()
+    for c in (
+        # NVSS (HEASARC, VizieR, CATALOG41)
+        "name ra dec ra_error dec_error flux_20_cm flux_20_cm_error limit_major_axis "
+        "major_axis limit_minor_axis minor_axis position_angle residual_code "
+        "NVSS RAJ2000 DEJ2000 _RAJ2000 _DEJ2000 e_RAJ2000 e_DEJ2000 S1.4 e_S1.4 l_MajAxis "
+        "MajAxis l_MinAxis MinAxis PA f_resFlux "
+        # FIRST
+        "RA DEC SIDEPROB FPEAK FINT RMS MAJOR MINOR POSANG FITTED_MAJOR FITTED_MINOR "
+        "FITTED_POSANG FLDNAME p(S) SideProb PS Fpeak Fint Rms Maj Min fMaj fMin fPA Fld FldName "
+        # RACS CASDA / VizieR
+        "Source_Name Source_ID Gaussian_ID Total_flux_Source Total_flux_Gaussian "
+        "E_Total_flux_Source E_Total_flux_Source_PyBDSF E_Total_flux_Gaussian "
+        "E_Total_flux_Gaussian_PyBDSF Peak_flux E_Peak_flux E_RA E_Dec maj_axis min_axis "
+        "pos_ang DC_Maj DC_Min DC_PA dc_maj_axis dc_min_axis dc_pos_ang Noise S_Code Flag_Close "
+        "ID RACS-DR1 RACS GID Ftot Fpk e_Ftot e_Fpk amaj bmin SCode "
+        # Selavy, Aegean
+        "component_id component_name ra_deg_cont dec_deg_cont ra_err dec_err flux_peak "
+        "flux_peak_err flux_int flux_int_err maj_axis_deconv min_axis_deconv pos_ang_deconv "
+        "rms_image has_siblings flag_c4 island_id island int_flux err_int_flux peak_flux "
+        "err_peak_flux err_ra err_dec a b pa local_rms flags "
+        # VLASS
+        "Component_name Total_flux E_Total_flux Isl_rms Duplicate_flag Quality_flag"
+    ).split()
+)
+
+_CHUNK_LINES = 200_000
+
+
+class ColumnBuilder:
+    """Accumulate the fields of a big text table into compact per-column arrays.
+
+    Parameters
+    ----------
+    names : list of str
+        Column names in file order.
+    keep : collection of str, optional
+        Lower-case names to keep (default: all).
+    """
+
+    def __init__(self, names: list[str], keep: frozenset[str] | None = None) -> None:
+        self.names = names
+        self.keep = [i for i, n in enumerate(names) if keep is None or n.lower().strip() in keep]
+        self.dropped = frozenset(
+            n.lower().strip() for i, n in enumerate(names) if i not in set(self.keep)
+        )
+        self._pending: list[list[str]] = [[] for _ in self.keep]
+        self._chunks: list[list[np.ndarray]] = [[] for _ in self.keep]
+        self._lines: list[int] = []
+
+    def add(self, fields: Sequence[str], line_no: int) -> None:
+        """Add one row (all its fields, in file order)."""
+        for pending, i in zip(self._pending, self.keep, strict=True):
+            pending.append(fields[i])
+        self._lines.append(line_no)
+        if len(self._pending[0] if self._pending else self._lines) >= _CHUNK_LINES:
+            self._flush()
+
+    def clear(self) -> None:
+        """Forget the rows added so far."""
+        self._pending = [[] for _ in self.keep]
+        self._chunks = [[] for _ in self.keep]
+        self._lines = []
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def _flush(self) -> None:
+        for j, pending in enumerate(self._pending):
+            if pending:
+                try:
+                    arr = np.array(pending, dtype="S")
+                except UnicodeEncodeError:
+                    arr = np.array(pending, dtype=str)
+                self._chunks[j].append(arr)
+        self._pending = [[] for _ in self.keep]
+
+    def build(self, path: Path, kind: str) -> RawTable:
+        """Return the rows as a :class:`RawTable`."""
+        self._flush()
+        cols: dict[str, Sequence] = {}
+        for j, i in enumerate(self.keep):
+            parts = self._chunks[j]
+            if not parts:
+                cols[self.names[i]] = np.array([], dtype="S1")
+            elif any(p.dtype.kind == "U" for p in parts):
+                cols[self.names[i]] = np.concatenate([p.astype(str) for p in parts])
+            else:
+                cols[self.names[i]] = np.concatenate(parts)
+        return RawTable(
+            path,
+            cols,
+            lines=np.asarray(self._lines, dtype=np.int64),
+            kind=kind,
+            dropped=self.dropped,
+        )
 
 
 def read_raw_table(path: Path, *, head: bytes | None = None) -> RawTable:
@@ -241,8 +358,7 @@ def _read_delimited(path: Path) -> RawTable:
             raise CatalogError("not a recognized catalog file (no delimited header)", path=path)
         names = [h.strip() for h in next(csv.reader([header], delimiter=delim))]
         ncol = len(names)
-        values: list[list[str]] = [[] for _ in range(ncol)]
-        lines: list[int] = []
+        builder = ColumnBuilder(names, READ_COLUMNS)
         reader = csv.reader(fh, delimiter=delim)
         first_data = True
         for row in reader:
@@ -253,22 +369,17 @@ def _read_delimited(path: Path) -> RawTable:
                 continue
             if first_data and any(row) and all(c.strip() and set(c.strip()) <= {"-"} for c in row):
                 # VizieR TSV: a units line and a dashes line follow the header
-                for v in values:
-                    v.clear()
-                lines.clear()
+                builder.clear()
                 first_data = False
                 continue
             if len(row) != ncol:
                 raise CatalogError(
                     f"line {line_no}: expected {ncol} fields, found {len(row)}", path=path
                 )
-            for v, c in zip(values, row, strict=True):
-                v.append(c)
-            lines.append(line_no)
-            if len(lines) > 3:
+            builder.add(row, line_no)
+            if len(builder) > 3:
                 first_data = False
-    cols = dict(zip(names, values, strict=True))
-    return RawTable(path, cols, lines=np.asarray(lines, dtype=np.int64), kind="csv")
+    return builder.build(path, "csv")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import CatalogError
 from ._result import ReadResult, build_result, flag_strings, survey_jname
-from ._table import RawTable, open_text
+from ._table import READ_COLUMNS, ColumnBuilder, RawTable, open_text
 
 __all__ = ["FORMAT", "matches_head", "read"]
 
@@ -34,8 +34,7 @@ def read_tdat(path: Path) -> tuple[dict[str, str], RawTable]:
     """Parse any HEASARC tdat file into its header keys and a :class:`RawTable`."""
     header: dict[str, str] = {}
     names: list[str] | None = None
-    values: list[list[str]] = []
-    lines: list[int] = []
+    builder: ColumnBuilder | None = None
     state = "start"
     with open_text(path) as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -51,7 +50,7 @@ def read_tdat(path: Path) -> tuple[dict[str, str], RawTable]:
                             f"line {line_no}: <DATA> before the 'line[1]' column order", path=path
                         )
                     names = header["line[1]"].split()
-                    values = [[] for _ in names]
+                    builder = ColumnBuilder(names, READ_COLUMNS)
                     state = "data"
                     continue
                 m = _KEY.match(text)
@@ -72,17 +71,12 @@ def read_tdat(path: Path) -> tuple[dict[str, str], RawTable]:
                     f"found {len(fields)}",
                     path=path,
                 )
-            for v, f in zip(values, fields, strict=True):
-                v.append(f)
-            lines.append(line_no)
-    if names is None:
+            builder.add(fields, line_no)
+    if names is None or builder is None:
         raise CatalogError("no <DATA> section (not a HEASARC tdat file?)", path=path)
     if state != "end":
         raise CatalogError("truncated file: no <END> after the data", path=path)
-    raw = RawTable(
-        path, dict(zip(names, values, strict=True)), lines=np.asarray(lines), kind="text"
-    )
-    return header, raw
+    return header, builder.build(path, "text")
 
 
 def read(path: Path) -> ReadResult:
