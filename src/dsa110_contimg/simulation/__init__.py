@@ -20,3 +20,7 @@ from .uvh5 import SimulatedGroup, group_pointing, make_uvh5_group  # noqa: E402
 from .sky import simulate_groups  # noqa: E402
 
 __all__ += ["SimulatedGroup", "group_pointing", "make_uvh5_group", "simulate_groups"]
+
+from .mosaic_inputs import PbImageSet, make_pb_image_set  # noqa: E402
+
+__all__ += ["PbImageSet", "make_pb_image_set"]
