@@ -432,29 +432,35 @@ def _ref_lookup(conn, statuses: Sequence[str]) -> dict[tuple[str, str], dict]:
     return {(r.catalog, r.source_id): dict(r._mapping) for r in rows}
 
 
-def _good_rows_stmt():
-    """Clean measurements on images (kind 'image') whose QA did not fail."""
+def clean_measurements(*columns):
+    """SELECT ``columns`` of clean measurements (empty ``flags``) on images whose QA did not fail.
+
+    ``images`` and ``data_registry`` are outer-joined, so ``images.c.kind`` may be selected or
+    filtered on. Shared by the baselines and the metric recomputation.
+    """
     return (
-        select(
-            photometry.c.catalog,
-            photometry.c.source_id,
-            photometry.c.flux_jy,
-            photometry.c.flux_err_jy,
-            photometry.c.mjd,
-        )
+        select(*columns)
         .select_from(
-            photometry.join(images, images.c.data_id == photometry.c.data_id).outerjoin(
+            photometry.outerjoin(images, images.c.data_id == photometry.c.data_id).outerjoin(
                 data_registry, data_registry.c.data_id == photometry.c.data_id
             )
         )
         .where(
             photometry.c.flags == "",
-            photometry.c.flux_jy > 0,
-            photometry.c.flux_err_jy > 0,
-            images.c.kind == "image",
             or_(data_registry.c.qa_status.is_(None), data_registry.c.qa_status != "failed"),
         )
     )
+
+
+def _good_rows_stmt():
+    """Clean measurements with a positive flux and error on single images (for baselines)."""
+    return clean_measurements(
+        photometry.c.catalog,
+        photometry.c.source_id,
+        photometry.c.flux_jy,
+        photometry.c.flux_err_jy,
+        photometry.c.mjd,
+    ).where(photometry.c.flux_jy > 0, photometry.c.flux_err_jy > 0, images.c.kind == "image")
 
 
 def _establish(conn, keys: Sequence[tuple[str, str]], settings: Settings) -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from astropy.table import Table
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import delete, select, tuple_
 
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
@@ -53,7 +53,7 @@ from .lightcurve import (
     run_series,
     variability_errors,
 )
-from .normalize import fetch_raw
+from .normalize import clean_measurements, fetch_raw
 
 __all__ = [
     "SERIES",
@@ -310,25 +310,14 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
 
 def _load_points(conn, keys, settings: Settings):
     fcol, ecol = _flux_columns(settings)
-    base = (
-        select(
-            photometry.c.catalog,
-            photometry.c.source_id,
-            photometry.c.mjd,
-            fcol,
-            ecol,
-            photometry.c.data_id,
-            images.c.kind,
-        )
-        .select_from(
-            photometry.outerjoin(images, images.c.data_id == photometry.c.data_id).outerjoin(
-                data_registry, data_registry.c.data_id == photometry.c.data_id
-            )
-        )
-        .where(
-            photometry.c.flags == "",
-            or_(data_registry.c.qa_status.is_(None), data_registry.c.qa_status != "failed"),
-        )
+    base = clean_measurements(
+        photometry.c.catalog,
+        photometry.c.source_id,
+        photometry.c.mjd,
+        fcol,
+        ecol,
+        photometry.c.data_id,
+        images.c.kind,
     )
     if keys is None:
         yield from conn.execute(base)
