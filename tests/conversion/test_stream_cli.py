@@ -110,3 +110,42 @@ def test_run_once_on_an_empty_directory(tmp_path):
         ]
     )
     assert rc == 0
+
+
+def test_run_stops_cleanly_on_sigint(tmp_path):
+    """``contimg run`` (unbounded) runs stream, worker and orchestrator until Ctrl-C."""
+    import signal
+    import time
+
+    (tmp_path / "in").mkdir()
+    exe = str(Path(sys.executable).parent / "contimg")
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--state-dir",
+            str(tmp_path / "s"),
+            "run",
+            "--input-dir",
+            str(tmp_path / "in"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        db = tmp_path / "s" / "contimg.sqlite3"
+        deadline = time.monotonic() + 60
+        while not db.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None
+            time.sleep(0.2)
+        time.sleep(3.0)  # threads started and idle
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "contimg run stopped" in err or "stopping" in err

@@ -22,7 +22,7 @@ from tests.conftest import make_settings
 
 from .conftest import copy_group, truncate
 
-pytestmark = pytest.mark.filterwarnings("ignore::astropy.wcs.FITSFixedWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::astropy.wcs.FITSFixedWarning")]
 
 DAY1 = "2025-01-15T12:00:00"
 DAY2 = "2025-01-16T11:56:04"  # one sidereal day later: the same field

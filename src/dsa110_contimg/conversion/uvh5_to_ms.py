@@ -63,7 +63,7 @@ def _import_pyuvdata():
     try:
         from pyuvdata import UVData
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("conversion needs pyuvdata: install the 'conversion' extra") from exc
+        raise ImportError("conversion needs pyuvdata: install the 'radio' extra") from exc
     return UVData
 
 
@@ -204,7 +204,9 @@ def convert_group(paths, ms_path: str | Path, *, overwrite: bool = True) -> Conv
             warnings.simplefilter("ignore")
             uv.write_ms(str(tmp), clobber=True, run_check=False)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("writing a Measurement Set needs python-casacore ('casa' extra)") from exc
+        raise ImportError(
+            "writing a Measurement Set needs python-casacore (the 'radio' extra)"
+        ) from exc
     except (OSError, RuntimeError, ValueError) as exc:
         raise ConversionError(f"cannot write the Measurement Set ({exc})", path=ms_path) from None
     tmp.rename(ms_path)

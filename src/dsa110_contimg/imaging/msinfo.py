@@ -76,7 +76,9 @@ def read_ms_info(ms_path: str | Path) -> MsInfo:
     try:
         import casacore.tables as ct
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("reading a Measurement Set needs python-casacore ('casa' extra)") from exc
+        raise ImportError(
+            "reading a Measurement Set needs python-casacore (the 'radio' extra)"
+        ) from exc
     ms_path = Path(ms_path)
     try:
         with ct.table(str(ms_path), ack=False) as t:

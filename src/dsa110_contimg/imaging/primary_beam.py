@@ -32,7 +32,7 @@ def beam_fwhm_rad(freq_hz, *, dish_diameter_m: float = 4.65, fwhm_factor: float 
     Examples
     --------
     >>> round(float(np.degrees(beam_fwhm_rad(1.4e9))), 2)
-    3.16
+    3.17
     """
     return fwhm_factor * (C_M_S / np.asarray(freq_hz, dtype=float)) / dish_diameter_m
 

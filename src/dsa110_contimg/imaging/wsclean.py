@@ -99,7 +99,7 @@ def image_geometry(info: MsInfo, cfg: ImagingSettings) -> tuple[int, float]:
     ...     end_mjd=0.0, freqs_hz=np.array([1.5e9]), channel_width_hz=1.0, phase_ra_deg=0.0,
     ...     phase_dec_deg=0.0, max_baseline_m=600.0, n_cross_vis=1, n_pols=2)
     >>> image_geometry(info, ImagingSettings())
-    (1152, 11.0)
+    (1472, 8.6)
     """
     if cfg.cell_arcsec is not None:
         cell = float(cfg.cell_arcsec)

@@ -1,0 +1,103 @@
+"""Streaming converter benchmark: wall time per group by stage, and the real-time factor.
+
+For the default simulated group (4 channels per subband) and a realistic one (48 channels per
+subband, as the telescope writes), one ~5 minute group is simulated from a synthetic
+NVSS-like catalog, streamed (wait, read, convert, image, beam, QA, DB) and measured by the
+photometry worker. The real-time factor is observed time / processing time (> 1: keeps up).
+
+Run: ``.venv/bin/python benchmarks/bench_stream.py`` (writes ``.bench-out/stream.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASES = {"default": 4, "realistic": 48}
+
+
+def run_case(name: str, channels: int, root: Path) -> dict:
+    from dsa110_contimg.config import Settings
+    from dsa110_contimg.conversion.streaming import Streamer, StreamOptions
+    from dsa110_contimg.database import dispose_engine, get_data
+    from dsa110_contimg.jobs import Worker
+    from dsa110_contimg.simulation import simulate_groups
+
+    settings = Settings(state_dir=root / "state", stream={"file_settle_seconds": 0.0})
+    t0 = time.perf_counter()
+    (sim,) = simulate_groups(
+        root / "in", n_groups=1, n_channels_per_subband=channels, seed=1, settings=settings
+    )
+    t_sim = time.perf_counter() - t0
+    opts = StreamOptions(
+        enable_photometry=True, photometry_catalog="synthetic", warn_no_worker=False
+    )
+    streamer = Streamer(root / "in", root / "out", options=opts, settings=settings)
+    (outcome,) = streamer.run(once=True)
+    streamer.close()
+    if outcome.status != "completed":
+        raise SystemExit(f"{name}: group failed: {outcome.error}")
+    t0 = time.perf_counter()
+    stats = Worker(settings).run(once=True)
+    t_phot = time.perf_counter() - t0
+    reg = get_data(outcome.data_id, settings=settings)
+    dispose_engine(settings)
+    tm = dict(outcome.timings)
+    stages = {
+        "wait": tm.get("wait", 0.0),
+        "read": tm["read"],
+        "convert": tm["convert"],
+        "image": tm["image"],
+        "beam": tm["beam"],
+        "qa": tm["qa"],
+        "db": tm["db"],
+        "photometry_trigger": tm.get("photometry", 0.0),
+        "photometry_worker": t_phot,
+    }
+    processing = sum(v for k, v in stages.items() if k != "wait")
+    observed = float(len(sim.times_jd) * 12.885)
+    return {
+        "channels_per_subband": channels,
+        "n_channels": int(len(sim.freqs_hz)),
+        "simulated_sources": len(sim.truth),
+        "simulate_s": round(t_sim, 2),
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "processing_s": round(processing, 2),
+        "observed_s": round(observed, 2),
+        "realtime_factor": round(observed / processing, 2),
+        "photometry_items": stats.completed,
+        "photometry_status": reg.photometry_status if reg else None,
+        "qa_status": outcome.qa_status,
+    }
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    results = {}
+    for name, channels in CASES.items():
+        with tempfile.TemporaryDirectory(prefix=f"bench-stream-{name}-") as d:
+            r = run_case(name, channels, Path(d))
+        results[name] = r
+        st = r["stages_s"]
+        print(
+            f"{name}: {r['n_channels']} channels, {r['simulated_sources']} sources; "
+            f"simulate {r['simulate_s']} s"
+        )
+        print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in st.items()))
+        print(
+            f"  processing {r['processing_s']} s for {r['observed_s']} s observed: "
+            f"real-time factor {r['realtime_factor']} (QA {r['qa_status']}, "
+            f"photometry {r['photometry_status']})"
+        )
+    out = Path(".bench-out")
+    out.mkdir(exist_ok=True)
+    (out / "stream.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
