@@ -13,8 +13,23 @@ from .forced import (
 from .image import Beam, FitsImage, observation_times, read_image
 from .inject import inject_source, render_point_sources
 from .noise import clipped_rms, local_rms
+from .normalize import (
+    establish_baselines,
+    normalize_all,
+    normalize_image,
+    normalize_measurement,
+    on_photometry_written,
+)
+from .variability import get_lightcurve, get_metrics
 
 __all__ = [
+    "establish_baselines",
+    "get_lightcurve",
+    "get_metrics",
+    "normalize_all",
+    "normalize_image",
+    "normalize_measurement",
+    "on_photometry_written",
     "FLAGS",
     "Beam",
     "FitsImage",
