@@ -64,27 +64,29 @@ def test_sigkilled_worker_restarts_and_measures_every_item_exactly_once(db_setti
     job_id = create_batch_photometry_job(f.paths, f.coords, settings=db_settings)
     env = _env(db_settings)
     cmd = [CONTIMG, "worker", "--concurrency", "2"]
-    log = open(tmp_path / "worker.log", "ab")
-    # kill at several moments: before anything finished, early, mid-way
-    for target, extra_delay in ((0, 0.0), (3, 0.01), (8, 0.05)):
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
-        deadline = time.time() + 120
-        while _completed(db_settings) < target + (1 if target else 0) and time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"worker exited early with {proc.returncode}: see {tmp_path / 'worker.log'}"
-                )
-            time.sleep(0.005)
-        if target == 0:
-            time.sleep(2.0)  # mid-start-up / first claims
-        time.sleep(extra_delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    time.sleep(2.0)  # the killed workers' task processes notice and exit
-    assert _processes_with(f"CONTIMG_STATE_DIR={db_settings.state_dir}") == []
-    assert _completed(db_settings) < n_images, "the kills came too late to test anything"
-    done = subprocess.run(cmd + ["--once"], env=env, stdout=log, stderr=log, timeout=300)
-    assert done.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    with open(tmp_path / "worker.log", "ab") as log:
+        # kill at several moments: before anything finished, early, mid-way
+        for target, extra_delay in ((0, 0.0), (3, 0.01), (8, 0.05)):
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+            deadline = time.time() + 120
+            while (
+                _completed(db_settings) < target + (1 if target else 0) and time.time() < deadline
+            ):
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"worker exited early with {proc.returncode}: see {tmp_path / 'worker.log'}"
+                    )
+                time.sleep(0.005)
+            if target == 0:
+                time.sleep(2.0)  # mid-start-up / first claims
+            time.sleep(extra_delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        time.sleep(2.0)  # the killed workers' task processes notice and exit
+        assert _processes_with(f"CONTIMG_STATE_DIR={db_settings.state_dir}") == []
+        assert _completed(db_settings) < n_images, "the kills came too late to test anything"
+        done = subprocess.run(cmd + ["--once"], env=env, stdout=log, stderr=log, timeout=300)
+        assert done.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
     job = get_job(job_id, settings=db_settings)
     assert (job.status, job.completed_items, job.failed_items) == ("completed", n_images, 0)

@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 from ..config import Settings, resolve_settings
-from ..database.products import register_image
 from ..database.registry import link_photometry_to_data
 from .create import create_batch_photometry_job
+from .records import job_items
 
 __all__ = ["trigger_photometry"]
 
@@ -74,11 +74,13 @@ def trigger_photometry(
     if not sources:
         log.warning("no %s sources on %s: no photometry job created", catalog, fits_path)
         return None
-    data_id = register_image(fits_path, data_id=data_id, settings=settings)
+    # registers the image unless it is registered already (then its data_id is reused)
     job_id = create_batch_photometry_job(
         [fits_path], sources, normalize=normalize, data_id=data_id, settings=settings
     )
-    link_photometry_to_data(data_id, job_id, settings=settings)
+    data_id = job_items(job_id, settings=settings)[0].data_id
+    if data_id is not None:
+        link_photometry_to_data(data_id, job_id, settings=settings)
     log.info(
         "photometry job %d queued for %s (%d %s sources)", job_id, data_id, len(sources), catalog
     )

@@ -29,6 +29,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from ..config import Settings, resolve_settings
 from ..database import get_engine
 from ..database.products import register_image
@@ -130,6 +132,8 @@ class Worker:
         self._stop = threading.Event()
         self._params: dict[int, dict[str, Any]] = {}
         self._hook = _normalization_hook()
+        self._beat_every = 1.0
+        self._last_beat = 0.0
 
     def stop(self) -> None:
         """Ask the worker to stop: no new claims; in-flight items are finished and stored."""
@@ -162,7 +166,7 @@ class Worker:
         cfg = self.settings.jobs
         engine = get_engine(self.settings)
         stats = WorkerStats()
-        beat_every = max(0.05, min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0))
+        self._beat_every = max(0.05, min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0))
         executor = make_executor(
             concurrency=self.concurrency,
             dask_scheduler=self.dask_scheduler,
@@ -176,33 +180,17 @@ class Worker:
             f", dask {self.dask_scheduler}" if self.dask_scheduler else "",
         )
         inflight: dict[Any, ClaimedItem] = {}
-        last_beat = time.monotonic()
+        self._last_beat = time.monotonic()
         try:
             while not self._stop.is_set():
-                if time.monotonic() - last_beat >= beat_every:
-                    self._beat(engine, inflight)
-                    last_beat = time.monotonic()
-                for fut in [f for f in inflight if f.done()]:
-                    self._collect(engine, executor, fut, inflight.pop(fut), stats)
-                free = self.concurrency - len(inflight)
-                claimed: list[ClaimedItem] = []
-                if free > 0 and has_claimable_work(engine, job_id=self.job_id):
-                    claimed, params = claim_items(
-                        engine, self.settings, self.worker_id, free, job_id=self.job_id
-                    )
-                    self._params.update(params)
-                    for item in claimed:
-                        inflight[self._submit(executor, item)] = item
-                if once and not inflight and not claimed:
-                    if outstanding_items(engine, job_id=self.job_id) == 0:
+                try:
+                    if self._step(engine, executor, inflight, stats, once):
                         break
-                if inflight:
-                    for fut in executor.wait(inflight, timeout=cfg.poll_seconds):
-                        self._collect(engine, executor, fut, inflight.pop(fut), stats)
-                elif not claimed:
-                    self._stop.wait(cfg.poll_seconds)
+                except OperationalError as exc:  # database briefly unreachable: keep going
+                    log.warning("database error in the worker loop (retrying): %s", exc)
+                    self._stop.wait(min(5.0, 20 * cfg.poll_seconds))
             while inflight:  # graceful stop: finish and store what was started
-                for fut in executor.wait(inflight, timeout=beat_every):
+                for fut in executor.wait(inflight, timeout=self._beat_every):
                     self._collect(engine, executor, fut, inflight.pop(fut), stats)
                 if inflight:
                     self._beat(engine, inflight)
@@ -219,6 +207,35 @@ class Worker:
         return stats
 
     # ----------------------------------------------------------------------------------------
+
+    def _step(
+        self, engine, executor, inflight: dict[Any, ClaimedItem], stats: WorkerStats, once: bool
+    ) -> bool:
+        """One turn of the loop; return True when ``once`` and the queue is drained."""
+        cfg = self.settings.jobs
+        if time.monotonic() - self._last_beat >= self._beat_every:
+            self._beat(engine, inflight)
+            self._last_beat = time.monotonic()
+        for fut in [f for f in inflight if f.done()]:
+            self._collect(engine, executor, fut, inflight.pop(fut), stats)
+        free = self.concurrency - len(inflight)
+        claimed: list[ClaimedItem] = []
+        if free > 0 and has_claimable_work(engine, job_id=self.job_id):
+            claimed, params = claim_items(
+                engine, self.settings, self.worker_id, free, job_id=self.job_id
+            )
+            self._params.update(params)
+            for item in claimed:
+                inflight[self._submit(executor, item)] = item
+        if once and not inflight and not claimed:
+            if outstanding_items(engine, job_id=self.job_id) == 0:
+                return True
+        if inflight:
+            for fut in executor.wait(inflight, timeout=cfg.poll_seconds):
+                self._collect(engine, executor, fut, inflight.pop(fut), stats)
+        elif not claimed:
+            self._stop.wait(cfg.poll_seconds)
+        return False
 
     def _beat(self, engine, inflight: dict[Any, ClaimedItem]) -> None:
         current = next(iter(inflight.values())).job_id if inflight else None
