@@ -52,3 +52,27 @@ def test_degraded_when_jobs_wait_and_stream_stuck(db_settings, tmp_path):
         h = c.get("/api/health").json()
         assert not any("no worker" in w for w in h["warnings"])
         assert h["jobs"].get("completed") == 1
+
+
+def test_unreachable_database_is_503(postgres_admin_url, postgres_url, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from dsa110_contimg.config import Settings
+    from dsa110_contimg.database import dispose_engine
+
+    s = Settings(state_dir=tmp_path / "state", database_url=postgres_url)
+    with TestClient(create_app(s), raise_server_exceptions=False) as c:
+        assert c.get("/api/health").status_code == 200
+        name = postgres_url.rsplit("/", 1)[1]
+        admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+        r = c.get("/api/health")
+        assert r.status_code == 503
+        assert r.json()["error"]["type"] == "DatabaseError"
+        assert "unreachable" in r.json()["error"]["message"]
+        r = c.get("/api/data")
+        assert r.status_code == 503
+        assert r.json()["error"]["type"] == "DatabaseError"
+    dispose_engine(s)

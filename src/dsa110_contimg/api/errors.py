@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -163,6 +164,13 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return error_response(
             status, _TYPE_BY_STATUS.get(status, "HTTPError"), message, getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+        return error_response(
+            503, "DatabaseError", f"database unavailable ({type(exc.orig).__name__})"
         )
 
     @app.exception_handler(Exception)
