@@ -3,8 +3,9 @@
 Pure numpy, no storage: the database path (:mod:`dsa110_contimg.photometry.variability`) and
 the statistical tests run exactly these functions. A *metric state* is a dict of arrays, one
 element per source, whose keys are the numeric columns of the ``source_metrics`` table (plus
-``open_image`` and a ``buffer`` of shape ``(n_sources, K, 2)`` holding the first ``K``
-committed points until the source's baseline is set). :func:`advance` folds one new point per
+``open_image``, a ``buffer`` of shape ``(n_sources, K, 2)`` holding the first ``K``
+committed points until the source's baseline is set, and ``open_mjds``, the times of the open
+epoch's points). :func:`advance` folds one new point per
 source into the state in O(1) per source, whatever the length of the history:
 
 - *Epoch series*: image measurements within ``window_days`` of the first one of an epoch are
@@ -40,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "OPEN_SLOTS",
     "STATE_FLOAT_KEYS",
     "advance",
     "combine_epochs",
@@ -82,6 +84,8 @@ STATE_FLOAT_KEYS = (
     "peak_start_mjd",
     "peak_mjd",
 )
+#: MJDs of the open epoch's points remembered to recognise an image folded in twice.
+OPEN_SLOTS = 8
 _ZERO_KEYS = (
     "n",
     "sum_w",
@@ -121,6 +125,7 @@ def new_state(n_sources: int, *, baseline_epochs: int) -> dict[str, np.ndarray]:
         st[key] = np.zeros(n_sources) if key in _ZERO_KEYS else np.full(n_sources, np.nan)
     st["open_image"] = np.full(n_sources, None, dtype=object)
     st["buffer"] = np.full((n_sources, baseline_epochs, 2), np.nan)
+    st["open_mjds"] = np.full((n_sources, OPEN_SLOTS), np.nan)
     return st
 
 
@@ -276,23 +281,36 @@ def advance(
     Returns
     -------
     numpy.ndarray of bool
-        Sources whose point arrived out of order (not later than a point already folded in):
-        left unchanged; their state must be recomputed from the stored series.
+        Sources whose point cannot be folded in incrementally: not later than the last
+        committed point, earlier than an open epoch it does not fit in, or a repeat of one of
+        the open epoch's points (an image processed twice; the first ``OPEN_SLOTS`` points of
+        an epoch are remembered). They are left unchanged;
+        their state must be recomputed from the stored series. Points of the open epoch may
+        arrive in any order.
     """
     mjd = np.asarray(mjd, dtype=np.float64)
     flux = np.asarray(flux, dtype=np.float64)
     err = np.asarray(err, dtype=np.float64)
     act = np.isfinite(flux) & np.isfinite(err) & (err > 0) & np.isfinite(mjd)
     has_open = st["open_n"] > 0
-    stale = act & ((mjd <= st["last_mjd"]) | (has_open & (mjd <= st["open_last_mjd"])))
-    act &= ~stale
     if not merge:
+        stale = act & (mjd <= st["last_mjd"])
+        act &= ~stale
         idx = np.flatnonzero(act)
         _commit(
             st, idx, mjd[idx], flux[idx], err[idx], baseline_epochs=baseline_epochs, cusum_k=cusum_k
         )
         return stale
-    join = act & has_open & (mjd - st["open_mjd"] <= window_days)
+    # a point joins the open epoch (in any order: two workers may finish the images of one
+    # transit out of order) when the epoch still spans at most the window with it
+    with np.errstate(invalid="ignore"):
+        span = np.fmax(st["open_last_mjd"], mjd) - np.fmin(st["open_mjd"], mjd)
+        fits = has_open & (span <= window_days)
+        dup = has_open & np.any(st["open_mjds"] == mjd[:, None], axis=1)
+        before = has_open & ~fits & (mjd < st["open_mjd"])
+        stale = act & ((mjd <= st["last_mjd"]) | dup | before)
+    act &= ~stale
+    join = act & fits
     start = act & ~join
     close = start & has_open
     ci = np.flatnonzero(close)
@@ -312,13 +330,22 @@ def advance(
     st["open_n"][ji] += 1
     st["open_sw"][ji] += w[ji]
     st["open_swf"][ji] += w[ji] * flux[ji]
-    st["open_last_mjd"][ji] = mjd[ji]
+    st["open_last_mjd"][ji] = np.fmax(st["open_last_mjd"][ji], mjd[ji])
+    free = np.isnan(st["open_mjds"][ji])
+    has_free = free.any(axis=1)
+    slot = np.argmax(free, axis=1)
+    st["open_mjds"][ji[has_free], slot[has_free]] = mjd[ji[has_free]]
+    earlier = ji[mjd[ji] < st["open_mjd"][ji]]
+    st["open_mjd"][earlier] = mjd[earlier]
+    st["open_image"][earlier] = np.asarray(image, dtype=object)[earlier]
     si = np.flatnonzero(start)
     st["open_n"][si] = 1
     st["open_sw"][si] = w[si]
     st["open_swf"][si] = w[si] * flux[si]
     st["open_mjd"][si] = mjd[si]
     st["open_last_mjd"][si] = mjd[si]
+    st["open_mjds"][si] = np.nan
+    st["open_mjds"][si, 0] = mjd[si]
     st["open_image"][si] = np.asarray(image, dtype=object)[si]
     return stale
 

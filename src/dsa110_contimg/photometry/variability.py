@@ -45,6 +45,7 @@ from ..database import get_engine, write_transaction
 from ..database.tables import data_registry, images, photometry, source_metrics
 from ..errors import ConfigError, NotFoundError
 from .lightcurve import (
+    OPEN_SLOTS,
     STATE_FLOAT_KEYS,
     advance,
     combine_epochs,
@@ -108,7 +109,8 @@ def _params(settings: Settings) -> dict:
 
 # --------------------------------------------------------------------------------------------
 # state <-> rows: the state is one little-endian float64 vector per row (STATE_FLOAT_KEYS, then
-# the (K, 2) baseline buffer), so reading and writing 10 000 states costs a few milliseconds
+# the (K, 2) baseline buffer, then the OPEN_SLOTS open-epoch MJDs), so reading and writing
+# 10 000 states costs a few milliseconds
 
 
 def _state_from_rows(rows, n: int, index: dict, k: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -122,7 +124,7 @@ def _state_from_rows(rows, n: int, index: dict, k: int) -> tuple[dict[str, np.nd
     if not rows:
         return st, bad
     nf = len(STATE_FLOAT_KEYS)
-    width = nf + 2 * k
+    width = nf + 2 * k + OPEN_SLOTS
     good, blobs = [], []
     for r in rows:
         b = bytes(r[2])
@@ -136,7 +138,8 @@ def _state_from_rows(rows, n: int, index: dict, k: int) -> tuple[dict[str, np.nd
         arr = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(-1, width)
         for j, key in enumerate(STATE_FLOAT_KEYS):
             st[key][pos] = arr[:, j]
-        st["buffer"][pos] = arr[:, nf:].reshape(-1, k, 2)
+        st["buffer"][pos] = arr[:, nf : nf + 2 * k].reshape(-1, k, 2)
+        st["open_mjds"][pos] = arr[:, nf + 2 * k :]
         img = {index[(r[0], r[1])]: r[3] for r in rows}
         st["open_image"][pos] = [img[p] for p in good]
     return st, bad
@@ -153,7 +156,9 @@ def _column_list(arr: np.ndarray, integer: bool = False) -> list:
 
 def _state_tuples(keys, series: str, st, der) -> list[tuple]:
     n = len(keys)
-    mat = np.column_stack([st[key] for key in STATE_FLOAT_KEYS] + [st["buffer"].reshape(n, -1)])
+    mat = np.column_stack(
+        [st[key] for key in STATE_FLOAT_KEYS] + [st["buffer"].reshape(n, -1), st["open_mjds"]]
+    )
     mat = np.ascontiguousarray(mat, dtype="<f8")
     cols: dict[str, list] = {
         "catalog": [k[0] for k in keys],
