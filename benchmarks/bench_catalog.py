@@ -43,13 +43,16 @@ def run_cones(url: str, state_dir: str, n: int, seed: int) -> dict:
     query_sources("nvss", 0.0, DEC_DEG, RADIUS_DEG, settings=settings)
     first_ms = (time.perf_counter() - t0) * 1e3
     rng = np.random.default_rng(seed)
-    times, rows = [], []
+    times, cpu, rows = [], [], []
     for ra in rng.uniform(0.0, 360.0, n):
+        c = time.process_time()
         t = time.perf_counter()
         table = query_sources("nvss", float(ra), DEC_DEG, RADIUS_DEG, settings=settings)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         rows.append(len(table))
     ms = np.asarray(times) * 1e3
+    cpu_ms = np.asarray(cpu) * 1e3
     return {
         "cones": n,
         "radius_deg": RADIUS_DEG,
@@ -62,6 +65,7 @@ def run_cones(url: str, state_dir: str, n: int, seed: int) -> dict:
         "p99_ms": round(float(np.percentile(ms, 99)), 3),
         "mean_ms": round(float(ms.mean()), 3),
         "mean_rows": round(float(np.mean(rows)), 1),
+        "client_cpu_ms_per_cone_mean": round(float(cpu_ms.mean()), 3),
     }
 
 
@@ -86,22 +90,28 @@ def _bench_backend(label: str, url: str, state_dir: str, catalog, n_cones: int) 
     settings = Settings(state_dir=state_dir, database_url=url)
     get_engine(settings)  # create + migrate the schema outside the timing
     t0 = time.perf_counter()
+    c0 = time.process_time()
     info = ingest_table("nvss", catalog, settings=settings, format="synthetic")
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     dispose_engine(settings)
     out = {
         "backend": label,
         "rows": info.row_count,
         "ingest_s": round(dt, 2),
         "ingest_rows_per_s": round(info.row_count / dt),
+        "ingest_client_cpu_s": round(cpu, 2),
     }
     rate = info.row_count / dt
-    print(f"[{label}] ingest {info.row_count:,} rows in {dt:.2f} s ({rate:,.0f} rows/s)")
+    print(
+        f"[{label}] ingest {info.row_count:,} rows in {dt:.2f} s ({rate:,.0f} rows/s; "
+        f"{cpu:.1f} s CPU in this process)"
+    )
     out.update(_cones_in_fresh_process(url, state_dir, n_cones))
     print(
         f"[{label}] {n_cones} cones r={RADIUS_DEG} deg at Dec {DEC_DEG} (fresh process): "
         f"median {out['median_ms']:.3f} ms, p99 {out['p99_ms']:.3f} ms, "
-        f"{out['mean_rows']:.0f} rows/cone; "
+        f"{out['mean_rows']:.0f} rows/cone, {out['client_cpu_ms_per_cone_mean']:.3f} ms CPU; "
         f"first query {out['first_query_ms_incl_engine_and_schema_check']:.0f} ms"
     )
     return out
@@ -145,6 +155,8 @@ def main() -> int:
         "benchmark": "catalog",
         "n_sources": len(catalog),
         "targets": {"ingest_s": 15.0, "sqlite_median_cone_ms": 2.0},
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
         "backends": {},
     }
     tmp = Path(tempfile.mkdtemp(prefix="bench_catalog_"))
