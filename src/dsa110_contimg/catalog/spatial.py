@@ -14,6 +14,7 @@ angular cut is made afterwards on the fetched rows (:func:`angular_separation_de
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -91,6 +92,24 @@ def _ring_geometry(rings: np.ndarray, nside: int) -> tuple[np.ndarray, ...]:
     return z, n, first, phase
 
 
+@functools.lru_cache(maxsize=8)
+def _rings(nside: int) -> tuple[np.ndarray, ...]:
+    """Return per-ring constants of rings 1..4N-1 (a pure function of nside, memoized).
+
+    The latitude band (radians) a ring's pixels span, from the next ring's latitude to the
+    previous one's (the poles for the first and last rings), its pixel count, first pixel and
+    phase.
+    """
+    rings = np.arange(1, 4 * nside)
+    z, n, first, phase = _ring_geometry(rings, nside)
+    dec = np.arcsin(z)
+    band_hi = np.concatenate(([math.pi / 2], dec[:-1]))
+    band_lo = np.concatenate((dec[1:], [-math.pi / 2]))
+    for arr in (band_hi, band_lo, n, first, phase):
+        arr.setflags(write=False)
+    return band_hi, band_lo, n, first, phase
+
+
 def _half_width(dec_lo: np.ndarray, dec_hi: np.ndarray, dec0: float, radius: float) -> np.ndarray:
     """Largest RA half-width (radians) of a cone over latitude bands (radians); pi = whole ring."""
     sd0, cd0, cr = math.sin(dec0), math.cos(dec0), math.cos(radius)
@@ -151,24 +170,10 @@ def cone_ranges(
     z_bot = math.sin(max(dec0 - r, -math.pi / 2))
     i_lo = max(1, int(math.floor(_ring_of_z(z_top, nside))) - 1)
     i_hi = min(4 * nside - 1, int(math.ceil(_ring_of_z(z_bot, nside))) + 1)
-    ext = np.arange(max(i_lo - 1, 1), min(i_hi + 1, 4 * nside - 1) + 1)
-    z_ext, n_ext, first_ext, phase_ext = _ring_geometry(ext, nside)
-    # the latitude band spanned by a ring's pixels: from the next ring to the previous one
-    dec_ext = np.arcsin(z_ext)
-    s0 = i_lo - ext[0]
-    m = i_hi - i_lo + 1
-    band_hi = (
-        dec_ext[s0 - 1 : s0 - 1 + m]
-        if s0 >= 1
-        else np.concatenate(([math.pi / 2], dec_ext[: m - 1]))
-    )
-    e = s0 + m
-    band_lo = (
-        dec_ext[s0 + 1 : e + 1]
-        if e < ext.size
-        else np.concatenate((dec_ext[s0 + 1 : e], [-math.pi / 2]))
-    )
-    n, first, phase = n_ext[s0:e], first_ext[s0:e], phase_ext[s0:e]
+    band_hi_all, band_lo_all, n_all, first_all, phase_all = _rings(nside)
+    sl = slice(i_lo - 1, i_hi)  # ring i is at index i - 1
+    band_hi, band_lo = band_hi_all[sl], band_lo_all[sl]
+    n, first, phase = n_all[sl], first_all[sl], phase_all[sl]
     keep = (band_hi >= dec0 - r) & (band_lo <= dec0 + r)
     if not keep.all():
         if not keep.any():
