@@ -15,6 +15,8 @@ Rule (settings in :class:`~dsa110_contimg.config.MosaicSettings`):
   carried over from the previous group is simply dropped at a break.
 * A group still short of N images with no break after it stays open (not stored) until more
   images arrive.
+* Only images later than the last formed group are considered: an image registered late with
+  an earlier mid time is not added to groups already formed.
 """
 
 from __future__ import annotations
