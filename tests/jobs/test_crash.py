@@ -85,8 +85,12 @@ def test_sigkilled_worker_restarts_and_measures_every_item_exactly_once(db_setti
         time.sleep(2.0)  # the killed workers' task processes notice and exit
         assert _processes_with(f"CONTIMG_STATE_DIR={db_settings.state_dir}") == []
         assert _completed(db_settings) < n_images, "the kills came too late to test anything"
-        done = subprocess.run(cmd + ["--once"], env=env, stdout=log, stderr=log, timeout=300)
-        assert done.returncode == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        # two workers drain the rest side by side (claims never overlap)
+        drains = [
+            subprocess.Popen(cmd + ["--once"], env=env, stdout=log, stderr=log) for _ in range(2)
+        ]
+        codes = [p.wait(300) for p in drains]
+        assert codes == [0, 0], (tmp_path / "worker.log").read_text()[-3000:]
 
     job = get_job(job_id, settings=db_settings)
     assert (job.status, job.completed_items, job.failed_items) == ("completed", n_images, 0)
@@ -104,3 +108,21 @@ def test_sigkilled_worker_restarts_and_measures_every_item_exactly_once(db_setti
     for item in items:
         rec = get_data(item.data_id, settings=db_settings)
         assert (rec.photometry_status, rec.photometry_job_id) == ("completed", job_id)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_worker_gracefully(settings, tmp_path):
+    from dsa110_contimg.jobs import alive_workers, list_workers
+
+    env = _env(settings)
+    with open(tmp_path / "worker.log", "ab") as log:
+        proc = subprocess.Popen([CONTIMG, "worker"], env=env, stdout=log, stderr=log)
+        deadline = time.time() + 120
+        while not alive_workers(settings=settings) and time.time() < deadline:
+            time.sleep(0.05)
+        assert [w.pid for w in alive_workers(settings=settings)] == [proc.pid]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert alive_workers(settings=settings) == []
+    assert [w.status for w in list_workers(settings=settings)] == ["stopped"]
+    assert _processes_with(f"CONTIMG_STATE_DIR={settings.state_dir}") == []
