@@ -88,6 +88,7 @@ _DERIVED = (
 )
 _COLUMNS = ["catalog", "source_id", "series", "state", "open_image", *_DERIVED, "updated_at"]
 _CHUNK = 500
+_RECOMPUTE_CHUNK = 2000
 
 
 def _series_kind(series: str) -> str:
@@ -352,58 +353,70 @@ def recompute_metrics(
     int
         Number of (source, series) metric rows written.
     """
-    from .ese import update_candidates
-
     settings = resolve_settings(settings)
     engine = get_engine(settings)
+    if keys is None:
+        with engine.connect() as conn:
+            stmt = select(photometry.c.catalog, photometry.c.source_id).distinct()
+            keys = [(r[0], r[1]) for r in conn.execute(stmt)]
+    keys = sorted(set(keys))
+    written = 0
+    for i in range(0, len(keys), _RECOMPUTE_CHUNK):  # bounded memory on a big database
+        with write_transaction(engine) as conn:
+            written += _recompute(conn, keys[i : i + _RECOMPUTE_CHUNK], settings)
+    return written
+
+
+def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
+    from .ese import update_candidates
+
     p = _params(settings)
     conf = settings.normalize.confusion_noise_jy
     written = 0
-    with write_transaction(engine) as conn:
-        by_series: dict[str, dict[tuple[str, str], list]] = {s: {} for s in SERIES}
-        all_keys: set = set(keys) if keys is not None else set()
-        for r in _load_points(conn, keys, settings):
-            key = (r[0], r[1])
-            all_keys.add(key)
-            if r[3] is None or r[4] is None or not r[4] > 0 or r[2] is None:
-                continue
-            series_list = ("mosaic",) if r[6] == "mosaic" else ("image", "epoch")
-            for s in series_list:
-                by_series[s].setdefault(key, []).append((r[2], r[3], r[4], r[5]))
-        all_keys_l = sorted(all_keys)
-        for series in settings.normalize.metric_series:
-            for i in range(0, len(all_keys_l), _CHUNK):
-                part = all_keys_l[i : i + _CHUNK]
-                conn.execute(
-                    delete(source_metrics).where(
-                        source_metrics.c.series == series,
-                        tuple_(source_metrics.c.catalog, source_metrics.c.source_id).in_(part),
-                    )
+    by_series: dict[str, dict[tuple[str, str], list]] = {s: {} for s in SERIES}
+    all_keys: set = set(keys)
+    for r in _load_points(conn, keys, settings):
+        key = (r[0], r[1])
+        all_keys.add(key)
+        if r[3] is None or r[4] is None or not r[4] > 0 or r[2] is None:
+            continue
+        series_list = ("mosaic",) if r[6] == "mosaic" else ("image", "epoch")
+        for s in series_list:
+            by_series[s].setdefault(key, []).append((r[2], r[3], r[4], r[5]))
+    all_keys_l = sorted(all_keys)
+    for series in settings.normalize.metric_series:
+        for i in range(0, len(all_keys_l), _CHUNK):
+            part = all_keys_l[i : i + _CHUNK]
+            conn.execute(
+                delete(source_metrics).where(
+                    source_metrics.c.series == series,
+                    tuple_(source_metrics.c.catalog, source_metrics.c.source_id).in_(part),
                 )
-            pts = by_series[series]
-            skeys = sorted(pts)
-            if skeys:
-                width = max(len(v) for v in pts.values())
-                mjd = np.full((len(skeys), width), np.nan)
-                flux = np.full((len(skeys), width), np.nan)
-                err = np.full((len(skeys), width), np.nan)
-                img = np.full((len(skeys), width), None, dtype=object)
-                for j, key in enumerate(skeys):
-                    v = sorted(pts[key], key=lambda t: (t[0], t[3]))
-                    a = np.array([(t[0], t[1], t[2]) for t in v], dtype=np.float64)
-                    mjd[j, : len(v)], flux[j, : len(v)] = a[:, 0], a[:, 1]
-                    err[j, : len(v)] = variability_errors(a[:, 2], confusion_noise=conf)
-                    img[j, : len(v)] = [t[3] for t in v]
-                st = run_series(mjd, flux, err, img, merge=(series == "epoch"), **p)
-                der = derive(st, cusum_k=p["cusum_k"])
-                _upsert_state(conn, _state_tuples(skeys, series, st, der))
-                written += len(skeys)
-            else:
-                der = None
-            if series == settings.normalize.ese_series:
-                update_candidates(
-                    conn, skeys, series, der, settings=settings, recompute_keys=all_keys_l
-                )
+            )
+        pts = by_series[series]
+        skeys = sorted(pts)
+        if skeys:
+            width = max(len(v) for v in pts.values())
+            mjd = np.full((len(skeys), width), np.nan)
+            flux = np.full((len(skeys), width), np.nan)
+            err = np.full((len(skeys), width), np.nan)
+            img = np.full((len(skeys), width), None, dtype=object)
+            for j, key in enumerate(skeys):
+                v = sorted(pts[key], key=lambda t: (t[0], t[3]))
+                a = np.array([(t[0], t[1], t[2]) for t in v], dtype=np.float64)
+                mjd[j, : len(v)], flux[j, : len(v)] = a[:, 0], a[:, 1]
+                err[j, : len(v)] = variability_errors(a[:, 2], confusion_noise=conf)
+                img[j, : len(v)] = [t[3] for t in v]
+            st = run_series(mjd, flux, err, img, merge=(series == "epoch"), **p)
+            der = derive(st, cusum_k=p["cusum_k"])
+            _upsert_state(conn, _state_tuples(skeys, series, st, der))
+            written += len(skeys)
+        else:
+            der = None
+        if series == settings.normalize.ese_series:
+            update_candidates(
+                conn, skeys, series, der, settings=settings, recompute_keys=all_keys_l
+            )
     return written
 
 
