@@ -41,7 +41,8 @@ def run_cones(url: str, state_dir: str, n: int, seed: int) -> dict:
     settings = Settings(state_dir=state_dir, database_url=url)
     t0 = time.perf_counter()
     query_sources("nvss", 0.0, DEC_DEG, RADIUS_DEG, settings=settings)
-    first_ms = (time.perf_counter() - t0) * 1e3
+    t_first = time.perf_counter()
+    first_ms = (t_first - t0) * 1e3
     rng = np.random.default_rng(seed)
     times, cpu, rows = [], [], []
     for ra in rng.uniform(0.0, 360.0, n):
@@ -58,9 +59,7 @@ def run_cones(url: str, state_dir: str, n: int, seed: int) -> dict:
         "radius_deg": RADIUS_DEG,
         "dec_deg": DEC_DEG,
         "first_query_ms_incl_engine_and_schema_check": round(first_ms, 2),
-        "import_to_first_result_ms": round(
-            (time.perf_counter() - t_import) * 1e3 - float(ms.sum()), 1
-        ),
+        "import_to_first_result_ms": round((t_first - t_import) * 1e3, 1),
         "median_ms": round(float(np.median(ms)), 3),
         "p99_ms": round(float(np.percentile(ms, 99)), 3),
         "mean_ms": round(float(ms.mean()), 3),
