@@ -124,6 +124,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..photometry.ese import list_candidates
 
         t = list_candidates(preset=preset, status=status, settings=get_settings(ctx))
+        if len(t) == 0 and output is None:
+            console.print("no ESE candidates pass these thresholds")
+            return
         cols = ["id", "catalog", "source_id", "series", "preset", "score", "max_dip_sigma",
                 "max_dip_depth",
                 "eta", "first_flagged_mjd", "last_flagged_mjd", "status", "note"]  # fmt: skip
