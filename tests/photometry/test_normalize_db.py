@@ -123,6 +123,9 @@ def test_too_few_references_and_failed_qa(db_settings):
         normalize_measurement(1.0, 0.01, sim.data_ids[3], settings=db_settings)
     with pytest.raises(NotFoundError):
         normalize_image("no-such-image", settings=db_settings)
+    # the worker's hook after an item that stored no rows: recorded as nothing to do, no error
+    out = on_photometry_written("no-such-image", normalize=True, settings=db_settings)
+    assert out["normalization"] is None and out["metrics"] == 0
 
 
 def test_flagged_reference_rows_are_not_used(settings):

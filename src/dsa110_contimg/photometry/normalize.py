@@ -995,9 +995,13 @@ def on_photometry_written(
                     _normalize_image(conn, other, settings)
             out["backfilled"] = len(backfill)
         refs_seen: set = set()
-        with write_transaction(engine) as conn:
-            rec = _normalize_image(conn, data_id, settings, refs_seen)
-        out["normalization"] = rec.to_dict()
+        try:
+            with write_transaction(engine) as conn:
+                rec = _normalize_image(conn, data_id, settings, refs_seen)
+            out["normalization"] = rec.to_dict()
+        except NotFoundError:  # the item wrote no rows (no source on the image): nothing to do
+            log.info("no photometry stored for %s: nothing to normalize", data_id)
+            return out
         if backfill:
             with engine.connect() as conn:
                 keys = set()
