@@ -221,7 +221,7 @@ def angular_separation_deg(
 
     Examples
     --------
-    >>> float(angular_separation_deg([359.5], [0.0], 0.5, 0.0)[0])
+    >>> round(float(angular_separation_deg([359.5], [0.0], 0.5, 0.0)[0]), 9)
     1.0
     """
     ra = np.radians(np.asarray(ra_deg, dtype=float))

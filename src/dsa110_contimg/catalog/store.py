@@ -534,7 +534,7 @@ def query_sources(
     >>> t = Table({"source_id": ["a", "b"], "ra_deg": [359.9, 0.1], "dec_deg": [0.0, 0.0],
     ...            "flux_mjy": [1.0, 2.0]})
     >>> _ = ingest_table("demo", t, settings=s)
-    >>> list(query_sources("demo", 0.0, 0.0, 0.5, settings=s)["source_id"])
+    >>> query_sources("demo", 0.0, 0.0, 0.5, settings=s)["source_id"].tolist()
     ['b', 'a']
     """
     settings = resolve_settings(settings)

@@ -47,7 +47,7 @@ def survey_jname(names: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> list(survey_jname(np.array(["060002-314014", "NVSS J131726+445655", "RACS-DR1 J1+2"])))
+    >>> survey_jname(np.array(["060002-314014", "NVSS J131726+445655", "RACS-DR1 J1+2"])).tolist()
     ['J060002-314014', 'J131726+445655', 'RACS-DR1 J1+2']
     """
     out = []
@@ -162,7 +162,7 @@ def flag_strings(pairs: list[tuple[str, np.ndarray]], n: int) -> np.ndarray:
 
     Examples
     --------
-    >>> list(flag_strings([("S_Code", np.array(["S", ""])), ("limit", np.array(["", "<"]))], 2))
+    >>> flag_strings([("S_Code", np.array(["S", ""])), ("limit", np.array(["", "<"]))], 2).tolist()
     ['S_Code=S', 'limit=<']
     """
     parts = []
