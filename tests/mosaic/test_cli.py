@@ -35,7 +35,7 @@ def test_build_command_bad_input_is_one_line_error(tmp_path, capsys):
     assert "nope-image-pb.fits" in err and err.count("\n") == 1
 
 
-def test_run_once_and_list_subprocess(tmp_path):
+def test_run_once_and_list_subprocess(tmp_path, capsys):
     state = tmp_path / "state"
     settings = make_settings(state)
     s = make_pb_image_set(tmp_path / "in", n_images=4, seed=2, **SMALL)
@@ -55,8 +55,8 @@ def test_run_once_and_list_subprocess(tmp_path):
     (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert row["status"] == "built" and row["n_images"] == 4
     assert Path(row["mosaic_path"]).is_file()
-    table = subprocess.run([*base, "mosaic", "list"], capture_output=True, text=True, timeout=60)
-    assert "built" in table.stdout
-    bad = subprocess.run([*base, "mosaic", "list", "--status", "weird"], capture_output=True,
-                         text=True, timeout=60)
-    assert bad.returncode == 2 and "unknown status" in bad.stderr
+    inproc = ["--state-dir", str(state), "--config", str(cfg), "mosaic", "list"]
+    assert main(inproc) == 0
+    assert "built" in capsys.readouterr().out
+    assert main([*inproc, "--status", "weird"]) == 2
+    assert "unknown status" in capsys.readouterr().err
