@@ -193,3 +193,28 @@ def test_process_pool_worker_with_normalization_requested(settings, field):
     with get_engine(jsettings).connect() as conn:
         assert conn.execute(select(func.count()).select_from(batch_job_items)).scalar_one() == 3
     assert len(_rows(jsettings)) == 3 * len(field.truth)
+
+
+@pytest.mark.slow
+def test_a_task_process_killed_mid_job_costs_one_attempt_not_the_worker(settings, tmp_path):
+    """The OOM-killer case: the worker replaces its broken pool and the items are retried."""
+    import multiprocessing
+    import os
+    import signal
+
+    settings.jobs.retry_backoff_seconds = 0.02
+    f = make_field(tmp_path / "oom", 8, n_sources=400, shape=(512, 512))
+    job_id = create_batch_photometry_job(f.paths, f.coords, settings=settings)
+    worker = Worker(settings, concurrency=1)
+    thread = threading.Thread(target=worker.run, kwargs={"once": True})
+    thread.start()
+    deadline = time.time() + 120
+    while get_job(job_id, settings=settings).completed_items < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    for child in multiprocessing.active_children():  # the worker's task processes
+        os.kill(child.pid, signal.SIGKILL)
+    thread.join(180)
+    job = get_job(job_id, settings=settings)
+    assert (job.status, job.completed_items) == ("completed", 8)
+    assert len(_rows(settings)) == 8 * 400
+    _assert_registry_follows_items(settings, job_id)

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..errors import JobError
@@ -28,6 +29,10 @@ def _warm() -> int:
     from ..photometry import measure_many  # noqa: F401
 
     return multiprocessing.current_process().pid or 0
+
+
+def _noop() -> None:
+    """Do nothing (probes whether a pool still accepts work)."""
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -100,11 +105,22 @@ class ProcessExecutor(ThreadExecutor):
             pool.submit(_warm)
         return pool
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future:
+        """Start ``fn(*args)`` in a task process (on a new pool if the old one broke)."""
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self.reset()
+            return self._pool.submit(fn, *args)
+
     def reset(self) -> None:
-        """Replace a broken pool (a task process died)."""
-        log.warning("task process pool broken; starting a new one")
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
+        """Replace the pool if it is broken (a task process died); otherwise do nothing."""
+        try:
+            self._pool.submit(_noop)
+        except BrokenProcessPool:
+            log.warning("a task process died; starting a new process pool")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
 
 class DaskExecutor:
