@@ -55,8 +55,9 @@ def simulate_groups(
     start_time: str = "2025-01-15T12:00:00",
     dec_deg: float = 37.0,
     catalog: str | None = None,
-    sky_radius_deg: float = 3.0,
+    sky_radius_deg: float = 2.5,
     min_flux_mjy: float = 5.0,
+    max_flux_mjy: float = 1000.0,
     n_channels_per_subband: int = 4,
     n_integrations: int = 24,
     seed: int = 0,
@@ -80,8 +81,10 @@ def simulate_groups(
         covering the stretch, ingested as catalog ``"synthetic"``.
     sky_radius_deg : float
         Sources within this radius of each group's pointing are simulated.
-    min_flux_mjy : float
-        Faintest simulated source.
+    min_flux_mjy, max_flux_mjy : float
+        Flux range of the synthetic catalog (mJy at 1.4 GHz); the default cap of 1 Jy keeps a
+        5-minute snapshot's dynamic range (~10^4 after CLEAN) above what the sky demands, so
+        images are thermal-noise limited. ``min_flux_mjy`` also limits a stored catalog.
     n_channels_per_subband, n_integrations, seed
         Passed to :func:`make_uvh5_group`; group ``i`` uses ``seed + i``.
     settings : Settings, optional
@@ -115,6 +118,7 @@ def simulate_groups(
             center=(ra_mid % 360, centres[0][1]),
             radius_deg=sky_radius_deg + span,
             min_flux_mjy=min_flux_mjy,
+            max_flux_mjy=max_flux_mjy,
             seed=seed,
         )
         ingest_table(SYNTHETIC_CATALOG, cat, settings=settings)
