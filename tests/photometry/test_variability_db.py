@@ -153,3 +153,24 @@ def test_epoch_images_out_of_order_fold_in_incrementally():
     # the same image again (even the middle one), or a point before the last committed epoch
     assert advance(st, t[58:59], f[58:59], e[58:59], np.array(["i58"]), **kw)[0]
     assert advance(st, t[3:4], f[3:4], e[3:4], np.array(["i3"]), **kw)[0]
+
+
+def test_point_flagged_on_a_later_image_leaves_its_metrics_alone(settings):
+    """A source with metrics that is flagged (blended, edge, ...) on a new image is skipped.
+
+    Regression: the metric rows were joined on every photometry row of the image while only
+    the clean ones were folded in, so such a source raised KeyError and the hook failed.
+    """
+    sim = simulate_lightcurves(n_epochs=14, n_references=6, targets=[{"snr": 80}], seed=5)
+    sid = sim.source_ids[-1]
+    for i, did in enumerate(sim.data_ids):
+        write_simulated_photometry(sim, images=[i], settings=settings)
+        if i == len(sim.data_ids) - 1:
+            with write_transaction(get_engine(settings)) as conn:
+                conn.exec_driver_sql(
+                    "UPDATE photometry SET flags = 'blended' WHERE data_id = ? AND source_id = ?",
+                    (did, sid),
+                )
+        on_photometry_written(did, normalize=True, settings=settings)
+    metrics = get_metrics("nvss", sid, series="epoch", settings=settings)[0]
+    assert metrics["n_points"] == len(sim.data_ids) - 1

@@ -275,8 +275,8 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
             sql = (
                 "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
                 "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
-                "WHERE p.data_id = ? AND m.series = ?"
-            )
+                "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
+            )  # the same clean rows as _image_points: a flagged point updates nothing
             if conn.dialect.name != "sqlite":
                 sql += " FOR UPDATE OF m"
             rows = fetch_raw(conn, sql, (data_id, series))
