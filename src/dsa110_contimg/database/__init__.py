@@ -11,6 +11,7 @@ from .products import (
     ImageRecord,
     get_image,
     list_images,
+    photometry_for_data,
     photometry_insert,
     register_image,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "link_photometry_to_data",
     "list_data",
     "list_images",
+    "photometry_for_data",
     "photometry_insert",
     "register_image",
     "update_photometry_status",

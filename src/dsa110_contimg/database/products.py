@@ -40,6 +40,7 @@ __all__ = [
     "get_image",
     "insert_photometry_rows",
     "list_images",
+    "photometry_for_data",
     "photometry_insert",
     "register_image",
     "robust_rms",
@@ -737,3 +738,40 @@ def photometry_insert(rows: Any, *, settings: Settings | None = None) -> int:
     engine = get_engine(settings)
     with write_transaction(engine) as conn:
         return insert_photometry_rows(conn, rows)
+
+
+def photometry_for_data(data_id: str, *, settings: Settings | None = None):
+    """Return the photometry rows of one image or mosaic, in source order.
+
+    Parameters
+    ----------
+    data_id : str
+        The product's ``data_id``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per measured source with the columns of :data:`PHOTOMETRY_COLUMNS`
+        (empty when nothing was measured).
+    """
+    from astropy.table import Table
+
+    from .tables.products import photometry
+
+    stmt = (
+        select(*(photometry.c[name] for name in PHOTOMETRY_COLUMNS))
+        .where(photometry.c.data_id == data_id)
+        .order_by(photometry.c.catalog, photometry.c.source_id)
+    )
+    with get_engine(resolve_settings(settings)).connect() as conn:
+        rows = conn.execute(stmt).all()
+    columns = list(zip(*rows)) if rows else [[] for _ in PHOTOMETRY_COLUMNS]
+    table = Table()
+    for name, values in zip(PHOTOMETRY_COLUMNS, columns):
+        if name in _FLOAT_COLUMNS:
+            table[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        else:
+            table[name] = list(values) if values else np.array([], dtype=str)
+    return table
