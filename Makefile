@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test bench pg lint clean
+.PHONY: install system-deps demo serve-demo test bench pg lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ pg: system-deps
 
 demo: install
 	$(VENV)/bin/contimg --state-dir demo-output/state demo --output-dir demo-output
+
+serve-demo: install
+	$(VENV)/bin/contimg --state-dir demo-output/state serve --data-root demo-output
 
 test: install
 	CONTIMG_TEST_POSTGRES_URL="$$(bash scripts/pg-test-server.sh)" $(PY) -m pytest $(PYTEST_ARGS)
