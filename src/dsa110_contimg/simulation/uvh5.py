@@ -330,7 +330,7 @@ def make_uvh5_group(
     truth = truth[np.sort(keep)]
     gain = float(1.0 + gain_error * rng.standard_normal()) if gain_error else 1.0
 
-    data = np.zeros((nt, nbls, nf), dtype=np.complex128)
+    data = np.zeros((nt, nbls, nf), dtype=np.complex64)
     if len(truth):
         flux = np.asarray(truth["flux_jy"], dtype=float)
         alpha = np.asarray(truth["spectral_index"], dtype=float)
@@ -366,11 +366,13 @@ def make_uvh5_group(
     data *= gain
     noise_jy = sefd_jy / np.sqrt(2.0 * chan_width * INTEGRATION_S) if noise else 0.0
     full = np.empty((nt * nbls, nf, 2), dtype=np.complex64)
-    for ip in range(2):
-        d = data.reshape(nt * nbls, nf)
+    for ip in range(2):  # XX and YY: the same sky, independent noise (float32, in place)
+        view = full[:, :, ip]
+        view[:] = data.reshape(nt * nbls, nf)
         if noise:
-            d = d + noise_jy * (rng.standard_normal(d.shape) + 1j * rng.standard_normal(d.shape))
-        full[:, :, ip] = d
+            for part in (view.real, view.imag):
+                part += np.float32(noise_jy) * rng.standard_normal(part.shape, dtype=np.float32)
+    del data
     auto = uv.ant_1_array == uv.ant_2_array
     full[auto] = full[auto].real + sefd_jy  # autocorrelations: real, the system power
     # keep the full-band object metadata-only: selecting a subband then copies no data
