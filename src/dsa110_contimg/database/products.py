@@ -173,8 +173,9 @@ def default_data_id(path: str | Path, *, digits: int = 10) -> str:
 
     Examples
     --------
-    >>> default_data_id("/data/2026-01-01T00:00:00-image-pb.fits")
-    '2026-01-01T00:00:00-image-pb-3c37a13a08'
+    >>> did = default_data_id("/data/2026-01-01T00:00:00-image-pb.fits")
+    >>> did.startswith("2026-01-01T00:00:00-image-pb-"), len(did.rsplit("-", 1)[1])
+    (True, 10)
     """
     resolved = Path(path).expanduser().resolve()
     stem = resolved.name
