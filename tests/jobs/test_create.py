@@ -5,7 +5,12 @@ from dsa110_contimg.catalog import position_source_id
 from dsa110_contimg.database import get_data, get_engine, get_image, register_image
 from dsa110_contimg.database.tables.products import batch_job_items
 from dsa110_contimg.errors import JobError
-from dsa110_contimg.jobs import create_batch_photometry_job, get_job, job_items
+from dsa110_contimg.jobs import (
+    count_waiting_items,
+    create_batch_photometry_job,
+    get_job,
+    job_items,
+)
 from dsa110_contimg.jobs.create import normalize_sources
 
 
@@ -14,6 +19,7 @@ def test_job_has_one_item_per_image_with_its_data_id(jsettings, field):
     job_id = create_batch_photometry_job(field.paths, field.coords, settings=jsettings)
     job = get_job(job_id, settings=jsettings)
     assert job.status == "pending" and job.total_items == 3
+    assert count_waiting_items(settings=jsettings) == 3  # what the stream/API warn about
     assert job.params["method"] == "peak" and job.params["n_sources"] == len(field.truth)
     assert (
         "sources" not in job.params
