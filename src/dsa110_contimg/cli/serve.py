@@ -111,7 +111,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             app_,
             log_level=settings.log_level.lower(),
             access_log=access_log,
-            timeout_keep_alive=5,
+            timeout_keep_alive=75,  # longer than clients keep idle connections (no reuse race)
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
