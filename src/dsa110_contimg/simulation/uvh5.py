@@ -357,12 +357,13 @@ def make_uvh5_group(
             # phase of channel k = phase of channel 0 times step**k (equally spaced channels)
             cur = np.exp(2j * np.pi * delay_m * (f0 / C_M_S)).astype(np.complex64)
             step = np.exp(2j * np.pi * delay_m * (df / C_M_S)).astype(np.complex64)
-            amp = (spec * beam[:, it, :]).astype(np.complex64)  # (ns, nf)
+            # (nf, ns), contiguous per channel: a strided vector would make matmul ~50x slower
+            amp = np.ascontiguousarray((spec * beam[:, it, :]).T, dtype=np.complex64)
             out = data[it]
             for k in range(nf):
                 if k:
                     np.multiply(cur, step, out=cur)
-                out[:, k] = cur @ amp[:, k]
+                out[:, k] = cur @ amp[k]
     data *= gain
     noise_jy = sefd_jy / np.sqrt(2.0 * chan_width * INTEGRATION_S) if noise else 0.0
     full = np.empty((nt * nbls, nf, 2), dtype=np.complex64)
