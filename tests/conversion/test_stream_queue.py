@@ -150,3 +150,55 @@ def test_input_dir_must_exist(settings, tmp_path):
 
     with pytest.raises(ConfigError, match="input directory"):
         Streamer(tmp_path / "nope", tmp_path / "out", settings=settings)
+
+
+def test_watcher_wakes_on_new_files(tmp_path):
+    import threading
+
+    from dsa110_contimg.conversion.streaming.watcher import DirectoryWatcher
+
+    w = DirectoryWatcher(tmp_path, pattern="*_sb[0-9][0-9].hdf5", settle_seconds=0.0)
+    try:
+        assert w.ready_files(set()) == []
+        target = tmp_path / "2025-01-16T00:00:00_sb00.hdf5"
+        threading.Timer(0.3, target.write_bytes, args=(b"x",)).start()
+        t0 = time.monotonic()
+        w.wait(10.0)
+        if w.using_watchdog:
+            assert time.monotonic() - t0 < 5.0
+        time.sleep(0.1)
+        assert w.ready_files(set()) == [target]
+        assert w.ready_files({str(target)}) == []
+    finally:
+        w.close()
+
+
+def test_live_stream_fails_a_bad_group_and_keeps_running(settings, small_group, tmp_path):
+    import threading
+
+    from dsa110_contimg.conversion.streaming import run_stream
+
+    settings.stream.file_settle_seconds = 0.2
+    settings.stream.poll_interval_seconds = 0.5
+    settings.stream.group_timeout_seconds = 600.0
+    (tmp_path / "in").mkdir()
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=run_stream,
+        args=(tmp_path / "in", tmp_path / "out"),
+        kwargs={"settings": settings, "stop_event": stop},
+    )
+    runner.start()
+    try:
+        paths = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T08:00:00")
+        paths[3].write_text("garbage")
+        deadline = time.monotonic() + 30
+        while stream_status(settings)["counts"]["failed"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    (g,) = list_groups(settings=settings)
+    assert g.status == "failed" and "not an HDF5 file" in g.error
