@@ -20,6 +20,32 @@ from pathlib import Path
 CASES = {"default": 4, "realistic": 48}
 
 
+def flux_recovery(settings, data_id: str) -> dict:
+    """Measured / catalog (= simulated intrinsic) flux of the SNR > 30 sources of one image."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from dsa110_contimg.database import get_engine
+    from dsa110_contimg.database.tables.products import photometry as ph
+
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(
+            select(ph.c.flux_jy, ph.c.catalog_flux_mjy).where(
+                ph.c.data_id == data_id, ph.c.snr > 30
+            )
+        ).all()
+    r = np.array([f / (c / 1000.0) for f, c in rows if f is not None and c])
+    if r.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(r.size),
+        "median": round(float(np.median(r)), 4),
+        "p05": round(float(np.percentile(r, 5)), 4),
+        "p95": round(float(np.percentile(r, 95)), 4),
+        "within_5pct": round(float(np.mean(np.abs(r - 1) < 0.05)), 3),
+    }
+
+
 def run_case(name: str, channels: int, root: Path) -> dict:
     from dsa110_contimg.config import Settings
     from dsa110_contimg.conversion.streaming import Streamer, StreamOptions
@@ -45,6 +71,7 @@ def run_case(name: str, channels: int, root: Path) -> dict:
     stats = Worker(settings).run(once=True)
     t_phot = time.perf_counter() - t0
     reg = get_data(outcome.data_id, settings=settings)
+    recovery = flux_recovery(settings, outcome.data_id)
     dispose_engine(settings)
     tm = dict(outcome.timings)
     stages = {
@@ -72,6 +99,7 @@ def run_case(name: str, channels: int, root: Path) -> dict:
         "photometry_items": stats.completed,
         "photometry_status": reg.photometry_status if reg else None,
         "qa_status": outcome.qa_status,
+        "flux_recovery_snr_gt_30": recovery,
     }
 
 
