@@ -245,6 +245,8 @@ def image_ms(
             timeout=cfg.timeout_seconds,
             check=False,
             cwd=prefix.parent,
+            # own session: a Ctrl-C meant for the pipeline lets the image in progress finish
+            start_new_session=True,
         )
     except subprocess.TimeoutExpired:
         raise ImagingError(

@@ -148,8 +148,10 @@ def run_pipeline(
     if handle_signals and threading.current_thread() is threading.main_thread():
 
         def _on_signal(signum, _frame) -> None:  # noqa: ANN001
-            log.info("signal %d: stopping (finishing the work in progress)", signum)
+            log.info("signal %d: stopping after the work in progress (again to force)", signum)
             stop.set()
+            for sig, handler in previous.items():  # a second Ctrl-C interrupts at once
+                signal.signal(sig, handler)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _on_signal)
