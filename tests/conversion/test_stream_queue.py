@@ -202,3 +202,25 @@ def test_live_stream_fails_a_bad_group_and_keeps_running(settings, small_group, 
     assert not runner.is_alive()
     (g,) = list_groups(settings=settings)
     assert g.status == "failed" and "not an HDF5 file" in g.error
+
+
+def test_stream_warns_when_jobs_wait_without_a_worker(settings, tmp_path, caplog):
+    import logging
+
+    from dsa110_contimg.conversion.streaming import StreamOptions
+    from dsa110_contimg.jobs import create_batch_photometry_job
+    from dsa110_contimg.simulation import make_fits_image
+
+    img = tmp_path / "a-image-pb.fits"
+    make_fits_image(img, shape=(64, 64), center=(10.0, 40.0), n_sources=1, seed=1)
+    create_batch_photometry_job([img], [(10.0, 40.0)], settings=settings)
+    (tmp_path / "in").mkdir()
+    s = Streamer(
+        tmp_path / "in",
+        tmp_path / "out",
+        settings=settings,
+        options=StreamOptions(enable_photometry=True),
+    )
+    with caplog.at_level(logging.WARNING):
+        s.step()
+    assert "no worker is alive" in caplog.text
