@@ -13,9 +13,10 @@ from dsa110_contimg.database import (
     photometry_insert,
     register_image,
 )
-from dsa110_contimg.database.products import default_data_id, robust_rms
+from dsa110_contimg.database.products import default_data_id
 from dsa110_contimg.database.tables.products import data_registry, images, photometry
 from dsa110_contimg.errors import DatabaseError, InvalidImageError
+from dsa110_contimg.photometry.noise import robust_rms
 from dsa110_contimg.simulation import make_fits_image
 
 

@@ -43,7 +43,6 @@ __all__ = [
     "photometry_for_data",
     "photometry_insert",
     "register_image",
-    "robust_rms",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,8 +87,6 @@ _FLOAT_COLUMNS = frozenset(
     }
 )
 _INT_COLUMNS = frozenset({"dof", "job_id"})
-#: Pixels used at most for the robust noise estimate (a regular sub-grid of the image).
-_NOISE_MAX_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -187,42 +184,6 @@ def default_data_id(path: str | Path, *, digits: int = 10) -> str:
     return f"{stem[: 200 - digits - 1]}-{digest[:digits]}"
 
 
-def robust_rms(data: np.ndarray, *, max_pixels: int = _NOISE_MAX_PIXELS) -> float | None:
-    """Return the robust rms (1.4826 x MAD) of the finite pixels of an image.
-
-    Large images are sampled on a regular sub-grid of at most ``max_pixels`` pixels, which
-    changes the estimate by far less than its own scatter.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        2-D image (any byte order).
-    max_pixels : int
-        Largest number of pixels used.
-
-    Returns
-    -------
-    float or None
-        The rms, or None when the image has no finite pixel.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(1)
-    >>> round(robust_rms(rng.normal(0.0, 2.0, (300, 300))), 1)
-    2.0
-    """
-    arr = np.asarray(data)
-    if arr.ndim == 2 and arr.size > max_pixels:
-        step = int(np.ceil(np.sqrt(arr.size / max_pixels)))
-        arr = arr[::step, ::step]
-    values = np.asarray(arr, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    med = np.median(values)
-    return float(1.4826 * np.median(np.abs(values - med)))
-
-
 def _companion(path: Path, suffix: str) -> Path | None:
     """``<name>-image-pb.fits`` -> ``<name><suffix>`` when that file exists."""
     name = path.name
@@ -235,6 +196,7 @@ def _companion(path: Path, suffix: str) -> Path | None:
 def _describe(path: Path, beam_path: Path | None) -> dict[str, Any]:
     """Read the header quantities and the noise of an image to register."""
     from ..photometry.image import observation_times, read_image
+    from ..photometry.noise import robust_rms
 
     img = read_image(path)
     mjd_start, mjd_mid, mjd_end = observation_times(img.header)
@@ -768,9 +730,9 @@ def photometry_for_data(data_id: str, *, settings: Settings | None = None):
     )
     with get_engine(resolve_settings(settings)).connect() as conn:
         rows = conn.execute(stmt).all()
-    columns = list(zip(*rows)) if rows else [[] for _ in PHOTOMETRY_COLUMNS]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in PHOTOMETRY_COLUMNS]
     table = Table()
-    for name, values in zip(PHOTOMETRY_COLUMNS, columns):
+    for name, values in zip(PHOTOMETRY_COLUMNS, columns, strict=True):
         if name in _FLOAT_COLUMNS:
             table[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
         else:

@@ -18,6 +18,7 @@ import numpy as np
 from ..config import Settings, resolve_settings
 from ..config.imaging import ImagingSettings
 from ..errors import ImagingError
+from ..photometry.noise import robust_rms
 from .msinfo import MsInfo
 
 __all__ = ["QaResult", "assess_image", "expected_thermal_noise_jy", "record_qa"]
@@ -93,14 +94,6 @@ def expected_thermal_noise_jy(info: MsInfo, *, sefd_jy: float) -> float | None:
     return sigma_vis / math.sqrt(n)
 
 
-def _robust_rms(values: np.ndarray) -> float:
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return float("nan")
-    med = np.median(v)
-    return float(1.4826 * np.median(np.abs(v - med)))
-
-
 def _plane(path: Path) -> tuple[np.ndarray, object]:
     from astropy.io import fits
 
@@ -146,7 +139,8 @@ def assess_image(
     )
     ny, nx = noise_src.shape
     inner = noise_src[ny // 4 : 3 * ny // 4, nx // 4 : 3 * nx // 4]
-    noise = _robust_rms(inner)
+    noise = robust_rms(inner)
+    noise = float("nan") if noise is None else noise
     finite = float(np.isfinite(image).mean()) if image.size else 0.0
     peak = float(np.nanmax(image)) if np.isfinite(image).any() else float("nan")
     dyn = peak / noise if noise and np.isfinite(noise) and noise > 0 else float("nan")

@@ -49,10 +49,10 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import pixel_to_pixel
 
 from ..config import Settings, resolve_settings
-from ..database.products import robust_rms
 from ..errors import ContimgError, ContimgWarning, InvalidImageError, MosaicError
 from ..photometry.beam import local_jacobian
 from ..photometry.image import Beam, observation_times, read_image
+from ..photometry.noise import robust_rms
 from .beams import common_beam, convolution_kernel, gaussian_convolve, noise_scale
 from .grid import MosaicGrid, edge_points, mosaic_grid, pixel_bbox
 
