@@ -81,7 +81,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..catalog import query_sources
 
         table = query_sources(
-            name, ra, dec, radius, min_flux, max_sources, settings=get_settings(ctx)
+            name, ra, dec, radius, min_flux, max_sources, all_columns=True,
+            settings=get_settings(ctx),
         )
         if output is not None:
             table.write(output, format="ascii.csv", overwrite=True)
