@@ -42,7 +42,9 @@ def head_revision() -> str:
     """Return the newest revision of the packaged history (there is exactly one head)."""
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     if len(heads) != 1:
-        raise SchemaError(f"the migration history has {len(heads)} heads {heads}; it must be linear")
+        raise SchemaError(
+            f"the migration history has {len(heads)} heads {heads}; it must be linear"
+        )
     return heads[0]
 
 
@@ -77,6 +79,16 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
                 conn.commit()
 
 
+def _upgrade_locked(engine: Engine, revision: str) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    log.info(
+        "database %s is at revision %s", engine.url.render_as_string(), current_revision(engine)
+    )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` under the migration lock.
 
@@ -88,15 +100,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         Target revision, ``"head"`` by default.
     """
     with _migration_lock(engine):
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    log.info("database %s is at revision %s", engine.url.render_as_string(), current_revision(engine))
+        _upgrade_locked(engine, revision)
 
 
 def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
     """Make sure the database schema is at the head revision.
+
+    The whole check runs under the migration lock, first connection included: on a new SQLite
+    file that first connection switches the file to WAL, which must not race another process
+    (or thread) doing the same or migrating.
 
     Parameters
     ----------
@@ -112,18 +124,19 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
         this code does not know (written by a newer version).
     """
     head = head_revision()
-    current = current_revision(engine)
-    if current == head:
-        return
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if current is not None and current not in known:
-        raise SchemaError(
-            f"database {engine.url.render_as_string()} is at revision {current!r}, unknown to "
-            "this version of dsa110_contimg (written by a newer version?)"
-        )
-    if not auto_upgrade:
-        raise SchemaError(
-            f"database {engine.url.render_as_string()} is at revision {current!r}, behind "
-            f"{head!r}; run 'contimg db upgrade'"
-        )
-    upgrade(engine)
+    with _migration_lock(engine):
+        current = current_revision(engine)
+        if current == head:
+            return
+        known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaError(
+                f"database {engine.url.render_as_string()} is at revision {current!r}, unknown "
+                "to this version of dsa110_contimg (written by a newer version?)"
+            )
+        if not auto_upgrade:
+            raise SchemaError(
+                f"database {engine.url.render_as_string()} is at revision {current!r}, behind "
+                f"{head!r}; run 'contimg db upgrade'"
+            )
+        _upgrade_locked(engine, "head")
