@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
+from _postgres import postgres_admin_url, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DEC_DEG = 54.6
@@ -116,19 +116,6 @@ def _bench_backend(label: str, url: str, state_dir: str, catalog, n_cones: int) 
     return out
 
 
-def _postgres_admin_url() -> str | None:
-    url = os.environ.get("CONTIMG_TEST_POSTGRES_URL")
-    if url:
-        return url
-    script = ROOT / "scripts" / "pg-test-server.sh"
-    try:
-        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.strip().splitlines()
-    return lines[-1] if proc.returncode == 0 and lines else None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-sources", type=int, default=1_800_000)
@@ -164,23 +151,12 @@ def main() -> int:
         results["backends"]["sqlite"] = _bench_backend(
             "sqlite", url, str(tmp / "sqlite"), catalog, args.cones
         )
-        admin = None if args.no_postgres else _postgres_admin_url()
+        admin = None if args.no_postgres else postgres_admin_url()
         if admin:
-            from sqlalchemy import create_engine, text
-
-            name = f"bench_catalog_{uuid.uuid4().hex[:8]}"
-            eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-            with eng.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                pg_url = admin.rsplit("/", 1)[0] + "/" + name
+            with scratch_database(admin, "bench_catalog") as pg_url:
                 results["backends"]["postgresql"] = _bench_backend(
                     "postgresql", pg_url, str(tmp / "pg"), catalog, args.cones
                 )
-            finally:
-                with eng.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                eng.dispose()
         else:
             print("PostgreSQL: no server (set CONTIMG_TEST_POSTGRES_URL); skipped")
     finally:

@@ -27,33 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
+from _postgres import postgres_admin_url, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".bench-out"
 CONTIMG = str(Path(sys.executable).with_name("contimg"))
 N_INSERT = 200_000
 N_POSITIONS = 2_000
-
-
-def _postgres_admin_url() -> str | None:
-    url = os.environ.get("CONTIMG_TEST_POSTGRES_URL")
-    if url:
-        return url
-    try:
-        proc = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "pg-test-server.sh")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.strip().splitlines()
-    return lines[-1] if proc.returncode == 0 and lines else None
 
 
 def _settings(url: str, state_dir: Path):
@@ -308,20 +291,10 @@ def main() -> int:
         run_backend(
             "sqlite", f"sqlite:///{work / 'state-sqlite' / 'contimg.sqlite3'}", work, args, results
         )
-        admin = None if args.no_postgres else _postgres_admin_url()
+        admin = None if args.no_postgres else postgres_admin_url()
         if admin:
-            from sqlalchemy import create_engine, text
-
-            name = f"bench_jobs_{uuid.uuid4().hex[:8]}"
-            eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-            with eng.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                run_backend("postgresql", admin.rsplit("/", 1)[0] + "/" + name, work, args, results)
-            finally:
-                with eng.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                eng.dispose()
+            with scratch_database(admin, "bench_jobs") as pg_url:
+                run_backend("postgresql", pg_url, work, args, results)
         else:
             print("PostgreSQL: no server (set CONTIMG_TEST_POSTGRES_URL); skipped")
     finally:
