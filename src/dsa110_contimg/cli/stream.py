@@ -16,6 +16,13 @@ log = logging.getLogger(__name__)
 
 _IN = typer.Option("--input-dir", help="Directory the telescope writes <timestamp>_sbNN.hdf5 into.")
 _OUT = typer.Option("--output-dir", help="Where Measurement Sets and images are written.")
+_CATALOG = typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
+_RADIUS = typer.Option(
+    "--photometry-radius", help="Search radius in degrees (default: whole image)."
+)
+_MAX_SOURCES = typer.Option(
+    "--photometry-max-sources", help="At most N brightest sources per image."
+)
 
 
 def _options(
@@ -57,22 +64,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
             bool,
             typer.Option("--enable-photometry", help="Queue forced photometry of every new image."),
         ] = False,
-        photometry_catalog: Annotated[
-            str, typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
-        ] = "nvss",
-        photometry_radius: Annotated[
-            float | None,
-            typer.Option(
-                "--photometry-radius", help="Search radius in degrees (default: whole image)."
-            ),
-        ] = None,
+        photometry_catalog: Annotated[str, _CATALOG] = "nvss",
+        photometry_radius: Annotated[float | None, _RADIUS] = None,
         photometry_normalize: Annotated[
             bool, typer.Option("--photometry-normalize", help="Normalize the measurements.")
         ] = False,
-        photometry_max_sources: Annotated[
-            int | None,
-            typer.Option("--photometry-max-sources", help="At most N brightest sources per image."),
-        ] = None,
+        photometry_max_sources: Annotated[int | None, _MAX_SOURCES] = None,
         enable_mosaic: Annotated[
             bool,
             typer.Option("--enable-mosaic", help="Run the mosaic orchestrator after each group."),
@@ -114,19 +111,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         input_dir: Annotated[Path, _IN],
         output_dir: Annotated[Path, _OUT],
-        photometry_catalog: Annotated[
-            str, typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
-        ] = "nvss",
-        photometry_radius: Annotated[
-            float | None,
-            typer.Option(
-                "--photometry-radius", help="Search radius in degrees (default: whole image)."
-            ),
-        ] = None,
-        photometry_max_sources: Annotated[
-            int | None,
-            typer.Option("--photometry-max-sources", help="At most N brightest sources per image."),
-        ] = None,
+        photometry_catalog: Annotated[str, _CATALOG] = "nvss",
+        photometry_radius: Annotated[float | None, _RADIUS] = None,
+        photometry_max_sources: Annotated[int | None, _MAX_SOURCES] = None,
         no_normalize: Annotated[
             bool, typer.Option("--no-normalize", help="Do not normalize the measurements.")
         ] = False,
