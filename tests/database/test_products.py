@@ -189,6 +189,51 @@ def test_photometry_insert_columns_and_tables(db_settings):
     assert photometry_insert([], settings=db_settings) == 0
 
 
+def test_photometry_insert_batch_constants_are_stored_exactly(db_settings):
+    # Values given once for the whole batch take a different path from per-row values (on
+    # SQLite the exact ones are written into the statement): they must come back identical.
+    rng = np.random.default_rng(4)
+    n = 300
+    mjds = 61000.0 + rng.uniform(0, 1, 5)  # floats SQLite would not always parse back exactly
+    for k, mjd in enumerate(mjds):
+        did = f'it\'s img "{k}"; DROP TABLE photometry; --'
+        cols = {
+            "data_id": did,
+            "catalog": "nv'ss",
+            "source_id": [f"S{i}" for i in range(n)],
+            "ra_deg": rng.uniform(0, 360, n),
+            "dec_deg": 30.0,  # a constant float
+            "flux_jy": np.float32(0.25),
+            "flux_err_jy": np.nan,  # a constant NaN is NULL
+            "dof": np.int64(7),
+            "mjd": float(mjd),
+            "job_id": None,
+            "software_version": "v'1",
+            "measured_at": 1.7e9 + float(mjd),
+        }
+        assert photometry_insert(cols, settings=db_settings) == n
+        stored = _rows(db_settings, did)
+        assert len(stored) == n
+        r = stored[0]
+        assert r["catalog"] == "nv'ss" and r["software_version"] == "v'1" and r["dof"] == 7
+        assert r["mjd"] == float(mjd) and r["measured_at"] == 1.7e9 + float(mjd)
+        assert r["dec_deg"] == 30.0 and r["flux_jy"] == float(np.float32(0.25))
+        assert r["flux_err_jy"] is None and r["job_id"] is None and r["flags"] == ""
+        assert sorted(x["ra_deg"] for x in stored) == sorted(cols["ra_deg"].tolist())
+    assert _count(db_settings, photometry) == n * len(mjds)
+    # constant key parts and a repeated key in one batch: the last row wins
+    again = {
+        "data_id": "one",
+        "catalog": "nvss",
+        "source_id": ["A", "A"],
+        "ra_deg": 1.0,
+        "dec_deg": 2.0,
+        "flux_jy": [0.1, 0.2],
+    }
+    assert photometry_insert(again, settings=db_settings) == 2
+    assert [r["flux_jy"] for r in _rows(db_settings, "one")] == [0.2]
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [

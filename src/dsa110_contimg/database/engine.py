@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 #: How long an SQLite connection waits for another writer before failing, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
+#: Page size of a *new* SQLite file, in bytes (an existing file keeps the size it was made
+#: with). Measured here: 16 KiB pages make a 200 000-row bulk ``photometry_insert`` ~1.2x
+#: faster, but the pipeline's real writes (a few hundred rows per image, each landing on a
+#: different page of the light-curve index) and light-curve reads of a database larger than
+#: the memory map were 10-40% slower, so the products database keeps 4 KiB pages.
+SQLITE_PAGE_SIZE = 4_096
+
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     """Return whether an engine or URL is SQLite."""
@@ -59,6 +66,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see below)
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")  # before WAL: new files only
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")

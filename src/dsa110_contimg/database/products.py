@@ -8,15 +8,17 @@ file is a primary-beam-corrected ``<name>-image-pb.fits``. Registering also crea
 
 Photometry rows are stored in bulk by :func:`photometry_insert`: one transaction, an upsert on
 ``(data_id, catalog, source_id)`` (so re-running a measurement never duplicates a row). On
-SQLite the hot path is the driver's own ``executemany`` of one prepared
-``INSERT ... ON CONFLICT DO UPDATE``; on PostgreSQL the rows are streamed with ``COPY`` into a
-temporary table and merged with one ``INSERT ... SELECT ... ON CONFLICT``.
+SQLite the hot path is the driver's own ``executemany`` of a prepared multi-row
+``INSERT ... VALUES ... ON CONFLICT DO UPDATE``, with the values the batch shares (``data_id``,
+job id, ...) written into the statement once rather than bound on every row; on PostgreSQL the rows
+are streamed with binary ``COPY`` into a temporary table and merged with one
+``INSERT ... SELECT ... ON CONFLICT``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -476,14 +478,22 @@ def _as_columns(rows: Any) -> tuple[dict[str, Any], int]:
     return {c: [r.get(c) for r in rows] for c in names}, len(rows)
 
 
-def _column_values(name: str, value: Any, n: int) -> list:
+def _scalar_value(name: str, value: Any) -> Any:
+    """Return one broadcast value as a plain Python value (NaN -> None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if name in _FLOAT_COLUMNS:
+        value = float(value)
+        return value if np.isfinite(value) else None
+    if name in _INT_COLUMNS:
+        return int(value)
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _column_values(name: str, value: Any) -> list:
     """Return one column as a list of plain Python values (NaN -> None)."""
-    if _is_scalar(value):
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
-        return [value] * n
     if name in _FLOAT_COLUMNS:
         try:
             arr = np.asarray(value, dtype=np.float64)
@@ -512,62 +522,180 @@ def _column_values(name: str, value: Any, n: int) -> list:
     return value
 
 
-def _prepare_rows(rows: Any) -> tuple[tuple[str, ...], Iterable[tuple], int]:
-    """Validate and complete photometry rows.
+@dataclass(frozen=True)
+class _PhotometryBatch:
+    """Validated photometry rows: the columns written, split into per-batch and per-row values.
 
-    Returns the columns given (in :data:`PHOTOMETRY_COLUMNS` order; the others are NULL), an
-    iterator of row tuples and the row count.
+    Columns absent from ``columns`` are written as NULL. ``constants`` (one value for every
+    row: a scalar given for a column, or a default) are kept apart from the per-row values so
+    that a backend can send each of them once instead of once per row.
     """
+
+    columns: tuple[str, ...]  # every column written, in PHOTOMETRY_COLUMNS order
+    constants: dict[str, Any]
+    varying: tuple[str, ...]  # the per-row columns, in PHOTOMETRY_COLUMNS order
+    values: dict[str, list]  # per-row values of each varying column
+    n: int
+
+    def rows(self, bound: Sequence[str]) -> Iterable[tuple]:
+        """Row tuples of the columns ``bound`` (constants among them repeated)."""
+        return zip(
+            *(
+                self.values[c] if c in self.values else itertools.repeat(self.constants[c], self.n)
+                for c in bound
+            ),
+            strict=False,  # itertools.repeat is bounded by n: every iterable has n items
+        )
+
+
+def _prepare_rows(rows: Any) -> _PhotometryBatch:
+    """Validate and complete photometry rows (see :func:`photometry_insert`)."""
     from .. import __version__
     from ..catalog.ids import POSITION_CATALOG, position_source_ids
 
     cols, n = _as_columns(rows)
     if n == 0:
-        return (), iter(()), 0
+        return _PhotometryBatch((), {}, (), {}, 0)
     for required in ("data_id", "ra_deg", "dec_deg"):
         if required not in cols:
             raise DatabaseError(f"photometry rows need a {required!r} column")
-    out: dict[str, list] = {name: _column_values(name, cols[name], n) for name in cols}
-    if None in out["data_id"]:
+    const: dict[str, Any] = {}
+    vals: dict[str, list] = {}
+    for name, value in cols.items():
+        if _is_scalar(value):
+            const[name] = _scalar_value(name, value)
+            continue
+        column = _column_values(name, value)
+        if name not in _FLOAT_COLUMNS and column.count(column[0]) == n:
+            const[name] = column[0]  # one value for the batch (the data_id, catalog, flags...)
+        else:
+            vals[name] = column
+
+    def has_none(name: str) -> bool:
+        return const[name] is None if name in const else None in vals[name]
+
+    def as_list(name: str) -> list:
+        return vals[name] if name in vals else [const[name]] * n
+
+    if has_none("data_id"):
         raise DatabaseError("photometry rows need a data_id on every row")
-    if None in out["ra_deg"] or None in out["dec_deg"]:
+    if has_none("ra_deg") or has_none("dec_deg"):
         raise DatabaseError("photometry rows need finite ra_deg and dec_deg")
-    catalog = out.get("catalog") or [POSITION_CATALOG] * n
-    if None in catalog:
-        catalog = [POSITION_CATALOG if c is None else c for c in catalog]
-    out["catalog"] = catalog
-    source_id = out.get("source_id") or [None] * n
+    if "catalog" not in cols or const.get("catalog", "") is None:
+        const["catalog"] = POSITION_CATALOG
+    elif "catalog" in vals and None in vals["catalog"]:
+        vals["catalog"] = [POSITION_CATALOG if c is None else c for c in vals["catalog"]]
+    source_id = as_list("source_id") if "source_id" in cols else [None] * n
+    const.pop("source_id", None)
     if None in source_id or "" in source_id:
         missing = [i for i, s in enumerate(source_id) if s is None or s == ""]
+        catalog = as_list("catalog")
         if any(catalog[i] != POSITION_CATALOG for i in missing):
             raise DatabaseError(
                 "photometry rows of a catalog other than 'position' need a source_id"
             )
+        ra, dec = as_list("ra_deg"), as_list("dec_deg")
         try:
-            names = position_source_ids(
-                [out["ra_deg"][i] for i in missing], [out["dec_deg"][i] for i in missing]
-            )
+            names = position_source_ids([ra[i] for i in missing], [dec[i] for i in missing])
         except (TypeError, ValueError) as exc:
             raise DatabaseError(f"photometry rows: bad position ({exc})") from None
         source_id = list(source_id)
         for i, name in zip(missing, names, strict=True):
             source_id[i] = name
-    out["source_id"] = source_id
-    flags = out.get("flags")
-    if flags is None:
-        out["flags"] = [""] * n
-    elif None in flags:
-        out["flags"] = ["" if f is None else f for f in flags]
-    measured = out.get("measured_at")
-    if measured is None or None in measured:
+    vals["source_id"] = source_id  # always per row, so a batch never lacks per-row columns
+    if "flags" not in cols or const.get("flags", "") is None:
+        const["flags"] = ""
+    elif "flags" in vals and None in vals["flags"]:
+        vals["flags"] = ["" if f is None else f for f in vals["flags"]]
+    if "measured_at" not in cols or const.get("measured_at", 0.0) is None:
+        const["measured_at"] = time.time()
+    elif "measured_at" in vals and None in vals["measured_at"]:
         now = time.time()
-        out["measured_at"] = (
-            [now] * n if measured is None else [now if v is None else v for v in measured]
-        )
-    if "software_version" not in out:
-        out["software_version"] = [__version__] * n
-    names = tuple(c for c in PHOTOMETRY_COLUMNS if c in out)
-    return names, zip(*(out[c] for c in names), strict=True), n
+        vals["measured_at"] = [now if v is None else v for v in vals["measured_at"]]
+    if "software_version" not in cols:
+        const["software_version"] = __version__
+    columns = tuple(c for c in PHOTOMETRY_COLUMNS if c in const or c in vals)
+    varying = tuple(c for c in columns if c in vals)
+    return _PhotometryBatch(columns, const, varying, vals, n)
+
+
+def _conflict_sql(columns: Sequence[str]) -> str:
+    """``ON CONFLICT`` clause of the photometry upsert (absent columns are reset to NULL)."""
+    sets = ", ".join(
+        f"{c} = excluded.{c}" if c in columns else f"{c} = NULL"
+        for c in PHOTOMETRY_COLUMNS
+        if c not in _KEY
+    )
+    return f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {sets}"
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """Return the SQL text of a value SQLite reads back exactly, or None to bind it instead.
+
+    NULL, integers and strings only: SQLite's own text-to-double conversion is not always
+    correctly rounded, so a float is always bound.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return str(int(value))
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+#: Bound parameters per SQLite statement: the smallest compile-time limit any SQLite build has.
+_SQLITE_MAX_PARAMS = 999
+
+
+def sqlite_upsert_statement(batch: _PhotometryBatch, rows: int = 1) -> tuple[str, tuple[str, ...]]:
+    """Return the SQLite upsert of ``rows`` rows of a batch, and the columns bound per row.
+
+    The values the whole batch shares that SQLite reads back exactly (NULL, integers and
+    strings: the ``data_id``, catalog, job id, software version, ...) are written into the
+    statement once, so the driver binds fewer parameters per row: the hot path of a bulk
+    insert is that binding. SQLite applies the rows of a multi-row ``VALUES`` one after the
+    other, so a key repeated in a batch ends with its last row, as with one row per statement.
+    """
+    bound = []
+    values = []
+    for c in batch.columns:
+        literal = _sqlite_literal(batch.constants[c]) if c in batch.constants else None
+        if literal is None:
+            bound.append(c)
+            values.append("?")
+        else:
+            values.append(literal)
+    row = f"({', '.join(values)})"
+    sql = (
+        f"INSERT INTO photometry ({', '.join(batch.columns)}) VALUES {', '.join([row] * rows)} "
+        + _conflict_sql(batch.columns)
+    )
+    return sql, tuple(bound)
+
+
+def _sqlite_insert(dbapi, batch: _PhotometryBatch) -> None:
+    """Upsert a batch with the driver's ``executemany`` of multi-row statements.
+
+    Many rows per statement (up to :data:`_SQLITE_MAX_PARAMS` parameters) rather than one: the
+    per-statement work of the driver and of SQLite is then paid once per block of rows (about
+    1.2x the rows/s of one row per statement here).
+    """
+    _, bound = sqlite_upsert_statement(batch)
+    per = max(1, _SQLITE_MAX_PARAMS // len(bound))
+    width = per * len(bound)
+    flat = list(itertools.chain.from_iterable(batch.rows(bound)))
+    full, rest = divmod(batch.n, per)
+    cur = dbapi.cursor()
+    try:
+        if full:
+            sql, _ = sqlite_upsert_statement(batch, per)
+            cur.executemany(sql, (flat[i * width : (i + 1) * width] for i in range(full)))
+        if rest:
+            sql, _ = sqlite_upsert_statement(batch, rest)
+            cur.execute(sql, flat[full * width :])
+    finally:
+        cur.close()
 
 
 _PG_STAGE = (
@@ -591,26 +719,38 @@ _PG_TYPES = {
 }
 
 
-@functools.lru_cache(maxsize=64)
-def _upsert_sql(dialect: str, names: tuple[str, ...]) -> str:
-    """Return the statement upserting rows of these columns (absent ones become NULL)."""
-    key = ", ".join(_KEY)
-    sets = ", ".join(
-        f"{c} = excluded.{c}" if c in names else f"{c} = NULL"
-        for c in PHOTOMETRY_COLUMNS
-        if c not in _KEY
+def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
+    """Stream a batch with binary ``COPY`` into a temporary table and merge it in one upsert.
+
+    Only the per-row columns are copied; the batch's constants are parameters of the merge.
+    """
+    tuples = list(batch.rows(batch.varying))
+    # ON CONFLICT cannot touch a row twice in one statement: keep the last of duplicate keys
+    # (as SQLite's row-by-row upsert does).
+    key_idx = [batch.varying.index(k) for k in _KEY if k in batch.varying]
+    unique = {tuple(t[i] for i in key_idx): t for t in tuples}
+    if len(unique) < len(tuples):
+        tuples = list(unique.values())
+    select_list = ", ".join(
+        c if c in batch.values else f"CAST(%s AS {_PG_TYPES.get(c, 'float8')})"
+        for c in batch.columns
     )
-    cols = ", ".join(names)
-    if dialect == "sqlite":
-        values = ", ".join("?" for _ in names)
-        return (
-            f"INSERT INTO photometry ({cols}) VALUES ({values}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    params = [batch.constants[c] for c in batch.columns if c not in batch.values]
+    with dbapi.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
+        cur.execute(_PG_STAGE)
+        with cur.copy(
+            f"COPY photometry_stage ({', '.join(batch.varying)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([_PG_TYPES.get(c, "float8") for c in batch.varying])
+            for t in tuples:
+                copy.write_row(t)
+        cur.execute(
+            f"INSERT INTO photometry ({', '.join(batch.columns)}) SELECT {select_list} "
+            f"FROM photometry_stage {_conflict_sql(batch.columns)}",
+            params,
         )
-    return (
-        f"INSERT INTO photometry ({cols}) SELECT {cols} "
-        f"FROM photometry_stage ON CONFLICT ({key}) DO UPDATE SET {sets}"
-    )
+        cur.execute("DROP TABLE pg_temp.photometry_stage")
 
 
 def insert_photometry_rows(conn: Connection, rows: Any) -> int:
@@ -629,35 +769,15 @@ def insert_photometry_rows(conn: Connection, rows: Any) -> int:
     int
         Number of rows written.
     """
-    names, tuples, n = _prepare_rows(rows)
-    if n == 0:
+    batch = _prepare_rows(rows)
+    if batch.n == 0:
         return 0
     dbapi = conn.connection.dbapi_connection
-    sql = _upsert_sql(conn.dialect.name, names)
     if conn.dialect.name == "sqlite":
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(sql, tuples)
-        finally:
-            cur.close()
-        return n
-    # ON CONFLICT cannot touch a row twice in one statement: keep the last of duplicate keys
-    # (as SQLite's row-by-row upsert does). names always start with data_id, catalog, source_id.
-    tuples = list(tuples)
-    if len({t[:3] for t in tuples}) < n:
-        tuples = list({t[:3]: t for t in tuples}.values())
-    with dbapi.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
-        cur.execute(_PG_STAGE)
-        with cur.copy(
-            f"COPY photometry_stage ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types([_PG_TYPES.get(c, "float8") for c in names])
-            for t in tuples:
-                copy.write_row(t)
-        cur.execute(sql)
-        cur.execute("DROP TABLE pg_temp.photometry_stage")
-    return n
+        _sqlite_insert(dbapi, batch)
+    else:
+        _pg_insert(dbapi, batch)
+    return batch.n
 
 
 def photometry_insert(rows: Any, *, settings: Settings | None = None) -> int:
