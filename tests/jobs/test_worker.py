@@ -143,6 +143,42 @@ def test_item_of_a_dead_worker_is_reclaimed_after_its_lease(jsettings, field):
     _assert_registry_follows_items(jsettings, job_id)
 
 
+def test_a_long_normalization_hook_does_not_let_leases_run_out(jsettings, field):
+    # The heartbeat runs beside the loop: while the hook after one item takes 4 leases, the
+    # other item (measured meanwhile) stays leased, and a second worker never takes it over.
+    jsettings.jobs.lease_seconds = 0.5
+    job_id = create_batch_photometry_job(field.paths[:2], field.coords, settings=jsettings)
+    first = Worker(jsettings, concurrency=2, in_process=True)
+    hook, calls = first._hook, []
+
+    def slow_hook(data_id, **kwargs):
+        calls.append(data_id)
+        if len(calls) == 1:
+            time.sleep(4 * jsettings.jobs.lease_seconds)
+        if hook is not None:
+            hook(data_id, **kwargs)
+
+    first._hook = slow_hook
+    results = {}
+    t1 = threading.Thread(target=lambda: results.update(first=first.run(once=True)))
+    t1.start()
+    deadline = time.time() + 60
+    while not calls and time.time() < deadline:  # the first item is done, its hook sleeping
+        time.sleep(0.01)
+    assert calls
+    second = Worker(jsettings, in_process=True)
+    t2 = threading.Thread(target=lambda: results.update(second=second.run(once=True)))
+    t2.start()
+    t1.join(60)
+    t2.join(60)
+    assert (results["first"].completed, results["first"].discarded) == (2, 0)
+    assert results["second"].completed == 0
+    items = job_items(job_id, settings=jsettings)
+    assert [(i.status, i.attempts) for i in items] == [("completed", 1)] * 2
+    assert get_job(job_id, settings=jsettings).status == "completed"
+    _assert_registry_follows_items(jsettings, job_id)
+
+
 def test_cancel_and_retry(jsettings, field):
     job_id = create_batch_photometry_job(field.paths, field.coords, settings=jsettings)
     job = cancel_job(job_id, settings=jsettings)

@@ -3,8 +3,10 @@
 One :class:`Worker` owns a database engine, an executor (local processes by default, a Dask
 cluster when a scheduler address is given) and a row in the ``workers`` table. Its loop:
 
-1. heartbeat (worker row, and the leases of the items it holds) every
-   ``min(heartbeat_seconds, lease_seconds / 3)``;
+1. a background thread heartbeats (worker row, and the leases of the items it holds) every
+   ``min(heartbeat_seconds, lease_seconds / 3)``, so that a long step of the loop (storing a
+   large batch, the normalization hook back-filling many images) never lets a lease run out
+   and hands an item still being measured to another worker;
 2. collect finished tasks: store the rows and complete the item (one fenced transaction), or
    record the failure (retried with exponential backoff up to ``max_attempts``); then call
    the normalization hook;
@@ -23,7 +25,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ class Worker:
         self._params: dict[int, dict[str, Any]] = {}
         self._hook = _normalization_hook()
         self._beat_every = 1.0
-        self._last_beat = 0.0
+        self._state: tuple[str, int | None] = ("idle", None)  # what the heartbeat reports
 
     def stop(self) -> None:
         """Ask the worker to stop: no new claims; in-flight items are finished and stored."""
@@ -180,7 +181,11 @@ class Worker:
             f", dask {self.dask_scheduler}" if self.dask_scheduler else "",
         )
         inflight: dict[Any, ClaimedItem] = {}
-        self._last_beat = time.monotonic()
+        beats_done = threading.Event()
+        beats = threading.Thread(
+            target=self._beat_loop, args=(engine, beats_done), name="heartbeat", daemon=True
+        )
+        beats.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -192,9 +197,10 @@ class Worker:
             while inflight:  # graceful stop: finish and store what was started
                 for fut in executor.wait(inflight, timeout=self._beat_every):
                     self._collect(engine, executor, fut, inflight.pop(fut), stats)
-                if inflight:
-                    self._beat(engine, inflight)
+                self._report(inflight)
         finally:
+            beats_done.set()
+            beats.join()
             executor.shutdown()
             unregister_worker(engine, self.worker_id)
             log.info(
@@ -213,9 +219,6 @@ class Worker:
     ) -> bool:
         """One turn of the loop; return True when ``once`` and the queue is drained."""
         cfg = self.settings.jobs
-        if time.monotonic() - self._last_beat >= self._beat_every:
-            self._beat(engine, inflight)
-            self._last_beat = time.monotonic()
         for fut in [f for f in inflight if f.done()]:
             self._collect(engine, executor, fut, inflight.pop(fut), stats)
         free = self.concurrency - len(inflight)
@@ -227,6 +230,7 @@ class Worker:
             self._params.update(params)
             for item in claimed:
                 inflight[self._submit(executor, item)] = item
+        self._report(inflight)
         if once and not inflight and not claimed:
             if outstanding_items(engine, job_id=self.job_id) == 0:
                 return True
@@ -237,15 +241,21 @@ class Worker:
             self._stop.wait(cfg.poll_seconds)
         return False
 
-    def _beat(self, engine, inflight: dict[Any, ClaimedItem]) -> None:
+    def _report(self, inflight: dict[Any, ClaimedItem]) -> None:
+        """Set what the heartbeat reports: running (and which job) or idle."""
         current = next(iter(inflight.values())).job_id if inflight else None
-        heartbeat(
-            engine,
-            self.settings,
-            self.worker_id,
-            status="running" if inflight else "idle",
-            current_job_id=current,
-        )
+        self._state = ("running" if inflight else "idle", current)
+
+    def _beat_loop(self, engine, done: threading.Event) -> None:
+        """Heartbeat until ``done`` is set (the worker's background thread)."""
+        while not done.wait(self._beat_every):
+            status, current = self._state
+            try:
+                heartbeat(
+                    engine, self.settings, self.worker_id, status=status, current_job_id=current
+                )
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried on the next one
+                log.warning("heartbeat of worker %s failed (will retry): %s", self.worker_id, exc)
 
     def _submit(self, executor, item: ClaimedItem):
         params = self._params[item.job_id]
