@@ -36,7 +36,7 @@ N_EPOCHS = 1000
 N_SOURCES = 10_000
 N_REFS = 200
 SEED = 110
-BUILD = {"version": 7, "epochs": N_EPOCHS, "sources": N_SOURCES, "refs": N_REFS, "seed": SEED}
+BUILD = {"version": 8, "epochs": N_EPOCHS, "sources": N_SOURCES, "refs": N_REFS, "seed": SEED}
 
 
 def _simulate():
@@ -93,9 +93,9 @@ def build(base: Path, sim) -> float:
     con.execute("PRAGMA cache_size = -1000000")
     idx_sql = con.execute(
         "SELECT sql FROM sqlite_master WHERE type='index' "
-        "AND name='ix_photometry_catalog_source_id_mjd'"
+        "AND name='ix_photometry_source_id_mjd'"
     ).fetchone()[0]
-    con.execute("DROP INDEX ix_photometry_catalog_source_id_mjd")
+    con.execute("DROP INDEX ix_photometry_source_id_mjd")
     con.execute("BEGIN")
     now = time.time()
     ids = [str(s) for s in sim.source_ids]

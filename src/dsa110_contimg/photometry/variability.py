@@ -457,7 +457,7 @@ def get_lightcurve(
     settings = resolve_settings(settings)
     engine = get_engine(settings)
     ph = "?" if engine.dialect.name == "sqlite" else "%s"
-    # the (catalog, source_id, mjd) index of photometry, then one row read per point
+    # the (source_id, mjd) index of photometry, then one row read per point
     sql = (
         "SELECT p.mjd, p.data_id, p.flux_jy, p.flux_err_jy, p.normalized_flux_jy, "
         "p.normalized_flux_err_jy, p.flags, i.kind FROM photometry p "

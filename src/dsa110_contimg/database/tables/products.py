@@ -75,7 +75,7 @@ photometry = Table(
     Column("software_version", String(64)),
     Column("measured_at", Float, nullable=False),
     UniqueConstraint("data_id", "catalog", "source_id"),
-    Index(None, "catalog", "source_id", "mjd"),
+    Index(None, "source_id", "mjd"),  # light curves (migration 0006)
 )
 
 data_registry = Table(
