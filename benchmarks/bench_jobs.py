@@ -274,7 +274,8 @@ def run_backend(name: str, url: str, work: Path, args, results: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    # photometry_insert calls of 200 000 rows each (medians of 5: the machine is noisy)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--latency-repeats", type=int, default=7)
     parser.add_argument("--n-images", type=int, default=100)
     parser.add_argument("--no-postgres", action="store_true")
