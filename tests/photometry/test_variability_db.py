@@ -131,6 +131,33 @@ def test_combine_epochs_window():
     assert ce[0] == pytest.approx(1 / np.sqrt(3))
 
 
+def test_combine_epochs_matches_the_sequential_rule():
+    """Random cadences, including runs of points longer than one window: the epochs are those
+    of the plain rule (a new epoch at the first point more than a window after the current
+    epoch's first point)."""
+    rng = np.random.default_rng(11)
+    window = 1 / 24
+    for _ in range(200):
+        n = int(rng.integers(1, 80))
+        gaps = rng.choice([0.003, 0.01, 0.03, 0.5, 1.0], size=n) * rng.uniform(0.5, 1.5, n)
+        mjd = 61000 + np.cumsum(gaps)
+        group, start = [], None
+        for t in mjd:
+            if start is None or t - start > window:
+                start = t
+                group.append(len(group) and group[-1] + 1)
+            else:
+                group.append(group[-1])
+        group = np.array(group)
+        f, e = rng.normal(1, 0.1, n), rng.uniform(0.01, 0.1, n)
+        first, counts, cf, ce = combine_epochs(mjd, f, e, window_days=window)
+        assert first.tolist() == np.flatnonzero(np.r_[True, np.diff(group) != 0]).tolist()
+        assert counts.tolist() == np.bincount(group).tolist()
+        w = 1 / e**2
+        np.testing.assert_allclose(cf, np.bincount(group, w * f) / np.bincount(group, w))
+        np.testing.assert_allclose(ce, 1 / np.sqrt(np.bincount(group, w)))
+
+
 def test_epoch_images_out_of_order_fold_in_incrementally():
     """Images of one transit finished out of order by two workers give the sorted result."""
     rng = np.random.default_rng(5)

@@ -521,25 +521,20 @@ def combine_epochs(
     if n == 0:
         empty = np.zeros(0)
         return empty.astype(int), empty.astype(int), empty, empty
-    group = np.empty(n, dtype=np.int64)
     # blocks separated by gaps wider than the window are always separate epochs; only inside
-    # a block (a transit) is the sequential rule (window anchored at each epoch's first point)
-    # needed
-    new_block = np.r_[True, np.diff(mjd) > window_days]
-    starts = np.flatnonzero(new_block)
+    # a block (a transit) longer than the window is the sequential rule (window anchored at
+    # each epoch's first point) needed, so only those blocks are walked point by point
+    new_epoch = np.r_[True, np.diff(mjd) > window_days]
+    starts = np.flatnonzero(new_epoch)
     ends = np.r_[starts[1:], n]
-    g = -1
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if mjd[b - 1] - mjd[a] <= window_days:
-            g += 1
-            group[a:b] = g
-            continue
-        start = None
-        for i in range(a, b):
-            if start is None or mjd[i] - start > window_days:
-                g += 1
+    for k in np.flatnonzero(mjd[ends - 1] - mjd[starts] > window_days).tolist():
+        a, b = int(starts[k]), int(ends[k])
+        start = mjd[a]
+        for i in range(a + 1, b):
+            if mjd[i] - start > window_days:
+                new_epoch[i] = True
                 start = mjd[i]
-            group[i] = g
+    group = np.cumsum(new_epoch) - 1
     w = 1.0 / np.asarray(err, dtype=np.float64) ** 2
     sw = np.bincount(group, weights=w)
     swf = np.bincount(group, weights=w * np.asarray(flux, dtype=np.float64))
