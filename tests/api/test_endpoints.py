@@ -59,6 +59,7 @@ def test_openapi_lists_the_endpoints(client):
         "/api/sources/{catalog}/{source_id}/metrics",
         "/api/ese/candidates",
         "/api/ese/candidates/{candidate_id}/confirm",
+        "/api/ese/candidates/{candidate_id}/reopen",
         "/api/health",
         "/metrics",
     ):
@@ -305,3 +306,4 @@ def test_ese_candidates_list(client, pipeline):
     assert [c["source_id"] for c in r["items"]] == [pipeline.dipper]
     assert client.get("/api/ese/candidates", params={"status": "dismissed"}).json()["total"] == 0
     assert client.post("/api/ese/candidates/999/confirm").status_code == 404
+    assert client.post("/api/ese/candidates/999/reopen").status_code == 404

@@ -109,6 +109,7 @@ WRITE_CALLS = [
     ("post", "/api/batch/1/retry", None),
     ("post", "/api/ese/candidates/1/confirm", None),
     ("post", "/api/ese/candidates/1/dismiss", None),
+    ("post", "/api/ese/candidates/1/reopen", None),
 ]
 
 

@@ -1,4 +1,4 @@
-"""ESE candidates: presets, list/dismiss/confirm, and the command line."""
+"""ESE candidates: presets, list/dismiss/confirm/reopen, and the command line."""
 
 import csv
 
@@ -12,6 +12,7 @@ from dsa110_contimg.photometry.ese import (
     confirm_candidate,
     dismiss_candidate,
     list_candidates,
+    reopen_candidate,
 )
 from dsa110_contimg.photometry.normalize import normalize_all
 from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
@@ -48,6 +49,12 @@ def test_presets_and_status_changes(db_settings, field):
     row = dismiss_candidate(cid, note="known calibrator problem", settings=db_settings)
     assert row["status"] == "dismissed" and row["note"] == "known calibrator problem"
     assert cid not in list(
+        list_candidates(preset="sensitive", status="active", settings=db_settings)["id"]
+    )
+    assert confirm_candidate(cid, settings=db_settings)["status"] == "confirmed"
+    row = reopen_candidate(cid, note="confirmation withdrawn", settings=db_settings)
+    assert row["status"] == "active" and row["note"] == "confirmation withdrawn"
+    assert cid in list(
         list_candidates(preset="sensitive", status="active", settings=db_settings)["id"]
     )
     assert confirm_candidate(cid, settings=db_settings)["status"] == "confirmed"
@@ -91,4 +98,5 @@ def test_command_line(settings, field, tmp_path):
     cid = [r["id"] for r in found if r["source_id"] == sid][0]
     assert main([*base, "ese", "dismiss", cid, "--note", "test"]) == 0
     assert main([*base, "ese", "confirm", cid]) == 0
+    assert main([*base, "ese", "reopen", cid, "--note", "withdrawn"]) == 0
     assert main([*base, "ese", "confirm", "424242"]) == 2

@@ -131,7 +131,7 @@ def test_ese_presets(page, server):
     _no_problems(page)
 
 
-def test_ese_confirm_and_dismiss(page, server):
+def test_ese_confirm_dismiss_and_reopen(page, server):
     base, pipe = server
     page.goto(base + "/ese")
     rows = page.locator("#ese-table tbody tr")
@@ -164,4 +164,10 @@ def test_ese_confirm_and_dismiss(page, server):
     )
     page.goto(base + "/ese?status=dismissed")
     assert page.locator("#ese-table tbody tr").count() == 1
+    page.locator("#ese-table button.reopen").first.click()  # dismissed by mistake
+    page.wait_for_function(
+        "document.querySelector('#ese-table .status-cell').textContent.includes('active')"
+    )
+    page.goto(base + "/ese?status=active")
+    assert "reopened from the web UI" in page.locator("#ese-table .note").first.inner_text()
     _no_problems(page)

@@ -81,6 +81,6 @@ class NormalizeRequest(_Body):
 
 
 class EseStatusRequest(_Body):
-    """Optional body of ``POST /api/ese/candidates/{id}/confirm|dismiss``."""
+    """Optional body of ``POST /api/ese/candidates/{id}/confirm|dismiss|reopen``."""
 
     note: str | None = Field(None, max_length=2000)

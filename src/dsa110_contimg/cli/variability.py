@@ -3,7 +3,7 @@
 ``contimg photometry normalize [--all | --image DATA_ID] [--reestablish]``,
 ``contimg lightcurve SOURCE_ID [--catalog nvss] [--series epoch|image|mosaic] [--output CSV]``,
 ``contimg ese list [--preset NAME] [--status S] [--output CSV]``,
-``contimg ese dismiss|confirm ID [--note TEXT]``.
+``contimg ese dismiss|confirm|reopen ID [--note TEXT]``.
 """
 
 from __future__ import annotations
@@ -132,26 +132,18 @@ def register(app: typer.Typer, groups: Groups) -> None:
                 "eta", "first_flagged_mjd", "last_flagged_mjd", "status", "note"]  # fmt: skip
         _write_or_print(t if output is not None else t[cols], output, "ESE candidates")
 
-    @groups.ese.command("dismiss")
-    def ese_dismiss(
-        ctx: typer.Context,
-        cid: Annotated[int, typer.Argument(help="Candidate id.")],
-        note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
-    ) -> None:
-        """Dismiss a candidate."""
-        from ..photometry.ese import dismiss_candidate
+    def status_command(action: str, status: str, help_text: str) -> None:
+        @groups.ese.command(action, help=help_text)
+        def change(
+            ctx: typer.Context,
+            cid: Annotated[int, typer.Argument(help="Candidate id.")],
+            note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+        ) -> None:
+            from ..photometry import ese
 
-        row = dismiss_candidate(cid, note=note, settings=get_settings(ctx))
-        console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) dismissed")
+            row = getattr(ese, f"{action}_candidate")(cid, note=note, settings=get_settings(ctx))
+            console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) {status}")
 
-    @groups.ese.command("confirm")
-    def ese_confirm(
-        ctx: typer.Context,
-        cid: Annotated[int, typer.Argument(help="Candidate id.")],
-        note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
-    ) -> None:
-        """Confirm a candidate."""
-        from ..photometry.ese import confirm_candidate
-
-        row = confirm_candidate(cid, note=note, settings=get_settings(ctx))
-        console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) confirmed")
+    status_command("dismiss", "dismissed", "Dismiss a candidate (kept; later epochs leave it).")
+    status_command("confirm", "confirmed", "Confirm a candidate.")
+    status_command("reopen", "active", "Make a dismissed or confirmed candidate active again.")

@@ -38,6 +38,7 @@ __all__ = [
     "EseThresholds",
     "confirm_candidate",
     "dismiss_candidate",
+    "reopen_candidate",
     "flag",
     "list_candidates",
     "resolve_thresholds",
@@ -324,8 +325,22 @@ def _set_status(cid: int, status: str, note: str | None, settings: Settings | No
 def dismiss_candidate(
     cid: int, *, note: str | None = None, settings: Settings | None = None
 ) -> dict:
-    """Mark a candidate dismissed (kept, never re-activated by later epochs); return it."""
+    """Mark a candidate dismissed; return it.
+
+    It is kept, and later epochs do not make it active again (:func:`reopen_candidate` does).
+    """
     return _set_status(cid, "dismissed", note, settings)
+
+
+def reopen_candidate(
+    cid: int, *, note: str | None = None, settings: Settings | None = None
+) -> dict:
+    """Make a dismissed or confirmed candidate active again; return it.
+
+    For a dismissal made by mistake or a confirmation withdrawn: later epochs then update it
+    as any active candidate.
+    """
+    return _set_status(cid, "active", note, settings)
 
 
 def confirm_candidate(

@@ -1,4 +1,4 @@
-"""ESE candidate endpoints: list (by preset and status), confirm, dismiss."""
+"""ESE candidate endpoints: list (by preset and status), confirm, dismiss, reopen."""
 
 from __future__ import annotations
 
@@ -57,3 +57,4 @@ def _add_status_route(action: str, status: str) -> None:
 
 _add_status_route("confirm", "confirmed")
 _add_status_route("dismiss", "dismissed")
+_add_status_route("reopen", "active")

@@ -97,9 +97,10 @@ window.contimg = (function () {
   async function eseAction(button, id, newStatus) {
     const row = button.closest("tr");
     const msg = document.getElementById("ese-message");
-    const note = newStatus === "dismissed" ? "dismissed from the web UI" : "confirmed from the web UI";
+    const actions = { dismissed: "dismiss", confirmed: "confirm", active: "reopen" };
+    const note = (newStatus === "active" ? "reopened" : newStatus) + " from the web UI";
     try {
-      const action = newStatus === "dismissed" ? "dismiss" : "confirm";
+      const action = actions[newStatus];
       const r = await fetch("/api/ese/candidates/" + id + "/" + action, {
         method: "POST",
         headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
