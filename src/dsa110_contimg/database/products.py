@@ -648,14 +648,13 @@ def _sqlite_literal(value: Any) -> str | None:
 _SQLITE_MAX_PARAMS = 999
 
 
-def sqlite_upsert_statement(batch: _PhotometryBatch, rows: int = 1) -> tuple[str, tuple[str, ...]]:
-    """Return the SQLite upsert of ``rows`` rows of a batch, and the columns bound per row.
+def _sqlite_row(batch: _PhotometryBatch) -> tuple[str, tuple[str, ...]]:
+    """Return the ``VALUES`` row of a batch's SQLite upsert and the columns bound per row.
 
     The values the whole batch shares that SQLite reads back exactly (NULL, integers and
-    strings: the ``data_id``, catalog, job id, software version, ...) are written into the
-    statement once, so the driver binds fewer parameters per row: the hot path of a bulk
-    insert is that binding. SQLite applies the rows of a multi-row ``VALUES`` one after the
-    other, so a key repeated in a batch ends with its last row, as with one row per statement.
+    strings: the ``data_id``, catalog, job id, software version, ...) are written into the row
+    once, so the driver binds fewer parameters per row: the hot path of a bulk insert is that
+    binding.
     """
     bound = []
     values = []
@@ -666,12 +665,25 @@ def sqlite_upsert_statement(batch: _PhotometryBatch, rows: int = 1) -> tuple[str
             values.append("?")
         else:
             values.append(literal)
-    row = f"({', '.join(values)})"
-    sql = (
+    return f"({', '.join(values)})", tuple(bound)
+
+
+def _sqlite_sql(batch: _PhotometryBatch, row: str, rows: int) -> str:
+    """Return the SQLite upsert of ``rows`` copies of the ``VALUES`` row ``row``.
+
+    SQLite applies the rows of a multi-row ``VALUES`` one after the other, so a key repeated
+    in a batch ends with its last row, as with one row per statement.
+    """
+    return (
         f"INSERT INTO photometry ({', '.join(batch.columns)}) VALUES {', '.join([row] * rows)} "
         + _conflict_sql(batch.columns)
     )
-    return sql, tuple(bound)
+
+
+def sqlite_upsert_statement(batch: _PhotometryBatch, rows: int = 1) -> tuple[str, tuple[str, ...]]:
+    """Return the SQLite upsert of ``rows`` rows of a batch, and the columns bound per row."""
+    row, bound = _sqlite_row(batch)
+    return _sqlite_sql(batch, row, rows), bound
 
 
 def _sqlite_insert(dbapi, batch: _PhotometryBatch) -> None:
@@ -681,7 +693,7 @@ def _sqlite_insert(dbapi, batch: _PhotometryBatch) -> None:
     per-statement work of the driver and of SQLite is then paid once per block of rows (about
     1.2x the rows/s of one row per statement here).
     """
-    _, bound = sqlite_upsert_statement(batch)
+    row, bound = _sqlite_row(batch)
     per = max(1, _SQLITE_MAX_PARAMS // len(bound))
     width = per * len(bound)
     flat = list(itertools.chain.from_iterable(batch.rows(bound)))
@@ -689,11 +701,10 @@ def _sqlite_insert(dbapi, batch: _PhotometryBatch) -> None:
     cur = dbapi.cursor()
     try:
         if full:
-            sql, _ = sqlite_upsert_statement(batch, per)
+            sql = _sqlite_sql(batch, row, per)
             cur.executemany(sql, (flat[i * width : (i + 1) * width] for i in range(full)))
         if rest:
-            sql, _ = sqlite_upsert_statement(batch, rest)
-            cur.execute(sql, flat[full * width :])
+            cur.execute(_sqlite_sql(batch, row, rest), flat[full * width :])
     finally:
         cur.close()
 
