@@ -97,10 +97,11 @@ REF_FREQ_HZ = 1.4e9
 DEFAULT_SEFD_JY = 5800.0
 #: Site written in the telescope's files: CASA's OVRO_MMA observatory (lon, lat in rad; m).
 CASA_OVRO_MMA = (-2.064427799136453, 0.6498455107238486, 1188.0519)
-#: Default correlated stations (1-based): 96 of the 102 core stations (every 17th left out).
+#: Default correlated stations (1-based): 96 of the 102 core stations (8, 25, 42, 59, 76, 93
+#: left out; the arms keep their ends).
 #: The telescope correlates about 96 of its 117 antennas; which ones changes with time and
 #: the files say (ant_1_array/ant_2_array). Core only keeps the synthesized beam at 1-2'.
-DEFAULT_CORRELATED_ANTENNAS = tuple(n for n in range(1, 103) if n % 17)
+DEFAULT_CORRELATED_ANTENNAS = tuple(n for n in range(1, 103) if n % 17 != 8)
 #: What ``nsamples`` holds per visibility: the samples averaged into one integration.
 SAMPLES_PER_INTEGRATION = 96.0
 #: Default spread of the file names' timestamps within a group (seconds).
@@ -367,6 +368,7 @@ def make_uvh5_group(
     ['2025-01-15T12:00:00_sb00.hdf5']
     """
     from astropy.table import Table
+    from astropy.time import TimeDelta
     from pyuvdata import Telescope, UVData
 
     if layout not in LAYOUTS:
@@ -550,7 +552,7 @@ def make_uvh5_group(
             # sb00 holds the highest frequencies
             k0 = (N_SUBBANDS - 1 - sb) * n_channels_per_subband
             chans = np.arange(k0, k0 + n_channels_per_subband)
-        name_ts = (t0 + offsets[sb] / 86400.0).isot.split(".")[0] if offsets[sb] else timestamp
+        name_ts = (t0 + TimeDelta(int(offsets[sb]), format="sec")).isot.split(".")[0]
         path = out_dir / subband_filename(name_ts, sb)
         tmp = path.with_name(path.name[: -len(".hdf5")] + "_incomplete.hdf5")
         if real:
