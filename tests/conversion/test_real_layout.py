@@ -167,13 +167,19 @@ def test_old_simulated_layout_still_reads(tmp_path):
     "change, message",
     [
         (lambda f: f["Header/extra_keywords"].__delitem__("phase_center_dec"), "phase_center_dec"),
-        (lambda f: f["Header/extra_keywords/ha_phase_center"].write_direct(np.array(0.1)),
-         "ha_phase_center"),
-        (lambda f: (f["Header"].__delitem__("phase_type"),
-                    f["Header"].__setitem__("phase_type", np.bytes_("phased"))), "'phased'"),
+        (
+            lambda f: f["Header/extra_keywords/ha_phase_center"].write_direct(np.array(0.1)),
+            "ha_phase_center",
+        ),
+        (
+            lambda f: (
+                f["Header"].__delitem__("phase_type"),
+                f["Header"].__setitem__("phase_type", np.bytes_("phased")),
+            ),
+            "'phased'",
+        ),
         (lambda f: f["Header"].__delitem__("phase_type"), "phase_center_catalog"),
-        (lambda f: f["Header/polarization_array"].write_direct(np.array([1, 2])),
-         "polarizations"),
+        (lambda f: f["Header/polarization_array"].write_direct(np.array([1, 2])), "polarizations"),
     ],
 )
 def test_a_foreign_file_is_refused_naming_what_differs(noiseless, tmp_path, change, message):

@@ -184,9 +184,7 @@ def _from_correlator(uv, layout: FileLayout, stations, path: Path) -> None:
     index = {int(n): i for i, n in enumerate(stations.numbers)}
     unknown = sorted(set(numbers.tolist()) - set(index))
     if unknown:
-        raise ConversionError(
-            f"antennas {unknown[:5]} are not in the 117-station table", path=path
-        )
+        raise ConversionError(f"antennas {unknown[:5]} are not in the 117-station table", path=path)
     ecef = stations.ecef_m[[index[n] for n in numbers]]
     tel.antenna_positions = ecef - tel._location.xyz()
     az, el = erfa.hd2ae(0.0, layout.pointing_dec_rad, tel.location.lat.rad)

@@ -155,6 +155,15 @@ def _default_table() -> Path:
     )
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    """Rows of a spreadsheet-exported station table."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the station table ({exc})", path=path) from None
+    return list(csv.reader(text.splitlines()))
+
+
 def _parse_station(cells: list[str], start: int) -> tuple[str, float, float] | None:
     if len(cells) < start + 4:
         return None
@@ -194,11 +203,7 @@ def read_station_table(path: str | Path | None = None) -> list[tuple[str, str, f
     (104, ('1', 'EW'), ('102', 'NS'))
     """
     path = Path(path) if path is not None else _default_table()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the station table ({exc})", path=path) from None
-    rows = list(csv.reader(text.splitlines()))
+    rows = _csv_rows(path)
     header_at = None
     for i, cells in enumerate(rows):
         hits = [j for j, c in enumerate(cells) if c.strip().lower() == "station number"]
@@ -326,11 +331,7 @@ def read_station_coordinates(
     (117, 1, 117, True)
     """
     path = Path(path) if path is not None else _default_coordinates()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the station table ({exc})", path=path) from None
-    rows = list(csv.reader(text.splitlines()))
+    rows = _csv_rows(path)
     col = None
     out = []
     for cells in rows:
@@ -356,7 +357,7 @@ def read_station_coordinates(
 
 
 def dsa110_stations(path: str | Path | None = None) -> Stations:
-    """The 117 DSA-110 stations with ECEF and local ENU positions (the telescope's table).
+    """Return the 117 DSA-110 stations with ECEF and local ENU positions.
 
     Names are the station numbers as strings (``"1"`` ... ``"117"``), as in the telescope's
     files, and ``numbers`` the station numbers 1-117 (the files' antenna numbers are these
@@ -366,7 +367,7 @@ def dsa110_stations(path: str | Path | None = None) -> Stations:
     Examples
     --------
     >>> st = dsa110_stations()
-    >>> len(st), st.names[0], st.arm[-1]
+    >>> len(st), str(st.names[0]), str(st.arm[-1])
     (117, '1', 'OUT')
     """
     rows = read_station_coordinates(path)

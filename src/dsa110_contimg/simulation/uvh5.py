@@ -128,10 +128,10 @@ def subband_frequencies(subband: int, n_channels: int = N_CHANNELS_PER_SUBBAND):
     Examples
     --------
     >>> f, w = subband_frequencies(0)
-    >>> round(f[0] / 1e6, 6), round(w / 1e3, 6), len(f)
+    >>> round(float(f[0]) / 1e6, 6), round(w / 1e3, 6), len(f)
     (1498.643188, 244.140625, 48)
     >>> f, w = subband_frequencies(15, 1)
-    >>> round(f[0] / 1e6, 3), w / 1e6
+    >>> round(float(f[0]) / 1e6, 3), w / 1e6
     (1317.125, 11.71875)
     """
     if n_channels < 1 or N_CHANNELS_PER_SUBBAND % n_channels:
@@ -144,7 +144,7 @@ def subband_frequencies(subband: int, n_channels: int = N_CHANNELS_PER_SUBBAND):
 
 
 def site_location(layout: str = "dsa110"):
-    """The telescope location written in the files of a layout (EarthLocation).
+    """Return the telescope location written in the files of a layout (EarthLocation).
 
     ``dsa110``: CASA's OVRO_MMA position, as the correlator writes it; ``legacy``: the Tee
     centre of the RevF station table.
@@ -387,9 +387,7 @@ def make_uvh5_group(
         stations = dsa110_stations(station_table)
         if len(stations) != N_STATIONS:
             raise ValueError(f"the station table has {len(stations)} stations, not 117")
-        corr = sorted(
-            {int(a) for a in (correlated_antennas or DEFAULT_CORRELATED_ANTENNAS)}
-        )
+        corr = sorted({int(a) for a in (correlated_antennas or DEFAULT_CORRELATED_ANTENNAS)})
         if not corr or corr[0] < 1 or corr[-1] > N_STATIONS:
             raise ValueError("correlated antennas are station numbers 1-117")
         numbers = stations.numbers - 1  # the files number antennas 0-116
@@ -536,8 +534,10 @@ def make_uvh5_group(
 
     # --- write the subbands ------------------------------------------------------------------
     todo = list(range(N_SUBBANDS)) if subbands is None else sorted(subbands)
-    jitter = 0 if name_jitter_s is None and not real else (
-        DEFAULT_NAME_JITTER_S if name_jitter_s is None else int(name_jitter_s)
+    jitter = (
+        0
+        if name_jitter_s is None and not real
+        else (DEFAULT_NAME_JITTER_S if name_jitter_s is None else int(name_jitter_s))
     )
     offsets = np.random.default_rng(None if seed is None else [seed, 18]).integers(
         0, jitter + 1, size=N_SUBBANDS

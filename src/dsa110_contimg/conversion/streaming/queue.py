@@ -412,7 +412,7 @@ def failed_since(
     exclude: set[int] | None = None,
     settings: Settings | None = None,
 ) -> list[GroupRecord]:
-    """Groups of ``input_dir`` failed at or after ``since`` (a bad file, a time-out), oldest first.
+    """Return groups of ``input_dir`` failed since ``since`` (bad file, time-out), oldest first.
 
     Bounded stream modes count these with the groups they processed, so that a run whose
     groups all failed their file check still ends.

@@ -433,7 +433,7 @@ class Streamer:
         return done
 
     def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
-        """Groups failed at intake or by time-out since ``since``, not yet in ``done``."""
+        """Return groups failed at intake or by time-out since ``since``, not in ``done``."""
         seen = {o.group_id for o in done}
         return [
             GroupOutcome(g.id, g.group_key, "failed", g.error)
