@@ -140,6 +140,7 @@ def read_group(paths) -> object:
                 stations = dsa110_stations()
             _from_correlator(uv, layout, stations, p)
         _flag_nans(uv)
+        _ascending_channels(uv)
         parts.append((float(np.min(uv.freq_array)), p, uv))
     parts.sort(key=lambda t: t[0])
     first = parts[0][2]
@@ -162,10 +163,39 @@ def read_group(paths) -> object:
             )
     except ValueError as exc:
         raise ConversionError(f"subbands cannot be joined ({exc})", path=parts[0][1]) from None
-    combined.reorder_freqs(channel_order="freq", run_check=False)
-    if np.any(combined.ant_1_array > combined.ant_2_array):
-        combined.conjugate_bls("ant1<ant2")
+    if not np.all(np.diff(combined.freq_array) > 0):  # subbands overlap: the general sort
+        combined.reorder_freqs(channel_order="freq", run_check=False)
+    _conjugate_to_ant1_le_ant2(combined)
     return combined
+
+
+def _ascending_channels(uv) -> None:
+    """Flip a file's descending channels (the correlator's usual order) in one copy."""
+    f = np.asarray(uv.freq_array)
+    if f.size < 2 or not np.all(np.diff(f) < 0):
+        return
+    uv.freq_array = f[::-1].copy()
+    uv.channel_width = np.asarray(uv.channel_width)[::-1].copy()
+    uv.flex_spw_id_array = np.asarray(uv.flex_spw_id_array)[::-1].copy()
+    for name in ("data_array", "flag_array", "nsample_array"):
+        setattr(uv, name, np.ascontiguousarray(getattr(uv, name)[:, ::-1, :]))
+
+
+def _conjugate_to_ant1_le_ant2(uv) -> None:
+    """Conjugate ``ant1 > ant2`` baselines in place (pyuvdata's generic path copies ~3x)."""
+    swap = uv.ant_1_array > uv.ant_2_array
+    if not swap.any():
+        return
+    pols = set(int(p) for p in uv.polarization_array)
+    if pols - {-5, -6, -1, -2, 1}:  # cross-hands swap on conjugation: pyuvdata does it
+        uv.conjugate_bls("ant1<ant2")
+        return
+    np.conjugate(uv.data_array, out=uv.data_array, where=swap[:, None, None])
+    uv.uvw_array[swap] *= -1.0
+    a1 = uv.ant_1_array.copy()
+    uv.ant_1_array = np.where(swap, uv.ant_2_array, a1)
+    uv.ant_2_array = np.where(swap, a1, uv.ant_2_array)
+    uv.baseline_array = uv.antnums_to_baseline(uv.ant_1_array, uv.ant_2_array)
 
 
 def _from_correlator(uv, layout: FileLayout, stations, path: Path) -> None:
