@@ -15,7 +15,7 @@ from dsa110_contimg.calibration.casa import casa_available
 
 ANTENNAS = list(range(1, 103, 5))  # 21 antennas on both arms
 N_CHAN = 2
-N_INT = 12
+N_INT = 24
 
 needs_casa = pytest.mark.skipif(not casa_available(), reason="casatasks not installed")
 

@@ -51,6 +51,9 @@ class CalibrationSettings(BaseModel):
     max_flagged_antenna_fraction : float
         An antenna whose solutions are flagged beyond this fraction is counted as flagged in the
         solution QA.
+    min_antenna_snr_fraction : float
+        An antenna whose median gain SNR is below this fraction of the array's median is
+        flagged (a dead antenna delivering loud noise).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,3 +76,4 @@ class CalibrationSettings(BaseModel):
     refant: str = ""
     minsnr: float = 3.0
     max_flagged_antenna_fraction: float = 0.5
+    min_antenna_snr_fraction: float = 0.25

@@ -18,8 +18,9 @@ night simulated with the same :class:`CorruptionSpec` shares them.
 Then dead antennas (loud noise, or zeros) and RFI are added: strong narrow-band channels (all
 integrations), a broadband burst (all channels of one integration) and a weak intermittent
 narrow-band signal (one channel, a random subset of integrations), each with a random phase
-per visibility, in units of the thermal noise per visibility. The RFI of a group is seeded by
-``seed`` and the group's first time, so groups differ.
+per visibility, in units of the thermal noise per visibility. The narrow-band channels are the
+same in every group of a night (persistent transmitters); the burst and the times of the weak
+signal are seeded by ``seed`` and the group's first time, so groups differ.
 
 The truth (gains, delays, dead antennas, RFI channels and times) is a JSON-able dict;
 :func:`true_gains` evaluates the gains it describes and :func:`rfi_mask` rebuilds the RFI
@@ -276,8 +277,11 @@ def corrupt_visibilities(
         ).astype(np.complex64)
     for a in truth["dead_zero"]:
         data[(ant1 == a) | (ant2 == a)] = 0
-    # RFI: channels away from the band edges, distinct
-    chans = rng.permutation(np.arange(1, nf - 1) if nf > 3 else np.arange(nf))
+    # RFI: channels away from the band edges, distinct; the strong narrow-band channels are
+    # persistent (same frequencies every group of the night, like real transmitters)
+    chans = np.random.default_rng([spec.seed, 11]).permutation(
+        np.arange(1, nf - 1) if nf > 3 else np.arange(nf)
+    )
     strong = sorted(int(c) for c in chans[: spec.rfi_strong_channels])
     weak = int(chans[spec.rfi_strong_channels]) if spec.rfi_weak_fraction > 0 and len(
         chans
@@ -353,3 +357,50 @@ def write_truth(truth: dict, path: str | Path) -> Path:
 def read_truth(path: str | Path) -> dict:
     """Read a truth file written by :func:`write_truth`."""
     return json.loads(Path(path).read_text())
+
+
+def score_flags(
+    flags: np.ndarray,
+    *,
+    ant1: np.ndarray,
+    ant2: np.ndarray,
+    times_jd: np.ndarray,
+    freqs_hz: np.ndarray,
+    truth: dict,
+) -> dict[str, float]:
+    """Compare flags with the injected RFI (cross-correlations of live antennas only).
+
+    Parameters
+    ----------
+    flags : numpy.ndarray
+        ``(n_vis, n_freqs)`` or ``(n_vis, n_freqs, n_pol)`` boolean (any polarization flagged
+        counts).
+    ant1, ant2 : numpy.ndarray
+        Antenna numbers of each visibility (as in ``truth["antennas"]``).
+    times_jd : numpy.ndarray
+        Time of each visibility (JD UTC).
+    freqs_hz : numpy.ndarray
+        Channel frequencies.
+    truth : dict
+        The injected corruptions.
+
+    Returns
+    -------
+    dict
+        ``recall`` (all RFI), ``recall_strong``, ``recall_weak``, ``false_flag`` (fraction of the
+        RFI-free visibilities flagged) and ``flagged`` (fraction of all).
+    """
+    f = np.asarray(flags, dtype=bool)
+    if f.ndim == 3:
+        f = f.any(axis=-1)
+    dead = set(truth["dead_noise"]) | set(truth["dead_zero"])
+    live = (ant1 != ant2) & ~np.isin(ant1, list(dead)) & ~np.isin(ant2, list(dead))
+    utimes, tidx = np.unique(np.asarray(times_jd, float), return_inverse=True)
+    out = {"flagged": float(f[live].mean())}
+    for kind in ("all", "strong", "weak"):
+        m = rfi_mask(truth, utimes, freqs_hz, kind=kind)[tidx][live]
+        key = "recall" if kind == "all" else f"recall_{kind}"
+        out[key] = float(f[live][m].mean()) if m.any() else float("nan")
+        if kind == "all":
+            out["false_flag"] = float(f[live][~m].mean())
+    return out
