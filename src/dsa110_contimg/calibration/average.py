@@ -45,7 +45,7 @@ def smearing_loss(channel_width_hz: float, offset_deg: float, max_baseline_m: fl
 
 def max_average_factor(n_chan: int, channel_width_hz: float, offset_deg: float,
                        max_baseline_m: float, budget: float = 0.01) -> int:
-    """Largest divisor of ``n_chan`` whose averaged channels lose less than ``budget`` at the edge."""
+    """Return the largest divisor of ``n_chan`` keeping the edge smearing below ``budget``."""
     best = 1
     for f in range(1, n_chan + 1):
         if n_chan % f == 0 and smearing_loss(f * channel_width_hz, offset_deg,
