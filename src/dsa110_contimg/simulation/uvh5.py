@@ -547,8 +547,12 @@ def make_uvh5_group(
     if corruption is not None:
         from .corruptions import corrupt_visibilities
 
+        # the truth is keyed by station number (the antenna's name in both layouts; the real
+        # layout numbers antennas from 0, one below their station)
+        station_of = 1 if real else 0
         corruption_truth = corrupt_visibilities(
-            full, ant1=uv.ant_1_array, ant2=uv.ant_2_array, times_jd=uv.time_array,
+            full, ant1=uv.ant_1_array + station_of, ant2=uv.ant_2_array + station_of,
+            times_jd=uv.time_array,
             freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
         )
     for it in nan_integrations:
