@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CalibrationError",
     "CatalogError",
     "ConfigError",
     "ContimgError",
@@ -72,6 +73,10 @@ class NotFoundError(ContimgError):
 
 class JobError(ContimgError):
     """A batch job cannot be created, claimed or run as asked."""
+
+
+class CalibrationError(ContimgError):
+    """Calibration cannot be solved, registered or applied (a refused solution, no tables)."""
 
 
 class ConversionError(ContimgError):
