@@ -372,6 +372,17 @@ class CalibrationStep:
         return rec
 
     # --- after imaging --------------------------------------------------------------------
+    def astrometry_sources(self, image_path: Path, catalog: str) -> list[dict] | None:
+        """Catalog sources on an image for the astrometric QA (None: catalog not available)."""
+        from ...errors import ContimgError
+        from ...photometry.helpers import query_sources_for_fits
+
+        try:
+            return query_sources_for_fits(image_path, catalog, settings=self.settings)
+        except ContimgError as exc:
+            log.info("astrometric QA skipped for %s: %s", Path(image_path).name, exc)
+            return None
+
     def adjust_qa(self, qa, plan: CalibrationPlan):
         """An ``uncalibrated`` image fails QA with the reason (kept with the other reasons)."""
         if plan.status != "uncalibrated":

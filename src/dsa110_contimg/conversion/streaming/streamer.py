@@ -235,7 +235,14 @@ class Streamer:
         timings["beam"] = img.beam_seconds
         t0 = time.perf_counter()
         qa = assess_image(
-            img.image_path, info=img.info, residual_path=img.residual_path, config=s.imaging
+            img.image_path,
+            info=img.info,
+            residual_path=img.residual_path,
+            config=s.imaging,
+            sources=self.calibration.astrometry_sources(
+                img.image_path, self.options.photometry_catalog
+            ),
+            astrometry=s.calibration,
         )
         qa = self.calibration.adjust_qa(qa, cal)
         timings["qa"] = time.perf_counter() - t0
