@@ -40,6 +40,7 @@ __all__ = [
     "CALIBRATION_STATUSES",
     "CALTABLE_STATUSES",
     "CalTableRecord",
+    "calibration_summary",
     "caltables_covering",
     "count_caltables",
     "get_caltable",
@@ -47,6 +48,7 @@ __all__ = [
     "image_calibration",
     "list_caltables",
     "previous_valid_caltable",
+    "products_using_caltable",
     "register_caltable",
     "release_waiting_groups",
     "science_usable",
@@ -630,3 +632,77 @@ def groups_to_recalibrate(
             len(out),
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# read side (CLI, API, dashboard)
+
+
+def products_using_caltable(
+    caltable_id: int, *, limit: int | None = 100, settings: Settings | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Products calibrated with a solution set: ``([{data_id, path, superseded_by}], total)``."""
+    r = data_registry.c
+    stmt = select(r.data_id, r.path, r.superseded_by).where(r.caltable_id == int(caltable_id))
+    with get_engine(resolve_settings(settings)).connect() as conn:
+        total = int(
+            conn.execute(
+                select(func.count()).select_from(data_registry).where(
+                    r.caltable_id == int(caltable_id)
+                )
+            ).scalar_one()
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = [dict(x._mapping) for x in conn.execute(stmt.order_by(r.created_at, r.data_id))]
+    return rows, total
+
+
+def calibration_summary(*, settings: Settings | None = None) -> dict[str, Any]:
+    """What an operator checks first: the latest valid and refused sets, products per status.
+
+    Returns
+    -------
+    dict
+        ``latest_valid`` and ``latest_refused`` (solution-set dicts or None), ``caltables``
+        (count per status), ``images`` (count per calibration status, unmarked products counted
+        as ``precalibrated``), ``superseded`` (products replaced by a re-calibration) and
+        ``waiting_groups`` (stream groups waiting for a calibrator).
+    """
+    settings = resolve_settings(settings)
+    latest = {}
+    for status in CALTABLE_STATUSES:
+        recs = list_caltables(status=status, limit=1, settings=settings)
+        latest[status] = recs[0].to_dict() if recs else None
+    r = data_registry.c
+    with get_engine(settings).connect() as conn:
+        by_status = dict(
+            conn.execute(select(caltables.c.status, func.count()).group_by(caltables.c.status)).all()
+        )
+        images = {s: 0 for s in CALIBRATION_STATUSES}
+        for status, n in conn.execute(
+            select(r.calibration_status, func.count())
+            .where(r.data_type == "image")
+            .group_by(r.calibration_status)
+        ).all():
+            images[status or "precalibrated"] += int(n)
+        superseded = int(
+            conn.execute(
+                select(func.count()).select_from(data_registry).where(r.superseded_by.is_not(None))
+            ).scalar_one()
+        )
+        waiting = int(
+            conn.execute(
+                select(func.count())
+                .select_from(stream_groups)
+                .where(stream_groups.c.status == "waiting")
+            ).scalar_one()
+        )
+    return {
+        "latest_valid": latest["valid"],
+        "latest_refused": latest["refused"],
+        "caltables": {s: int(by_status.get(s, 0)) for s in CALTABLE_STATUSES},
+        "images": images,
+        "superseded": superseded,
+        "waiting_groups": waiting,
+    }
