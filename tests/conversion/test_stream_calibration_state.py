@@ -38,6 +38,9 @@ def test_raw_or_precalibrated_by_mode_and_marker(small_group, tmp_path):
     flagged_false = copy_group(small_group.paths, tmp_path / "cal", "2025-01-16T00:00:00")
     _mark(flagged_false, "contimg_calibrated", False)
     assert group_is_raw(flagged_false, "auto")
+    truth = copy_group(small_group.paths, tmp_path / "truth", "2025-01-16T00:00:00")
+    (tmp_path / "truth" / "2025-01-16T00:00:00_corruptions.json").write_text("{}")
+    assert group_is_raw(truth, "auto")  # the simulator's corruption truth beside the files
     ok = copy_group(small_group.paths, tmp_path / "ok", "2025-01-16T00:00:00")
     _mark(ok, "contimg_corrupted", False)
     assert not group_is_raw(ok, "auto")

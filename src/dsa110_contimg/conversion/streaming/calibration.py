@@ -87,7 +87,9 @@ def group_is_raw(paths: Sequence[str | Path], mode: str) -> bool:
 
     ``off``: never. ``required``: always. ``auto``: when any file's ``Header/extra_keywords``
     holds a marker of :data:`RAW_MARKERS` (``contimg_corrupted = True`` or ``corrupted = True``,
-    or ``contimg_calibrated = False``); unmarked files are taken as already calibrated.
+    or ``contimg_calibrated = False``), or when the simulator's corruption truth
+    ``<timestamp>_corruptions.json`` lies beside the files (``contimg simulate --corrupt``);
+    unmarked files are taken as already calibrated.
     """
     if mode == "off":
         return False
@@ -96,6 +98,10 @@ def group_is_raw(paths: Sequence[str | Path], mode: str) -> bool:
     import h5py
 
     for p in paths:
+        p = Path(p)
+        stem = p.name.split("_sb")[0]
+        if (p.parent / f"{stem}_corruptions.json").exists():
+            return True
         try:
             with h5py.File(p, "r") as f:
                 kw = f["Header"].get("extra_keywords")
