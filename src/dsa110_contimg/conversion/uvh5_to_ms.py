@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConversionError
+from .ms_casa import label_ms, prepare_for_casa
 
 __all__ = ["ConversionResult", "convert_group", "read_group", "phase_to_meridian"]
 
@@ -199,10 +200,12 @@ def convert_group(paths, ms_path: str | Path, *, overwrite: bool = True) -> Conv
     tmp = ms_path.with_name(ms_path.name + ".part")
     if tmp.exists():
         shutil.rmtree(tmp)
+    prepare_for_casa(uv)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             uv.write_ms(str(tmp), clobber=True, run_check=False)
+        label_ms(tmp)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "writing a Measurement Set needs python-casacore (the 'radio' extra)"
