@@ -1,4 +1,4 @@
-"""``GET /api/caltables`` (list, one set, summary), ``contimg caltables list/show``, dashboard card."""
+"""``GET /api/caltables`` (list, one, summary), ``contimg caltables list/show``, dashboard card."""
 
 from __future__ import annotations
 
@@ -19,15 +19,27 @@ from dsa110_contimg.simulation import make_fits_image
 @pytest.fixture
 def filled(settings, tmp_path):
     good = register_caltable(
-        calibrator="3C286", transit_mjd=61000.25, validity_hours=12,
+        calibrator="3C286",
+        transit_mjd=61000.25,
+        validity_hours=12,
         tables={"K": tmp_path / "a.K", "B": tmp_path / "a.B", "G": tmp_path / "a.G"},
-        snr_median=85.0, flagged_fraction=0.03, antennas_flagged=[7], n_antennas=24,
-        delay_scatter_ns=0.04, group_key="2026-01-01T06:00:00", settings=settings,
+        snr_median=85.0,
+        flagged_fraction=0.03,
+        antennas_flagged=[7],
+        n_antennas=24,
+        delay_scatter_ns=0.04,
+        group_key="2026-01-01T06:00:00",
+        settings=settings,
     )
     bad = register_caltable(
-        calibrator="3C48", transit_mjd=61000.5, validity_hours=12,
-        tables={"K": tmp_path / "b.K"}, status="refused", reason="median SNR 4 < 10",
-        snr_median=4.0, settings=settings,
+        calibrator="3C48",
+        transit_mjd=61000.5,
+        validity_hours=12,
+        tables={"K": tmp_path / "b.K"},
+        status="refused",
+        reason="median SNR 4 < 10",
+        snr_median=4.0,
+        settings=settings,
     )
     ids = []
     for name in ("u", "c", "p"):

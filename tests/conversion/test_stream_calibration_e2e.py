@@ -28,8 +28,8 @@ CATALOG = "simsky"
 def _science_pointing(cal, dec: float, date: str, n_int: int = 24):
     """Where the science group 1 h after the calibrator group points (as the scenario builds it)."""
     from astropy.time import Time, TimeDelta
-
     from dsa110_contimg.calibration.calibrators import transit_mjd
+
     from dsa110_contimg.simulation import group_pointing
     from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
@@ -49,19 +49,19 @@ def nights(tmp_path_factory):
     if not casa_available():
         pytest.skip("casatasks is not installed (pip install 'dsa110-contimg[calibration]')")
     from dsa110_contimg.calibration.calibrators import get_calibrator
+    from dsa110_contimg.simulation.corruptions import CorruptionSpec
+    from dsa110_contimg.simulation.scenarios import simulate_calibrator_night
+
     from dsa110_contimg.catalog import ingest_table
     from dsa110_contimg.conversion.streaming import StreamOptions, run_pipeline
     from dsa110_contimg.database import dispose_engine
     from dsa110_contimg.simulation import make_catalog
-    from dsa110_contimg.simulation.corruptions import CorruptionSpec
-    from dsa110_contimg.simulation.scenarios import simulate_calibrator_night
 
     root = tmp_path_factory.mktemp("calstream")
     cal = get_calibrator("1331+305")
     dec = float(round(cal.dec_deg, 1))
     ra, pdec = _science_pointing(cal, dec, "2025-01-15")
-    sky = make_catalog(n_sources=20, center=(ra, pdec), radius_deg=0.9, min_flux_mjy=30.0,
-                       seed=13)
+    sky = make_catalog(n_sources=20, center=(ra, pdec), radius_deg=0.9, min_flux_mjy=30.0, seed=13)
     sim_sky = sky.copy()
     sim_sky["flux_jy"] = np.asarray(sky["flux_mjy"]) / 1000.0
     sim_sky["spectral_index"] = -0.7
@@ -74,13 +74,22 @@ def nights(tmp_path_factory):
         )
         ingest_table(CATALOG, sky, settings=settings)
         night = simulate_calibrator_night(
-            root / tag / "in", date="2025-01-15", dec_deg=dec, sky=sim_sky, corruption=spec,
-            n_channels_per_subband=N_CHAN, antennas=ANTENNAS, seed=1,
+            root / tag / "in",
+            date="2025-01-15",
+            dec_deg=dec,
+            sky=sim_sky,
+            corruption=spec,
+            n_channels_per_subband=N_CHAN,
+            antennas=ANTENNAS,
+            seed=1,
         )
         result = run_pipeline(
-            root / tag / "in", root / tag / "out",
+            root / tag / "in",
+            root / tag / "out",
             options=StreamOptions(enable_photometry=True, photometry_catalog=CATALOG),
-            settings=settings, once=True, handle_signals=False,
+            settings=settings,
+            once=True,
+            handle_signals=False,
         )
         out[tag] = (settings, night, result)
     yield out
@@ -172,15 +181,22 @@ def _truth(group):
 
 @pytest.mark.parametrize("which", ["calibrator", "science"])
 def test_rfi_recall_and_false_flags(nights, which):
-    from dsa110_contimg.conversion.streaming import get_group
     from dsa110_contimg.simulation.corruptions import score_flags
+
+    from dsa110_contimg.conversion.streaming import get_group
 
     settings, night, _ = nights["corrupt"]
     group = night.calibrator_group if which == "calibrator" else night.science_groups[0]
     rec = get_group(group.timestamp, settings=settings)
     d = _read_ms(rec.ms_path)
-    s = score_flags(d["FLAG"], ant1=d["A1"], ant2=d["A2"], times_jd=d["JD"],
-                    freqs_hz=d["FREQ"], truth=_truth(group))
+    s = score_flags(
+        d["FLAG"],
+        ant1=d["A1"],
+        ant2=d["A2"],
+        times_jd=d["JD"],
+        freqs_hz=d["FREQ"],
+        truth=_truth(group),
+    )
     assert s["recall"] >= 0.99, s
     assert s["recall_weak"] >= 0.95, s
     assert s["false_flag"] <= 0.01, s

@@ -117,8 +117,12 @@ def test_uncalibrated_groups_queued_again_inside_a_new_window(db_settings, small
     g = get_group(a.id, settings=db_settings)
     assert (g.status, g.data_id, g.attempts) == ("pending", f"img-{a.id}", 0)
     # completed calibrated groups are never queued again
-    queue.finish_group(a.id, status="completed", calibration_status="calibrated", settings=db_settings)
-    queue.finish_group(b.id, status="completed", calibration_status="calibrated", settings=db_settings)
+    queue.finish_group(
+        a.id, status="completed", calibration_status="calibrated", settings=db_settings
+    )
+    queue.finish_group(
+        b.id, status="completed", calibration_status="calibrated", settings=db_settings
+    )
     late = _cal(db_settings, mid_a + 4 / 24)
     assert groups_to_recalibrate(late, group_mid_mjd=group_mid_mjd, settings=db_settings) == []
 

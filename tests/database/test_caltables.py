@@ -96,8 +96,7 @@ def test_image_status_and_supersession(db_settings, tmp_path):
     def usable():
         with get_engine(db_settings).connect() as conn:
             return {
-                r[0]
-                for r in conn.execute(select(data_registry.c.data_id).where(science_usable()))
+                r[0] for r in conn.execute(select(data_registry.c.data_id).where(science_usable()))
             }
 
     assert usable() == {b}

@@ -386,7 +386,7 @@ def caltables_covering(
 def previous_valid_caltable(
     transit_mjd: float, *, settings: Settings | None = None
 ) -> CalTableRecord | None:
-    """The latest valid solution set with a transit before ``transit_mjd`` (any calibrator)."""
+    """Return the latest valid solution set with a transit before ``transit_mjd``."""
     stmt = (
         select(caltables)
         .where(caltables.c.status == "valid", caltables.c.transit_mjd < transit_mjd)
@@ -457,7 +457,11 @@ def image_calibration(data_id: str, *, settings: Settings | None = None) -> dict
 
 
 def supersede_product(
-    old_data_id: str, new_data_id: str, *, settings: Settings | None = None, now: float | None = None
+    old_data_id: str,
+    new_data_id: str,
+    *,
+    settings: Settings | None = None,
+    now: float | None = None,
 ) -> None:
     """Record that ``new_data_id`` replaces ``old_data_id`` (a re-calibrated image).
 
@@ -497,7 +501,7 @@ def supersede_product(
 
 
 def science_usable(registry=data_registry):
-    """SQL condition: the product may be used for references, variability, ESEs and mosaics.
+    """Return the SQL condition: the product may serve references, variability, ESEs, mosaics.
 
     True for products that are not ``uncalibrated`` and not superseded (NULL status: registered
     before calibration existed, read as ``precalibrated``). Use it in a query that joins
@@ -647,9 +651,9 @@ def products_using_caltable(
     with get_engine(resolve_settings(settings)).connect() as conn:
         total = int(
             conn.execute(
-                select(func.count()).select_from(data_registry).where(
-                    r.caltable_id == int(caltable_id)
-                )
+                select(func.count())
+                .select_from(data_registry)
+                .where(r.caltable_id == int(caltable_id))
             ).scalar_one()
         )
         if limit is not None:
@@ -659,7 +663,7 @@ def products_using_caltable(
 
 
 def calibration_summary(*, settings: Settings | None = None) -> dict[str, Any]:
-    """What an operator checks first: the latest valid and refused sets, products per status.
+    """Summarize what an operator checks first: latest valid and refused sets, images per status.
 
     Returns
     -------
@@ -677,7 +681,9 @@ def calibration_summary(*, settings: Settings | None = None) -> dict[str, Any]:
     r = data_registry.c
     with get_engine(settings).connect() as conn:
         by_status = dict(
-            conn.execute(select(caltables.c.status, func.count()).group_by(caltables.c.status)).all()
+            conn.execute(
+                select(caltables.c.status, func.count()).group_by(caltables.c.status)
+            ).all()
         )
         images = {s: 0 for s in CALIBRATION_STATUSES}
         for status, n in conn.execute(

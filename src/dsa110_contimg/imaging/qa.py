@@ -1,5 +1,4 @@
-"""Basic image QA: noise against thermal noise, beam shape, finite pixels, dynamic range,
-astrometry.
+"""Image QA: noise against thermal noise, beam, finite pixels, dynamic range, astrometry.
 
 :func:`assess_image` measures an uncorrected ``<name>-image.fits`` (and its residual when
 there is one) and returns a :class:`QaResult`; :func:`record_qa` writes it into the data

@@ -4,8 +4,9 @@ Each :meth:`MosaicOrchestrator.poll`:
 
 1. reads the registered images (``kind = "image"``) newer than the last formed group, ordered
    by mid time, leaving out ``uncalibrated`` and superseded ones
-   (:func:`~dsa110_contimg.database.caltables.science_usable`), and cuts them into groups by the rule of :mod:`dsa110_contimg.mosaic.grouping`
-   (N consecutive images, ``overlap`` shared, broken by time gaps and declination changes),
+   (:func:`~dsa110_contimg.database.caltables.science_usable`), and cuts them into groups by
+   the rule of :mod:`dsa110_contimg.mosaic.grouping` (N consecutive images, ``overlap``
+   shared, broken by time gaps and declination changes),
    recording each in ``mosaic_groups`` (one write transaction, so two orchestrators never form
    the same group);
 2. builds every ``pending`` group it can claim: checks the members (registered, file present,

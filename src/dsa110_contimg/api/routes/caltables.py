@@ -25,7 +25,10 @@ def list_sets(
     from ...database.caltables import count_caltables, list_caltables
 
     recs = list_caltables(
-        status=status, calibrator=calibrator, limit=page.limit, offset=page.offset,
+        status=status,
+        calibrator=calibrator,
+        limit=page.limit,
+        offset=page.offset,
         settings=settings,
     )
     total = count_caltables(status=status, calibrator=calibrator, settings=settings)

@@ -262,10 +262,10 @@ class CalibrationStep:
             waited = group.cal_wait_until is not None and now >= group.cal_wait_until
             if not waited and self.cfg.wait_seconds > 0 and supersedes is None:
                 until = now + self.cfg.wait_seconds
+                hms = time.strftime("%H:%M:%S", time.gmtime(until))
                 reason = (
-                    f"waiting for a calibrator until {time.strftime('%H:%M:%S', time.gmtime(until))}"
-                    " UTC: no valid calibration solution within "
-                    f"{self.cfg.validity_hours:g} h"
+                    f"waiting for a calibrator until {hms} UTC: no valid calibration solution "
+                    f"within {self.cfg.validity_hours:g} h"
                 )
                 db.set_group_waiting(group.id, until, reason=reason, settings=self.settings)
                 log.info("group %s: %s", group.group_key, reason)
@@ -390,7 +390,7 @@ class CalibrationStep:
             return None
 
     def adjust_qa(self, qa, plan: CalibrationPlan):
-        """An ``uncalibrated`` image fails QA with the reason (kept with the other reasons)."""
+        """Fail the QA of an ``uncalibrated`` image with the reason (kept with the others)."""
         if plan.status != "uncalibrated":
             return qa
         reason = "; ".join(r for r in (plan.reason, qa.reason) if r)
@@ -412,7 +412,9 @@ class CalibrationStep:
         """Send waiting groups back to the queue (a calibrator arrived, or they waited enough)."""
         if self.cfg.mode == "off":
             return []
-        out = db.release_waiting_groups(group_mid_mjd=group_mid_mjd, settings=self.settings, now=now)
+        out = db.release_waiting_groups(
+            group_mid_mjd=group_mid_mjd, settings=self.settings, now=now
+        )
         for gid, why in out:
             log.info("waiting group %d released (%s)", gid, why)
         return out

@@ -172,9 +172,7 @@ def refusal_reasons(
         reasons.append(f"median SNR {snr:.3g} < {cfg.min_snr:g}" if known else "median SNR unknown")
     ff = new.flagged_fraction
     if ff is not None and np.isfinite(ff) and ff > cfg.max_flagged_fraction:
-        reasons.append(
-            f"{ff:.0%} of the solutions flagged (> {cfg.max_flagged_fraction:.0%})"
-        )
+        reasons.append(f"{ff:.0%} of the solutions flagged (> {cfg.max_flagged_fraction:.0%})")
     n_flag = len(set(new.antennas_flagged))
     if new.n_antennas and n_flag / new.n_antennas > cfg.max_antennas_flagged_fraction:
         reasons.append(

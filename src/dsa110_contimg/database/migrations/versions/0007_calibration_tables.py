@@ -54,9 +54,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("caltable_id", sa.Integer))
         batch.add_column(sa.Column("superseded_by", sa.String(200)))
         batch.add_column(sa.Column("superseded_at", sa.Float))
-    op.create_index(
-        "ix_data_registry_calibration_status", "data_registry", ["calibration_status"]
-    )
+    op.create_index("ix_data_registry_calibration_status", "data_registry", ["calibration_status"])
     with op.batch_alter_table("stream_groups") as batch:
         batch.add_column(sa.Column("calibration_status", sa.String(16)))
         batch.add_column(sa.Column("caltable_id", sa.Integer))
