@@ -7,6 +7,10 @@ bandpass ripple, a dead antenna of each kind, strong, broadband and weak RFI). B
 by ``run_pipeline`` (stream + photometry worker) with real CASA, WSClean and SQLite. Small: 21
 antennas, 16 subbands x 3 channels. The clean run is ``precalibrated`` (no corruption marker);
 the corrupted one is solved on the calibrator group and calibrated.
+
+The corrupted night also has a group 1 h *before* the transit. With ``wait_seconds = 0`` it is
+imaged ``uncalibrated`` at once; when the transit's valid solution is registered it is
+re-calibrated and re-imaged, and the new product supersedes the old one.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ N_CHAN = 3
 CATALOG = "simsky"
 
 
-def _science_pointing(cal, dec: float, date: str, n_int: int = 24):
-    """Where the science group 1 h after the calibrator group points (as the scenario builds it)."""
+def _science_start(cal, dec: float, date: str, offset_s: float, n_int: int = 24):
+    """Start of a group ``offset_s`` after the calibrator group's (as the scenario builds it)."""
     from astropy.time import Time, TimeDelta
     from dsa110_contimg.calibration.calibrators import transit_mjd
 
@@ -36,8 +40,8 @@ def _science_pointing(cal, dec: float, date: str, n_int: int = 24):
     half = n_int * INTEGRATION_S / 2
     t = Time(transit_mjd(cal.ra_deg, dec, Time(date, scale="utc").mjd), format="mjd")
     t_cal = Time(np.round((t - TimeDelta(half, format="sec")).unix), format="unix", scale="utc")
-    start = t_cal + TimeDelta(3600.0, format="sec")
-    return group_pointing(start, dec, n_integrations=n_int)
+    start = t_cal + TimeDelta(offset_s, format="sec")
+    return start, group_pointing(start, dec, n_integrations=n_int)
 
 
 @pytest.fixture(scope="module")
