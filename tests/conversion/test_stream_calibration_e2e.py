@@ -52,23 +52,26 @@ def nights(tmp_path_factory):
         pytest.skip("wsclean is not installed (apt-get install wsclean)")
     if not casa_available():
         pytest.skip("casatasks is not installed (pip install 'dsa110-contimg[calibration]')")
-    from dsa110_contimg.calibration.calibrators import get_calibrator
-    from dsa110_contimg.simulation.corruptions import CorruptionSpec
-    from dsa110_contimg.simulation.scenarios import simulate_calibrator_night
+    from astropy.table import vstack
 
+    from dsa110_contimg.calibration.calibrators import get_calibrator
     from dsa110_contimg.catalog import ingest_table
     from dsa110_contimg.conversion.streaming import StreamOptions, run_pipeline
     from dsa110_contimg.database import dispose_engine
-    from dsa110_contimg.simulation import make_catalog
+    from dsa110_contimg.simulation import make_catalog, make_uvh5_group
+    from dsa110_contimg.simulation.corruptions import CorruptionSpec
+    from dsa110_contimg.simulation.scenarios import simulate_calibrator_night
 
     root = tmp_path_factory.mktemp("calstream")
     cal = get_calibrator("1331+305")
     dec = float(round(cal.dec_deg, 1))
-    ra, pdec = _science_pointing(cal, dec, "2025-01-15")
+    _, (ra, pdec) = _science_start(cal, dec, "2025-01-15", 3600.0)
     sky = make_catalog(n_sources=20, center=(ra, pdec), radius_deg=0.9, min_flux_mjy=30.0, seed=13)
-    sim_sky = sky.copy()
-    sim_sky["flux_jy"] = np.asarray(sky["flux_mjy"]) / 1000.0
-    sim_sky["spectral_index"] = -0.7
+    pre_start, (pra, ppdec) = _science_start(cal, dec, "2025-01-15", -3600.0)
+    pre_sky = make_catalog(
+        n_sources=10, center=(pra, ppdec), radius_deg=0.9, min_flux_mjy=30.0, seed=14
+    )
+    pre_sky["source_id"] = [f"pre{s}" for s in pre_sky["source_id"]]
     out = {}
     for tag, spec in (("clean", None), ("corrupt", CorruptionSpec(seed=3))):
         settings = make_settings(
@@ -76,17 +79,30 @@ def nights(tmp_path_factory):
             imaging={"field_of_view_deg": 2.4, "cell_fraction": 1 / 6},
             stream={"group_timeout_seconds": 0.0, "file_settle_seconds": 0.0, "keep_ms": True},
         )
-        ingest_table(CATALOG, sky, settings=settings)
+        ingest_table(CATALOG, vstack([sky, pre_sky]), settings=settings)
         night = simulate_calibrator_night(
             root / tag / "in",
             date="2025-01-15",
             dec_deg=dec,
-            sky=sim_sky,
+            sky=_sim(sky),
             corruption=spec,
             n_channels_per_subband=N_CHAN,
             antennas=ANTENNAS,
             seed=1,
         )
+        pre = None
+        if spec is not None:  # the group before the transit: imaged uncalibrated, then again
+            settings.calibration.wait_seconds = 0.0
+            pre = make_uvh5_group(
+                root / tag / "in",
+                start_time=pre_start,
+                dec_deg=dec,
+                sources=_sim(pre_sky),
+                n_channels_per_subband=N_CHAN,
+                antennas=ANTENNAS,
+                corruption=spec,
+                seed=7,
+            )
         result = run_pipeline(
             root / tag / "in",
             root / tag / "out",
@@ -95,14 +111,21 @@ def nights(tmp_path_factory):
             once=True,
             handle_signals=False,
         )
-        out[tag] = (settings, night, result)
-    yield out
-    for settings, _, _ in out.values():
+        out[tag] = (settings, night, result, pre)
+    yield {k: v[:3] for k, v in out.items()} | {"pre": out["corrupt"][3]}
+    for settings, _, _, _ in out.values():
         dispose_engine(settings)
 
 
+def _sim(sky):
+    t = sky.copy()
+    t["flux_jy"] = np.asarray(sky["flux_mjy"]) / 1000.0
+    t["spectral_index"] = -0.7
+    return t
+
+
 def _groups(result):
-    done = {g.group_key: g for g in result.groups}
+    done = {g.group_key: g for g in result.groups}  # the last outcome of each group
     assert all(g.status == "completed" for g in done.values()), [g.error for g in done.values()]
     return done
 
@@ -233,3 +256,35 @@ def test_delays_within_0p2_ns(nights):
     # K is relative to the reference antenna: compare both about their mean
     err = (solved - solved.mean(axis=0)) - (true - true.mean(axis=0))
     assert np.max(np.abs(err)) < 0.2
+
+
+def test_uncalibrated_group_recalibrated_and_superseded(nights):
+    from astropy.io import fits
+    from sqlalchemy import select
+
+    from dsa110_contimg.database import get_data, get_engine, photometry_for_data
+    from dsa110_contimg.database.caltables import image_calibration, list_caltables, science_usable
+    from dsa110_contimg.database.tables.products import data_registry
+
+    settings, _, result = nights["corrupt"]
+    (sol,) = list_caltables(settings=settings)
+    key = nights["pre"].timestamp
+    first, second = [g for g in result.groups if g.group_key == key]
+    assert (first.status, first.calibration_status) == ("completed", "uncalibrated")
+    assert (second.status, second.calibration_status) == ("completed", "calibrated")
+    assert second.image_path.name.startswith(f"{key}-recal{sol.id}")
+    old = image_calibration(first.data_id, settings=settings)
+    new = image_calibration(second.data_id, settings=settings)
+    assert old["calibration_status"] == "uncalibrated" and old["superseded_by"] == second.data_id
+    assert new["calibration_status"] == "calibrated" and new["caltable_id"] == sol.id
+    assert new["superseded_by"] is None
+    # the replaced product stays: its file, its QA verdict and its photometry
+    assert first.image_path.exists() and second.image_path.exists()
+    assert get_data(first.data_id, settings=settings).qa_reason.startswith("uncalibrated:")
+    assert fits.getheader(first.image_path)["CALSTAT"] == "uncalibrated"
+    assert len(photometry_for_data(first.data_id, settings=settings)) > 0
+    assert len(photometry_for_data(second.data_id, settings=settings)) > 0
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(select(data_registry.c.data_id).where(science_usable()))
+        usable = {r[0] for r in rows}
+    assert second.data_id in usable and first.data_id not in usable
