@@ -75,10 +75,6 @@ class JobError(ContimgError):
     """A batch job cannot be created, claimed or run as asked."""
 
 
-class CalibrationError(ContimgError):
-    """Calibration cannot be solved, registered or applied (a refused solution, no tables)."""
-
-
 class ConversionError(ContimgError):
     """A UVH5 group cannot be read or converted to a Measurement Set."""
 
@@ -97,6 +93,11 @@ class StreamError(ContimgError):
 
 class MosaicError(ContimgError):
     """A mosaic group cannot be built (missing, unreadable or mismatched inputs)."""
+
+
+class CalibrationError(ContimgError):
+    """Flagging, calibration (a CASA task) or a calibrator look-up failed for a Measurement Set,
+    or the stream cannot calibrate a group."""
 
 
 class NormalizationError(ContimgError):

@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from ..imaging.primary_beam import C_M_S, gaussian_beam, meridian_altaz, pointing_icrs, unit_vectors
-from .antennas import DISH_DIAMETER_M, OVRO_LAT_DEG, ovro_location, station_positions
+from .antennas import (
+    DISH_DIAMETER_M,
+    OVRO_LAT_DEG,
+    ovro_location,
+    select_stations,
+    station_positions,
+)
 
 __all__ = [
     "BAND_HZ",
@@ -88,6 +94,8 @@ class SimulatedGroup:
         Standard deviation of the real and imaginary parts of the noise per visibility.
     freqs_hz : numpy.ndarray
         All channel frequencies, ascending.
+    corruption : dict, optional
+        The injected corruptions (:mod:`~dsa110_contimg.simulation.corruptions`), or None.
     """
 
     paths: list[Path]
@@ -98,6 +106,7 @@ class SimulatedGroup:
     pointing_dec_deg: float
     noise_jy: float
     freqs_hz: np.ndarray = field(repr=False)
+    corruption: dict | None = field(default=None, repr=False)
 
 
 def group_pointing(start_time, dec_deg: float, *, n_integrations: int = 24) -> tuple[float, float]:
@@ -190,6 +199,8 @@ def make_uvh5_group(
     subbands: list[int] | None = None,
     station_table: str | Path | None = None,
     seed: int | None = 0,
+    antennas=None,
+    corruption=None,
 ) -> SimulatedGroup:
     """Simulate one drift-scan group and write its 16 subband UVH5 files.
 
@@ -228,6 +239,11 @@ def make_uvh5_group(
         Station table (default: the bundled DSA-110 Revision F table).
     seed : int, optional
         Random seed of the noise and gain error.
+    antennas : sequence of int, optional
+        Simulate only these antenna (station) numbers (small test arrays).
+    corruption : CorruptionSpec, optional
+        Corrupt the visibilities (:mod:`dsa110_contimg.simulation.corruptions`); the truth is
+        written beside the files as ``<timestamp>_corruptions.json``.
 
     Returns
     -------
@@ -252,6 +268,8 @@ def make_uvh5_group(
     timestamp = t0.isot.split(".")[0]
     location = ovro_location()
     stations = station_positions(station_table)
+    if antennas is not None:
+        stations = select_stations(stations, antennas)
     rel_ecef = stations.ecef_m - np.array(
         [location.x.to_value("m"), location.y.to_value("m"), location.z.to_value("m")]
     )
@@ -376,6 +394,14 @@ def make_uvh5_group(
     del data
     auto = uv.ant_1_array == uv.ant_2_array
     full[auto] = full[auto].real + sefd_jy  # autocorrelations: real, the system power
+    corruption_truth = None
+    if corruption is not None:
+        from .corruptions import corrupt_visibilities
+
+        corruption_truth = corrupt_visibilities(
+            full, ant1=uv.ant_1_array, ant2=uv.ant_2_array, times_jd=uv.time_array,
+            freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
+        )
     # keep the full-band object metadata-only: selecting a subband then copies no data
     uv.data_array = uv.flag_array = uv.nsample_array = None
 
@@ -395,6 +421,10 @@ def make_uvh5_group(
         sub.write_uvh5(str(tmp), clobber=True, run_check=(sb == todo[0]))
         tmp.replace(path)
         paths.append(path)
+    if corruption_truth is not None:
+        from .corruptions import write_truth
+
+        write_truth(corruption_truth, out_dir / f"{timestamp}_corruptions.json")
     log.info(
         "simulated group %s: %d sources, %d subbands in %s",
         timestamp,
@@ -411,4 +441,5 @@ def make_uvh5_group(
         pointing_dec_deg=float(dec_deg),
         noise_jy=float(noise_jy),
         freqs_hz=freqs,
+        corruption=corruption_truth,
     )
