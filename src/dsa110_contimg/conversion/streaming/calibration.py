@@ -259,7 +259,8 @@ class CalibrationStep:
 
             chosen = choose_caltable(mid, db.caltables_covering(mid, settings=self.settings))
         if chosen is None:
-            waited = group.cal_wait_until is not None and now >= group.cal_wait_until
+            # a group released from waiting (its time is up) never waits again
+            waited = group.cal_wait_until is not None
             if not waited and self.cfg.wait_seconds > 0 and supersedes is None:
                 until = now + self.cfg.wait_seconds
                 hms = time.strftime("%H:%M:%S", time.gmtime(until))
@@ -353,7 +354,7 @@ class CalibrationStep:
                 prev.antenna_gain_amps,
             )
         reasons = refusal_reasons(new, prev_summary, self.cfg)
-        name = getattr(sol.calibrator, "name", None) or match.calibrator.name
+        name = sol.calibrator if isinstance(sol.calibrator, str) else sol.calibrator.name
         rec = db.register_caltable(
             calibrator=name,
             transit_mjd=sol.transit_mjd,
