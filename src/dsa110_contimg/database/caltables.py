@@ -43,6 +43,7 @@ __all__ = [
     "calibration_summary",
     "caltables_covering",
     "count_caltables",
+    "excluded_from_science",
     "get_caltable",
     "groups_to_recalibrate",
     "image_calibration",
@@ -514,6 +515,25 @@ def science_usable(registry=data_registry):
         ),
         registry.c.superseded_by.is_(None),
     )
+
+
+def excluded_from_science(conn, data_id: str) -> str | None:
+    """Return why a product may not serve references, variability or ESEs, or None.
+
+    ``"uncalibrated"`` or ``"superseded by <data_id>"``; None for a usable product (or one
+    without a registry row). Runs on the caller's connection.
+    """
+    r = data_registry.c
+    row = conn.execute(
+        select(r.calibration_status, r.superseded_by).where(r.data_id == data_id)
+    ).first()
+    if row is None:
+        return None
+    if row.superseded_by is not None:
+        return f"superseded by {row.superseded_by}"
+    if row.calibration_status == "uncalibrated":
+        return "uncalibrated"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
