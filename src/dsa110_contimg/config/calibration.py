@@ -44,12 +44,16 @@ class CalibrationSettings(BaseModel):
     extend_growtime, extend_growfreq : float
         ``flagdata mode='extend'``: flag a whole channel (integration) when more than this
         percentage of its integrations (channels) is flagged.
+    broadcast_baseline_fraction : float
+        After the per-baseline flaggers, a (time, channel) flagged on more than this fraction
+        of the live baselines is flagged on all of them (RFI reaches every antenna).
     science_tfcrop : bool
         Run ``tfcrop`` on science groups (the cheap path: zeros, autos, the calibrator's
         channel mask, ``tfcrop`` only).
     channel_mask_threshold : float
-        A channel whose flagged fraction on the calibrator exceeds this becomes part of the
-        channel mask applied to the science groups that use its tables.
+        A channel whose flagged fraction on the calibrator (all data, autocorrelations and dead
+        antennas included) exceeds this becomes part of the channel mask applied to the science
+        groups that use its tables: persistent RFI, flagged at every integration.
     refant : str
         Reference antenna (CASA antenna selection); empty: the first antenna with the fewest
         flags is chosen.
@@ -108,8 +112,9 @@ class CalibrationSettings(BaseModel):
     rflag_freqdevscale: float = 4.0
     extend_growtime: float = 50.0
     extend_growfreq: float = 50.0
+    broadcast_baseline_fraction: float = 0.2
     science_tfcrop: bool = True
-    channel_mask_threshold: float = 0.5
+    channel_mask_threshold: float = 0.9
     refant: str = ""
     minsnr: float = 3.0
     max_flagged_antenna_fraction: float = 0.5

@@ -18,9 +18,10 @@ night simulated with the same :class:`CorruptionSpec` shares them.
 Then dead antennas (loud noise, or zeros) and RFI are added: strong narrow-band channels (all
 integrations), a broadband burst (all channels of one integration) and a weak intermittent
 narrow-band signal (one channel, a random subset of integrations), each with a random phase
-per visibility, in units of the thermal noise per visibility. The narrow-band channels are the
-same in every group of a night (persistent transmitters); the burst and the times of the weak
-signal are seeded by ``seed`` and the group's first time, so groups differ.
+per visibility, in units of the thermal noise per visibility. The strong narrow-band channels
+are the same in every group of a night (persistent transmitters); the burst, the channel and
+the times of the weak signal are seeded by ``seed`` and the group's first time, so groups
+differ.
 
 The truth (gains, delays, dead antennas, RFI channels and times) is a JSON-able dict;
 :func:`true_gains` evaluates the gains it describes and :func:`rfi_mask` rebuilds the RFI
@@ -283,9 +284,9 @@ def corrupt_visibilities(
         np.arange(1, nf - 1) if nf > 3 else np.arange(nf)
     )
     strong = sorted(int(c) for c in chans[: spec.rfi_strong_channels])
-    weak = int(chans[spec.rfi_strong_channels]) if spec.rfi_weak_fraction > 0 and len(
-        chans
-    ) > spec.rfi_strong_channels else None
+    # the weak intermittent signal comes and goes: its channel differs from group to group
+    free = chans[spec.rfi_strong_channels :]
+    weak = int(rng.choice(free)) if spec.rfi_weak_fraction > 0 and len(free) else None
     for c in strong:
         data[:, c, :] += spec.rfi_strong_snr * unit * rand_phase(data[:, c, :].shape)
     burst_t = None
