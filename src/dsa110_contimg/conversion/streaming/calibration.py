@@ -11,8 +11,9 @@ A group is *raw* (needs calibration) when ``calibration.mode`` is ``required``, 
 its UVH5 files carry a corruption marker (:func:`group_is_raw`); otherwise it is imaged from
 ``DATA`` as today and recorded ``precalibrated``. For a raw group:
 
-1. A calibrator group (``find_calibrator`` finds a listed calibrator transiting in it) is flagged
-   with the full recipe, its model predicted and K, B, G solved. The solution is compared with
+1. A calibrator group (``find_calibrator`` finds a listed calibrator transiting in it) gets its
+   model predicted, is flagged with the full recipe (which also searches the residual from the
+   model) and K, B, G are solved. The solution is compared with
    the thresholds and the previous valid transit (:func:`~.calpolicy.refusal_reasons`) and
    registered ``valid`` or ``refused`` with the reasons. A valid set queues again every
    completed ``uncalibrated`` group inside its window (re-calibration).
@@ -319,12 +320,15 @@ class CalibrationStep:
         workdir = self.caldir / group.group_key
         workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        cal.flag_calibrator_ms(ms_path, self.settings)
-        t1 = time.perf_counter()
+        # the model first: the flagging then also searches the residual from the calibrator
         cal.predict_model(ms_path, match, self.settings)
+        t1 = time.perf_counter()
+        cal.flag_calibrator_ms(ms_path, self.settings)
+        t2 = time.perf_counter()
         sol = cal.solve_calibrator(ms_path, match, workdir, self.settings)
-        timings["flag"] = t1 - t0
-        timings["solve"] = time.perf_counter() - t1
+        timings["model"] = t1 - t0
+        timings["flag"] = t2 - t1
+        timings["solve"] = time.perf_counter() - t2
         tables = {k: Path(v) for k, v in sol.tables.items()}
         mask_path = None
         if sol.channel_mask is not None:
