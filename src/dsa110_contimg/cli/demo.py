@@ -149,11 +149,14 @@ DEMO_CALIBRATOR = "0903+468"
 
 def _calibrator_group(incoming: Path, first_start: str, spec, settings: Settings):
     """Simulate the night's calibrator transit (before ``first_start``); return the night."""
-    from astropy.time import Time
+    from astropy.time import Time, TimeDelta
 
     from ..simulation.scenarios import simulate_calibrator_night
 
-    date = (Time(first_start, scale="utc") - 0.5).strftime("%Y-%m-%dT%H:%M:%S")
+    # the first transit in the 12 h before the field: inside the solution's validity window
+    date = (Time(first_start, scale="utc") - TimeDelta(0.5, format="jd")).strftime(
+        "%Y-%m-%dT%H:%M:%S"
+    )
     night = simulate_calibrator_night(
         incoming, calibrator=DEMO_CALIBRATOR, date=date, dec_deg=FIELD_DEC_DEG,
         n_science_groups=0, corruption=spec, n_channels_per_subband=4, seed=99,
