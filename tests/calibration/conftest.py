@@ -20,16 +20,6 @@ N_INT = 24
 needs_casa = pytest.mark.skipif(not casa_available(), reason="casatasks not installed")
 
 
-def casa_ready(ms: Path) -> Path:
-    """Make a converted MS acceptable to CASA until the converter does it (ms-casa-ready)."""
-    from casacore.tables import table
-
-    with table(str(ms) + "/OBSERVATION", readonly=False, ack=False) as t:
-        if t.getcol("TELESCOPE_NAME")[0] != "OVRO_MMA":
-            t.putcol("TELESCOPE_NAME", ["OVRO_MMA"] * t.nrows())
-    return ms
-
-
 @pytest.fixture(scope="session")
 def cal_night(tmp_path_factory):
     """dict: 'clean'/'corrupt' -> (CalibratorNight, [cal MS, science MS])."""
@@ -47,7 +37,7 @@ def cal_night(tmp_path_factory):
         mss = []
         for g in [night.calibrator_group, *night.science_groups]:
             r = convert_group(g.paths, root / f"{tag}_{g.timestamp}.ms")
-            mss.append(casa_ready(r.ms_path))
+            mss.append(r.ms_path)
         out[tag] = (night, mss)
     return out
 

@@ -182,11 +182,23 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ] = None,
         channels: Annotated[int, typer.Option("--channels", help="Channels per subband.")] = 4,
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        corrupt: Annotated[
+            bool,
+            typer.Option("--corrupt", help="Corrupt the visibilities (gains, delays, bandpass, "
+                         "dead antennas, RFI; seeded by --seed); the truth is written beside "
+                         "the files as <timestamp>_corruptions.json."),
+        ] = False,
     ) -> None:
         """Write simulated DSA-110 drift-scan groups (16 subband UVH5 files each)."""
         from ..simulation.sky import simulate_groups
 
         settings = get_settings(ctx)
+        if corrupt:
+            from ..simulation.corruptions import CorruptionSpec
+
+            extra = {"corruption": CorruptionSpec(seed=seed)}
+        else:
+            extra = {}
         sims = simulate_groups(
             output_dir,
             n_groups=groups_n,
@@ -196,6 +208,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             n_channels_per_subband=channels,
             seed=seed,
             settings=settings,
+            **extra,
         )
         for g in sims:
             console.print(

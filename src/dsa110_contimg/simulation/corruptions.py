@@ -268,16 +268,6 @@ def corrupt_visibilities(
     def rand_phase(shape):
         return np.exp(2j * np.pi * rng.random(shape)).astype(np.complex64)
 
-    # dead antennas
-    for a in truth["dead_noise"]:
-        rows = (ant1 == a) | (ant2 == a)
-        shape = data[rows].shape
-        loud = spec.dead_noise_factor * unit
-        data[rows] = (
-            loud * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
-        ).astype(np.complex64)
-    for a in truth["dead_zero"]:
-        data[(ant1 == a) | (ant2 == a)] = 0
     # RFI: channels away from the band edges, distinct; the strong narrow-band channels are
     # persistent (same frequencies every group of the night, like real transmitters)
     chans = np.random.default_rng([spec.seed, 11]).permutation(
@@ -302,6 +292,16 @@ def corrupt_visibilities(
         weak_times = [float(utimes[i]) for i in on]
         rows = np.isin(tidx, on)
         data[rows, weak, :] += spec.rfi_weak_snr * unit * rand_phase(data[rows, weak, :].shape)
+    # dead antennas (after the RFI: a dead antenna delivers nothing but its own noise)
+    for a in truth["dead_noise"]:
+        rows = (ant1 == a) | (ant2 == a)
+        shape = data[rows].shape
+        loud = spec.dead_noise_factor * unit
+        data[rows] = (
+            loud * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+        ).astype(np.complex64)
+    for a in truth["dead_zero"]:
+        data[(ant1 == a) | (ant2 == a)] = 0
     auto = ant1 == ant2  # autocorrelations stay real (a power)
     data[auto] = np.abs(data[auto])
     truth["rfi"] = {

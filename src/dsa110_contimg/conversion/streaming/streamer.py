@@ -426,8 +426,11 @@ class Streamer:
         Returns
         -------
         list of GroupOutcome
-            The groups processed by this call.
+            The groups processed by this call, and those that failed without being processed
+            (a bad file, a time-out waiting for subbands): ``max_groups`` counts both, so a
+            bounded run ends even when every group fails its file check.
         """
+        run_start = time.time()
         queue.recover_running(settings=self.settings)
         cfg = self.settings.stream
         stop_event = stop_event if stop_event is not None else threading.Event()
@@ -447,6 +450,7 @@ class Streamer:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
                 done += self.step(max_groups=left, stop_event=stop_event)
+                done += self._failed_unprocessed(run_start, done)
                 if once or (max_groups is not None and len(done) >= max_groups):
                     break
                 events.wait(cfg.poll_interval_seconds)
@@ -454,6 +458,16 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
+        """Return groups failed at intake or by time-out since ``since``, not in ``done``."""
+        seen = {o.group_id for o in done}
+        return [
+            GroupOutcome(g.id, g.group_key, "failed", g.error)
+            for g in queue.failed_since(
+                self.input_dir, since, exclude=seen, settings=self.settings
+            )
+        ]
 
     def close(self) -> None:
         """Release the watcher."""
