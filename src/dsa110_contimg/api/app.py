@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None):
     from .errors import install_error_handlers
     from .middleware import BodyLimitMiddleware, RequestCounter
     from .render import RenderCache
-    from .routes import batch, data, ese, health, images, photometry, sources
+    from .routes import batch, caltables, data, ese, health, images, photometry, sources
 
     settings = resolve_settings(settings)
 
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None):
     app.state.render_cache = RenderCache()
     app.state.request_counter = RequestCounter()
     install_error_handlers(app)
-    for module in (photometry, batch, data, images, sources, ese, health):
+    for module in (photometry, batch, data, images, sources, ese, health, caltables):
         app.include_router(module.router)
     pages.install(app)
     app.add_middleware(

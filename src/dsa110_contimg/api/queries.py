@@ -108,6 +108,8 @@ def list_images(engine: Engine, page: Page, *, kind: str | None = None) -> dict:
         r.c.qa_status,
         r.c.photometry_status,
         r.c.photometry_job_id,
+        r.c.calibration_status,
+        r.c.superseded_by,
     ).select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
     if kind:
         stmt = stmt.where(i.c.kind == kind)
@@ -132,6 +134,9 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
             r.c.qa_reason,
             r.c.photometry_status,
             r.c.photometry_job_id,
+            r.c.calibration_status,
+            r.c.caltable_id,
+            r.c.superseded_by,
         )
         .select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
         .where(i.c.data_id == data_id)
