@@ -585,7 +585,8 @@ def make_uvh5_group(
         tmp = path.with_name(path.name[: -len(".hdf5")] + "_incomplete.hdf5")
         if real:
             _write_dsa110_file(
-                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg
+                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg,
+                calibrated=corruption is None,
             )
         else:
             sub = uv.select(freq_chans=chans, inplace=False, run_check=False)
@@ -621,7 +622,9 @@ def make_uvh5_group(
     )
 
 
-def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float) -> None:
+def _write_dsa110_file(
+    path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float, calibrated: bool
+) -> None:
     """Write one subband in the correlator's layout (h5py; see ``docs/dsa110-files.md``)."""
     import h5py
 
@@ -666,6 +669,10 @@ def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: 
         x["phase_center_epoch"] = np.bytes_("HADEC")
         x["fs_table"] = np.bytes_("simulated")
         x["applied_delays_ns"] = np.bytes_(" ".join(["0"] * (2 * tel.Nants)))
+        if calibrated:
+            # not the correlator's: clean simulated visibilities are calibrated (Jy), and the
+            # stream's auto mode takes correlator files without this marker as raw
+            x["contimg_calibrated"] = True
         d = f.create_group("Data")
         d["visdata"] = vis.reshape(nblts, 1, nf, npol).astype(np.complex64, copy=False)
         d["flags"] = np.zeros((nblts, 1, nf, npol), dtype=bool)
