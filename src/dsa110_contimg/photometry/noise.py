@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clipped_rms", "local_rms", "robust_rms"]
+__all__ = [
+    "CorrelatedNoise",
+    "beam_autocorrelation",
+    "clipped_rms",
+    "local_rms",
+    "noise_autocorrelation",
+    "robust_rms",
+    "tile_geometry",
+]
 
 _MAD_TO_SIGMA = 1.482602218505602
 
@@ -103,6 +111,17 @@ def clipped_rms(
     return np.where(count >= min_samples, sigma, np.nan)
 
 
+def tile_geometry(
+    shape: tuple[int, int], bmaj_pix: float, bmin_pix: float, tile_beams: float
+) -> tuple[int, int]:
+    """Return the sampling step and tile side (pixels) that :func:`local_rms` uses."""
+    ny, nx = shape
+    step = max(1, int(round(0.9 * bmin_pix)))
+    tile = max(4 * step, int(round(tile_beams * bmaj_pix / step)) * step)
+    tile = min(tile, max(step, (max(nx, ny) // step) * step))
+    return step, tile
+
+
 def local_rms(
     data: np.ndarray,
     x_pix: np.ndarray,
@@ -153,9 +172,7 @@ def local_rms(
     y = np.asarray(y_pix, dtype=float).ravel()
     if x.size == 0:
         return np.empty(0)
-    step = max(1, int(round(0.9 * bmin_pix)))
-    tile = max(4 * step, int(round(tile_beams * bmaj_pix / step)) * step)
-    tile = min(tile, max(step, (max(nx, ny) // step) * step))
+    step, tile = tile_geometry((ny, nx), bmaj_pix, bmin_pix, tile_beams)
     ts = tile // step  # samples per tile side
     ntx = -(-nx // tile)
     nty = -(-ny // tile)
@@ -275,3 +292,233 @@ def robust_rms(data: np.ndarray, *, max_pixels: int = 1_000_000) -> float | None
         return None
     med = np.median(values)
     return float(_MAD_TO_SIGMA * np.median(np.abs(values - med)))
+
+
+def beam_autocorrelation(ainv: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation of noise whose correlation is the restoring beam, on integer lags.
+
+    Parameters
+    ----------
+    ainv : numpy.ndarray
+        (2, 2) inverse beam covariance in pixels, ordered (x, y).
+    max_lag : int
+        Largest lag (pixels) along each axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        (2 max_lag + 1, 2 max_lag + 1) array indexed [lag_y + max_lag, lag_x + max_lag], 1 at
+        zero lag.
+    """
+    lag = np.arange(-max_lag, max_lag + 1, dtype=float)
+    ly, lx = np.meshgrid(lag, lag, indexing="ij")
+    q = ainv[0, 0] * lx**2 + 2 * ainv[0, 1] * lx * ly + ainv[1, 1] * ly**2
+    return np.exp(-0.5 * q)
+
+
+def noise_autocorrelation(
+    data: np.ndarray,
+    *,
+    max_lag: int,
+    bmaj_pix: float,
+    bmin_pix: float,
+    target_beams: float = 4000.0,
+    min_beams: float = 300.0,
+    clip_sigma: float = 4.0,
+    max_side: int = 1024,
+) -> np.ndarray | None:
+    """Measured autocorrelation of an image's noise, normalised to 1 at zero lag.
+
+    The noise of a synthesis image is correlated over the *dirty* beam, not the restoring
+    beam: its autocorrelation has the PSF's sidelobes (negative and positive), which a
+    Gaussian model ignores. It is measured here on a central square holding about
+    ``target_beams`` beam areas (the whole image when smaller): the median is subtracted,
+    pixels beyond ``clip_sigma`` robust sigma and their surroundings (one beam major axis) are
+    masked, as are NaN pixels, and the autocorrelation is the FFT-computed mean product of
+    the unmasked pixel pairs at each lag.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D (y, x) image (any byte order, may be memory-mapped).
+    max_lag : int
+        Largest lag wanted (pixels).
+    bmaj_pix, bmin_pix : float
+        Beam FWHM in pixels (set the region size and the source masks).
+    target_beams, min_beams : float
+        Beam areas wanted in the region; below ``min_beams`` unmasked beam areas the
+        estimate is refused (None).
+    clip_sigma : float
+        Pixels beyond this many robust sigma are masked (sources).
+    max_side : int
+        Largest side of the region (bounds the cost on big images).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (2 max_lag + 1, 2 max_lag + 1) correlation indexed [lag_y + max_lag, lag_x +
+        max_lag], or None when the image has too few usable pixels.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> rho = noise_autocorrelation(rng.normal(size=(300, 300)), max_lag=2, bmaj_pix=1,
+    ...                             bmin_pix=1)
+    >>> float(rho[2, 2]), bool(abs(rho[2, 3]) < 0.02)
+    (1.0, True)
+    """
+    from scipy import fft, ndimage
+
+    ny, nx = data.shape
+    beam_area = 1.1331 * bmaj_pix * bmin_pix
+    side = int(np.ceil(np.sqrt(target_beams * beam_area)))
+    side = max(side, 4 * (max_lag + 1))
+    sy, sx = min(ny, side, max_side), min(nx, side, max_side)
+    y0, x0 = (ny - sy) // 2, (nx - sx) // 2
+    region = np.asarray(data[y0 : y0 + sy, x0 : x0 + sx], dtype=np.float64)
+    finite = np.isfinite(region)
+    if finite.sum() < min_beams * beam_area:
+        return None
+    vals = region[finite]
+    med = float(np.median(vals))
+    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(vals - med)))
+    if not np.isfinite(sigma) or sigma <= 0:
+        return None
+    x = np.where(finite, region - med, 0.0)
+    hot = finite & (np.abs(x) > clip_sigma * sigma)
+    if hot.any():
+        hot = ndimage.distance_transform_edt(~hot) <= max(1.0, float(bmaj_pix))
+    mask = (finite & ~hot).astype(np.float64)
+    if mask.sum() < min_beams * beam_area:
+        return None
+    x *= mask
+    shape = (sy + max_lag + 1, sx + max_lag + 1)
+    fx = fft.rfft2(x, s=shape, workers=-1)
+    fm = fft.rfft2(mask, s=shape, workers=-1)
+    num = fft.irfft2(fx * np.conj(fx), s=shape, workers=-1)
+    den = fft.irfft2(fm * np.conj(fm), s=shape, workers=-1)
+    idx_y = np.arange(-max_lag, max_lag + 1) % shape[0]
+    idx_x = np.arange(-max_lag, max_lag + 1) % shape[1]
+    num = num[np.ix_(idx_y, idx_x)]
+    den = np.rint(den[np.ix_(idx_y, idx_x)])
+    if np.any(den < 0.25 * mask.sum()):
+        return None
+    acf = num / den
+    return acf / acf[max_lag, max_lag]
+
+
+class CorrelatedNoise:
+    """Statistics of a fixed-kernel amplitude fit on noise of a given autocorrelation.
+
+    For a unit-peak kernel ``k`` on a ``w x w`` box and noise of unit variance with pixel
+    correlation matrix ``C`` (built from the autocorrelation ``rho``), the least-squares
+    amplitude ``a = k.d / k.k`` has variance ``k^T C k / (k.k)^2`` (:attr:`var_factor`; 4/3
+    for noise correlated as a Gaussian restoring beam), and the residual sum of squares
+    ``chi2 = d^T P d`` (``P = I - k k^T / k.k``) has mean ``tr(PC)`` and variance
+    ``2 tr(PCPC)`` (:attr:`chi2_mean`, :attr:`chi2_var`). Its distribution, a weighted sum of
+    chi-square variables, is approximated by ``g chi2_h`` with the same two moments
+    (Satterthwaite), which gives :meth:`chi2_threshold`.
+
+    Parameters
+    ----------
+    rho : numpy.ndarray
+        (2w - 1, 2w - 1) autocorrelation on integer lags, 1 at the centre.
+    kernel : numpy.ndarray
+        (w, w) unit-peak beam kernel centred on the box.
+    source : str
+        ``"measured"`` or ``"beam"`` (what ``rho`` is), recorded in results.
+    """
+
+    def __init__(self, rho: np.ndarray, kernel: np.ndarray, source: str) -> None:
+        from scipy.signal import fftconvolve
+
+        w = kernel.shape[0]
+        if rho.shape != (2 * w - 1, 2 * w - 1):
+            raise ValueError("rho must cover lags -(w-1)..(w-1)")
+        self.rho = rho
+        self.kernel = kernel
+        self.source = source
+        self.w = w
+        self.npix = w * w
+        kk = float(np.sum(kernel * kernel))
+        ak = fftconvolve(kernel, kernel[::-1, ::-1], mode="full")  # kernel autocorrelation
+        kck = float(np.sum(ak * rho))
+        self.var_factor = kck / kk**2
+        lag = np.arange(-(w - 1), w)
+        overlap = (w - np.abs(lag))[:, None] * (w - np.abs(lag))[None, :]
+        tr_cc = float(np.sum(overlap * rho * rho))
+        ck = fftconvolve(kernel, rho, mode="full")[w - 1 : 2 * w - 1, w - 1 : 2 * w - 1]
+        kcck = float(np.sum(ck * ck))
+        self.chi2_mean = self.npix - kck / kk
+        self.chi2_var = 2.0 * (tr_cc - 2.0 * kcck / kk + (kck / kk) ** 2)
+        #: integral of rho^2 over lags (pixels): one noise variance estimated from A pixels
+        #: has relative variance 2 * sum_rho2 / A
+        self.sum_rho2 = float(np.sum(rho * rho))
+        self.rms_rel_var = 0.0
+
+    def set_rms_area(self, pixels: float | None) -> None:
+        """Area (pixels) of the region each local rms is estimated from (None: exact rms).
+
+        The chi2 is divided by the estimated variance, which has relative variance
+        ``2 sum_rho2 / pixels``; :meth:`chi2_threshold` includes it.
+        """
+        self.rms_rel_var = 0.0 if not pixels else 2.0 * self.sum_rho2 / float(pixels)
+
+    def masked_var_factor(self, kernels: np.ndarray) -> np.ndarray:
+        """Variance factor of fits using only some pixels: ``kernels`` (n, w, w), 0 where unused.
+
+        Returns ``k_m^T C k_m / (k_m . k_m)^2`` per kernel (in units of the noise variance).
+        """
+        from scipy.signal import fftconvolve
+
+        if kernels.shape[0] == 0:
+            return np.empty(0)
+        ak = fftconvolve(kernels, kernels[:, ::-1, ::-1], mode="full", axes=(1, 2))
+        kck = np.einsum("nij,ij->n", ak, self.rho)
+        kk = np.einsum("nij,nij->n", kernels, kernels)
+        return kck / kk**2
+
+    def chi2_threshold(self, alpha: float, fraction: np.ndarray | float = 1.0) -> np.ndarray:
+        """Chi2 exceeded with probability ``alpha`` by a point source on this noise.
+
+        Parameters
+        ----------
+        alpha : float
+            False-alarm probability.
+        fraction : array_like
+            Fraction of the box's pixels used (blanked pixels scale the mean and variance).
+
+        Returns
+        -------
+        numpy.ndarray
+            The threshold (in units of the noise variance, as the fit's chi2).
+        """
+        from scipy.optimize import brentq
+        from scipy.stats import chi2 as chi2_dist
+
+        f = np.atleast_1d(np.asarray(fraction, dtype=float))
+        # the chi2 is divided by an estimated variance sigma^2 (1 + delta), delta ~ N(0, v):
+        # P(X / (1 + delta) > T) = E_delta P(X > T (1 + delta)), by Gauss-Hermite quadrature
+        nodes, weights = np.polynomial.hermite_e.hermegauss(24)
+        weights = weights / weights.sum()
+        delta = np.sqrt(self.rms_rel_var) * nodes
+        keep = delta > -0.9
+        delta, weights = delta[keep], weights[keep] / weights[keep].sum()
+        out = np.full(f.shape, np.nan)
+        uniq, inv = np.unique(f, return_inverse=True)
+        vals = np.full(uniq.shape, np.nan)
+        for i, fi in enumerate(uniq):
+            mean, var = self.chi2_mean * fi, self.chi2_var * fi
+            if not (mean > 0 and var > 0):
+                continue
+            g, h = var / (2.0 * mean), 2.0 * mean**2 / var
+
+            def tail(t: float, g: float = g, h: float = h) -> float:
+                return float(np.sum(weights * chi2_dist.sf(t * (1.0 + delta) / g, h))) - alpha
+
+            lo, hi = mean, mean * 2.0
+            while tail(hi) > 0:
+                hi *= 2.0
+            vals[i] = brentq(tail, lo, hi, rtol=1e-6) if tail(lo) > 0 else lo
+        out = vals[inv.ravel()].reshape(f.shape)
+        return out if np.ndim(fraction) else out[0]
