@@ -486,7 +486,9 @@ def _local_variance_ratio(
     return out  # (R^-1 Q R^-1)_00, 1 for an isolated position
 
 
-def _noise_model(image, ainv_c: np.ndarray, half: int, opts: ForcedOptions) -> CorrelatedNoise:
+def _noise_model(
+    image, ainv_c: np.ndarray, half: int, opts: ForcedOptions, xy: np.ndarray
+) -> CorrelatedNoise:
     """Return the noise autocorrelation (measured, or the beam model) and its statistics."""
     w = 2 * half + 1
     zero = np.zeros(1)
@@ -495,7 +497,12 @@ def _noise_model(image, ainv_c: np.ndarray, half: int, opts: ForcedOptions) -> C
     if opts.noise_correlation == "measured":
         fmaj, fmin = _fwhm_pix(np.linalg.inv(ainv_c))
         rho = noise_autocorrelation(
-            image.data, max_lag=w - 1, bmaj_pix=float(fmaj), bmin_pix=float(fmin)
+            image.data,
+            max_lag=w - 1,
+            bmaj_pix=float(fmaj),
+            bmin_pix=float(fmin),
+            mask_x=xy[:, 0],
+            mask_y=xy[:, 1],
         )
         if rho is None:
             log.info(
@@ -560,7 +567,7 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     # --- noise model: autocorrelation of the noise and what it implies for the fit
     xc, yc = np.array([(nx - 1) / 2.0]), np.array([(ny - 1) / 2.0])
     ainv_c = np.linalg.inv(pixel_covariance(sky_cov, local_jacobian(image.wcs, xc, yc))[0])
-    model = _noise_model(image, ainv_c, half, opts)
+    model = _noise_model(image, ainv_c, half, opts, pos_all)
     if not meta.get("noise_from_map"):
         fmaj_c, fmin_c = _fwhm_pix(np.linalg.inv(ainv_c))
         _, tile = tile_geometry(image.shape, float(fmaj_c), float(fmin_c), opts.noise_tile_beams)

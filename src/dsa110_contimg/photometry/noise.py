@@ -325,6 +325,10 @@ def noise_autocorrelation(
     target_beams: float = 4000.0,
     min_beams: float = 300.0,
     clip_sigma: float = 4.0,
+    mask_beams: float = 1.0,
+    mask_x: np.ndarray | None = None,
+    mask_y: np.ndarray | None = None,
+    mask_radius_beams: float = 2.0,
     max_side: int = 1024,
 ) -> np.ndarray | None:
     """Measured autocorrelation of an image's noise, normalised to 1 at zero lag.
@@ -333,7 +337,7 @@ def noise_autocorrelation(
     beam: its autocorrelation has the PSF's sidelobes (negative and positive), which a
     Gaussian model ignores. It is measured here on a central square holding about
     ``target_beams`` beam areas (the whole image when smaller): the median is subtracted,
-    pixels beyond ``clip_sigma`` robust sigma and their surroundings (one beam major axis) are
+    pixels beyond ``clip_sigma`` robust sigma and their surroundings (``mask_beams``) are
     masked, as are NaN pixels, and the autocorrelation is the FFT-computed mean product of
     the unmasked pixel pairs at each lag.
 
@@ -350,6 +354,13 @@ def noise_autocorrelation(
         estimate is refused (None).
     clip_sigma : float
         Pixels beyond this many robust sigma are masked (sources).
+    mask_beams : float
+        Radius (beam major axes) masked around those pixels (the sources' wings).
+    mask_x, mask_y : numpy.ndarray, optional
+        Known source positions (0-based pixels; the positions measured), masked within
+        ``mask_radius_beams`` beam major axes unless that leaves too few pixels.
+    mask_radius_beams : float
+        Radius of those masks.
     max_side : int
         Largest side of the region (bounds the cost on big images).
 
@@ -387,11 +398,27 @@ def noise_autocorrelation(
     x = np.where(finite, region - med, 0.0)
     hot = finite & (np.abs(x) > clip_sigma * sigma)
     if hot.any():
-        hot = ndimage.distance_transform_edt(~hot) <= max(1.0, float(bmaj_pix))
+        hot = ndimage.distance_transform_edt(~hot) <= max(1.0, mask_beams * float(bmaj_pix))
     mask = (finite & ~hot).astype(np.float64)
+    if mask_x is not None and mask_y is not None and mask_radius_beams > 0:
+        mx = np.asarray(mask_x, float) - x0
+        my = np.asarray(mask_y, float) - y0
+        rad = mask_radius_beams * bmaj_pix
+        near = (mx > -rad) & (mx < sx + rad) & (my > -rad) & (my < sy + rad)
+        if near.any():
+            seeds = np.zeros((sy, sx), dtype=bool)
+            seeds[
+                np.clip(np.rint(my[near]).astype(int), 0, sy - 1),
+                np.clip(np.rint(mx[near]).astype(int), 0, sx - 1),
+            ] = True
+            around = ndimage.distance_transform_edt(~seeds) <= rad
+            if (mask * ~around).sum() >= min_beams * beam_area:
+                mask *= ~around
     if mask.sum() < min_beams * beam_area:
         return None
-    x *= mask
+    # zero mean over the pixels used: an offset d would add d^2 at every lag
+    used = mask > 0
+    x = np.where(used, x - x[used].mean(), 0.0)
     shape = (sy + max_lag + 1, sx + max_lag + 1)
     fx = fft.rfft2(x, s=shape, workers=-1)
     fm = fft.rfft2(mask, s=shape, workers=-1)
