@@ -4,7 +4,8 @@ The image is divided into square tiles sized in beams (default 8 beam major axes
 needed by the requested positions are read, each subsampled at about 0.9 of the beam minor axis
 (neighbouring pixels of a radio image are correlated over the beam, so denser sampling adds
 little information). Samples near the given source positions are masked, so bright neighbours
-cannot inflate the estimate; what remains is sigma-clipped (median and MAD, then clipped
+cannot inflate the estimate (a tile the masks leave with too few samples, as in a crowded
+field, takes the rms of every unmasked sample of the image); what remains is sigma-clipped (median and MAD, then clipped
 standard deviation corrected for the truncation). The rms at a position is interpolated
 bilinearly between tile centres. The cost grows with the number of tiles touched, never with
 (number of positions x image size).
@@ -237,13 +238,29 @@ def local_rms(
         if grid_mask is not None:
             masked = grid_mask[gr[:, :, None], gc[:, None, :]]
     samples = samples.reshape(tile_ids.size, -1)
+    samples_all = samples
     if grid_mask is not None:
         masked = masked.reshape(tile_ids.size, -1)
         masked_samples = np.where(masked, np.float32(np.nan), samples)
         n_left = np.isfinite(masked_samples).sum(axis=1)
         enough = n_left >= max(30, ts * ts // 5)
-        samples = np.where(enough[:, None], masked_samples, samples)
+        samples = masked_samples
     sigma_tiles = clipped_rms(samples, clip_sigma=clip_sigma, iterations=2)
+    if grid_mask is not None and not enough.all():
+        # crowded tiles (the masks leave too few samples): the rms of every unmasked sample
+        # of the image, so that crowded fields do not measure their sources as noise
+        sub = np.full((gny, gnx), np.nan, dtype=np.float32)
+        part = data[off::step, off::step]
+        sub[: part.shape[0], : part.shape[1]] = part
+        free = sub[~grid_mask]
+        pooled = clipped_rms(free[None, :], clip_sigma=clip_sigma, iterations=2)[0]
+        if not np.isfinite(pooled):  # nothing unmasked at all: the crowded tiles' own rms
+            pooled_tiles = clipped_rms(
+                np.where(enough[:, None], np.nan, samples_all), clip_sigma=clip_sigma
+            )
+            sigma_tiles = np.where(enough, sigma_tiles, pooled_tiles)
+        else:
+            sigma_tiles = np.where(enough, sigma_tiles, pooled)
     lookup = np.full(ntx * nty, np.nan)
     lookup[tile_ids] = sigma_tiles
     num = np.zeros(x.size)
@@ -335,8 +352,9 @@ def noise_autocorrelation(
 
     The noise of a synthesis image is correlated over the *dirty* beam, not the restoring
     beam: its autocorrelation has the PSF's sidelobes (negative and positive), which a
-    Gaussian model ignores. It is measured here on a central square holding about
-    ``target_beams`` beam areas (the whole image when smaller): the median is subtracted,
+    Gaussian model ignores. It is measured here on a square holding about ``target_beams`` beam
+    areas (the whole image when smaller; the centre or the corner square with most free
+    pixels, so that a crowded centre does not measure its faint sources as noise): the median is subtracted,
     pixels beyond ``clip_sigma`` robust sigma and their surroundings (``mask_beams``) are
     masked, as are NaN pixels, and the autocorrelation is the FFT-computed mean product of
     the unmasked pixel pairs at each lag.
@@ -385,7 +403,7 @@ def noise_autocorrelation(
     side = int(np.ceil(np.sqrt(target_beams * beam_area)))
     side = max(side, 4 * (max_lag + 1))
     sy, sx = min(ny, side, max_side), min(nx, side, max_side)
-    y0, x0 = (ny - sy) // 2, (nx - sx) // 2
+    y0, x0 = _quietest_square(data, sy, sx, mask_x, mask_y, mask_radius_beams * bmaj_pix)
     region = np.asarray(data[y0 : y0 + sy, x0 : x0 + sx], dtype=np.float64)
     finite = np.isfinite(region)
     if finite.sum() < min_beams * beam_area:
@@ -432,6 +450,40 @@ def noise_autocorrelation(
         return None
     acf = num / den
     return acf / acf[max_lag, max_lag]
+
+
+def _quietest_square(data, sy, sx, mask_x, mask_y, radius) -> tuple[int, int]:
+    """Corner of the square (the centre or one of the four corners) with most free pixels.
+
+    Free: finite (judged on a coarse grid) and not within ``radius`` of a given position.
+    The centre wins ties: it is where the primary beam is best.
+    """
+    ny, nx = data.shape
+    corners = [
+        ((ny - sy) // 2, (nx - sx) // 2),
+        (0, 0),
+        (0, nx - sx),
+        (ny - sy, 0),
+        (ny - sy, nx - sx),
+    ]
+    if sy == ny and sx == nx:
+        return corners[0]
+    from scipy import ndimage
+
+    step = max(1, int(max(sy, sx) // 64))
+    coarse = np.isfinite(np.asarray(data[::step, ::step], dtype=np.float64))
+    if mask_x is not None and mask_y is not None and len(mask_x):
+        seeds = np.zeros(coarse.shape, dtype=bool)
+        gy = np.clip(np.rint(np.asarray(mask_y, float) / step).astype(int), 0, coarse.shape[0] - 1)
+        gx = np.clip(np.rint(np.asarray(mask_x, float) / step).astype(int), 0, coarse.shape[1] - 1)
+        seeds[gy, gx] = True
+        coarse &= ndimage.distance_transform_edt(~seeds) > radius / step
+    scores = [
+        float(coarse[y0 // step : (y0 + sy) // step, x0 // step : (x0 + sx) // step].sum())
+        for y0, x0 in corners
+    ]
+    best = int(np.argmax(np.asarray(scores) * (1.0 + 1e-9 * (np.arange(5) == 0))))
+    return corners[best]
 
 
 class CorrelatedNoise:
