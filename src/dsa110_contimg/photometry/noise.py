@@ -5,10 +5,10 @@ needed by the requested positions are read, each subsampled at about 0.9 of the 
 (neighbouring pixels of a radio image are correlated over the beam, so denser sampling adds
 little information). Samples near the given source positions are masked, so bright neighbours
 cannot inflate the estimate (a tile the masks leave with too few samples, as in a crowded
-field, takes the rms of every unmasked sample of the image); what remains is sigma-clipped (median and MAD, then clipped
-standard deviation corrected for the truncation). The rms at a position is interpolated
-bilinearly between tile centres. The cost grows with the number of tiles touched, never with
-(number of positions x image size).
+field, takes the rms of every unmasked sample of the image); what remains is sigma-clipped
+(median and MAD, then clipped standard deviation corrected for the truncation). The rms at a
+position is interpolated bilinearly between tile centres. The cost grows with the number of
+tiles touched, never with (number of positions x image size).
 """
 
 from __future__ import annotations
@@ -352,12 +352,13 @@ def noise_autocorrelation(
 
     The noise of a synthesis image is correlated over the *dirty* beam, not the restoring
     beam: its autocorrelation has the PSF's sidelobes (negative and positive), which a
-    Gaussian model ignores. It is measured here on a square holding about ``target_beams`` beam
-    areas (the whole image when smaller; the centre or the corner square with most free
-    pixels, so that a crowded centre does not measure its faint sources as noise): the median is subtracted,
-    pixels beyond ``clip_sigma`` robust sigma and their surroundings (``mask_beams``) are
-    masked, as are NaN pixels, and the autocorrelation is the FFT-computed mean product of
-    the unmasked pixel pairs at each lag.
+    Gaussian model ignores. It is measured here on a square holding about ``target_beams``
+    beam areas (the whole image when smaller; the centre or the corner square with most free
+    pixels, so that a crowded centre does not measure its faint sources as noise). Pixels
+    beyond ``clip_sigma`` robust sigma and their surroundings (``mask_beams``) are masked, as
+    are NaN pixels and the measured positions' surroundings; the mean of the pixels left is
+    subtracted and the autocorrelation is the FFT-computed mean product of the unmasked pixel
+    pairs at each lag.
 
     Parameters
     ----------
