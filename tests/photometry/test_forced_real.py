@@ -291,3 +291,4 @@ def test_resolved_injections_are_flagged_poor_fit(real_image):
     flux, snr, t = _inject_rounds(real_image, 200, seed=6, beam_scale=3.0, sep=5.0)
     flagged = np.char.find(np.asarray(t["flags"]).astype(str), "poor_fit") >= 0
     assert flagged.mean() >= 0.9, flagged.mean()
+    print(f"{real_image.path.name}: {flagged.mean():.1%} of {flagged.size} resolved flagged")

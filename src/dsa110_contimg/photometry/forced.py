@@ -387,7 +387,8 @@ def _find_pairs(pos: np.ndarray, ainv: np.ndarray, fmaj: np.ndarray, radius_beam
     pi, pj = pairs[:, 0], pairs[:, 1]
     dvec = pos[pi] - pos[pj]
     abar = 0.5 * (ainv[pi] + ainv[pj])
-    md2 = np.einsum("ni,nij,nj->n", dvec, abar, dvec)
+    dx, dy = dvec[:, 0], dvec[:, 1]
+    md2 = abar[:, 0, 0] * dx * dx + 2.0 * abar[:, 0, 1] * dx * dy + abar[:, 1, 1] * dy * dy
     sep = np.sqrt(md2) * FWHM_TO_SIGMA  # in FWHM along the separation direction
     near = sep < radius_beams
     return pi[near], pj[near], sep[near], md2[near]
@@ -445,6 +446,22 @@ def _local_variance_ratio(
     overlapping neighbours (those within the blend radius): the neighbours' own neighbours
     change it only at second order in the overlaps (documented in docs/photometry.md).
     """
+    out = np.empty(members.size)
+    slot = np.full(pos.shape[0], -1)
+    slot[members] = np.arange(members.size)
+    # isolated pairs in closed form: R = [[1, r], [r, 1]], Q = [[1, q], [q, 1]]
+    deg = np.bincount(np.concatenate([pi, pj]), minlength=pos.shape[0])
+    lone = (deg[pi] == 1) & (deg[pj] == 1)
+    if lone.any():
+        r = rval[lone]
+        q = r ** (2.0 / 3.0)  # exp(-md2/6) = exp(-md2/4)^(2/3)
+        v = (1.0 - 2.0 * r * q + r * r) / (1.0 - r * r) ** 2
+        out[slot[pi[lone]]] = v
+        out[slot[pj[lone]]] = v
+        pi, pj, rval = pi[~lone], pj[~lone], rval[~lone]
+    if pi.size == 0:
+        return out
+    rest = np.unique(np.concatenate([pi, pj]))
     dst = np.concatenate([pi, pj])
     src = np.concatenate([pj, pi])
     r = np.concatenate([rval, rval])
@@ -455,23 +472,28 @@ def _local_variance_ratio(
     keep = rank < max(1, max_neighbours - 1)
     dst, src, rank = dst[keep], src[keep], rank[keep]
     width = int(rank.max()) + 2
-    slot = np.full(pos.shape[0], -1)
-    slot[members] = np.arange(members.size)
-    nb = np.full((members.size, width), -1)
-    nb[:, 0] = members
-    nb[slot[dst], rank + 1] = src
-    out = np.empty(members.size)
+    rslot = np.full(pos.shape[0], -1)
+    rslot[rest] = np.arange(rest.size)
+    nb = np.full((rest.size, width), -1)
+    nb[:, 0] = rest
+    nb[rslot[dst], rank + 1] = src
     eye = np.eye(width)
-    for s in range(0, members.size, chunk):
+    for s in range(0, rest.size, chunk):
         idx = nb[s : s + chunk]
         valid = idx >= 0
         safe = np.where(valid, idx, idx[:, :1])
         p = pos[safe]  # (g, M, 2)
         a = ainv[safe]  # (g, M, 2, 2)
         d = p[:, :, None, :] - p[:, None, :, :]  # (g, M, M, 2)
-        md2 = 0.5 * (
-            np.einsum("gjlx,gjxy,gjly->gjl", d, a, d) + np.einsum("gjlx,glxy,gjly->gjl", d, a, d)
-        )
+        # d^T (A_j + A_l)/2 d, elementwise (einsum with three operands is slow here)
+        a00 = a[:, :, 0, 0]
+        a01 = a[:, :, 0, 1]
+        a11 = a[:, :, 1, 1]
+        s00 = 0.5 * (a00[:, :, None] + a00[:, None, :])
+        s01 = 0.5 * (a01[:, :, None] + a01[:, None, :])
+        s11 = 0.5 * (a11[:, :, None] + a11[:, None, :])
+        dx, dy = d[..., 0], d[..., 1]
+        md2 = s00 * dx * dx + 2.0 * s01 * dx * dy + s11 * dy * dy
         vv = valid[:, :, None] & valid[:, None, :]
         rmat = np.where(vv, np.exp(-0.25 * md2), eye)
         qmat = np.where(vv, np.exp(-md2 / 6.0), 0.0)
@@ -482,7 +504,7 @@ def _local_variance_ratio(
                 v = np.linalg.solve(rmat, e0)[:, :, 0]
             except np.linalg.LinAlgError:
                 v = (np.linalg.pinv(rmat) @ e0)[:, :, 0]
-            out[s : s + chunk] = np.einsum("gi,gij,gj->g", v, qmat, v)
+            out[slot[rest[s : s + chunk]]] = np.sum(v * (qmat @ v[:, :, None])[:, :, 0], axis=1)
     return out  # (R^-1 Q R^-1)_00, 1 for an isolated position
 
 
@@ -538,8 +560,13 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     npix = w * w
     # --- near-duplicates: merged, measured once at their mean position, shared
     pos_all = np.column_stack([x[sel], y[sel]])
-    di, dj, _, _ = _find_pairs(pos_all, ainv_all, fmaj_all, opts.duplicate_beams)
-    labels = _components(sel.size, di, dj) if di.size else np.arange(sel.size)
+    # one pair search serves both the duplicates and (when there are none) the blends
+    ai, aj, asep, amd2 = _find_pairs(
+        pos_all, ainv_all, fmaj_all, max(opts.blend_radius_beams, opts.duplicate_beams)
+    )
+    dup = asep < opts.duplicate_beams
+    any_dup = bool(dup.any())
+    labels = _components(sel.size, ai[dup], aj[dup]) if any_dup else np.arange(sel.size)
     nrep = int(labels.max()) + 1
     counts = np.bincount(labels, minlength=nrep)
     _, first = np.unique(labels, return_index=True)
@@ -575,7 +602,12 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     meta["noise_correlation"] = model.source
     meta["flux_var_factor"] = model.var_factor
     # --- pairs fitted jointly
-    pi, pj, sep, md2 = _find_pairs(pos, ainv, fmaj, opts.blend_radius_beams)
+    if any_dup:
+        pi, pj, sep, md2 = _find_pairs(pos, ainv, fmaj, opts.blend_radius_beams)
+    else:  # the positions are their own representatives: keep the pairs between kept ones
+        ki, kj = rep_to_k[ai], rep_to_k[aj]
+        keep_pair = (ki >= 0) & (kj >= 0) & (asep < opts.blend_radius_beams)
+        pi, pj, sep, md2 = ki[keep_pair], kj[keep_pair], asep[keep_pair], amd2[keep_pair]
     member = np.zeros(n, dtype=bool)
     member[pi] = True
     member[pj] = True

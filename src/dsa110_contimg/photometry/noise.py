@@ -5,9 +5,9 @@ needed by the requested positions are read, each subsampled at about 0.9 of the 
 (neighbouring pixels of a radio image are correlated over the beam, so denser sampling adds
 little information). Samples near the given source positions are masked, so bright neighbours
 cannot inflate the estimate (a tile the masks leave with too few samples, as in a crowded
-field, takes the rms of every unmasked sample of the image); what remains is sigma-clipped
-(median and MAD, then clipped standard deviation corrected for the truncation). The rms at a
-position is interpolated bilinearly between tile centres. The cost grows with the number of
+field, takes the rms of the unmasked samples of the other tiles read, or of the whole image);
+what remains is sigma-clipped (median and MAD, then clipped standard deviation corrected for
+the truncation). The rms at a position is interpolated bilinearly between tile centres. The cost grows with the number of
 tiles touched, never with (number of positions x image size).
 """
 
@@ -213,6 +213,7 @@ def local_rms(
         px = np.clip(gx[:, None] + ox[None, :], 0, gnx - 1)
         py = np.clip(gy[:, None] + oy[None, :], 0, gny - 1)
         grid_mask[py.ravel(), px.ravel()] = True
+    sub = None
     if tile_ids.size * ts * ts > 0.3 * gny * gnx:
         # most tiles needed: one strided read of the subsampled image
         sub = np.full((gny, gnx), np.nan, dtype=np.float32)
@@ -249,10 +250,15 @@ def local_rms(
     if grid_mask is not None and not enough.all():
         # crowded tiles (the masks leave too few samples): the rms of every unmasked sample
         # of the image, so that crowded fields do not measure their sources as noise
-        sub = np.full((gny, gnx), np.nan, dtype=np.float32)
-        part = data[off::step, off::step]
-        sub[: part.shape[0], : part.shape[1]] = part
-        free = sub[~grid_mask]
+        free = masked_samples[enough].ravel()
+        free = free[np.isfinite(free)]
+        if free.size < 2000:  # the tiles read are all crowded: every unmasked sample
+            if sub is None:
+                sub = np.full((gny, gnx), np.nan, dtype=np.float32)
+                part = data[off::step, off::step]
+                sub[: part.shape[0], : part.shape[1]] = part
+            free = sub[~grid_mask]
+        free = free[:: max(1, free.size // 20_000)]  # 2e4 samples: 0.5% precision
         pooled = clipped_rms(free[None, :], clip_sigma=clip_sigma, iterations=2)[0]
         if not np.isfinite(pooled):  # nothing unmasked at all: the crowded tiles' own rms
             pooled_tiles = clipped_rms(
@@ -425,12 +431,7 @@ def noise_autocorrelation(
         rad = mask_radius_beams * bmaj_pix
         near = (mx > -rad) & (mx < sx + rad) & (my > -rad) & (my < sy + rad)
         if near.any():
-            seeds = np.zeros((sy, sx), dtype=bool)
-            seeds[
-                np.clip(np.rint(my[near]).astype(int), 0, sy - 1),
-                np.clip(np.rint(mx[near]).astype(int), 0, sx - 1),
-            ] = True
-            around = ndimage.distance_transform_edt(~seeds) <= rad
+            around = _disks((sy, sx), mx[near], my[near], rad)
             if (mask * ~around).sum() >= min_beams * beam_area:
                 mask *= ~around
     if mask.sum() < min_beams * beam_area:
@@ -438,7 +439,7 @@ def noise_autocorrelation(
     # zero mean over the pixels used: an offset d would add d^2 at every lag
     used = mask > 0
     x = np.where(used, x - x[used].mean(), 0.0)
-    shape = (sy + max_lag + 1, sx + max_lag + 1)
+    shape = (fft.next_fast_len(sy + max_lag + 1), fft.next_fast_len(sx + max_lag + 1))
     fx = fft.rfft2(x, s=shape, workers=-1)
     fm = fft.rfft2(mask, s=shape, workers=-1)
     num = fft.irfft2(fx * np.conj(fx), s=shape, workers=-1)
@@ -451,6 +452,25 @@ def noise_autocorrelation(
         return None
     acf = num / den
     return acf / acf[max_lag, max_lag]
+
+
+def _disks(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, radius: float) -> np.ndarray:
+    """Boolean map of the pixels within ``radius`` of any of the points (x, y)."""
+    out = np.zeros(shape, dtype=bool)
+    if len(x) == 0:
+        return out
+    r = int(np.ceil(radius))
+    oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
+    keep = ox**2 + oy**2 <= max(radius, 0.5) ** 2
+    oy, ox = oy[keep], ox[keep]
+    cy = np.rint(np.asarray(y, float)).astype(int)
+    cx = np.rint(np.asarray(x, float)).astype(int)
+    for s in range(0, cy.size, 4096):  # bounded memory: 4096 disks at a time
+        py = (cy[s : s + 4096, None] + oy[None, :]).ravel()
+        px = (cx[s : s + 4096, None] + ox[None, :]).ravel()
+        ok = (py >= 0) & (py < shape[0]) & (px >= 0) & (px < shape[1])
+        out[py[ok], px[ok]] = True
+    return out
 
 
 def _quietest_square(data, sy, sx, mask_x, mask_y, radius) -> tuple[int, int]:
@@ -469,16 +489,11 @@ def _quietest_square(data, sy, sx, mask_x, mask_y, radius) -> tuple[int, int]:
     ]
     if sy == ny and sx == nx:
         return corners[0]
-    from scipy import ndimage
-
-    step = max(1, int(max(sy, sx) // 64))
+    step = max(1, int(max(ny, nx) // 256))  # a 256^2 grid at most: cheap on any image
     coarse = np.isfinite(np.asarray(data[::step, ::step], dtype=np.float64))
     if mask_x is not None and mask_y is not None and len(mask_x):
-        seeds = np.zeros(coarse.shape, dtype=bool)
-        gy = np.clip(np.rint(np.asarray(mask_y, float) / step).astype(int), 0, coarse.shape[0] - 1)
-        gx = np.clip(np.rint(np.asarray(mask_x, float) / step).astype(int), 0, coarse.shape[1] - 1)
-        seeds[gy, gx] = True
-        coarse &= ndimage.distance_transform_edt(~seeds) > radius / step
+        mx, my = np.asarray(mask_x, float) / step, np.asarray(mask_y, float) / step
+        coarse &= ~_disks(coarse.shape, mx, my, radius / step)
     scores = [
         float(coarse[y0 // step : (y0 + sy) // step, x0 // step : (x0 + sx) // step].sum())
         for y0, x0 in corners
@@ -574,7 +589,7 @@ class CorrelatedNoise:
             The threshold (in units of the noise variance, as the fit's chi2).
         """
         from scipy.optimize import brentq
-        from scipy.stats import chi2 as chi2_dist
+        from scipy.special import chdtrc  # chi-square survival function (a fast ufunc)
 
         f = np.atleast_1d(np.asarray(fraction, dtype=float))
         # the chi2 is divided by an estimated variance sigma^2 (1 + delta), delta ~ N(0, v):
@@ -594,7 +609,7 @@ class CorrelatedNoise:
             g, h = var / (2.0 * mean), 2.0 * mean**2 / var
 
             def tail(t: float, g: float = g, h: float = h) -> float:
-                return float(np.sum(weights * chi2_dist.sf(t * (1.0 + delta) / g, h))) - alpha
+                return float(np.sum(weights * chdtrc(h, t * (1.0 + delta) / g))) - alpha
 
             lo, hi = mean, mean * 2.0
             while tail(hi) > 0:
