@@ -615,7 +615,7 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     mslot[member] = np.arange(int(member.sum()))
     md = np.empty((int(member.sum()), w, w), dtype=np.float32)
     mk = np.empty_like(md)
-    mm = np.empty_like(md)
+    mm = np.ones_like(md)  # finite-pixel masks of jointly fitted boxes (1 = used)
     b = np.empty(n)
     kk = np.empty(n)
     dd = np.empty(n)
@@ -629,31 +629,35 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         if bkg is not None:
             d -= _gather(bkg.data, iy[c], ix[c], half)
         k = _kernels(pos[c, 0], pos[c, 1], ix[c], iy[c], ainv[c], half)
-        fin = np.isfinite(d)
-        nf = fin.sum(axis=(1, 2))
-        nfin[c] = nf
-        holes = np.flatnonzero(nf < npix)
+        dd[c] = np.einsum("nij,nij->n", d, d)
+        nfin[c] = npix
+        holes = np.flatnonzero(~np.isfinite(dd[c]))  # NaN (or inf) pixels in the box
         if holes.size:
+            fin = np.isfinite(d[holes])
+            nf = fin.sum(axis=(1, 2))
+            nfin[s + holes] = nf
             # the centre (within centre_beams FWHM: kernel above exp(-4 ln2 r^2)) must be
             # finite and at least min_finite_fraction of the box left; else blanked
             kmin = np.exp(-4.0 * np.log(2.0) * opts.centre_beams**2)
-            centre_hit = ((k[holes] >= kmin) & ~fin[holes]).any(axis=(1, 2))
-            bad = centre_hit | (nf[holes] < opts.min_finite_fraction * npix)
+            centre_hit = ((k[holes] >= kmin) & ~fin).any(axis=(1, 2))
+            bad = centre_hit | (nf < opts.min_finite_fraction * npix)
             blank[s + holes[bad]] = True
-            d[holes] = np.where(fin[holes], d[holes], 0.0)
-            k[holes] = k[holes] * fin[holes]
+            d[holes] = np.where(fin, d[holes], 0.0)
+            k[holes] = k[holes] * fin
+            dd[s + holes] = np.einsum("nij,nij->n", d[holes], d[holes])
             good = holes[~bad]
             if good.size:
                 part_idx.append(s + good)
                 part_k.append(k[good].copy())
+            hm = holes[member[c][holes]]
+            if hm.size:
+                mm[mslot[c][hm]] = fin[member[c][holes]]
         b[c] = np.einsum("nij,nij->n", k, d)
         kk[c] = np.einsum("nij,nij->n", k, k)
-        dd[c] = np.einsum("nij,nij->n", d, d)
         mem = member[c]
         if mem.any():
             md[mslot[c][mem]] = d[mem]
             mk[mslot[c][mem]] = k[mem]
-            mm[mslot[c][mem]] = fin[mem]
     var = np.full(n, model.var_factor)
     partial = np.zeros(n, dtype=bool)
     if part_idx:
