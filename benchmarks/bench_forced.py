@@ -51,16 +51,13 @@ N_PAIRS = 1_000
 NOISE_JY = 1e-3
 
 
-def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
-    """Write the benchmark image and return it with the (N, 2) positions."""
+def _bench_wcs(path: Path, shape: tuple[int, int]):
+    """The WCS of a benchmark image of ``shape`` (a header-only file is written first)."""
     from astropy.io import fits
     from astropy.wcs import WCS
 
     from dsa110_contimg.simulation import make_fits_image
 
-    rng = np.random.default_rng(seed)
-    path = workdir / "bench_forced.fits"
-    # header only first, to place the sources in pixel coordinates
     make_fits_image(
         path,
         shape=(16, 16),
@@ -71,9 +68,18 @@ def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
         noise_jy=0.0,
     )
     hdr = fits.getheader(path)
-    hdr["CRPIX1"] = SHAPE[1] / 2 + 1
-    hdr["CRPIX2"] = SHAPE[0] / 2 + 1
-    wcs = WCS(hdr, naxis=2)
+    hdr["CRPIX1"] = shape[1] / 2 + 1
+    hdr["CRPIX2"] = shape[0] / 2 + 1
+    return WCS(hdr, naxis=2)
+
+
+def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
+    """Write the benchmark image and return it with the (N, 2) positions."""
+    from dsa110_contimg.simulation import make_fits_image
+
+    rng = np.random.default_rng(seed)
+    path = workdir / "bench_forced.fits"
+    wcs = _bench_wcs(path, SHAPE)
     n_single = N_POSITIONS - 2 * N_PAIRS
     margin = 20
     x = rng.uniform(margin, SHAPE[1] - margin, n_single + N_PAIRS)
@@ -104,26 +110,11 @@ def make_dense_inputs(
     workdir: Path, *, shape: tuple[int, int], n: int, box_deg: float | None, seed: int = 7
 ) -> tuple[Path, np.ndarray]:
     """An image with a source at each of ``n`` random positions (in a box, or anywhere)."""
-    from astropy.io import fits
-    from astropy.wcs import WCS
-
     from dsa110_contimg.simulation import make_fits_image
 
     rng = np.random.default_rng(seed)
     path = workdir / f"dense_{n}_{shape[0]}.fits"
-    make_fits_image(
-        path,
-        shape=(16, 16),
-        center=(150.0, 55.0),
-        pixel_scale_arcsec=PIXEL_ARCSEC,
-        beam=BEAM,
-        n_sources=0,
-        noise_jy=0.0,
-    )
-    hdr = fits.getheader(path)
-    hdr["CRPIX1"] = shape[1] / 2 + 1
-    hdr["CRPIX2"] = shape[0] / 2 + 1
-    wcs = WCS(hdr, naxis=2)
+    wcs = _bench_wcs(path, shape)
     if box_deg is not None:
         half = 0.5 * box_deg * 3600.0 / PIXEL_ARCSEC
         lo = np.array([shape[1] / 2 - half, shape[0] / 2 - half])
