@@ -444,10 +444,10 @@ def noise_autocorrelation(
     used = mask > 0
     x = np.where(used, x - x[used].mean(), 0.0)
     shape = (fft.next_fast_len(sy + max_lag + 1), fft.next_fast_len(sx + max_lag + 1))
-    fx = fft.rfft2(x, s=shape, workers=-1)
-    fm = fft.rfft2(mask, s=shape, workers=-1)
-    num = fft.irfft2(fx * np.conj(fx), s=shape, workers=-1)
-    den = fft.irfft2(fm * np.conj(fm), s=shape, workers=-1)
+    fx = fft.rfft2(x, s=shape, workers=1)
+    fm = fft.rfft2(mask, s=shape, workers=1)
+    num = fft.irfft2(fx * np.conj(fx), s=shape, workers=1)
+    den = fft.irfft2(fm * np.conj(fm), s=shape, workers=1)
     idx_y = np.arange(-max_lag, max_lag + 1) % shape[0]
     idx_x = np.arange(-max_lag, max_lag + 1) % shape[1]
     num = num[np.ix_(idx_y, idx_x)]
