@@ -593,7 +593,10 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         return
     # --- noise model: autocorrelation of the noise and what it implies for the fit
     xc, yc = np.array([(nx - 1) / 2.0]), np.array([(ny - 1) / 2.0])
-    ainv_c = np.linalg.inv(pixel_covariance(sky_cov, local_jacobian(image.wcs, xc, yc))[0])
+    with np.errstate(all="ignore"):
+        ainv_c = np.linalg.inv(pixel_covariance(sky_cov, local_jacobian(image.wcs, xc, yc))[0])
+    if not np.all(np.isfinite(ainv_c)):  # the image centre is off the sky (odd projections)
+        ainv_c = ainv[0]
     model = _noise_model(image, ainv_c, half, opts, pos_all)
     if not meta.get("noise_from_map"):
         fmaj_c, fmin_c = _fwhm_pix(np.linalg.inv(ainv_c))
