@@ -684,7 +684,18 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         np.add.at(nnb, pj, 1)
         rval = np.exp(-0.25 * md2)
         members = np.unique(np.concatenate([pi, pj]))
-        amp[members] = _joint_amplitudes(members, pi, pj, rval, b, kk)
+        deg = np.bincount(np.concatenate([pi, pj]), minlength=n)
+        lone = (deg[pi] == 1) & (deg[pj] == 1)  # isolated pairs: 2 x 2 solves in closed form
+        if lone.any():
+            i, j, r = pi[lone], pj[lone], rval[lone]
+            ui, uj = b[i] / np.sqrt(kk[i]), b[j] / np.sqrt(kk[j])
+            with np.errstate(all="ignore"):
+                det = 1.0 - r * r
+                amp[i] = (ui - r * uj) / det / np.sqrt(kk[i])
+                amp[j] = (uj - r * ui) / det / np.sqrt(kk[j])
+        if not lone.all():
+            rest = np.unique(np.concatenate([pi[~lone], pj[~lone]]))
+            amp[rest] = _joint_amplitudes(rest, pi[~lone], pj[~lone], rval[~lone], b, kk)
         inflation = _local_variance_ratio(
             members, pi, pj, rval, pos, ainv, max(2, int(opts.max_neighbours))
         )

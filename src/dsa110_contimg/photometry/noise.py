@@ -30,10 +30,11 @@ _MAD_TO_SIGMA = 1.482602218505602
 
 def _truncation_factor(k: float) -> float:
     """Return the standard deviation of a unit normal truncated at +-k."""
-    from scipy.stats import norm
+    import math
 
-    p = norm.cdf(k) - norm.cdf(-k)
-    return float(np.sqrt(1.0 - 2.0 * k * norm.pdf(k) / p))
+    p = math.erf(k / math.sqrt(2.0))  # P(|x| < k)
+    pdf = math.exp(-0.5 * k * k) / math.sqrt(2.0 * math.pi)
+    return float(np.sqrt(1.0 - 2.0 * k * pdf / p))
 
 
 def clipped_rms(
