@@ -380,8 +380,8 @@ def jy_per_unit(
     >>> jy_per_unit(fits.Header({"BUNIT": "mJy/beam"}))
     0.001
     >>> f = jy_per_unit(fits.Header({"BUNIT": "K"}), beam=Beam(1 / 60, 1 / 60, 0), freq_hz=1.4e9)
-    >>> round(f, 6)  # Jy/beam per kelvin for a 1' beam at 1.4 GHz
-    0.000163
+    >>> round(f, 5)  # Jy/beam per kelvin for a 1 arcmin beam at 1.4 GHz
+    0.00577
     """
     text = str(header.get("BUNIT", "") or "").strip()
     unit = text.upper().replace(" ", "")
