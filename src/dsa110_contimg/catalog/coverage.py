@@ -214,7 +214,7 @@ REMEDIES = (
 
 
 def too_few_message(report: ReferenceReport) -> str | None:
-    """The loud warning for a report, or None when every strip has enough references.
+    """Return the loud warning for a report, or None when every strip has enough references.
 
     Examples
     --------

@@ -149,7 +149,7 @@ def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def _column(table: Table, name: str) -> np.ndarray:
-    """A float column, or NaN when the catalog stores none (all NULL columns are not read)."""
+    """Return a float column, or NaN when the catalog stores none (all-NULL ones are not read)."""
     if name in table.colnames:
         return np.asarray(table[name], dtype=float)
     return np.full(len(table), np.nan)
@@ -241,9 +241,19 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     flags = np.asarray(nvss["flags"], dtype=str)
     nvss_limit = np.char.find(flags, "dc_maj_limit") >= 0
     nvss_size = np.asarray(out.get("dc_maj_arcsec", np.full(n, np.nan)), dtype=float)
+    # CATALOG41 has fitted axes only: deconvolve them from the 45" beam where the excess is
+    # significant (> 2 sigma, sigma_maj ~ maj * sqrt(2) / (peak / rms), Condon 1997); a
+    # smaller excess is an upper limit, as NVSSlist reports it.
     fitted = np.asarray(out.get("maj_arcsec", np.full(n, np.nan)), dtype=float)
-    no_dc = ~np.isfinite(nvss_size) & np.isfinite(fitted)  # CATALOG41: fitted axes only
-    nvss_size[no_dc] = np.sqrt(np.maximum(fitted[no_dc] ** 2 - NVSS_BEAM_ARCSEC**2, 0.0))
+    peak_snr = _column(nvss, "peak_flux_mjy") / rms
+    with np.errstate(divide="ignore", invalid="ignore"):
+        significant = fitted - NVSS_BEAM_ARCSEC > 2.0 * fitted * math.sqrt(2.0) / peak_snr
+    no_dc = ~np.isfinite(nvss_size) & np.isfinite(fitted)
+    nvss_size[no_dc] = np.where(
+        significant[no_dc],
+        np.sqrt(np.maximum(fitted[no_dc] ** 2 - NVSS_BEAM_ARCSEC**2, 0.0)),
+        0.0,
+    )
     resolved = np.where(
         np.isfinite(first_size),
         first_size > cfg.resolved_size_arcsec,
@@ -280,11 +290,9 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
         fallback = base & ~covered & ~np.isfinite(alpha) & (crowded == 0) & ~steep
     is_ref = (base & steep) | fallback
     if fallback.any():
-        flags = np.where(
-            fallback,
-            np.char.add(flags, np.where(flags == "", "reference=nvss_only", ",reference=nvss_only")),
-            flags,
-        )
+        sep = np.where(flags == "", "", ",")
+        tagged = np.char.add(np.char.add(flags, sep), "reference=nvss_only")
+        flags = np.where(fallback, tagged, flags)
         out["flags"] = flags
     out.update(
         snr=snr,

@@ -88,6 +88,9 @@ def install(app) -> None:
             "workers": _workers(request.app.state.settings),
             "rate": queries.measurements_per_minute(eng),
         }
+        from ..catalog.coverage import reference_report  # issue 14: too few references
+
+        ctx["references"] = reference_report(settings=request.app.state.settings)
         return render(request, "dashboard.html", title="Dashboard", **ctx)
 
     def _image_page(request: Request, data_id: str, kind: str):
