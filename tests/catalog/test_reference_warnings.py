@@ -99,3 +99,17 @@ def test_dashboard_block(tmp_path, data_dir, monkeypatch):
     with TestClient(create_app(s)) as client:
         html = client.get("/").text
     assert 'id="references-warning"' not in html
+
+
+def test_master_without_recorded_counts_says_rebuild(tmp_path, data_dir):
+    from dsa110_contimg.database import get_engine, write_transaction
+    from dsa110_contimg.database.tables import reference_strips
+
+    s = make_settings(tmp_path / "s")
+    ingest_catalog("nvss", data_dir / "catalogs" / VIZIER, settings=s)
+    build_master_catalog(settings=s)
+    assert too_few_message(reference_report(settings=s)) is None
+    with write_transaction(get_engine(s)) as conn:  # a master built before the counts existed
+        conn.execute(reference_strips.delete())
+    msg = too_few_message(reference_report(settings=s))
+    assert msg.startswith("WARNING: no reference counts") and "build-master" in msg

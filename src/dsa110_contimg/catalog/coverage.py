@@ -231,8 +231,8 @@ def too_few_message(report: ReferenceReport) -> str | None:
         return None
     if not report.strips:
         return (
-            "WARNING: the master catalog has no sources: run 'contimg catalog build-master' "
-            "after ingesting NVSS."
+            "WARNING: no reference counts recorded for the master catalog (built by an older "
+            "version, or empty): run 'contimg catalog build-master' again."
         )
     lines = [
         f"WARNING: too few normalization references in {len(report.short)} declination "

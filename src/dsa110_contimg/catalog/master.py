@@ -47,7 +47,13 @@ from .readers.nvss_catalog41 import NVSS_BEAM_ARCSEC
 from .snr import nvss_snr
 from .store import MASTER_CATALOG, CatalogInfo, ingest_table, list_catalogs, read_all_sources
 
-__all__ = ["FREQ_HZ", "build_master_catalog", "crossmatch_counts", "spectral_index"]
+__all__ = [
+    "FREQ_HZ",
+    "any_within",
+    "build_master_catalog",
+    "crossmatch_counts",
+    "spectral_index",
+]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +126,31 @@ def crossmatch_counts(
         first[1:] = i1[order][1:] != i1[order][:-1]
         nearest[i1[order][first]] = i2[order][first]
     return count, nearest, np.column_stack([i1, i2])
+
+
+def any_within(
+    ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray, radius_arcsec: float
+) -> np.ndarray:
+    """Whether set 2 has any position within ``radius_arcsec`` of each position of set 1.
+
+    A nearest-neighbour query (no list of pairs), so a wide radius over millions of sources
+    stays cheap; used for the spectral-index coverage of the NVSS-only fallback.
+
+    Examples
+    --------
+    >>> any_within(np.array([10.0, 20.0]), np.zeros(2), np.array([10.1]), np.zeros(1), 720.0)
+    array([ True, False])
+    """
+    from scipy.spatial import cKDTree
+
+    out = np.zeros(len(ra1), dtype=bool)
+    if len(ra1) == 0 or len(ra2) == 0:
+        return out
+    chord = 2.0 * math.sin(math.radians(radius_arcsec / 3600.0) / 2.0)
+    dist, _ = cKDTree(_unit_vectors(ra2, dec2)).query(
+        _unit_vectors(ra1, dec1), k=1, distance_upper_bound=chord * (1 + 1e-12)
+    )
+    return np.isfinite(dist)
 
 
 def spectral_index(
@@ -205,14 +236,13 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
         )
         counts[other] = c
         if other in ("vlass", "racs"):
-            near, _, _ = crossmatch_counts(
+            covered |= any_within(
                 ra,
                 dec,
                 np.asarray(cat["ra_deg"]),
                 np.asarray(cat["dec_deg"]),
                 cfg.spectral_coverage_radius_deg * 3600.0,
             )
-            covered |= near > 0
         f = np.asarray(cat["flux_mjy"], dtype=float)
         fe = (
             np.asarray(cat["flux_err_mjy"], dtype=float) if "flux_err_mjy" in cat.colnames else None
