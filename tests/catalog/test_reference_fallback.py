@@ -6,6 +6,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 
 from dsa110_contimg.catalog import build_master_catalog, ingest_catalog, read_all_sources
+from dsa110_contimg.catalog.spatial import healpix_ring_index
 from tests.conftest import make_settings
 
 NVSS_FILES = [
@@ -51,14 +52,18 @@ def test_fallback_only_where_no_spectral_catalog_covers(tmp_path, data_dir):
     build_master_catalog(settings=s)
     m = read_all_sources("master", settings=s)
     vlass = read_all_sources("vlass", settings=s)
+    # covered: the source's HEALPix cell (nside 128, ~0.46 deg) holds a VLASS source
+    cell = healpix_ring_index(m["ra_deg"], m["dec_deg"], nside=128)
+    covered = np.isin(cell, healpix_ring_index(vlass["ra_deg"], vlass["dec_deg"], nside=128))
     c = SkyCoord(m["ra_deg"], m["dec_deg"], unit="deg")
     v = SkyCoord(vlass["ra_deg"], vlass["dec_deg"], unit="deg")
     _, sep, _ = c.match_to_catalog_sky(v)
-    covered = sep.deg <= 0.2
+    assert np.all(sep.deg[covered] < 0.7) and covered.sum() > 100  # cells hold VLASS sources
     fb = _nvss_only(m)
     ref = np.asarray(m["is_reference"])
     assert fb.sum() > 5 and (ref & ~fb).sum() > 5  # both kinds in this box
     assert not np.any(fb & covered)  # inside the VLASS area a spectral index is required
+    assert np.all(sep.deg[fb] > 0.05)  # and no fallback reference sits next to a VLASS source
     alpha = np.asarray(m["spectral_index"])
     assert np.all(alpha[ref & ~fb] <= -0.5)
     # covered sources without a counterpart are not references (unknown index not allowed)

@@ -20,7 +20,8 @@ Counterparts are the FIRST, VLASS and RACS sources within ``match_radius_arcsec`
   ``reference_min_flux_mjy`` and alpha <= ``reference_max_spectral_index`` (steep spectrum:
   compact flat-spectrum sources are the scintillating population, not references).
   **Fallback** (``reference_fallback``, on by default): where neither VLASS nor RACS covers
-  the source (no source of theirs within ``spectral_coverage_radius_deg``) no spectral index
+  the source (no source of theirs in its HEALPix cell at ``spectral_coverage_nside``, ~0.46
+  deg) no spectral index
   can exist, and the source may be a reference on NVSS alone when it is also isolated (no
   NVSS neighbour within ``reference_fallback_isolation_arcsec``); such references carry the
   flag ``reference=nvss_only``. Variable ones are dropped later by the normalization's
@@ -49,7 +50,8 @@ from .store import MASTER_CATALOG, CatalogInfo, ingest_table, list_catalogs, rea
 
 __all__ = [
     "FREQ_HZ",
-    "any_within",
+    "neighbour_counts",
+    "spectral_coverage",
     "build_master_catalog",
     "crossmatch_counts",
     "spectral_index",
@@ -128,29 +130,53 @@ def crossmatch_counts(
     return count, nearest, np.column_stack([i1, i2])
 
 
-def any_within(
-    ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray, radius_arcsec: float
-) -> np.ndarray:
-    """Whether set 2 has any position within ``radius_arcsec`` of each position of set 1.
-
-    A nearest-neighbour query (no list of pairs), so a wide radius over millions of sources
-    stays cheap; used for the spectral-index coverage of the NVSS-only fallback.
+def neighbour_counts(
+    ra: np.ndarray, dec: np.ndarray, radii_arcsec: tuple[float, ...]
+) -> list[np.ndarray]:
+    """Count the other positions of one set within each of several radii (one tree pass).
 
     Examples
     --------
-    >>> any_within(np.array([10.0, 20.0]), np.zeros(2), np.array([10.1]), np.zeros(1), 720.0)
-    array([ True, False])
+    >>> near, far = neighbour_counts(np.array([0.0, 0.01, 0.05]), np.zeros(3), (40.0, 200.0))
+    >>> near.tolist(), far.tolist()
+    ([1, 1, 0], [2, 2, 2])
     """
-    from scipy.spatial import cKDTree
+    n = len(ra)
+    if n == 0 or not radii_arcsec:
+        return [np.zeros(n, dtype=np.int64) for _ in radii_arcsec]
+    _, _, pairs = crossmatch_counts(ra, dec, ra, dec, max(radii_arcsec), exclude_self=True)
+    v = _unit_vectors(ra, dec)
+    d = np.sqrt(np.sum((v[pairs[:, 0]] - v[pairs[:, 1]]) ** 2, axis=1))
+    out = []
+    for r in radii_arcsec:
+        chord = 2.0 * math.sin(math.radians(r / 3600.0) / 2.0)
+        out.append(np.bincount(pairs[d <= chord, 0], minlength=n).astype(np.int64))
+    return out
 
-    out = np.zeros(len(ra1), dtype=bool)
-    if len(ra1) == 0 or len(ra2) == 0:
-        return out
-    chord = 2.0 * math.sin(math.radians(radius_arcsec / 3600.0) / 2.0)
-    dist, _ = cKDTree(_unit_vectors(ra2, dec2)).query(
-        _unit_vectors(ra1, dec1), k=1, distance_upper_bound=chord * (1 + 1e-12)
-    )
-    return np.isfinite(dist)
+
+def spectral_coverage(
+    ra: np.ndarray, dec: np.ndarray, others: list[tuple[np.ndarray, np.ndarray]], nside: int
+) -> np.ndarray:
+    """Whether a spectral-index catalog covers each position: its HEALPix cell holds a source.
+
+    A cell of ``nside`` 128 is ~0.46 deg across (0.21 deg^2): VLASS and RACS-low hold ~12
+    sources in one, so an empty cell means the catalog does not cover it. Sorting and
+    searching, no tree: ~1 s for the whole NVSS.
+
+    Examples
+    --------
+    >>> spectral_coverage(np.array([10.0, 20.0]), np.zeros(2),
+    ...                   [(np.array([10.1]), np.zeros(1))], 128).tolist()
+    [True, False]
+    """
+    from .spatial import healpix_ring_index
+
+    cell = healpix_ring_index(ra, dec, nside=nside)
+    covered = np.zeros(len(ra), dtype=bool)
+    for ra2, dec2 in others:
+        if len(ra2):
+            covered |= np.isin(cell, np.unique(healpix_ring_index(ra2, dec2, nside=nside)))
+    return covered
 
 
 def spectral_index(
@@ -223,7 +249,7 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     summed: dict[str, np.ndarray] = {}
     summed_err: dict[str, np.ndarray] = {}
     first_size = np.full(n, np.nan)
-    covered = np.zeros(n, dtype=bool)  # a spectral-index catalog covers the position
+    coverage_sets: list[tuple[np.ndarray, np.ndarray]] = []  # VLASS/RACS positions
     for other in ("first", "vlass", "racs"):
         counts[other] = np.zeros(n, dtype=np.int64)
         summed[other] = np.full(n, np.nan)
@@ -236,13 +262,7 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
         )
         counts[other] = c
         if other in ("vlass", "racs"):
-            covered |= any_within(
-                ra,
-                dec,
-                np.asarray(cat["ra_deg"]),
-                np.asarray(cat["dec_deg"]),
-                cfg.spectral_coverage_radius_deg * 3600.0,
-            )
+            coverage_sets.append((np.asarray(cat["ra_deg"]), np.asarray(cat["dec_deg"])))
         f = np.asarray(cat["flux_mjy"], dtype=float)
         fe = (
             np.asarray(cat["flux_err_mjy"], dtype=float) if "flux_err_mjy" in cat.colnames else None
@@ -290,8 +310,14 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
         ~nvss_limit & (np.nan_to_num(nvss_size) > cfg.nvss_resolved_size_arcsec),
     )
     # confusion: several counterparts, or an NVSS neighbour within a DSA-110 beam
-    neighbours, _, _ = crossmatch_counts(
-        ra, dec, ra, dec, cfg.confusion_radius_arcsec, exclude_self=True
+    # NVSS neighbours: within a DSA-110 beam (confusion) and within the fallback's isolation
+    neighbours, crowded = neighbour_counts(
+        ra,
+        dec,
+        (
+            cfg.confusion_radius_arcsec,
+            cfg.reference_fallback_isolation_arcsec if cfg.reference_fallback else 0.0,
+        ),
     )
     confused = (
         (counts["first"] > 1) | (counts["vlass"] > 1) | (counts["racs"] > 1) | (neighbours > 0)
@@ -314,9 +340,7 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     )
     fallback = np.zeros(n, dtype=bool)
     if cfg.reference_fallback:
-        crowded, _, _ = crossmatch_counts(
-            ra, dec, ra, dec, cfg.reference_fallback_isolation_arcsec, exclude_self=True
-        )
+        covered = spectral_coverage(ra, dec, coverage_sets, cfg.spectral_coverage_nside)
         fallback = base & ~covered & ~np.isfinite(alpha) & (crowded == 0) & ~steep
     is_ref = (base & steep) | fallback
     if fallback.any():

@@ -55,10 +55,10 @@ class CatalogSettings(BaseModel):
         (``reference_fallback_isolation_arcsec``) and SNR >= ``reference_min_snr``. Variable
         ones are dropped later by the normalization's chi-square test of their own light
         curves. False: such sources follow ``reference_allow_unknown_spectral_index``.
-    spectral_coverage_radius_deg : float
-        A source is covered by VLASS or RACS when that catalog has any source within this
-        radius (0.2 deg holds ~7 sources at their densities, so an empty circle means the
-        catalog does not cover the position).
+    spectral_coverage_nside : int
+        A source is covered by VLASS or RACS when its HEALPix cell at this ``nside`` holds a
+        source of theirs (128: cells ~0.46 deg across where both hold ~12 sources, so an
+        empty cell means the catalog does not cover it).
     reference_fallback_isolation_arcsec : float
         NVSS-only references have no other NVSS source within this distance (two DSA-110
         beams by default).
@@ -92,7 +92,7 @@ class CatalogSettings(BaseModel):
     reference_max_spectral_index: float | None = -0.5
     reference_allow_unknown_spectral_index: bool = False
     reference_fallback: bool = True
-    spectral_coverage_radius_deg: float = Field(0.2, gt=0)
+    spectral_coverage_nside: int = Field(128, ge=1, le=8192)
     reference_fallback_isolation_arcsec: float = Field(120.0, ge=0)
     nvss_rms_mjy: float = Field(0.45, gt=0)
     reference_strip_deg: float = Field(3.5, gt=0, le=30)
