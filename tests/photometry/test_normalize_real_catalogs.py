@@ -12,7 +12,8 @@ queue. Then:
 - the normalized light curves of stable sources (SNR >= 30, measured cleanly on every
   image) scatter like their errors within 0.3% in quadrature: their pooled reduced
   chi-square about their means, with errors sqrt(err^2 + (0.003 S)^2), is below the
-  chi-square's 3-sigma upper tail. The raw fluxes (5% gains) fail the same test by far.
+  chi-square's 3-sigma upper tail. The raw fluxes (5% gains) fail the same test by far, and
+  so would normalized fluxes with 1% more scatter than their errors.
 
 One NVSS-only reference is made to vary by 20% (a scintillator the catalog cannot know
 about): the normalization's chi-square test must drop it ("not variable in its own history").
@@ -157,3 +158,7 @@ def test_normalization_on_real_catalog_file(case, tmp_path, data_dir):
     limit = 1.0 + 3.0 * np.sqrt(2.0 / dof)  # chi-square's 3-sigma upper tail
     assert raw > 5 * limit, raw  # the 5% gain errors are there before normalization
     assert normalized <= limit, (normalized, limit, raw)
+    # the statistic resolves the bound: 1% more scatter than the errors would fail it
+    jitter = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(cube["nf"][bright].shape)
+    worse, _ = _reduced_chi2(cube["nf"][bright] * jitter, cube["ne"][bright], FLOOR)
+    assert worse > limit, (worse, limit)
