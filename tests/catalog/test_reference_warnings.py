@@ -99,6 +99,10 @@ def test_dashboard_block(tmp_path, data_dir, monkeypatch):
     with TestClient(create_app(s)) as client:
         html = client.get("/").text
     assert 'id="references-warning"' not in html
+    ingest_catalog("nvss", data_dir / "catalogs" / VIZIER, settings=s)  # re-ingested after
+    with TestClient(create_app(s)) as client:
+        html = client.get("/").text
+    assert "Master catalog out of date" in html and "nvss ingested after" in html
 
 
 def test_master_without_recorded_counts_says_rebuild(tmp_path, data_dir):
@@ -113,3 +117,17 @@ def test_master_without_recorded_counts_says_rebuild(tmp_path, data_dir):
         conn.execute(reference_strips.delete())
     msg = too_few_message(reference_report(settings=s))
     assert msg.startswith("WARNING: no reference counts") and "build-master" in msg
+
+
+def test_catalog_ingested_after_the_master_says_rebuild(tmp_path, data_dir):
+    s = make_settings(tmp_path / "s")
+    cats = data_dir / "catalogs"
+    ingest_catalog("nvss", cats / "nvss_CATALOG41_aipsVL_cirada_T22t16.fits", settings=s)
+    build_master_catalog(settings=s)
+    assert too_few_message(reference_report(settings=s)) is None
+    ingest_catalog("vlass", cats / "vlass1ql_components_cirada_T22t16.csv", settings=s)
+    rep = reference_report(settings=s)
+    assert rep.newer == ["vlass"] and not rep.ok
+    assert too_few_message(rep).startswith("WARNING: vlass ingested after the master catalog")
+    build_master_catalog(settings=s)
+    assert too_few_message(reference_report(settings=s)) is None

@@ -82,17 +82,20 @@ class ReferenceReport:
         Strips with fewer than ``threshold`` references per image.
     threshold : float
         ``catalog.reference_warn_per_image``.
+    newer : list of str
+        Catalogs ingested after the master catalog was built (it does not reflect them).
     """
 
     has_master: bool
     strips: list[ReferenceStrip] = field(default_factory=list)
     short: list[ReferenceStrip] = field(default_factory=list)
     threshold: float = 0.0
+    newer: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """A master catalog exists and no strip is short."""
-        return self.has_master and bool(self.strips) and not self.short
+        """A master catalog exists, reflects every ingested catalog and no strip is short."""
+        return self.has_master and bool(self.strips) and not self.short and not self.newer
 
 
 def _strip_edges(dec: np.ndarray, height: float) -> tuple[np.ndarray, int]:
@@ -186,10 +189,7 @@ def reference_report(*, settings: Settings | None = None) -> ReferenceReport:
     settings = resolve_settings(settings)
     threshold = settings.catalog.reference_warn_per_image
     with get_engine(settings).connect() as conn:
-        has_master = (
-            conn.execute(select(catalog_meta.c.name).where(catalog_meta.c.name == "master")).first()
-            is not None
-        )
+        built = dict(conn.execute(select(catalog_meta.c.name, catalog_meta.c.ingested_at)).all())
         rows = conn.execute(select(reference_strips).order_by(reference_strips.c.dec_lo_deg)).all()
     strips = [
         ReferenceStrip(
@@ -197,8 +197,14 @@ def reference_report(*, settings: Settings | None = None) -> ReferenceReport:
         )
         for r in rows
     ]
-    short = [s for s in strips if s.refs_per_image < threshold]
-    return ReferenceReport(has_master, strips if has_master else [], short, threshold)
+    has_master = "master" in built
+    short = [s for s in strips if s.refs_per_image < threshold] if has_master else []
+    newer = sorted(
+        name
+        for name in ("nvss", "first", "vlass", "racs")
+        if has_master and name in built and built[name] > built["master"]
+    )
+    return ReferenceReport(has_master, strips if has_master else [], short, threshold, newer)
 
 
 #: What an operator can do about too few references (also in docs/photometry-references.md).
@@ -229,6 +235,11 @@ def too_few_message(report: ReferenceReport) -> str | None:
         )
     if report.ok:
         return None
+    if report.newer and not report.short and report.strips:
+        return (
+            f"WARNING: {', '.join(report.newer)} ingested after the master catalog was built: "
+            "its references do not reflect them. Run 'contimg catalog build-master'."
+        )
     if not report.strips:
         return (
             "WARNING: no reference counts recorded for the master catalog (built by an older "
@@ -243,6 +254,11 @@ def too_few_message(report: ReferenceReport) -> str | None:
         lines.append(
             f"  {s.label}: {s.n_references} references of {s.n_sources} sources "
             f"(~{s.refs_per_image:.1f} per image, {s.n_nvss_only} NVSS-only)"
+        )
+    if report.newer:
+        lines.append(
+            f"  ({', '.join(report.newer)} ingested after the master catalog was built: "
+            "run 'contimg catalog build-master' first)"
         )
     lines.append("What to do:")
     lines += [f"  - {r}" for r in REMEDIES]
