@@ -10,12 +10,6 @@ An ingest is one transaction: the catalog's old rows are deleted, the new ones b
 (``executemany`` on the raw SQLite connection, ``COPY`` on PostgreSQL) in key order, and the
 ``catalog_meta`` row replaced; any error rolls everything back, so readers see the old
 catalog or the new one, never a mixture.
-
-Values are stored as the catalog file publishes them, in the units of
-:mod:`~dsa110_contimg.catalog.schema`: in particular ``flux_err_mjy`` is the survey's own
-error (for NVSS from VizieR or HEASARC it includes the 3% flux-scale term; NULL where the file
-has none), not the noise of a detection SNR (the master catalog's ``snr`` column is that, see
-:mod:`~dsa110_contimg.catalog.snr`).
 """
 
 from __future__ import annotations

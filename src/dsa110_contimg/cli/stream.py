@@ -134,7 +134,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
         settings = get_settings(ctx)
         if not no_normalize:  # say at start, loudly, if normalization will lack references
-            from .catalog import warn_reference_coverage
+            from ._references import warn_reference_coverage
 
             warn_reference_coverage(settings)
         opts = _options(
