@@ -90,6 +90,9 @@ def install(app) -> None:
             "rate": queries.measurements_per_minute(eng),
             "calibration": calibration_summary(settings=request.app.state.settings),
         }
+        from ..catalog.coverage import reference_report  # issue 14: too few references
+
+        ctx["references"] = reference_report(settings=request.app.state.settings)
         return render(request, "dashboard.html", title="Dashboard", **ctx)
 
     def _image_page(request: Request, data_id: str, kind: str):
