@@ -4,14 +4,14 @@ Written by ``contimg catalog build-master``; read by ``contimg run`` at start an
 dashboard to say loudly where too few references exist (see docs/photometry-references.md).
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
