@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None):
     from .. import __version__
     from ..database import get_engine
     from ..web import pages
+    from .docs import install_docs
     from .encoding import SafeJSONResponse
     from .errors import install_error_handlers
     from .middleware import BodyLimitMiddleware, RequestCounter
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None):
         "the server has a token (api.token, CONTIMG_API__TOKEN). Errors always have the shape "
         '`{"error": {"status", "type", "message"}}`.',
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served offline by api.docs.install_docs
         redoc_url=None,
         default_response_class=SafeJSONResponse,
         lifespan=lifespan,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None):
     for module in (photometry, batch, data, images, sources, ese, health):
         app.include_router(module.router)
     pages.install(app)
+    install_docs(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,

@@ -103,7 +103,15 @@ def preview_png(
     side_in = 7.0
     fig = Figure(figsize=(side_in, side_in * data.shape[0] / data.shape[1] + 0.6), dpi=110)
     ax = fig.add_subplot(projection=wcs)
-    ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+    shown = ax.imshow(
+        data * 1e3,
+        origin="lower",
+        cmap="gray_r",
+        vmin=lo * 1e3,
+        vmax=hi * 1e3,
+        interpolation="nearest",
+    )
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="mJy/beam")
     ax.set_xlabel("RA")
     ax.set_ylabel("Dec")
     if positions:
@@ -121,7 +129,7 @@ def preview_png(
         ax.set_ylim(-0.5, data.shape[0] - 0.5)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.94, bottom=0.08)
+    fig.subplots_adjust(left=0.14, right=0.9, top=0.94, bottom=0.08)
     return _png(fig)
 
 

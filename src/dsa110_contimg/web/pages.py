@@ -39,6 +39,36 @@ def _mjd(value) -> str:
     return "" if value is None else f"{value:.5f}"
 
 
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fixed(value, digits: int = 2) -> str:
+    """Format a number with a fixed number of decimals (empty for None/NaN)."""
+    return f"{value:.{digits}f}" if _finite(value) else ""
+
+
+def _mjy(value_jy, digits: int = 2) -> str:
+    """Format a flux density in Jy as mJy with ``digits`` decimals (the pages' one unit)."""
+    return f"{value_jy * 1e3:.{digits}f}" if _finite(value_jy) else ""
+
+
+def _iso(unix_s) -> str:
+    """Format a wall-clock time (Unix seconds) as ISO 8601 UTC, e.g. ``2026-12-06T10:29:34Z``."""
+    if not _finite(unix_s):
+        return ""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _mjd_iso(mjd) -> str:
+    """Format an observation MJD (UTC) as ISO 8601 UTC."""
+    if not _finite(mjd):
+        return ""
+    return _iso((mjd - 40587.0) * 86400.0)
+
+
 def _spread(items: list, n: int) -> list:
     """Pick ``n`` items spread evenly over a list (first and last included)."""
     if len(items) <= n:
@@ -57,10 +87,15 @@ def install(app) -> None:
     from ..api.deps import Page
     from ..database import get_engine
     from ..errors import ContimgError, NotFoundError
+    from .listing import BadListRequest, read_listing
 
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["fmt"] = _fmt
     templates.env.filters["mjd"] = _mjd
+    templates.env.filters["fixed"] = _fixed
+    templates.env.filters["mjy"] = _mjy
+    templates.env.filters["iso"] = _iso
+    templates.env.filters["mjd_iso"] = _mjd_iso
     templates.env.filters["q"] = lambda s: quote(str(s), safe="")
     templates.env.globals["token_required"] = app.state.settings.api.token is not None
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
@@ -83,12 +118,15 @@ def install(app) -> None:
             "stream": queries.stream_status(request.app.state.settings),
             "jobs": queries.count_by_status(eng),
             "recent_jobs": queries.list_jobs(request.app.state.settings, Page(10, 0))["items"],
-            "images": queries.list_images(eng, Page(15, 0), kind="image"),
-            "mosaics": queries.list_images(eng, Page(10, 0), kind="mosaic"),
+            "images": queries.list_images(eng, Page(15, 0), kind="image", sort="created"),
+            "mosaics": queries.list_images(eng, Page(10, 0), kind="mosaic", sort="created"),
             "workers": _workers(request.app.state.settings),
             "rate": queries.measurements_per_minute(eng),
         }
         return render(request, "dashboard.html", title="Dashboard", **ctx)
+
+    def bad_request(request: Request, message: str) -> HTMLResponse:
+        return render(request, "error.html", http_status=400, title="Bad request", message=message)
 
     def _image_page(request: Request, data_id: str, kind: str):
         eng = engine(request)
@@ -96,7 +134,24 @@ def install(app) -> None:
             rec = queries.get_image_record(eng, data_id, kind=kind)
         except NotFoundError as exc:
             return not_found(request, str(exc))
-        rows = queries.image_photometry(eng, data_id, Page(2000, 0))
+        try:
+            listing = read_listing(
+                request,
+                sorts=queries.MEASUREMENT_COLUMNS,
+                default_sort="flux_jy",
+                default_limit=100,
+                filters=("search",),
+            )
+            rows = queries.image_photometry(
+                eng,
+                data_id,
+                Page(listing.limit, listing.offset),
+                sort=listing.sort,
+                order=listing.order,
+                search=listing.filters.get("search"),
+            )
+        except BadListRequest as exc:
+            return bad_request(request, str(exc))
         prefix = "/api/mosaics" if kind == "mosaic" else "/api/images"
         return render(
             request,
@@ -104,15 +159,79 @@ def install(app) -> None:
             title=f"{kind.title()} {data_id}",
             rec=rec,
             rows=rows,
+            listing=listing,
             api=f"{prefix}/{quote(data_id, safe='')}",
         )
 
+    def _image_list(request: Request, kind: str):
+        try:
+            listing = read_listing(
+                request,
+                sorts=queries.IMAGE_SORTS,
+                default_sort="mjd",
+                filters=("status", "qa_status"),
+            )
+        except BadListRequest as exc:
+            return bad_request(request, str(exc))
+        result = queries.list_images(
+            engine(request),
+            Page(listing.limit, listing.offset),
+            kind=kind,
+            sort=listing.sort,
+            order=listing.order,
+            status=listing.filters.get("status"),
+            qa_status=listing.filters.get("qa_status"),
+        )
+        title = "Mosaics" if kind == "mosaic" else "Images"
+        return render(
+            request, "images.html", title=title, kind=kind, listing=listing, result=result
+        )
+
+    @app.get("/images", response_class=HTMLResponse, include_in_schema=False)
+    def images_list(request: Request):
+        return _image_list(request, "image")
+
+    @app.get("/mosaics", response_class=HTMLResponse, include_in_schema=False)
+    def mosaics_list(request: Request):
+        return _image_list(request, "mosaic")
+
+    @app.get("/jobs", response_class=HTMLResponse, include_in_schema=False)
+    def jobs_list(request: Request):
+        try:
+            listing = read_listing(
+                request, sorts=queries.JOB_SORTS, default_sort="id", filters=("status",)
+            )
+        except BadListRequest as exc:
+            return bad_request(request, str(exc))
+        result = queries.list_jobs_table(
+            engine(request),
+            Page(listing.limit, listing.offset),
+            sort=listing.sort,
+            order=listing.order,
+            status=listing.filters.get("status"),
+        )
+        return render(request, "jobs.html", title="Jobs", listing=listing, result=result)
+
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    def job_page(request: Request, job_id: str):
+        if not job_id.isdigit() or int(job_id) > 2**62:
+            return not_found(request, f"job {job_id!r} does not exist (job ids are numbers)")
+        try:
+            job = queries.get_job(request.app.state.settings, int(job_id))
+        except NotFoundError as exc:
+            return not_found(request, str(exc))
+        return render(request, "job.html", title=f"Job {job_id}", job=job)
+
     @app.get("/images/{data_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def image_page(request: Request, data_id: str):
+        if not data_id:
+            return images_list(request)
         return _image_page(request, data_id, "image")
 
     @app.get("/mosaics/{data_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def mosaic_page(request: Request, data_id: str):
+        if not data_id:
+            return mosaics_list(request)
         return _image_page(request, data_id, "mosaic")
 
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
