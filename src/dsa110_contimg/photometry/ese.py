@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, delete, select, update
 
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
+from ..database.sources import refresh_source_states
 from ..database.tables import ese_candidates
 from ..errors import ConfigError, NotFoundError
 
@@ -319,6 +320,7 @@ def _set_status(cid: int, status: str, note: str | None, settings: Settings | No
         if res.rowcount == 0:
             raise NotFoundError(f"no ESE candidate with id {cid}")
         row = conn.execute(select(ese_candidates).where(ese_candidates.c.id == int(cid))).one()
+        refresh_source_states(conn, [(row.catalog, row.source_id)])
     return dict(row._mapping)
 
 

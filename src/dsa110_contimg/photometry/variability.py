@@ -42,6 +42,7 @@ from sqlalchemy import delete, select, tuple_
 
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
+from ..database.sources import rebuild_sources, upsert_sources_for_image
 from ..database.tables import data_registry, images, photometry, source_metrics
 from ..errors import ConfigError, NotFoundError
 from .lightcurve import (
@@ -268,6 +269,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
     with write_transaction(engine) as conn:
         pts = _image_points(conn, data_id, settings)
         if pts is None:
+            upsert_sources_for_image(conn, data_id)  # flagged-only sources are listed too
             return 0
         kind, keys, mjd, flux, err = pts
         index = {k: i for i, k in enumerate(keys)}
@@ -305,6 +307,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
             done += len(skeys)
             if series == settings.normalize.ese_series:
                 update_candidates(conn, skeys, series, der, settings=settings)
+        upsert_sources_for_image(conn, data_id)  # the per-source table (counts, ESE state)
     if stale_keys:
         done += recompute_metrics(sorted(stale_keys), settings=settings)
     return done
@@ -417,6 +420,7 @@ def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
             update_candidates(
                 conn, skeys, series, der, settings=settings, recompute_keys=all_keys_l
             )
+    rebuild_sources(conn, all_keys_l)  # the per-source table, exact from the stored rows
     return written
 
 

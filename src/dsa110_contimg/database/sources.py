@@ -1,0 +1,414 @@
+"""Storage of the per-source table ``sources`` (SQL only; the science is elsewhere).
+
+Kept current by the metrics update; read by the source list, cone and name searches and the
+eta-V plot, none of which touches ``photometry``.
+
+Writing
+-------
+- :func:`upsert_sources_for_image` (called by the incremental metrics update, once per image):
+  adds the image's measurements to their sources' counts and MJD range (constant work per
+  source), then :func:`refresh_source_states` re-reads the reference flag and ESE state of
+  those sources (primary-key lookups).
+- :func:`rebuild_sources` (called by the metrics recomputation and migration 0008): the exact
+  rows from the stored photometry of the given sources (or all), so a re-measured image,
+  counted twice by the incremental path, is set right by ``contimg variability recompute``.
+
+Reading
+-------
+- :func:`list_sources`: sorted, filtered, paginated rows joined with one series of
+  ``source_metrics``; sorting by a metric lists the sources that have it and uses the
+  ``(series, metric)`` index; a cone (or a name's cell) reads the HEALPix ranges covering it
+  and cuts on the exact separation before any limit.
+- :func:`eta_v_points`: eta and V of every source of a series, as columns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_
+
+from .tables import ese_candidates, photometry, reference_sources, source_metrics, sources
+
+__all__ = [
+    "METRIC_SORTS",
+    "SOURCE_SORTS",
+    "eta_v_points",
+    "list_sources",
+    "rebuild_sources",
+    "refresh_source_states",
+    "upsert_sources_for_image",
+]
+
+_CHUNK = 500
+
+#: Sort keys of the source list that are metrics (``source_metrics`` columns of the series).
+METRIC_SORTS = ("eta", "v", "vs", "m", "n_points", "mean_flux_jy", "max_dip_sigma", "max_cusum")
+#: Every sort key of the source list -> column.
+SOURCE_SORTS = (
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "n_measurements",
+    "last_mjd",
+    "catalog_flux_mjy",
+    "ese_score",
+    *METRIC_SORTS,
+)
+_METRIC_COLUMNS = (
+    "n_points",
+    "mean_flux_jy",
+    "baseline_flux_jy",
+    "eta",
+    "v",
+    "vs",
+    "m",
+    "max_dip_sigma",
+    "max_dip_depth",
+    "max_cusum",
+)
+
+
+def _hpx(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    from ..catalog.spatial import healpix_ring_index
+
+    if len(ra) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return healpix_ring_index(ra, dec)
+
+
+def _insert(conn):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(sources)
+
+
+def _upsert(conn, rows: list[dict], *, accumulate: bool) -> None:
+    """Insert rows, or on conflict add to (``accumulate``) or replace the stored counts."""
+    if not rows:
+        return
+    stmt = _insert(conn)
+    ex, s = stmt.excluded, sources.c
+    if accumulate:
+        counts = {
+            "n_measurements": s.n_measurements + ex.n_measurements,
+            "n_clean": s.n_clean + ex.n_clean,
+            "first_mjd": func.coalesce(
+                _case_lt(ex.first_mjd, s.first_mjd, ex.first_mjd, s.first_mjd), ex.first_mjd
+            ),
+            "last_mjd": func.coalesce(
+                _case_lt(s.last_mjd, ex.last_mjd, ex.last_mjd, s.last_mjd), ex.last_mjd
+            ),
+            "last_flags": _case_lt(s.last_mjd, ex.last_mjd, ex.last_flags, s.last_flags, le=True),
+        }
+    else:
+        counts = {
+            k: ex[k] for k in ("n_measurements", "n_clean", "first_mjd", "last_mjd", "last_flags")
+        }
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.catalog, s.source_id],
+        set_={
+            "ra_deg": ex.ra_deg,
+            "dec_deg": ex.dec_deg,
+            "hpx": ex.hpx,
+            "catalog_flux_mjy": func.coalesce(ex.catalog_flux_mjy, s.catalog_flux_mjy),
+            "updated_at": ex.updated_at,
+            **counts,
+        },
+    )
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i : i + 5000])
+
+
+def _case_lt(a, b, then, else_, *, le: bool = False):
+    """``CASE WHEN a < b (or a IS NULL) THEN then ELSE else_ END`` (portable min/max)."""
+    cond = (a <= b) if le else (a < b)
+    return case((or_(a.is_(None), cond), then), else_=else_)
+
+
+def _rows_from_groups(groups) -> list[dict]:
+    groups = list(groups)
+    if not groups:
+        return []
+    ra = np.array([g[2] for g in groups], dtype=float)
+    dec = np.array([g[3] for g in groups], dtype=float)
+    hpx = _hpx(ra, dec)
+    now = time.time()
+    return [
+        {
+            "catalog": g[0],
+            "source_id": g[1],
+            "ra_deg": float(ra[i]),
+            "dec_deg": float(dec[i]),
+            "hpx": int(hpx[i]),
+            "catalog_flux_mjy": g[4],
+            "n_measurements": int(g[5]),
+            "n_clean": int(g[6]),
+            "first_mjd": g[7],
+            "last_mjd": g[8],
+            "last_flags": g[9],
+            "updated_at": now,
+        }
+        for i, g in enumerate(groups)
+    ]
+
+
+def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
+    """Add one image's measurements to the per-source table; return the sources touched.
+
+    Constant work per source: the image's rows are read by ``data_id`` (never a source's
+    history), and counts and the MJD range are updated in place.
+    """
+    p = photometry.c
+    rows = conn.execute(
+        select(
+            p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
+        ).where(p.data_id == data_id)
+    ).all()
+    groups = [
+        (r[0], r[1], r[2], r[3], r[4], 1, 1 if not r[5] else 0, r[6], r[6], r[5] or "")
+        for r in rows
+        if r[2] is not None and r[3] is not None
+    ]
+    _upsert(conn, _rows_from_groups(groups), accumulate=True)
+    keys = [(g[0], g[1]) for g in groups]
+    refresh_source_states(conn, keys)
+    return keys
+
+
+def rebuild_sources(conn, keys: Sequence[tuple[str, str]] | None) -> int:
+    """Recompute per-source rows exactly from the stored photometry (all sources if None)."""
+    p = photometry.c
+    base = select(
+        p.catalog,
+        p.source_id,
+        func.avg(p.ra_deg),
+        func.avg(p.dec_deg),
+        func.max(p.catalog_flux_mjy),
+        func.count(),
+        func.sum(case((p.flags == "", 1), else_=0)),
+        func.min(p.mjd),
+        func.max(p.mjd),
+        literal(""),
+    ).group_by(p.catalog, p.source_id)
+    if keys is None:
+        chunks = [None]
+    else:
+        keys = sorted(set(keys))
+        chunks = [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+    written = 0
+    for part in chunks:
+        stmt = base if part is None else base.where(tuple_(p.catalog, p.source_id).in_(part))
+        groups = [tuple(r) for r in conn.execute(stmt)]
+        rows = _rows_from_groups(groups)
+        # flags of each source's latest measurement
+        for i in range(0, len(rows), _CHUNK):
+            sub = rows[i : i + _CHUNK]
+            want = {(r["catalog"], r["source_id"]): r["last_mjd"] for r in sub}
+            got = conn.execute(
+                select(p.catalog, p.source_id, p.mjd, p.flags).where(
+                    tuple_(p.catalog, p.source_id).in_(list(want)),
+                    p.mjd.in_({m for m in want.values() if m is not None}),
+                )
+            ).all()
+            flags = {(g[0], g[1]): g[3] for g in got if g[2] == want.get((g[0], g[1]))}
+            for r in sub:
+                r["last_flags"] = flags.get((r["catalog"], r["source_id"]), "")
+        _upsert(conn, rows, accumulate=False)
+        refresh_source_states(conn, [(r["catalog"], r["source_id"]) for r in rows])
+        written += len(rows)
+    return written
+
+
+def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
+    """Re-read the reference flag and the ESE state of some sources (primary-key lookups)."""
+    if not keys:
+        return
+    r, c, s = reference_sources.c, ese_candidates.c, sources.c
+    is_ref = (
+        select(func.count())
+        .where(
+            r.source_id == s.source_id,
+            or_(r.catalog == s.catalog, r.catalog == "master"),
+            r.status == "active",
+        )
+        .scalar_subquery()
+    )
+    best = select(c.status).where(c.catalog == s.catalog, c.source_id == s.source_id)
+    status = best.order_by(c.score.desc()).limit(1).scalar_subquery()
+    score = (
+        select(func.max(c.score))
+        .where(c.catalog == s.catalog, c.source_id == s.source_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sources.update()
+        .where(s.catalog == bindparam("b_catalog"), s.source_id == bindparam("b_source_id"))
+        .values(is_reference=case((is_ref > 0, 1), else_=0), ese_status=status, ese_score=score)
+    )
+    params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in sorted(set(keys))]
+    for i in range(0, len(params), 5000):
+        conn.execute(stmt, params[i : i + 5000])
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _select(series: str):
+    m, s = source_metrics.c, sources.c
+    cols = [s[c] for c in sources.c.keys() if c != "updated_at"]
+    cols += [m[c] for c in _METRIC_COLUMNS]
+    return cols, and_(m.catalog == s.catalog, m.source_id == s.source_id, m.series == series)
+
+
+def list_sources(
+    conn,
+    *,
+    series: str = "epoch",
+    sort: str = "eta",
+    order: str = "desc",
+    limit: int = 50,
+    offset: int = 0,
+    eta_min: float | None = None,
+    v_min: float | None = None,
+    max_dip_sigma_min: float | None = None,
+    ese_status: str | None = None,
+    reference: bool | None = None,
+    catalog: str | None = None,
+    cone: tuple[float, float, float] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of sources with their metrics in one series, and the total matching.
+
+    Parameters
+    ----------
+    conn : Connection
+        An open connection.
+    series : str
+        The ``source_metrics`` series whose metrics are joined (``epoch``, ``image``, ...).
+    sort, order : str
+        A key of :data:`SOURCE_SORTS`, ``asc`` or ``desc``. Sorting by a metric lists only
+        the sources that have it (at least two clean points in the series).
+    limit, offset : int
+        The page.
+    eta_min, v_min, max_dip_sigma_min : float, optional
+        Keep sources whose metric is at least this.
+    ese_status : str, optional
+        ``active``, ``confirmed``, ``dismissed``, or ``any`` (any candidate).
+    reference : bool, optional
+        Keep only references (True) or only non-references (False).
+    catalog : str, optional
+        Keep one catalog.
+    cone : (ra_deg, dec_deg, radius_deg), optional
+        Keep sources within the cone; rows then carry ``separation_deg`` and, when ``sort`` is
+        ``separation``, come nearest first.
+
+    Returns
+    -------
+    rows : list of dict
+    total : int
+    """
+    if sort not in (*SOURCE_SORTS, "separation"):
+        raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SOURCE_SORTS)}")
+    s, m = sources.c, source_metrics.c
+    cols, on = _select(series)
+    metric_sort = sort in METRIC_SORTS
+    if metric_sort or eta_min is not None or v_min is not None or max_dip_sigma_min is not None:
+        # driven from source_metrics: the (series, metric) index orders and filters
+        stmt = select(*cols).select_from(source_metrics.join(sources, on))
+    else:
+        stmt = select(*cols).select_from(sources.outerjoin(source_metrics, on))
+    conds = []
+    if metric_sort:
+        conds.append(m[sort].is_not(None))
+    for col, lo in (("eta", eta_min), ("v", v_min), ("max_dip_sigma", max_dip_sigma_min)):
+        if lo is not None:
+            conds.append(m[col] >= lo)
+    if ese_status == "any":
+        conds.append(s.ese_status.is_not(None))
+    elif ese_status:
+        conds.append(s.ese_status == ese_status)
+    if reference is not None:
+        conds.append(s.is_reference == (1 if reference else 0))
+    if catalog:
+        conds.append(s.catalog == catalog)
+    if cone is not None:
+        from ..catalog.spatial import angular_separation_deg, cone_ranges
+
+        ra0, dec0, rad = cone
+        ranges = cone_ranges(ra0, dec0, rad)
+        conds.append(or_(*[s.hpx.between(lo, hi) for lo, hi in ranges]))
+        rows = [dict(r._mapping) for r in conn.execute(stmt.where(*conds))]
+        if rows:
+            sep = angular_separation_deg(
+                np.array([r["ra_deg"] for r in rows]),
+                np.array([r["dec_deg"] for r in rows]),
+                ra0,
+                dec0,
+            )
+            keep = []
+            for r, d in zip(rows, sep, strict=True):
+                if d <= rad:
+                    r["separation_deg"] = float(d)
+                    keep.append(r)
+            rows = keep
+        key = "separation_deg" if sort == "separation" else sort
+        present = [r for r in rows if r.get(key) is not None]
+        missing = [r for r in rows if r.get(key) is None]
+        present.sort(key=lambda r: (r[key], r["source_id"]), reverse=(order == "desc"))
+        if sort == "separation" and order == "desc":
+            present.reverse()
+        rows = present + missing
+        return rows[offset : offset + limit], len(rows)
+    if sort == "separation":
+        sort = "source_id"
+    col = m[sort] if metric_sort else s[sort]
+    key = col.asc() if order == "asc" else col.desc()
+    if not metric_sort:
+        key = key.nulls_last()
+    tie = s.source_id.asc() if order == "asc" else s.source_id.desc()
+    stmt = stmt.where(*conds)
+    if conds:
+        total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    elif metric_sort:
+        total = 0
+    else:
+        total = int(conn.execute(select(func.count()).select_from(sources)).scalar_one())
+    page = conn.execute(stmt.order_by(key, tie).limit(limit).offset(offset)).all()
+    return [dict(r._mapping) for r in page], total
+
+
+def eta_v_points(conn, *, series: str = "epoch") -> dict[str, np.ndarray | list]:
+    """Return eta, V and the identity of every source with both metrics in a series.
+
+    Returns
+    -------
+    dict
+        ``catalog``, ``source_id`` (lists), ``eta``, ``v``, ``n_points`` (arrays),
+        ``ese_status`` (list, None where not a candidate), ``is_reference`` (bool array).
+    """
+    m, s = source_metrics.c, sources.c
+    stmt = (
+        select(m.catalog, m.source_id, m.eta, m.v, m.n_points, s.ese_status, s.is_reference)
+        .select_from(
+            source_metrics.outerjoin(
+                sources, and_(s.catalog == m.catalog, s.source_id == m.source_id)
+            )
+        )
+        .where(m.series == series, m.eta.is_not(None), m.v.is_not(None))
+    )
+    rows = conn.execute(stmt).all()
+    return {
+        "catalog": [r[0] for r in rows],
+        "source_id": [r[1] for r in rows],
+        "eta": np.array([r[2] for r in rows], dtype=float),
+        "v": np.array([r[3] for r in rows], dtype=float),
+        "n_points": np.array([r[4] for r in rows], dtype=np.int64),
+        "ese_status": [r[5] for r in rows],
+        "is_reference": np.array([bool(r[6]) for r in rows], dtype=bool),
+    }
