@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None):
     from .middleware import BodyLimitMiddleware, RequestCounter
     from .render import RenderCache
     from .routes import batch, data, ese, health, images, photometry, sources
+    from .routes import variability as variability_routes
 
     settings = resolve_settings(settings)
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None):
     install_error_handlers(app)
     for module in (photometry, batch, data, images, sources, ese, health):
         app.include_router(module.router)
+    app.include_router(variability_routes.router)
     pages.install(app)
     install_docs(app)
     app.add_middleware(

@@ -12,17 +12,14 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, func, select
 
-from ..catalog.spatial import angular_separation_deg
 from ..database.products import PHOTOMETRY_COLUMNS
 from ..database.tables import products as t
 from ..errors import NotFoundError
 from .deps import Page
 
 __all__ = [
-    "cone_search",
     "count_by_status",
     "ese_status",
     "get_data_record",
@@ -35,6 +32,7 @@ __all__ = [
     "list_jobs_table",
     "mosaic_members",
     "measurements_per_minute",
+    "source_list",
     "source_summary",
     "stream_status",
 ]
@@ -405,48 +403,6 @@ def _source_aggregates() -> list:
     ]
 
 
-def cone_search(
-    engine: Engine,
-    page: Page,
-    *,
-    ra_deg: float,
-    dec_deg: float,
-    radius_deg: float,
-    catalog: str | None = None,
-) -> dict:
-    """Return measured sources within ``radius_deg`` of a position, nearest first.
-
-    A source is a (catalog, source_id) with at least one stored measurement; its position is
-    the mean of its measured positions.
-    """
-    p = t.photometry
-    conds = [p.c.dec_deg.between(dec_deg - radius_deg, dec_deg + radius_deg)]
-    if catalog:
-        conds.append(p.c.catalog == catalog)
-    stmt = (
-        select(p.c.catalog, p.c.source_id, *_source_aggregates())
-        .where(*conds)
-        .group_by(p.c.catalog, p.c.source_id)
-    )
-    with engine.connect() as conn:
-        rows = [_row(x) for x in conn.execute(stmt).all()]
-    if rows:
-        sep = angular_separation_deg(
-            np.array([r["ra_deg"] for r in rows], dtype=float),
-            np.array([r["dec_deg"] for r in rows], dtype=float),
-            ra_deg,
-            dec_deg,
-        )
-        keep = [(float(s), r) for s, r in zip(sep, rows, strict=True) if s <= radius_deg]
-        keep.sort(key=lambda x: (x[0], x[1]["catalog"], x[1]["source_id"]))
-        rows = []
-        for s, r in keep:
-            r["separation_deg"] = s
-            rows.append(r)
-    total = len(rows)
-    return page.envelope(rows[page.offset : page.offset + page.limit], total)
-
-
 def source_summary(engine: Engine, catalog: str, source_id: str) -> dict:
     """Return a measured source's position, number of measurements and MJD range."""
     p = t.photometry
@@ -501,3 +457,110 @@ def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:
             .limit(1)
         ).first()
     return _row(row) if row is not None else None
+
+
+#: Columns of the source list as served (JSON items, CSV and VOTable export), in order.
+SOURCE_LIST_COLUMNS = [
+    "catalog",
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "separation_deg",
+    "n_measurements",
+    "n_clean",
+    "first_mjd",
+    "last_mjd",
+    "last_flags",
+    "catalog_flux_mjy",
+    "is_reference",
+    "ese_status",
+    "ese_score",
+    "n_points",
+    "mean_flux_jy",
+    "baseline_flux_jy",
+    "eta",
+    "v",
+    "vs",
+    "m",
+    "max_dip_sigma",
+    "max_dip_depth",
+    "max_cusum",
+]
+
+
+def source_list(
+    engine: Engine,
+    page: Page,
+    *,
+    q: str | None = None,
+    radius: str | float | None = None,
+    cone: tuple[float, float, float] | None = None,
+    series: str = "epoch",
+    sort: str | None = None,
+    order: str = "desc",
+    eta_min: float | None = None,
+    v_min: float | None = None,
+    max_dip_sigma_min: float | None = None,
+    ese_status: str | None = None,
+    reference: bool | None = None,
+    catalog: str | None = None,
+) -> dict:
+    """Return one page of the per-source table (never a scan of photometry).
+
+    ``q`` is a source name or a position as typed (see
+    :func:`~dsa110_contimg.catalog.names.parse_sky_query`), searched within ``radius``; a
+    name's exact match comes first. Without ``q`` or ``cone`` every measured source is listed,
+    sorted by ``sort`` (default ``eta``; ``separation`` for searches).
+
+    Raises
+    ------
+    QueryParseError
+        ``q`` or ``radius`` cannot be read.
+    """
+    from ..catalog.names import parse_sky_query
+    from ..database.sources import list_sources
+
+    query = None
+    if q is not None and q.strip():
+        query = parse_sky_query(q, radius=radius)
+        cone = (query.ra_deg, query.dec_deg, query.radius_deg)
+    if sort is None:
+        sort = "separation" if cone is not None else "eta"
+        if cone is not None:
+            order = "asc"
+    kwargs = dict(
+        series=series,
+        sort=sort,
+        order=order,
+        eta_min=eta_min,
+        v_min=v_min,
+        max_dip_sigma_min=max_dip_sigma_min,
+        ese_status=ese_status,
+        reference=reference,
+        catalog=catalog,
+        cone=cone,
+    )
+    with engine.connect() as conn:
+        if query is not None and query.kind == "name":
+            rows, total = list_sources(conn, limit=10**9, offset=0, **kwargs)
+            want = query.name.source_id.upper()
+            exact = [r for r in rows if r["source_id"].upper() == want]
+            rows = exact + [r for r in rows if r["source_id"].upper() != want]
+            rows = rows[page.offset : page.offset + page.limit]
+        else:
+            rows, total = list_sources(conn, limit=page.limit, offset=page.offset, **kwargs)
+    items = [{c: r.get(c) for c in SOURCE_LIST_COLUMNS} for r in rows]
+    for x in items:
+        x["is_reference"] = bool(x["is_reference"])
+    out = page.envelope(items, total)
+    if query is not None:
+        out["query"] = {
+            "kind": query.kind,
+            "text": query.text,
+            "ra_deg": query.ra_deg,
+            "dec_deg": query.dec_deg,
+            "radius_deg": query.radius_deg,
+            "source_id": query.name.source_id if query.name else None,
+        }
+    out["sort"], out["order"], out["series"] = sort, order, series
+    return out

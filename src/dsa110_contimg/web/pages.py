@@ -8,7 +8,7 @@ under ``static/vendor`` (see ``static/VENDORED.md``): no CDN is used at run time
 
 import math
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
@@ -87,7 +87,8 @@ def install(app) -> None:
     from ..api.deps import Page
     from ..database import get_engine
     from ..errors import ContimgError, NotFoundError
-    from .listing import BadListRequest, read_listing
+    from .definitions import DEFINITIONS
+    from .listing import BadListRequest, Listing, read_listing
 
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["fmt"] = _fmt
@@ -104,6 +105,7 @@ def install(app) -> None:
         return get_engine(request.app.state.settings)
 
     def render(request: Request, name: str, http_status: int = 200, **context) -> HTMLResponse:
+        context.setdefault("defs", DEFINITIONS)
         return templates.TemplateResponse(request, name, context, status_code=http_status)
 
     def not_found(request: Request, message: str) -> HTMLResponse:
@@ -235,30 +237,76 @@ def install(app) -> None:
         return _image_page(request, data_id, "mosaic")
 
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
-    def source_search(
-        request: Request,
-        ra_deg: float | None = Query(None, ge=-360, le=360, allow_inf_nan=False),
-        dec_deg: float | None = Query(None, ge=-90, le=90, allow_inf_nan=False),
-        radius_deg: float = Query(0.5, gt=0, le=10, allow_inf_nan=False),
-    ):
-        result = None
-        if ra_deg is not None and dec_deg is not None:
-            result = queries.cone_search(
-                engine(request),
-                Page(200, 0),
-                ra_deg=ra_deg % 360,
-                dec_deg=dec_deg,
-                radius_deg=radius_deg,
-            )
-        return render(
-            request,
-            "sources.html",
+    def source_search(request: Request):
+        from ..catalog.names import QueryParseError
+        from ..database.sources import METRIC_SORTS, SOURCE_SORTS
+
+        filters = ("q", "radius", "series", "eta_min", "v_min", "ese_status", "reference")
+        series = request.query_params.get("series") or "epoch"
+        ctx = dict(
             title="Sources",
-            result=result,
-            ra_deg=ra_deg,
-            dec_deg=dec_deg,
-            radius_deg=radius_deg,
+            result=None,
+            error=None,
+            series=series,
+            defs=DEFINITIONS,
+            metric_sorts=METRIC_SORTS,
         )
+        searching = bool((request.query_params.get("q") or "").strip())
+        try:
+            listing = read_listing(
+                request,
+                sorts=("separation", *SOURCE_SORTS),
+                default_sort="separation" if searching else "eta",
+                default_order="asc" if searching else "desc",
+                filters=filters,
+            )
+        except BadListRequest as exc:
+            listing = Listing("/sources", "eta", "desc", 50, 0)
+            return render(
+                request, "sources.html", 400, listing=listing, **{**ctx, "error": str(exc)}
+            )
+        ctx["listing"] = listing
+        f = listing.filters
+        try:
+            if series not in ("epoch", "image", "mosaic"):
+                raise BadListRequest(f"series must be epoch, image or mosaic, not {series!r}")
+            nums = {}
+            for k in ("eta_min", "v_min"):
+                if f.get(k):
+                    try:
+                        nums[k] = float(f[k])
+                    except ValueError:
+                        raise BadListRequest(f"{k} must be a number, not {f[k]!r}") from None
+                    if not math.isfinite(nums[k]):
+                        raise BadListRequest(f"{k} must be a finite number")
+            if f.get("ese_status") not in (None, "any", "active", "confirmed", "dismissed"):
+                raise BadListRequest(f"unknown ESE status {f['ese_status']!r}")
+            if f.get("reference") not in (None, "true", "false"):
+                raise BadListRequest("reference must be true or false")
+            ref = None if f.get("reference") is None else f["reference"] == "true"
+            if listing.sort == "separation" and not searching:
+                raise BadListRequest("sorting by separation needs a search (q=...)")
+            result = queries.source_list(
+                engine(request),
+                Page(listing.limit, listing.offset),
+                q=f.get("q"),
+                radius=f.get("radius"),
+                series=series,
+                sort=listing.sort,
+                order=listing.order,
+                ese_status=f.get("ese_status"),
+                reference=ref,
+                **nums,
+            )
+            limit = request.app.state.settings.api.max_cone_radius_deg
+            if result.get("query") and result["query"]["radius_deg"] > limit:
+                raise BadListRequest(f"the radius is larger than the maximum of {limit} degrees")
+        except (BadListRequest, QueryParseError) as exc:
+            return render(request, "sources.html", 400, **{**ctx, "error": str(exc)})
+        params = {k: v for k, v in f.items() if v}
+        params.update(sort=listing.sort, order=listing.order)
+        export = "/api/sources?" + urlencode(params)
+        return render(request, "sources.html", result=result, export_url=export, **ctx)
 
     @app.get(
         "/sources/{catalog}/{source_id:path}", response_class=HTMLResponse, include_in_schema=False
