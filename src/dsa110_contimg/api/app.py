@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None):
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.render_cache = RenderCache()
+    app.state.render_cache = RenderCache(max_items=1024)  # ~10 kB per cutout
     app.state.request_counter = RequestCounter()
     install_error_handlers(app)
     for module in (photometry, batch, data, images, sources, ese, health):

@@ -40,6 +40,7 @@ __all__ = [
     "list_sources",
     "rebuild_sources",
     "refresh_source_states",
+    "source_images",
     "upsert_sources_for_image",
 ]
 
@@ -412,3 +413,25 @@ def eta_v_points(conn, *, series: str = "epoch") -> dict[str, np.ndarray | list]
         "ese_status": [r[5] for r in rows],
         "is_reference": np.array([bool(r[6]) for r in rows], dtype=bool),
     }
+
+
+def source_images(conn, catalog: str, source_id: str, *, kind: str = "image") -> list[dict]:
+    """Return the images (or mosaics) a source was measured on, in time order.
+
+    One light-curve read (the ``(source_id, mjd)`` index of photometry), with each image's
+    beam and the measurement's flags: what the source page's cutout strip needs.
+    """
+    from .tables import images
+
+    p, i = photometry.c, images.c
+    rows = conn.execute(
+        select(p.data_id, p.mjd, p.flags, i.bmaj_deg, i.kind)
+        .select_from(photometry.outerjoin(images, i.data_id == p.data_id))
+        .where(p.catalog == catalog, p.source_id == source_id)
+        .order_by(p.mjd, p.data_id)
+    ).all()
+    return [
+        {"data_id": r[0], "mjd": r[1], "flags": r[2], "bmaj_deg": r[3]}
+        for r in rows
+        if (r[4] or "image") == kind
+    ]

@@ -19,6 +19,6 @@ DEFINITIONS = {
     "cusum": "one-sided CUSUM of the downward z-scores (minus k per point): "
     "sustained dips accumulate, single outliers do not",
     "ese": "Extreme Scattering Event candidate status (the best-scoring series)",
-    "score": "ESE score: how far the source exceeds the preset's thresholds (docs/variability.md)",
+    "score": "ESE score: the peak CUSUM of the dip significances (max_cusum), in σ",
     "reference": "an active reference source of the flux-scale normalization",
 }

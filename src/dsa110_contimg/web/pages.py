@@ -77,6 +77,34 @@ def _spread(items: list, n: int) -> list:
     return [items[i] for i in idx]
 
 
+def render_markdown(path: Path) -> str:
+    """Render a packaged Markdown page (``web/docs``) to HTML, headings given their anchors.
+
+    ``## Title {#anchor}`` gives the heading ``id="anchor"`` so pages can link to a section.
+    """
+    import re
+
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    text = path.read_text(encoding="utf-8")
+    anchors: dict[str, str] = {}
+
+    def strip(m):
+        anchors[m.group(1).strip()] = m.group(2)
+        return m.group(1).rstrip()
+
+    text = re.sub(r"^(#{1,6} .*?)\s*\{#([\w-]+)\}\s*$", strip, text, flags=re.M)
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    for heading, anchor in anchors.items():
+        level = len(heading) - len(heading.lstrip("#"))
+        title = heading[level:].strip()
+        html = html.replace(
+            f"<h{level}>{title}</h{level}>", f'<h{level} id="{anchor}">{title}</h{level}>', 1
+        )
+    return Markup(html)
+
+
 def install(app) -> None:
     """Add the pages and the ``/static`` files to ``app``."""
     from fastapi.staticfiles import StaticFiles
@@ -89,6 +117,7 @@ def install(app) -> None:
     from ..errors import ContimgError, NotFoundError
     from .definitions import DEFINITIONS
     from .listing import BadListRequest, Listing, read_listing
+    from .source_context import source_context
 
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["fmt"] = _fmt
@@ -306,7 +335,8 @@ def install(app) -> None:
         params = {k: v for k, v in f.items() if v}
         params.update(sort=listing.sort, order=listing.order)
         export = "/api/sources?" + urlencode(params)
-        return render(request, "sources.html", result=result, export_url=export, **ctx)
+        ctx.update(result=result, export_url=export)
+        return render(request, "sources.html", **ctx)
 
     @app.get(
         "/sources/{catalog}/{source_id:path}", response_class=HTMLResponse, include_in_schema=False
@@ -330,11 +360,7 @@ def install(app) -> None:
             ese = await run_in_threadpool(_ese_status, catalog, source_id, settings)
         except ContimgError as exc:
             problems.append(f"ESE status: {exc}")
-        epochs = sorted(
-            (x for x in rec["images"] if x.get("kind", "image") == "image"),
-            key=lambda x: x["mjd"] if x["mjd"] is not None else -1,
-        )
-        cutouts = _spread(epochs, 4)
+        ctx = await run_in_threadpool(source_context, eng, settings, rec, metrics)
         base = f"/api/sources/{quote(catalog, safe='')}/{quote(source_id, safe='')}"
         return render(
             request,
@@ -344,9 +370,37 @@ def install(app) -> None:
             metrics=metrics,
             ese=ese,
             problems=problems,
-            cutouts=cutouts,
             api=base,
+            **ctx,
         )
+
+    @app.get("/variability", response_class=HTMLResponse, include_in_schema=False)
+    def variability_page(request: Request):
+        q = request.query_params
+        series = q.get("series") or request.app.state.settings.normalize.ese_series
+        if series not in ("epoch", "image", "mosaic"):
+            return bad_request(request, f"series must be epoch, image or mosaic, not {series!r}")
+        try:
+            sigma = float(q.get("sigma") or 3.0)
+        except ValueError:
+            return bad_request(request, f"sigma must be a number, not {q.get('sigma')!r}")
+        if not 0 < sigma <= 10:
+            return bad_request(request, "sigma must be between 0 and 10")
+        return render(
+            request,
+            "variability.html",
+            title="η–V diagnostic",
+            series=series,
+            sigma=sigma,
+            kept=request.app.state.settings.normalize.metric_series,
+        )
+
+    @app.get("/docs/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def doc_page(request: Request, name: str):
+        path = _HERE / "docs" / f"{name}.md"
+        if not name.isidentifier() or not path.is_file():
+            return not_found(request, f"no documentation page {name!r}")
+        return render(request, "doc.html", title=name.title(), body=render_markdown(path))
 
     @app.get("/ese", response_class=HTMLResponse, include_in_schema=False)
     def ese_page(

@@ -172,6 +172,79 @@ def lightcurve(
     return table_response(table, format, filename=f"{catalog}_{safe}_{series}")
 
 
+#: Cutouts listed per request of the source page's strip.
+MAX_CUTOUTS_PER_REQUEST = 20
+
+
+def epoch_cutouts(engine, settings: Settings, catalog: str, source_id: str, *, kind: str):
+    """One image per epoch (the first of each transit window) with its cutout URL."""
+    from urllib.parse import quote, urlencode
+
+    from ...database.sources import source_images
+
+    with engine.connect() as conn:
+        imgs = source_images(conn, catalog, source_id, kind=kind)
+    if not imgs:
+        source_summary(engine, catalog, source_id)  # 404 for a source never measured
+    window = settings.normalize.epoch_window_hours / 24.0
+    epochs, start = [], None
+    for im in imgs:
+        mjd = im["mjd"]
+        if kind == "image" and start is not None and mjd is not None and mjd - start < window:
+            epochs[-1]["n_images"] += 1
+            continue
+        start = mjd
+        epochs.append({**im, "n_images": 1})
+    with engine.connect() as conn:
+        from sqlalchemy import select
+
+        from ...database.tables import sources
+
+        pos = conn.execute(
+            select(sources.c.ra_deg, sources.c.dec_deg).where(
+                sources.c.catalog == catalog, sources.c.source_id == source_id
+            )
+        ).first()
+    prefix = "/api/mosaics/" if kind == "mosaic" else "/api/images/"
+    for e in epochs:
+        beam_arcmin = (e["bmaj_deg"] or 1.0 / 60.0) * 60.0
+        size = min(max(8.0 * beam_arcmin, 2.0), 30.0)
+        mjd = e["mjd"]
+        params = {
+            "ra_deg": f"{pos[0]:.7f}" if pos else "",
+            "dec_deg": f"{pos[1]:.7f}" if pos else "",
+            "size_arcmin": f"{size:.3g}",
+            "annotate": "true",
+            "overlay": "true",
+            "title": f"MJD {mjd:.3f}" if mjd is not None else e["data_id"][:30],
+        }
+        e["url"] = prefix + quote(e["data_id"], safe="") + "/cutout.png?" + urlencode(params)
+        e["page"] = ("/mosaics/" if kind == "mosaic" else "/images/") + quote(e["data_id"], safe="")
+        e.pop("bmaj_deg")
+    return epochs
+
+
+@router.get("/{catalog}/{source_id:path}/cutouts")
+def cutouts(
+    catalog: str,
+    source_id: str,
+    kind: str = Query("image", pattern="^(image|mosaic)$"),
+    offset: int = Query(0, ge=0, le=10**9),
+    limit: int = Query(MAX_CUTOUTS_PER_REQUEST, ge=1, le=MAX_CUTOUTS_PER_REQUEST),
+    settings: Settings = Depends(settings_dep),
+    engine=Depends(engine_dep),
+):
+    """List the source's cutouts, one per epoch in time order, at most 20 per request.
+
+    Each item has the epoch's first image (``data_id``, ``mjd``, ``flags``, ``n_images`` in
+    the epoch) and ``url``, its annotated PNG cutout (scale bar, beam, colour bar, the other
+    sources circled), rendered on first request and cached.
+    """
+    epochs = epoch_cutouts(engine, settings, catalog, source_id, kind=kind)
+    page = Page(limit, offset)
+    return SafeJSONResponse(page.envelope(epochs[offset : offset + limit], len(epochs)))
+
+
 @router.get("/{catalog}/{source_id:path}/metrics")
 def metrics(
     catalog: str,
