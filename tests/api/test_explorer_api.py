@@ -74,7 +74,7 @@ def test_position_searches(client, pipeline):
     t = next(x for x in pipeline.truth if x["source_id"] == pipeline.dipper)
     sexa = _sexagesimal(t["ra_deg"], t["dec_deg"])
     for q in (sexa, f"{t['ra_deg']:.5f} {t['dec_deg']:+.5f}"):
-        body = client.get("/api/sources", params={"q": q, "radius": "5\""}).json()
+        body = client.get("/api/sources", params={"q": q, "radius": '5"'}).json()
         assert body["query"]["kind"] == "position", q
         assert [x["source_id"] for x in body["items"]] == [pipeline.dipper], q
         assert body["items"][0]["separation_deg"] < 5 / 3600

@@ -88,6 +88,9 @@ def render_markdown(path: Path) -> str:
     from markupsafe import Markup
 
     text = path.read_text(encoding="utf-8")
+    title, _, rest = text.partition("\n")
+    if title.startswith("# "):  # the page's h1 is the page title
+        text = rest
     anchors: dict[str, str] = {}
 
     def strip(m):
@@ -400,7 +403,9 @@ def install(app) -> None:
         path = _HERE / "docs" / f"{name}.md"
         if not name.isidentifier() or not path.is_file():
             return not_found(request, f"no documentation page {name!r}")
-        return render(request, "doc.html", title=name.title(), body=render_markdown(path))
+        first = path.read_text(encoding="utf-8").partition("\n")[0]
+        title = first[2:].strip() if first.startswith("# ") else name.title()
+        return render(request, "doc.html", title=title, body=render_markdown(path))
 
     @app.get("/ese", response_class=HTMLResponse, include_in_schema=False)
     def ese_page(

@@ -122,11 +122,8 @@ window.contimg = (function () {
     if (plots[elId]) { plots[elId].destroy(); delete plots[elId]; }
     el.innerHTML = "";
     const xscale = { time: false };
-    if (x0.length === 1) { xscale.range = [x0[0] - 1, x0[0] + 1]; }
-    else if (x0.length > 1) {
-      const pad = Math.max((x0[x0.length - 1] - x0[0]) * 0.03, 0.05);
-      xscale.range = [x0[0] - pad, x0[x0.length - 1] + pad];
-    }
+    // one point: a day either side (uPlot's auto range would span 0 to the MJD)
+    if (x0.length === 1) xscale.range = () => [x0[0] - 1, x0[0] + 1];
     const uopts = {
       width: Math.max(320, el.clientWidth || 800),
       height: 360,
