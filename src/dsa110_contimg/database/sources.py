@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_
+from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_
 
 from .tables import ese_candidates, photometry, reference_sources, source_metrics, sources
 
@@ -182,48 +182,69 @@ def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
     return keys
 
 
+def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:
+    """Aggregate photometry rows (catalog, source_id, ra, dec, cat_flux, flags, mjd) by source."""
+    acc: dict[tuple[str, str], list] = {}
+    for cat, sid, ra, dec, cflux, flags, mjd in rows:
+        key = (cat, sid)
+        if wanted is not None and key not in wanted:
+            continue
+        g = acc.get(key)
+        if g is None:
+            # ra, dec, cat_flux, n, n_clean, first, last, last_flags
+            acc[key] = [ra, dec, cflux, 1, 0 if flags else 1, mjd, mjd, flags or ""]
+            continue
+        g[0], g[1] = ra, dec
+        if cflux is not None and (g[2] is None or cflux > g[2]):
+            g[2] = cflux
+        g[3] += 1
+        g[4] += 0 if flags else 1
+        if mjd is not None and (g[5] is None or mjd < g[5]):
+            g[5] = mjd
+        if mjd is not None and (g[6] is None or mjd >= g[6]):
+            g[6], g[7] = mjd, flags or ""
+    return [
+        (k[0], k[1], g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7])
+        for k, g in sorted(acc.items())
+        if g[0] is not None and g[1] is not None
+    ]
+
+
 def rebuild_sources(conn, keys: Sequence[tuple[str, str]] | None) -> int:
-    """Recompute per-source rows exactly from the stored photometry (all sources if None)."""
+    """Recompute per-source rows exactly from the stored photometry (all sources if None).
+
+    The given sources' rows are read through the light-curve index (``source_id``); with no
+    keys, the photometry table is read once in source order.
+    """
     p = photometry.c
-    base = select(
-        p.catalog,
-        p.source_id,
-        func.avg(p.ra_deg),
-        func.avg(p.dec_deg),
-        func.max(p.catalog_flux_mjy),
-        func.count(),
-        func.sum(case((p.flags == "", 1), else_=0)),
-        func.min(p.mjd),
-        func.max(p.mjd),
-        literal(""),
-    ).group_by(p.catalog, p.source_id)
-    if keys is None:
-        chunks = [None]
-    else:
-        keys = sorted(set(keys))
-        chunks = [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+    cols = (p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd)
     written = 0
-    for part in chunks:
-        stmt = base if part is None else base.where(tuple_(p.catalog, p.source_id).in_(part))
-        groups = [tuple(r) for r in conn.execute(stmt)]
-        rows = _rows_from_groups(groups)
-        # flags of each source's latest measurement
-        for i in range(0, len(rows), _CHUNK):
-            sub = rows[i : i + _CHUNK]
-            want = {(r["catalog"], r["source_id"]): r["last_mjd"] for r in sub}
-            got = conn.execute(
-                select(p.catalog, p.source_id, p.mjd, p.flags).where(
-                    tuple_(p.catalog, p.source_id).in_(list(want)),
-                    p.mjd.in_({m for m in want.values() if m is not None}),
-                )
-            ).all()
-            flags = {(g[0], g[1]): g[3] for g in got if g[2] == want.get((g[0], g[1]))}
-            for r in sub:
-                r["last_flags"] = flags.get((r["catalog"], r["source_id"]), "")
-        _upsert(conn, rows, accumulate=False)
-        refresh_source_states(conn, [(r["catalog"], r["source_id"]) for r in rows])
-        written += len(rows)
+    if keys is None:
+        stmt = select(*cols).order_by(p.source_id, p.mjd)
+        batch: list = []
+        current = None
+        for r in conn.execute(stmt).yield_per(50_000):
+            if r[1] != current and len(batch) >= 50_000:
+                written += _write_groups(conn, _groups_from_rows(batch, None))
+                batch = []
+            current = r[1]
+            batch.append(tuple(r))
+        written += _write_groups(conn, _groups_from_rows(batch, None))
+        return written
+    keys = sorted(set(keys))
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        ids = sorted({k[1] for k in part})
+        rows = conn.execute(select(*cols).where(p.source_id.in_(ids)).order_by(p.mjd)).all()
+        written += _write_groups(conn, _groups_from_rows(rows, set(part)))
     return written
+
+
+def _write_groups(conn, groups: list[tuple]) -> int:
+    rows = _rows_from_groups(groups)
+    _upsert(conn, rows, accumulate=False)
+    refresh_source_states(conn, [(r["catalog"], r["source_id"]) for r in rows])
+    return len(rows)
 
 
 def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
@@ -368,20 +389,67 @@ def list_sources(
         return rows[offset : offset + limit], len(rows)
     if sort == "separation":
         sort = "source_id"
-    col = m[sort] if metric_sort else s[sort]
-    key = col.asc() if order == "asc" else col.desc()
-    if not metric_sort:
-        key = key.nulls_last()
-    tie = s.source_id.asc() if order == "asc" else s.source_id.desc()
+    desc = order == "desc"
+
+    def _dir(c):
+        return c.desc() if desc else c.asc()
+
     stmt = stmt.where(*conds)
-    if conds:
-        total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
-    elif metric_sort:
-        total = 0
-    else:
+    metric_only = ese_status is None and reference is None and not catalog
+    if not conds:
         total = int(conn.execute(select(func.count()).select_from(sources)).scalar_one())
-    page = conn.execute(stmt.order_by(key, tie).limit(limit).offset(offset)).all()
+    elif metric_only:
+        # metric conditions only: count on the (series, metric) index, no join (every metric
+        # row has its sources row: both are written by the same metrics update)
+        total = int(
+            conn.execute(select(func.count()).where(m.series == series, *conds)).scalar_one()
+        )
+    else:
+        total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    # Ties are broken on the primary key in the index's own order, so that the (series, metric)
+    # index (whose entries end with the key) or the primary key itself gives the order, and a
+    # page is an index range walk, never a sort of the whole table.
+    if metric_sort and metric_only:
+        # deferred join: walk the covering index for the page's keys, then join only those
+        keys_stmt = (
+            select(m.catalog, m.source_id)
+            .where(m.series == series, *conds)
+            .order_by(_dir(m[sort]), _dir(m.catalog), _dir(m.source_id))
+            .limit(limit)
+            .offset(offset)
+        )
+        keys = [tuple(r) for r in conn.execute(keys_stmt)]
+        return _rows_for_keys(conn, series, keys), total
+    if sort == "source_id" and not metric_sort and not conds:
+        keys_stmt = (
+            select(s.catalog, s.source_id)
+            .order_by(_dir(s.catalog), _dir(s.source_id))
+            .limit(limit)
+            .offset(offset)
+        )
+        keys = [tuple(r) for r in conn.execute(keys_stmt)]
+        return _rows_for_keys(conn, series, keys), total
+    col = m[sort] if metric_sort else s[sort]
+    key = _dir(col) if metric_sort else _dir(col).nulls_last()
+    page = conn.execute(
+        stmt.order_by(key, _dir(s.catalog), _dir(s.source_id)).limit(limit).offset(offset)
+    ).all()
     return [dict(r._mapping) for r in page], total
+
+
+def _rows_for_keys(conn, series: str, keys: list[tuple[str, str]]) -> list[dict]:
+    """Return the list rows of the given sources, in the order of ``keys``."""
+    if not keys:
+        return []
+    cols, on = _select(series)
+    s = sources.c
+    stmt = (
+        select(*cols)
+        .select_from(sources.outerjoin(source_metrics, on))
+        .where(tuple_(s.catalog, s.source_id).in_(keys))
+    )
+    by_key = {(r.catalog, r.source_id): dict(r._mapping) for r in conn.execute(stmt)}
+    return [by_key[k] for k in keys if k in by_key]
 
 
 def eta_v_points(conn, *, series: str = "epoch") -> dict[str, np.ndarray | list]:
