@@ -40,7 +40,9 @@ __all__ = [
     "list_sources",
     "rebuild_sources",
     "refresh_source_states",
+    "largest_beam_deg",
     "source_images",
+    "source_row",
     "upsert_sources_for_image",
 ]
 
@@ -503,3 +505,25 @@ def source_images(conn, catalog: str, source_id: str, *, kind: str = "image") ->
         for r in rows
         if (r[4] or "image") == kind
     ]
+
+
+def source_row(conn, catalog: str, source_id: str) -> dict | None:
+    """Return one source's row of the per-source table, or None."""
+    row = conn.execute(
+        select(sources).where(sources.c.catalog == catalog, sources.c.source_id == source_id)
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def largest_beam_deg(conn, data_ids: Sequence[str]) -> float | None:
+    """Return the largest restoring-beam major axis (degrees) among some images, or None."""
+    from .tables import images
+
+    if not data_ids:
+        return None
+    value = conn.execute(
+        select(func.max(images.c.bmaj_deg)).where(
+            images.c.data_id.in_(list(data_ids)), images.c.bmaj_deg > 0
+        )
+    ).scalar()
+    return float(value) if value is not None else None

@@ -42,18 +42,10 @@ def sexagesimal(ra_deg: float | None, dec_deg: float | None) -> str:
 
 def _beam_deg(conn, rec: dict) -> float:
     """Return the restoring beam FWHM (degrees) of the source's latest images."""
-    from sqlalchemy import select
+    from ..database.sources import largest_beam_deg
 
-    from ..database.tables import images
-
-    ids = [im["data_id"] for im in rec.get("images", [])[:20]]
-    if ids:
-        rows = conn.execute(
-            select(images.c.bmaj_deg).where(images.c.data_id.in_(ids), images.c.bmaj_deg > 0)
-        ).all()
-        if rows:
-            return float(max(r[0] for r in rows))
-    return DEFAULT_BEAM_DEG
+    beam = largest_beam_deg(conn, [im["data_id"] for im in rec.get("images", [])[:20]])
+    return beam if beam is not None else DEFAULT_BEAM_DEG
 
 
 def _catalog_facts(settings, ra: float, dec: float) -> dict:
@@ -118,18 +110,12 @@ def source_context(engine, settings, rec: dict, metrics: list | None) -> dict:
         ``neighbours`` (list), ``blend`` (explanation dict or None), ``facts``, ``series``
         (the series to plot first), ``dip`` (``start``/``end`` MJD of the dip window or None).
     """
-    from sqlalchemy import select
-
-    from ..database.sources import list_sources
-    from ..database.tables import sources
+    from ..database.sources import list_sources, source_row
     from ..photometry.forced import ForcedOptions
 
     catalog, source_id = rec["catalog"], rec["source_id"]
     with engine.connect() as conn:
-        row = conn.execute(
-            select(sources).where(sources.c.catalog == catalog, sources.c.source_id == source_id)
-        ).first()
-        row = dict(row._mapping) if row is not None else None
+        row = source_row(conn, catalog, source_id)
         ra = row["ra_deg"] if row else rec.get("ra_deg")
         dec = row["dec_deg"] if row else rec.get("dec_deg")
         beam = _beam_deg(conn, rec)

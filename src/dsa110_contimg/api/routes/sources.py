@@ -144,7 +144,7 @@ _COLUMN_DTYPES = {
 
 
 def _metrics(catalog: str, source_id: str, settings: Settings, series: str | None = None):
-    from ...photometry.variability import get_metrics
+    from ...variability.pipeline import get_metrics
 
     return [_as_dict(m) for m in get_metrics(catalog, source_id, series=series, settings=settings)]
 
@@ -165,7 +165,7 @@ def lightcurve(
     settings: Settings = Depends(settings_dep),
 ):
     """Light curve (raw and normalized flux, MJD UTC mid-exposure) as JSON, CSV or VOTable."""
-    from ...photometry.variability import get_lightcurve
+    from ...variability.pipeline import get_lightcurve
 
     table = get_lightcurve(catalog, source_id, series=series, settings=settings)
     safe = "".join(c if c.isalnum() or c in "+-._" else "_" for c in source_id)
@@ -195,16 +195,11 @@ def epoch_cutouts(engine, settings: Settings, catalog: str, source_id: str, *, k
             continue
         start = mjd
         epochs.append({**im, "n_images": 1})
+    from ...database.sources import source_row
+
     with engine.connect() as conn:
-        from sqlalchemy import select
-
-        from ...database.tables import sources
-
-        pos = conn.execute(
-            select(sources.c.ra_deg, sources.c.dec_deg).where(
-                sources.c.catalog == catalog, sources.c.source_id == source_id
-            )
-        ).first()
+        row = source_row(conn, catalog, source_id)
+    pos = (row["ra_deg"], row["dec_deg"]) if row else None
     prefix = "/api/mosaics/" if kind == "mosaic" else "/api/images/"
     for e in epochs:
         beam_arcmin = (e["bmaj_deg"] or 1.0 / 60.0) * 60.0

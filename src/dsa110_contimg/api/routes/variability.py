@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from ...database.sources import eta_v_points
-from ...photometry.eta_v import eta_v_thresholds
+from ...variability.eta_v import eta_v_thresholds
 from ..deps import engine_dep
 from ..encoding import SafeJSONResponse
 
