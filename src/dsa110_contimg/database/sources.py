@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, case, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from .tables import ese_candidates, photometry, reference_sources, source_metrics, sources
 
@@ -416,7 +416,7 @@ def list_sources(
         keys_stmt = (
             select(m.catalog, m.source_id)
             .where(m.series == series, *conds)
-            .order_by(_dir(m[sort]), _dir(m.catalog), _dir(m.source_id))
+            .order_by(*[_dir(c) for c in _index_order(sort)])
             .limit(limit)
             .offset(offset)
         )
@@ -439,16 +439,28 @@ def list_sources(
     return [dict(r._mapping) for r in page], total
 
 
+def _index_order(sort: str) -> list:
+    """ORDER BY of a metric sort in the order of the index that serves it (ties on the key)."""
+    m = source_metrics.c
+    second = {"eta": [m.v], "v": [m.eta]}.get(sort, [])
+    return [m[sort], *second, m.catalog, m.source_id]
+
+
 def _rows_for_keys(conn, series: str, keys: list[tuple[str, str]]) -> list[dict]:
     """Return the list rows of the given sources, in the order of ``keys``."""
     if not keys:
         return []
     cols, on = _select(series)
     s = sources.c
+    # catalog IN (...) AND source_id IN (...): primary-key lookups on both backends (a row-value
+    # IN list is a table scan on SQLite); the few extra combinations are dropped below
     stmt = (
         select(*cols)
         .select_from(sources.outerjoin(source_metrics, on))
-        .where(tuple_(s.catalog, s.source_id).in_(keys))
+        .where(
+            s.catalog.in_(sorted({k[0] for k in keys})),
+            s.source_id.in_(sorted({k[1] for k in keys})),
+        )
     )
     by_key = {(r.catalog, r.source_id): dict(r._mapping) for r in conn.execute(stmt)}
     return [by_key[k] for k in keys if k in by_key]

@@ -5,7 +5,8 @@ the source's position and its RING HEALPix pixel (``catalog.spatial.HPX_NSIDE``,
 indexing as the catalog store, so a cone reads a few index ranges), how often it was measured
 and when, whether it is an active normalization reference, and its ESE candidate state. The
 variability metrics themselves stay in ``source_metrics`` (one row per series), joined on the
-primary key; its ``(series, eta)``, ``(series, v)`` and ``(series, max_dip_sigma)`` indexes
+primary key; its ``(series, eta, v)``, ``(series, v, eta)`` and ``(series, max_dip_sigma)``
+indexes
 (also migration 0008) serve the sorted and filtered lists.
 
 Kept current by the metrics update (``database.sources.upsert_sources_for_image`` from
@@ -43,9 +44,20 @@ sources = Table(
     Index(None, "is_reference"),
 )
 
-# indexes of source_metrics added by migration 0008 for the sorted/filtered source lists
-Index("ix_source_metrics_series_eta", source_metrics.c.series, source_metrics.c.eta)
-Index("ix_source_metrics_series_v", source_metrics.c.series, source_metrics.c.v)
+# indexes of source_metrics added by migration 0008 for the sorted/filtered source lists:
+# (series, eta, v) and (series, v, eta) cover a sort by one with a filter on both
+Index(
+    "ix_source_metrics_series_eta_v",
+    source_metrics.c.series,
+    source_metrics.c.eta,
+    source_metrics.c.v,
+)
+Index(
+    "ix_source_metrics_series_v_eta",
+    source_metrics.c.series,
+    source_metrics.c.v,
+    source_metrics.c.eta,
+)
 Index(
     "ix_source_metrics_series_max_dip_sigma",
     source_metrics.c.series,

@@ -3,8 +3,9 @@
 One row per measured source (position, HEALPix pixel, counts, MJD range, latest flags,
 reference flag, ESE state; see ``database/tables/sources.py``), filled here from the stored
 photometry of an existing database (one pass, grouped by source), then kept current by the
-metrics update. Indexes on ``source_metrics (series, eta | v | max_dip_sigma)`` let the lists
-sort and filter by a metric without a sort of the whole table.
+metrics update. Indexes on ``source_metrics`` ``(series, eta, v)``, ``(series, v, eta)`` and
+``(series, max_dip_sigma)`` let the lists sort and filter by a metric without a sort of the
+whole table.
 
 Revision ID: 0008
 Revises: 0006
@@ -42,8 +43,8 @@ def upgrade() -> None:
     op.create_index("ix_sources_hpx", "sources", ["hpx"])
     op.create_index("ix_sources_ese_status", "sources", ["ese_status"])
     op.create_index("ix_sources_is_reference", "sources", ["is_reference"])
-    op.create_index("ix_source_metrics_series_eta", "source_metrics", ["series", "eta"])
-    op.create_index("ix_source_metrics_series_v", "source_metrics", ["series", "v"])
+    op.create_index("ix_source_metrics_series_eta_v", "source_metrics", ["series", "eta", "v"])
+    op.create_index("ix_source_metrics_series_v_eta", "source_metrics", ["series", "v", "eta"])
     op.create_index(
         "ix_source_metrics_series_max_dip_sigma", "source_metrics", ["series", "max_dip_sigma"]
     )
@@ -56,6 +57,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_source_metrics_series_max_dip_sigma", table_name="source_metrics")
-    op.drop_index("ix_source_metrics_series_v", table_name="source_metrics")
-    op.drop_index("ix_source_metrics_series_eta", table_name="source_metrics")
+    op.drop_index("ix_source_metrics_series_v_eta", table_name="source_metrics")
+    op.drop_index("ix_source_metrics_series_eta_v", table_name="source_metrics")
     op.drop_table("sources")
