@@ -3,9 +3,12 @@ and the eta-V data, over the pipeline-filled database."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+from urllib.parse import quote
 
+import numpy as np
 import pytest
 
 from dsa110_contimg.catalog.names import parse_source_name
@@ -122,6 +125,8 @@ def test_exports(client, pipeline):
 
 def test_eta_v_data(client, pipeline):
     body = client.get("/api/variability/eta-v", params={"series": "epoch", "sigma": 2}).json()
+    for key in ("eta", "v"):
+        body[key] = np.frombuffer(base64.b64decode(body[key]), "<f4").tolist()
     assert body["count"] == len(pipeline.truth)
     assert len(body["eta"]) == len(body["v"]) == len(body["source_id"]) == body["count"]
     assert body["catalogs"] == [CATALOG]
@@ -129,6 +134,11 @@ def test_eta_v_data(client, pipeline):
     assert th["n_sigma"] == 2 and th["eta"] > 0 and th["v"] > 0
     i = body["source_id"].index(pipeline.dipper)
     assert body["eta"][i] == max(body["eta"])
+    # the same values as the metrics, to float32 precision
+    metrics = client.get(f"/api/sources/{CATALOG}/{quote(pipeline.dipper, safe='')}/metrics")
+    epoch = next(m for m in metrics.json()["metrics"] if m["series"] == "epoch")
+    assert body["eta"][i] == pytest.approx(epoch["eta"], rel=1e-6)
+    assert body["v"][i] == pytest.approx(epoch["v"], rel=1e-6)
     assert body["ese_status"][i] == "active"
     assert client.get("/api/variability/eta-v", params={"sigma": -1}).status_code == 422
     # single-image metrics are opt-in (normalize.metric_series): none kept here

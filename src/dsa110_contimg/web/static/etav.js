@@ -9,6 +9,13 @@ window.contimgEtaV = (function () {
 
   function log10(x) { return Math.log(x) / Math.LN10; }
 
+  // eta and v arrive as base64 little-endian float32 (see GET /api/variability/eta-v)
+  function f32(b64) {
+    const bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Float32Array(bytes.buffer);
+  }
+
   function niceRange(vals) {
     let lo = Infinity, hi = -Infinity;
     for (const v of vals) { if (v < lo) lo = v; if (v > hi) hi = v; }
@@ -124,6 +131,7 @@ window.contimgEtaV = (function () {
       canvas.dataset.drawn = "0";
       return;
     }
+    data.eta = f32(data.eta); data.v = f32(data.v);
     const n = data.count, lx = new Float64Array(n), ly = new Float64Array(n), cls = new Uint8Array(n);
     const th = data.thresholds, te = th.eta ? log10(th.eta) : Infinity, tv = th.v ? log10(th.v) : Infinity;
     for (let i = 0; i < n; i++) {
