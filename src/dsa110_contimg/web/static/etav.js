@@ -16,6 +16,10 @@ window.contimgEtaV = (function () {
     return new Float32Array(bytes.buffer);
   }
 
+  const SUP = { "-": "\u207b", 0: "\u2070", 1: "\u00b9", 2: "\u00b2", 3: "\u00b3", 4: "\u2074",
+    5: "\u2075", 6: "\u2076", 7: "\u2077", 8: "\u2078", 9: "\u2079" };
+  function decade(d) { return "10" + String(d).split("").map(c => SUP[c]).join(""); }
+
   function niceRange(vals) {
     let lo = Infinity, hi = -Infinity;
     for (const v of vals) { if (v < lo) lo = v; if (v > hi) hi = v; }
@@ -48,13 +52,13 @@ window.contimgEtaV = (function () {
     for (let d = Math.ceil(x0); d <= x1; d++) {
       const [px] = s.toPx(d, y0);
       ctx.beginPath(); ctx.moveTo(px, PAD.top); ctx.lineTo(px, PAD.top + ph); ctx.stroke();
-      ctx.fillText("10^" + d, px, PAD.top + ph + 16);
+      ctx.fillText(decade(d), px, PAD.top + ph + 16);
     }
     ctx.textAlign = "right";
     for (let d = Math.ceil(y0); d <= y1; d++) {
       const [, py] = s.toPx(x0, d);
       ctx.beginPath(); ctx.moveTo(PAD.left, py); ctx.lineTo(PAD.left + pw, py); ctx.stroke();
-      ctx.fillText("10^" + d, PAD.left - 6, py + 4);
+      ctx.fillText(decade(d), PAD.left - 6, py + 4);
     }
     ctx.textAlign = "center";
     ctx.fillText("η (weighted reduced χ²)", PAD.left + pw / 2, h - 10);
@@ -74,10 +78,13 @@ window.contimgEtaV = (function () {
     }
     // thresholds
     const th = s.data.thresholds;
+    ctx.save();
+    ctx.beginPath(); ctx.rect(PAD.left, PAD.top, pw, ph); ctx.clip();
     ctx.setLineDash([6, 4]); ctx.strokeStyle = "#b2182b"; ctx.lineWidth = 1.5;
     if (th.eta) { const [tx] = s.toPx(log10(th.eta), y0); ctx.beginPath(); ctx.moveTo(tx, PAD.top); ctx.lineTo(tx, PAD.top + ph); ctx.stroke(); }
     if (th.v) { const [, ty] = s.toPx(x0, log10(th.v)); ctx.beginPath(); ctx.moveTo(PAD.left, ty); ctx.lineTo(PAD.left + pw, ty); ctx.stroke(); }
     ctx.setLineDash([]);
+    ctx.restore();
     // a pixel grid of point indices for hover and click (nearest within 6 px)
     const G = 8, gw = Math.ceil(w / G), gh = Math.ceil(h / G), grid = new Map();
     for (let i = 0; i < n; i++) {
@@ -138,7 +145,9 @@ window.contimgEtaV = (function () {
       lx[i] = log10(data.eta[i]); ly[i] = log10(data.v[i]);
       cls[i] = data.ese_status[i] ? 3 : data.is_reference[i] ? 2 : (lx[i] > te && ly[i] > tv) ? 1 : 0;
     }
-    state = { canvas, data, lx, ly, cls, xr: niceRange(lx), yr: niceRange(ly) };
+    // axis ranges include the threshold lines, so that they are always visible
+    const xs = isFinite(te) ? Array.from(lx).concat([te]) : lx, ys = isFinite(tv) ? Array.from(ly).concat([tv]) : ly;
+    state = { canvas, data, lx, ly, cls, xr: niceRange(xs), yr: niceRange(ys) };
     draw();
     status.textContent = n ? (n + " sources (" + series + " series) · thresholds at " + th.n_sigma +
       "σ: η > " + (th.eta ? th.eta.toPrecision(3) : "–") + ", V > " + (th.v ? th.v.toPrecision(3) : "–") +
