@@ -459,33 +459,14 @@ def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:
     return _row(row) if row is not None else None
 
 
+def _source_list_columns() -> list[str]:
+    from ..database.sources import LIST_COLUMNS
+
+    return list(LIST_COLUMNS)
+
+
 #: Columns of the source list as served (JSON items, CSV and VOTable export), in order.
-SOURCE_LIST_COLUMNS = [
-    "catalog",
-    "source_id",
-    "ra_deg",
-    "dec_deg",
-    "separation_deg",
-    "n_measurements",
-    "n_clean",
-    "first_mjd",
-    "last_mjd",
-    "last_flags",
-    "catalog_flux_mjy",
-    "is_reference",
-    "ese_status",
-    "ese_score",
-    "n_points",
-    "mean_flux_jy",
-    "baseline_flux_jy",
-    "eta",
-    "v",
-    "vs",
-    "m",
-    "max_dip_sigma",
-    "max_dip_depth",
-    "max_cusum",
-]
+SOURCE_LIST_COLUMNS = _source_list_columns()
 
 
 def source_list(

@@ -60,6 +60,18 @@ def _limits(data: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _imshow_mjy(ax, data_jy: np.ndarray, lo_jy: float, hi_jy: float):
+    """Show an image in mJy/beam (grey, low values white) between two levels given in Jy."""
+    return ax.imshow(
+        data_jy * 1e3,
+        origin="lower",
+        cmap="gray_r",
+        vmin=lo_jy * 1e3,
+        vmax=hi_jy * 1e3,
+        interpolation="nearest",
+    )
+
+
 def _png(fig) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -103,14 +115,7 @@ def preview_png(
     side_in = 7.0
     fig = Figure(figsize=(side_in, side_in * data.shape[0] / data.shape[1] + 0.6), dpi=110)
     ax = fig.add_subplot(projection=wcs)
-    shown = ax.imshow(
-        data * 1e3,
-        origin="lower",
-        cmap="gray_r",
-        vmin=lo * 1e3,
-        vmax=hi * 1e3,
-        interpolation="nearest",
-    )
+    shown = _imshow_mjy(ax, data, lo, hi)
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="mJy/beam")
     ax.set_xlabel("RA")
     ax.set_ylabel("Dec")
@@ -267,14 +272,7 @@ def cutout_png(
     fig = Figure(figsize=(1.5, 1.7), dpi=100)  # 150 x 170 px: a 128 px image + colour bar
     ax = fig.add_axes((0.0, 0.2, 0.86, 0.7))
     cax = fig.add_axes((0.87, 0.2, 0.05, 0.7))
-    shown = ax.imshow(
-        data * 1e3,
-        origin="lower",
-        cmap="gray_r",
-        vmin=lo * 1e3,
-        vmax=hi * 1e3,
-        interpolation="nearest",
-    )
+    shown = _imshow_mjy(ax, data, lo, hi)
     cb = fig.colorbar(shown, cax=cax)
     cb.ax.tick_params(labelsize=5, length=2, pad=1)
     cb.set_label("mJy/beam", fontsize=5, labelpad=1)

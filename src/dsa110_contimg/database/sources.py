@@ -34,6 +34,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from .tables import ese_candidates, photometry, reference_sources, source_metrics, sources
 
 __all__ = [
+    "LIST_COLUMNS",
     "METRIC_SORTS",
     "SOURCE_SORTS",
     "eta_v_points",
@@ -73,6 +74,24 @@ _METRIC_COLUMNS = (
     "max_dip_depth",
     "max_cusum",
 )
+#: Columns of a source-list row as served (JSON items, CSV and VOTable export), in order.
+LIST_COLUMNS = [
+    "catalog",
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "separation_deg",
+    "n_measurements",
+    "n_clean",
+    "first_mjd",
+    "last_mjd",
+    "last_flags",
+    "catalog_flux_mjy",
+    "is_reference",
+    "ese_status",
+    "ese_score",
+    *_METRIC_COLUMNS,
+]
 
 
 def _hpx(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
