@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import event, select
 
 from dsa110_contimg.database import get_engine, write_transaction
-from dsa110_contimg.database.sources import eta_v_points, list_sources, rebuild_sources
+from dsa110_contimg.database.source_lists import eta_v_points, list_sources
+from dsa110_contimg.database.sources import rebuild_sources
 from dsa110_contimg.database.tables import sources
 from dsa110_contimg.photometry.ese import confirm_candidate, list_candidates
 from dsa110_contimg.photometry.normalize import normalize_all, on_photometry_written

@@ -460,7 +460,7 @@ def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:
 
 
 def _source_list_columns() -> list[str]:
-    from ..database.sources import LIST_COLUMNS
+    from ..database.source_lists import LIST_COLUMNS
 
     return list(LIST_COLUMNS)
 
@@ -499,7 +499,7 @@ def source_list(
         ``q`` or ``radius`` cannot be read.
     """
     from ..catalog.names import parse_sky_query
-    from ..database.sources import list_sources
+    from ..database.source_lists import list_sources
 
     query = None
     if q is not None and q.strip():

@@ -271,7 +271,7 @@ def install(app) -> None:
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
     def source_search(request: Request):
         from ..catalog.names import QueryParseError
-        from ..database.sources import METRIC_SORTS, SOURCE_SORTS
+        from ..database.source_lists import METRIC_SORTS, SOURCE_SORTS
 
         filters = ("q", "radius", "series", "eta_min", "v_min", "ese_status", "reference")
         series = request.query_params.get("series") or "epoch"

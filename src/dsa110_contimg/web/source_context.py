@@ -42,7 +42,7 @@ def sexagesimal(ra_deg: float | None, dec_deg: float | None) -> str:
 
 def _beam_deg(conn, rec: dict) -> float:
     """Return the restoring beam FWHM (degrees) of the source's latest images."""
-    from ..database.sources import largest_beam_deg
+    from ..database.source_lists import largest_beam_deg
 
     beam = largest_beam_deg(conn, [im["data_id"] for im in rec.get("images", [])[:20]])
     return beam if beam is not None else DEFAULT_BEAM_DEG
@@ -110,7 +110,7 @@ def source_context(engine, settings, rec: dict, metrics: list | None) -> dict:
         ``neighbours`` (list), ``blend`` (explanation dict or None), ``facts``, ``series``
         (the series to plot first), ``dip`` (``start``/``end`` MJD of the dip window or None).
     """
-    from ..database.sources import list_sources, source_row
+    from ..database.source_lists import list_sources, source_row
     from ..photometry.forced import ForcedOptions
 
     catalog, source_id = rec["catalog"], rec["source_id"]

@@ -181,7 +181,7 @@ def _add_routes(prefix: str, kind: str) -> None:
         path, data_id, geo = target
         positions: list = []
         if overlay:
-            from ...database.sources import list_sources
+            from ...database.source_lists import list_sources
 
             with engine.connect() as conn:
                 near, _ = list_sources(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ...catalog.names import QueryParseError
 from ...config import Settings
-from ...database.sources import SOURCE_SORTS
+from ...database.source_lists import SOURCE_SORTS
 from ..deps import Page, engine_dep, page_params, settings_dep
 from ..encoding import SafeJSONResponse, clean_json, table_response
 from ..errors import ApiError
@@ -180,7 +180,7 @@ def epoch_cutouts(engine, settings: Settings, catalog: str, source_id: str, *, k
     """One image per epoch (the first of each transit window) with its cutout URL."""
     from urllib.parse import quote, urlencode
 
-    from ...database.sources import source_images
+    from ...database.source_lists import source_images
 
     with engine.connect() as conn:
         imgs = source_images(conn, catalog, source_id, kind=kind)
@@ -195,7 +195,7 @@ def epoch_cutouts(engine, settings: Settings, catalog: str, source_id: str, *, k
             continue
         start = mjd
         epochs.append({**im, "n_images": 1})
-    from ...database.sources import source_row
+    from ...database.source_lists import source_row
 
     with engine.connect() as conn:
         row = source_row(conn, catalog, source_id)

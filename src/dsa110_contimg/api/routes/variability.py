@@ -11,7 +11,7 @@ import base64
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 
-from ...database.sources import eta_v_points
+from ...database.source_lists import eta_v_points
 from ...variability.eta_v import eta_v_thresholds
 from ..deps import engine_dep
 from ..encoding import SafeJSONResponse
