@@ -12,19 +12,9 @@ import numpy as np
 import pytest
 
 from dsa110_contimg.catalog.names import parse_source_name
+from dsa110_contimg.web.source_context import sexagesimal
 
 from .pipeline import CATALOG, N_EPOCHS
-
-
-def _sexagesimal(ra_deg: float, dec_deg: float) -> str:
-    h = ra_deg / 15.0
-    hh, mm = int(h), int((h % 1) * 60)
-    ss = ((h * 60) % 1) * 60
-    sign = "-" if dec_deg < 0 else "+"
-    d = abs(dec_deg)
-    dd, dm = int(d), int((d % 1) * 60)
-    ds = ((d * 60) % 1) * 60
-    return f"{hh:02d}:{mm:02d}:{ss:05.2f} {sign}{dd:02d}:{dm:02d}:{ds:04.1f}"
 
 
 def test_list_without_cone_sorted_and_paginated(client, pipeline):
@@ -75,7 +65,7 @@ def test_name_search_finds_the_ese_source(client, pipeline, form):
 
 def test_position_searches(client, pipeline):
     t = next(x for x in pipeline.truth if x["source_id"] == pipeline.dipper)
-    sexa = _sexagesimal(t["ra_deg"], t["dec_deg"])
+    sexa = sexagesimal(t["ra_deg"], t["dec_deg"])
     for q in (sexa, f"{t['ra_deg']:.5f} {t['dec_deg']:+.5f}"):
         body = client.get("/api/sources", params={"q": q, "radius": '5"'}).json()
         assert body["query"]["kind"] == "position", q

@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
+from dsa110_contimg.web.source_context import sexagesimal
+
 from ..api.pipeline import CATALOG, N_EPOCHS
-from ..api.test_explorer_api import _sexagesimal
 from .conftest import TOKEN
 
 pytestmark = pytest.mark.slow
@@ -129,7 +130,7 @@ def test_searches_find_the_ese_source(page, server, form):
     text = {
         "nvss name": f"NVSS {pipe.dipper}",
         "bare name": pipe.dipper[1:],
-        "sexagesimal": _sexagesimal(t["ra_deg"], t["dec_deg"]),
+        "sexagesimal": sexagesimal(t["ra_deg"], t["dec_deg"]),
     }[form]
     page.goto(base + "/sources")
     page.fill("#q", text)
