@@ -48,6 +48,11 @@ def _fixed(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if _finite(value) else ""
 
 
+def _sig(value, digits: int = 3) -> str:
+    """Format a number with ``digits`` significant digits (for values spanning decades)."""
+    return f"{value:.{digits}g}" if _finite(value) else ""
+
+
 def _mjy(value_jy, digits: int = 2) -> str:
     """Format a flux density in Jy as mJy with ``digits`` decimals (the pages' one unit)."""
     return f"{value_jy * 1e3:.{digits}f}" if _finite(value_jy) else ""
@@ -126,6 +131,7 @@ def install(app) -> None:
     templates.env.filters["fmt"] = _fmt
     templates.env.filters["mjd"] = _mjd
     templates.env.filters["fixed"] = _fixed
+    templates.env.filters["sig"] = _sig
     templates.env.filters["mjy"] = _mjy
     templates.env.filters["iso"] = _iso
     templates.env.filters["mjd_iso"] = _mjd_iso
