@@ -74,7 +74,7 @@ def eta_v_thresholds(eta, v, *, n_sigma: float = 3.0) -> EtaVThresholds:
     >>> eta = 10 ** rng.normal(0.0, 0.3, 10000)
     >>> v = 10 ** rng.normal(-2.0, 0.2, 10000)
     >>> th = eta_v_thresholds(eta, v, n_sigma=2)
-    >>> round(np.log10(th.eta), 1), round(np.log10(th.v), 1)
+    >>> round(float(np.log10(th.eta)), 1), round(float(np.log10(th.v)), 1)
     (0.6, -1.6)
     """
     eta = np.asarray(eta, dtype=float)

@@ -59,7 +59,13 @@ def _mjy(value_jy, digits: int = 2) -> str:
 
 
 def _iso(unix_s) -> str:
-    """Format a wall-clock time (Unix seconds) as ISO 8601 UTC, e.g. ``2026-12-06T10:29:34Z``."""
+    """Format a wall-clock time (Unix seconds) as ISO 8601 UTC (empty for None/NaN).
+
+    Examples
+    --------
+    >>> _iso(0.0), _iso(1796553000.0), _iso(None)
+    ('1970-01-01T00:00:00Z', '2026-12-06T10:30:00Z', '')
+    """
     if not _finite(unix_s):
         return ""
     from datetime import UTC, datetime
@@ -68,7 +74,13 @@ def _iso(unix_s) -> str:
 
 
 def _mjd_iso(mjd) -> str:
-    """Format an observation MJD (UTC) as ISO 8601 UTC."""
+    """Format an observation MJD (UTC) as ISO 8601 UTC.
+
+    Examples
+    --------
+    >>> _mjd_iso(60735.25)
+    '2025-03-01T06:00:00Z'
+    """
     if not _finite(mjd):
         return ""
     return _iso((mjd - 40587.0) * 86400.0)
