@@ -113,3 +113,43 @@ def test_ese_decision_updates_the_table(settings, field):
     confirm_candidate(cid, note="checked", settings=settings)
     dipper = field.source_ids[field.dips[0]["source"]]
     assert _table(settings)[dipper]["ese_status"] == "confirmed"
+
+
+def test_migration_0008_fills_the_table_of_an_existing_database(tmp_path):
+    """A database at 0006 with photometry: upgrading creates and fills ``sources``."""
+    from dsa110_contimg.database import dispose_engine
+    from dsa110_contimg.database.migrate import upgrade
+
+    from ..conftest import make_settings
+
+    s = make_settings(tmp_path / "st", auto_migrate=False)
+    engine = get_engine(s, migrate=False)
+    upgrade(engine, "0006")
+    sim = simulate_lightcurves(n_epochs=4, n_references=3, targets=[{"snr": 50}], seed=9)
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for i, did in enumerate(sim.data_ids):
+            for j, sid in enumerate(sim.source_ids):
+                conn.execute(
+                    text(
+                        "INSERT INTO photometry (data_id, catalog, source_id, ra_deg, dec_deg, "
+                        "flux_jy, flux_err_jy, flags, mjd, measured_at) "
+                        "VALUES (:d, 'nvss', :s, :ra, :dec, 0.05, 0.001, :f, :mjd, 0)"
+                    ),
+                    {
+                        "d": str(did),
+                        "s": str(sid),
+                        "ra": float(sim.ra_deg[j]),
+                        "dec": float(sim.dec_deg[j]),
+                        "f": "blended" if (i == 3 and j == 0) else "",
+                        "mjd": float(sim.mjd[i]),
+                    },
+                )
+    upgrade(engine, "head")
+    table = _table(s)
+    assert set(table) == set(sim.source_ids)
+    first = table[str(sim.source_ids[0])]
+    assert first["n_measurements"] == 4 and first["n_clean"] == 3
+    assert first["last_flags"] == "blended" and first["last_mjd"] == pytest.approx(sim.mjd[3])
+    dispose_engine(s)
