@@ -4,14 +4,14 @@ Written by ``contimg catalog build-master``; read by ``contimg run`` at start an
 dashboard to say loudly where too few references exist (see docs/photometry-references.md).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
