@@ -611,9 +611,21 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         ki, kj = rep_to_k[ai], rep_to_k[aj]
         keep_pair = (ki >= 0) & (kj >= 0) & (asep < opts.blend_radius_beams)
         pi, pj, sep, md2 = ki[keep_pair], kj[keep_pair], asep[keep_pair], amd2[keep_pair]
+    # listed neighbours beyond the joint-fit radius whose model still reaches a box (the box's
+    # corner lies 0.5 * cutout_beams * sqrt(2) major-axis FWHM out; 2 FWHM more is < 2e-5 of a
+    # neighbour's peak): not fitted jointly, but their fitted models are subtracted from the
+    # residual the chi2 (and so ``poor_fit``) is taken on, or a bright neighbour's wing would
+    # flag a clean point source
+    fmin = _fwhm_pix(np.linalg.inv(ainv))[1]
+    wing_radius = 0.5 * opts.cutout_beams * np.sqrt(2.0) * float(np.max(fmaj / fmin)) + 2.0
+    wi, wj, _, _ = _find_pairs(pos, ainv, fmaj, wing_radius)
+    wing = ~np.isin(wi * n + wj, np.minimum(pi, pj) * n + np.maximum(pi, pj))
+    wi, wj = wi[wing], wj[wing]
     member = np.zeros(n, dtype=bool)
     member[pi] = True
     member[pj] = True
+    member[wi] = True
+    member[wj] = True
     mslot = np.full(n, -1)
     mslot[member] = np.arange(int(member.sum()))
     md = np.empty((int(member.sum()), w, w), dtype=np.float32)
@@ -670,6 +682,9 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     if blank.any() and pi.size:
         good_pair = ~(blank[pi] | blank[pj])
         pi, pj, sep, md2 = pi[good_pair], pj[good_pair], sep[good_pair], md2[good_pair]
+    if blank.any() and wi.size:
+        good_wing = ~(blank[wi] | blank[wj])
+        wi, wj = wi[good_wing], wj[good_wing]
     with np.errstate(invalid="ignore", divide="ignore"):
         amp = b / kk
         chi2 = (dd - 2.0 * amp * b + amp * amp * kk) / sig**2
@@ -703,7 +718,9 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         bad = ~np.isfinite(inflation) | (inflation > opts.max_variance_inflation)
         bad |= ~np.isfinite(amp[members])
         failed[members[bad]] = True
-        _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sig, chi2)
+    if pi.size or wi.size:
+        ci, cj = np.concatenate([pi, wi]), np.concatenate([pj, wj])
+        _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, ci, cj, half, sig, chi2)
     amp[failed] = np.nan
     var[failed] = np.nan
     err = sig * np.sqrt(var)
@@ -729,7 +746,11 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
 
 
 def _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
-    """Chi2 of jointly fitted positions with every neighbour's model subtracted."""
+    """Chi2 of positions with neighbours, every neighbour's fitted model subtracted.
+
+    ``(pi, pj)`` are the pairs whose models reach each other's boxes: the jointly fitted ones
+    and the farther ones whose wings still reach a box.
+    """
     members = np.flatnonzero(mslot >= 0)
     resid = md[mslot[members]]
     amp_m = np.nan_to_num(amp[members]).astype(np.float32)
