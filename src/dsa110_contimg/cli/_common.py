@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -11,7 +12,90 @@ from rich.logging import RichHandler
 
 from ..config import Settings
 
-__all__ = ["Groups", "console", "err_console", "get_settings", "setup_logging"]
+__all__ = [
+    "MAX_COUNT",
+    "MAX_ID",
+    "DataType",
+    "EsePreset",
+    "EseStatus",
+    "Groups",
+    "JobStatus",
+    "MosaicStatus",
+    "PhotometryStatus",
+    "Series",
+    "console",
+    "err_console",
+    "get_settings",
+    "setup_logging",
+]
+
+#: Largest row id (a signed 64-bit integer: SQLite INTEGER, PostgreSQL BIGINT).
+MAX_ID = 2**63 - 1
+#: Largest count a flag accepts (sources, groups, rows shown, processes).
+MAX_COUNT = 10_000_000
+
+
+class JobStatus(StrEnum):
+    """States of a batch job."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    partial = "partial"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class PhotometryStatus(StrEnum):
+    """Photometry states of a registered product (``database.registry.PHOTOMETRY_STATUSES``)."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class DataType(StrEnum):
+    """Kinds of registered products."""
+
+    image = "image"
+    mosaic = "mosaic"
+
+
+class MosaicStatus(StrEnum):
+    """States of a mosaic group (``database.mosaics.GROUP_STATUSES``)."""
+
+    pending = "pending"
+    building = "building"
+    built = "built"
+    failed = "failed"
+    abandoned = "abandoned"
+
+
+class Series(StrEnum):
+    """Light-curve series."""
+
+    epoch = "epoch"
+    image = "image"
+    mosaic = "mosaic"
+
+
+class EsePreset(StrEnum):
+    """ESE presets."""
+
+    conservative = "conservative"
+    moderate = "moderate"
+    sensitive = "sensitive"
+
+
+class EseStatus(StrEnum):
+    """States of an ESE candidate."""
+
+    active = "active"
+    dismissed = "dismissed"
+    confirmed = "confirmed"
+
 
 console = Console()
 err_console = Console(stderr=True)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import NotFoundError
-from ._common import Groups, console, get_settings
+from ._common import MAX_COUNT, MAX_ID, DataType, Groups, JobStatus, PhotometryStatus, console, get_settings
 
 
 def _when(ts: float | None) -> str:
@@ -31,7 +31,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def worker(
         ctx: typer.Context,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", "-n", min=1, help="Images measured at once.")
+            int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Images measured at once.")
         ] = 1,
         dask_scheduler: Annotated[
             str | None,
@@ -74,9 +74,11 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def jobs_list(
         ctx: typer.Context,
         status: Annotated[
-            str | None, typer.Option("--status", help="Only jobs in this state.")
+            JobStatus | None, typer.Option("--status", help="Only jobs in this state.")
         ] = None,
-        limit: Annotated[int, typer.Option("--limit", help="Most jobs shown.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_COUNT, help="Most jobs shown.")
+        ] = 50,
     ) -> None:
         """List batch jobs, newest first."""
         from ..jobs import alive_workers, list_jobs
@@ -95,7 +97,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             "finished",
         ):
             table.add_column(col)
-        for j in list_jobs(status=status, limit=limit, settings=settings):
+        for j in list_jobs(status=status.value if status else None, limit=limit, settings=settings):
             table.add_row(
                 str(j.job_id),
                 j.job_type,
@@ -113,7 +115,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.jobs.command("show")
     def jobs_show(
         ctx: typer.Context,
-        job_id: Annotated[int, typer.Argument(help="Job id.")],
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Show a job and its items."""
@@ -151,7 +153,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("cancel")
     def jobs_cancel(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]
+        ctx: typer.Context, job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")]
     ) -> None:
         """Cancel a pending or running job."""
         from ..jobs import cancel_job
@@ -161,7 +163,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("retry")
     def jobs_retry(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]
+        ctx: typer.Context, job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")]
     ) -> None:
         """Queue a job's failed and cancelled items again."""
         from ..jobs import retry_job
@@ -174,17 +176,21 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.registry.command("list")
     def registry_list(
         ctx: typer.Context,
-        data_type: Annotated[str | None, typer.Option("--type", help="image or mosaic.")] = None,
+        data_type: Annotated[DataType | None, typer.Option("--type", help="Kind of product.")] = None,
         photometry_status: Annotated[
-            str | None,
+            PhotometryStatus | None,
             typer.Option("--photometry-status", help="Only products in this photometry state."),
         ] = None,
-        limit: Annotated[int, typer.Option("--limit", help="Most records shown.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_COUNT, help="Most records shown.")
+        ] = 50,
     ) -> None:
         """List data products, newest first."""
         from ..database import count_data, list_data
 
         settings = get_settings(ctx)
+        data_type = data_type.value if data_type else None
+        photometry_status = photometry_status.value if photometry_status else None
         recs = list_data(
             data_type=data_type, photometry_status=photometry_status, limit=limit, settings=settings
         )
