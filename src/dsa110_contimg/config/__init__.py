@@ -26,9 +26,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -126,8 +126,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     config: Path | None = None
     auto_migrate: bool = True
-    log_level: str = "INFO"
-    job_lease_seconds: float | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    job_lease_seconds: float | None = Field(None, gt=0, le=86400)
 
     catalog: CatalogSettings = CatalogSettings()
     photometry: PhotometrySettings = PhotometrySettings()
@@ -146,9 +146,14 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             where = kwargs.get("config") or os.environ.get(_ENV_PREFIX + "CONFIG")
             first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
+            loc = [str(p) for p in first["loc"]]
+            key = ".".join(loc)
+            allowed = allowed_values(loc)
+            env = _ENV_PREFIX + "__".join(loc[:2]).upper()
             raise ConfigError(
-                f"invalid setting {key!r}: {first['msg']}", path=where
+                f"invalid setting {key!r} ({env}): {first['msg']}"
+                + (f"; allowed: {allowed}" if allowed else ""),
+                path=where,
             ) from None
 
     @classmethod
@@ -164,6 +169,11 @@ class Settings(BaseSettings):
         init_kwargs = getattr(init_settings, "init_kwargs", {}) or {}
         path = init_kwargs.get("config") or os.environ.get(_ENV_PREFIX + "CONFIG")
         return (init_settings, env_settings, _TomlSource(settings_cls, Path(path) if path else None))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
@@ -198,6 +208,48 @@ class Settings(BaseSettings):
         private["_engine"] = None
         state["__pydantic_private__"] = private
         return state
+
+
+def allowed_values(loc: list[str]) -> str | None:
+    """Describe the allowed values of the setting at ``loc`` (``["jobs", "lease_seconds"]``).
+
+    Examples
+    --------
+    >>> allowed_values(["jobs", "lease_seconds"])
+    '0 < value <= 86400'
+    >>> allowed_values(["log_level"])
+    "one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'"
+    """
+    import typing
+
+    model: Any = Settings
+    field = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            break
+        field = fields[part]
+        model = field.annotation
+    if field is None:
+        return None
+    parts = []
+    for m in field.metadata:
+        for attr, op in (("gt", "<"), ("ge", "<=")):
+            if getattr(m, attr, None) is not None:
+                parts.append(f"{getattr(m, attr)} {op} value")
+        for attr, op in (("lt", "<"), ("le", "<=")):
+            if getattr(m, attr, None) is not None:
+                parts.append(f"value {op} {getattr(m, attr)}")
+    if len(parts) == 2 and parts[0].endswith("value") and parts[1].startswith("value"):
+        return f"{parts[0]}{parts[1][len('value'):]}"
+    if parts:
+        return ", ".join(parts)
+    args = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+    if typing.get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(field.annotation))
+    if args and typing.get_origin(args[0]) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(args[0]))
+    return None
 
 
 def resolve_settings(settings: Settings | None) -> Settings:

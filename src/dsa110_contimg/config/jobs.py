@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobSettings(BaseModel):
@@ -25,8 +25,8 @@ class JobSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lease_seconds: float = 30.0
-    max_attempts: int = 3
-    retry_backoff_seconds: float = 2.0
-    poll_seconds: float = 0.1
-    heartbeat_seconds: float = 5.0
+    lease_seconds: float = Field(30.0, gt=0, le=86400)
+    max_attempts: int = Field(3, ge=1, le=100)
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=86400)
+    poll_seconds: float = Field(0.1, gt=0, le=3600)
+    heartbeat_seconds: float = Field(5.0, gt=0, le=3600)
