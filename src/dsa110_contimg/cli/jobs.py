@@ -11,7 +11,17 @@ import typer
 from rich.table import Table
 
 from ..errors import NotFoundError
-from ._common import MAX_COUNT, MAX_ID, DataType, Groups, JobStatus, PhotometryStatus, console, get_settings
+from ._common import (
+    MAX_COUNT,
+    MAX_ID,
+    DataType,
+    Groups,
+    JobStatus,
+    PhotometryStatus,
+    console,
+    err_console,
+    get_settings,
+)
 
 
 def _when(ts: float | None) -> str:
@@ -53,10 +63,20 @@ def register(app: typer.Typer, groups: Groups) -> None:
         settings = get_settings(ctx)
         w = Worker(settings, concurrency=concurrency, dask_scheduler=dask_scheduler)
 
+        grace = settings.jobs.stop_grace_seconds
+
         def _stop(signum, _frame):  # noqa: ANN001
             if w.stopping:
-                raise KeyboardInterrupt
-            console.print(f"stopping worker (signal {signum}); finishing items in flight")
+                console.print(
+                    f"second stop signal ({signal.Signals(signum).name}): giving items in flight "
+                    "back to the queue (uncharged) and stopping now"
+                )
+                w.stop(immediate=True)
+                return
+            console.print(
+                f"stopping worker ({signal.Signals(signum).name}): finishing items in flight "
+                f"(at most {grace:g} s, jobs.stop_grace_seconds; a second signal stops at once)"
+            )
             w.stop()
 
         old = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -65,10 +85,21 @@ def register(app: typer.Typer, groups: Groups) -> None:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+        extra = ""
+        if stats.released:
+            extra += f", {stats.released} given back (result not stored)"
+        if stats.returned:
+            extra += f", {stats.returned} given back unfinished"
         console.print(
             f"worker {w.worker_id}: {stats.completed} completed, {stats.failed} failed, "
-            f"{stats.retried} retried, {stats.rows} rows"
+            f"{stats.retried} retried, {stats.rows} rows{extra}"
         )
+        if stats.degraded:
+            err_console.print(
+                f"contimg worker: degraded: {stats.degraded}; the items given back are measured "
+                "again by the next worker run once the database accepts writes"
+            )
+            raise typer.Exit(2)
 
     @groups.jobs.command("list")
     def jobs_list(
