@@ -219,9 +219,8 @@ def _variability(settings: Settings, output_dir: Path, n_epochs: int) -> None:
 
     from ..catalog import query_sources
     from ..jobs import Worker, trigger_photometry
-    from ..photometry.ese import list_candidates
-    from ..photometry.variability import get_lightcurve
     from ..simulation import make_fits_image
+    from ..variability.pipeline import get_lightcurve, list_candidates
 
     _section(f"4. Variability: {n_epochs} daily images with 5% gain errors and one ESE-like dip")
     noise_jy = 1.5e-3

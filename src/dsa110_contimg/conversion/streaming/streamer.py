@@ -112,14 +112,14 @@ def check_normalize_available() -> None:
     Raises
     ------
     ConfigError
-        Normalization (``dsa110_contimg.photometry.normalize.on_photometry_written``) is missing.
+        Normalization (``dsa110_contimg.variability.pipeline.on_photometry_written``) is missing.
     """
     try:
-        from ...photometry.normalize import on_photometry_written  # noqa: F401
+        from ...variability.pipeline import on_photometry_written  # noqa: F401
     except ImportError:
         raise ConfigError(
             "--photometry-normalize needs the normalization stage "
-            "(dsa110_contimg.photometry.normalize), which is not available"
+            "(dsa110_contimg.variability.pipeline), which is not available"
         ) from None
 
 
