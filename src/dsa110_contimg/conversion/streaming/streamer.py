@@ -416,6 +416,8 @@ class Streamer:
                 "watchdog + polling" if events.using_watchdog else "polling",
             )
         done: list[GroupOutcome] = []
+        if once:  # files that just landed: wait until what is there has settled (issue 15)
+            self.wait_until_settled(stop_event)
         try:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
@@ -427,6 +429,31 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def wait_until_settled(self, stop_event: threading.Event | None = None) -> None:
+        """Wait until the new files in the input directory have settled (``--once``).
+
+        Without this a ``--once`` pass right after files land would ingest nothing and leave
+        their group ``collecting``. Files still growing keep the wait going, for at most
+        ``group_timeout_seconds``.
+        """
+        cfg = self.settings.stream
+        stop_event = stop_event if stop_event is not None else threading.Event()
+        known = queue.known_paths(self.input_dir, settings=self.settings)
+        watcher = DirectoryWatcher(
+            self.input_dir, pattern=cfg.file_pattern, settle_seconds=cfg.file_settle_seconds,
+            use_watchdog=False,
+        )  # fmt: skip
+        end = time.monotonic() + cfg.group_timeout_seconds
+        try:
+            while not stop_event.is_set() and time.monotonic() < end:
+                wait = watcher.seconds_until_settled(known)
+                if wait <= 0:
+                    return
+                log.info("waiting %.1f s for files still being written to settle", wait)
+                stop_event.wait(min(wait + 0.05, max(0.0, end - time.monotonic())))
+        finally:
+            watcher.close()
 
     def close(self) -> None:
         """Release the watcher."""
