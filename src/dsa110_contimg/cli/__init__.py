@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from . import catalog, db, demo, jobs, mosaic, photometry, serve, stream, variability
+from . import images  # issue 15: contimg images add
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]
@@ -62,6 +63,7 @@ groups = Groups.create()
 for _module in (db, catalog, photometry, jobs, stream, mosaic, variability, serve, demo):
     _module.register(app, groups)
 groups.attach(app)
+images.register(app, groups)
 
 
 def main(argv: list[str] | None = None) -> int:
