@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
@@ -97,8 +99,16 @@ class EseStatus(StrEnum):
     confirmed = "confirmed"
 
 
-console = Console()
-err_console = Console(stderr=True)
+def _width(stream) -> int | None:
+    """A terminal's own width; 200 columns when writing to a file or pipe (logs, ``make
+    demo > log``) unless ``COLUMNS`` says otherwise, so that tables are not cut at 80."""
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    return 200
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def get_settings(ctx: typer.Context) -> Settings:
@@ -109,12 +119,52 @@ def get_settings(ctx: typer.Context) -> Settings:
     return obj
 
 
+class RepeatSummary(logging.Filter):
+    """Show the first ``keep`` records of each message template, then count the rest.
+
+    A batch of 25 images that are all "not normalizable" for the same kind of reason gives
+    three lines and, at the end (:meth:`summary`), one line: "... 22 more like: image %s not
+    normalizable: %s". Warnings and errors are counted the same way; nothing is lost from
+    the database, only from the terminal. ``-v`` shows every record.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        super().__init__()
+        self.keep = keep
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging's name
+        key = (str(record.msg), record.levelno)
+        n = self.counts.get(key, 0) + 1
+        self.counts[key] = n
+        return n <= self.keep
+
+    def summary(self) -> list[str]:
+        """One line per template that had records left out."""
+        return [
+            f"... {n - self.keep} more like: {msg}"
+            for (msg, _lvl), n in self.counts.items()
+            if n > self.keep
+        ]
+
+
 def setup_logging(level: str, verbose: int = 0) -> None:
-    """Send log records to standard error (only the CLI and the API configure logging)."""
+    """Send log records to standard error (only the CLI and the API configure logging).
+
+    Repeated messages are summarized (:class:`RepeatSummary`) unless ``verbose``.
+    """
     lvl = logging.DEBUG if verbose > 0 else getattr(logging, level.upper(), logging.INFO)
     root = logging.getLogger()
     if not any(isinstance(h, RichHandler) for h in root.handlers):
-        root.addHandler(RichHandler(console=err_console, show_path=False, rich_tracebacks=False))
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+        if verbose == 0:
+            repeats = RepeatSummary()
+            handler.addFilter(repeats)
+            import atexit
+
+            atexit.register(lambda: [err_console.print(line, highlight=False, style="dim")
+                                     for line in repeats.summary()])  # fmt: skip
+        root.addHandler(handler)
     root.setLevel(lvl)
     logging.getLogger("dsa110_contimg").setLevel(lvl)
     for noisy in ("alembic", "distributed", "watchdog", "matplotlib", "PIL"):
