@@ -36,6 +36,7 @@ from pydantic_settings import (
 )
 
 from ..errors import ConfigError
+from .alerts import AlertSettings  # issue 15
 from .api import ApiSettings
 from .catalog import CatalogSettings
 from .imaging import ImagingSettings
@@ -46,6 +47,7 @@ from .photometry import PhotometrySettings
 from .stream import StreamSettings
 
 __all__ = [
+    "AlertSettings",
     "ApiSettings",
     "CatalogSettings",
     "ImagingSettings",
@@ -138,6 +140,7 @@ class Settings(BaseSettings):
     mosaic: MosaicSettings = MosaicSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     api: ApiSettings = ApiSettings()
+    alerts: AlertSettings = AlertSettings()  # issue 15
 
     _engine: Any = PrivateAttr(default=None)
 

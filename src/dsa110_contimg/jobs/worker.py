@@ -272,7 +272,7 @@ class Worker:
                 except (OperationalError, *STORE_ERRORS[1:]) as exc:  # unreachable or full
                     failures += 1
                     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                    self._degraded = f"cannot claim work: {reason}"
+                    self._set_degraded(f"cannot claim work: {reason}")
                     self._report(inflight)
                     log.warning("database error in the worker loop (retrying): %s", reason)
                     if once and failures > cfg.write_retries:
@@ -396,7 +396,7 @@ class Worker:
             except STORE_ERRORS as exc:
                 orig = getattr(exc, "orig", None) or exc
                 reason = str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig)
-                self._degraded = f"cannot store results: {reason}"
+                self._set_degraded(f"cannot store results: {reason}")
                 self._state = ("degraded", self._state[1])
                 log.warning(
                     "worker %s: %s failed (try %d of %d): %s",
@@ -414,6 +414,17 @@ class Worker:
             self._degraded = None
             return True, value
         return False, None
+
+    def _set_degraded(self, reason: str) -> None:
+        """Record why the worker is degraded; alert when it becomes so."""
+        was = self._degraded
+        self._degraded = reason
+        if was is None:
+            from ..alerts import send_alert
+
+            send_alert("worker_degraded", f"worker {self.worker_id} degraded: {reason}",
+                       {"worker_id": self.worker_id, "reason": reason},
+                       settings=self.settings)  # fmt: skip
 
     def _give_back(self, engine, item: ClaimedItem, stats: WorkerStats) -> None:
         """Release an item whose result could not be stored (uncharged)."""
@@ -538,11 +549,48 @@ class Worker:
         rows.update(result["columns"])
         return rows
 
+    def _last_candidate_id(self) -> int | None:
+        """Newest ESE candidate id (only when alerts are configured)."""
+        cfg = self.settings.alerts
+        if not (cfg.webhook_url or cfg.smtp_host):
+            return None
+        from sqlalchemy import func, select
+
+        from ..database.tables.normalization import ese_candidates
+
+        with get_engine(self.settings).connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0)))
+                       .scalar_one())  # fmt: skip
+
+    def _alert_new_candidates(self, since: int | None, data_id: str) -> None:
+        if since is None:
+            return
+        from sqlalchemy import select
+
+        from ..alerts import send_alert
+        from ..database.tables.normalization import ese_candidates
+
+        with get_engine(self.settings).connect() as conn:
+            rows = conn.execute(
+                select(ese_candidates).where(ese_candidates.c.id > since)
+            ).mappings().all()
+        for r in rows:
+            send_alert(
+                "ese_candidate",
+                f"new ESE candidate {r['catalog']}:{r['source_id']} ({r['series']} series, "
+                f"score {r['score']:.1f}, preset {r['preset']}) after image {data_id}",
+                {k: r[k] for k in ("id", "catalog", "source_id", "series", "preset", "score",
+                                   "max_dip_sigma", "max_dip_depth")},  # fmt: skip
+                settings=self.settings,
+            )
+
     def _after_rows(self, data_id: str, normalize: bool) -> None:
         if self._hook is None:
             return
         try:
+            since = self._last_candidate_id()
             self._hook(data_id, normalize=normalize, settings=self.settings)
+            self._alert_new_candidates(since, data_id)
         except ContimgError as exc:
             log.warning("normalization/metrics after %s: %s", data_id, exc)
         except Exception:  # noqa: BLE001 - the rows are stored; a hook bug must not stop the worker

@@ -416,12 +416,14 @@ class Streamer:
                 "watchdog + polling" if events.using_watchdog else "polling",
             )
         done: list[GroupOutcome] = []
+        stall_state: dict[str, bool] = {}
         if once:  # files that just landed: wait until what is there has settled (issue 15)
             self.wait_until_settled(stop_event)
         try:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
                 done += self.step(max_groups=left, stop_event=stop_event)
+                self._check_stall(stall_state)  # issue 15: alert on a stalled stream
                 if once or (max_groups is not None and len(done) >= max_groups):
                     break
                 events.wait(cfg.poll_interval_seconds)
@@ -429,6 +431,14 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def _check_stall(self, state: dict[str, bool]) -> None:
+        cfg = self.settings.alerts
+        if cfg.webhook_url or cfg.smtp_host:
+            from ...alerts import check_stream_stall
+
+            check_stream_stall(queue.stream_status(self.settings), state=state,
+                               settings=self.settings)  # fmt: skip
 
     def wait_until_settled(self, stop_event: threading.Event | None = None) -> None:
         """Wait until the new files in the input directory have settled (``--once``).
