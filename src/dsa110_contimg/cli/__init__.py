@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from . import catalog, db, demo, jobs, mosaic, photometry, serve, stream, variability
-from . import images  # issue 15: contimg images add
+from . import images, prune  # issue 15: contimg images add, contimg prune
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]
@@ -64,6 +64,7 @@ for _module in (db, catalog, photometry, jobs, stream, mosaic, variability, serv
     _module.register(app, groups)
 groups.attach(app)
 images.register(app, groups)
+prune.register(app, groups)
 
 
 def main(argv: list[str] | None = None) -> int:

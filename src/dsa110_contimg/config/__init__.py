@@ -44,6 +44,7 @@ from .jobs import JobSettings
 from .mosaic import MosaicSettings
 from .normalize import NormalizeSettings
 from .photometry import PhotometrySettings
+from .retention import RetentionSettings  # issue 15
 from .stream import StreamSettings
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "MosaicSettings",
     "NormalizeSettings",
     "PhotometrySettings",
+    "RetentionSettings",
     "Settings",
     "StreamSettings",
     "default_settings",
@@ -141,6 +143,7 @@ class Settings(BaseSettings):
     normalize: NormalizeSettings = NormalizeSettings()
     api: ApiSettings = ApiSettings()
     alerts: AlertSettings = AlertSettings()  # issue 15
+    retention: RetentionSettings = RetentionSettings()  # issue 15
 
     _engine: Any = PrivateAttr(default=None)
 

@@ -422,6 +422,11 @@ class Streamer:
         try:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
+                if self._paused_for_disk():  # issue 15: disk watermark, no group failed
+                    if once:
+                        break
+                    events.wait(cfg.poll_interval_seconds)
+                    continue
                 done += self.step(max_groups=left, stop_event=stop_event)
                 self._check_stall(stall_state)  # issue 15: alert on a stalled stream
                 if once or (max_groups is not None and len(done) >= max_groups):
@@ -431,6 +436,15 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def _paused_for_disk(self) -> bool:
+        from .retention import disk_low
+
+        reason = disk_low(self.output_dir, self.settings, getattr(self, "free_bytes", None))
+        if reason != getattr(self, "paused", None):
+            (log.warning if reason else log.info)(reason or "disk space back: stream resumed")
+        self.paused = reason
+        return reason is not None
 
     def _check_stall(self, state: dict[str, bool]) -> None:
         cfg = self.settings.alerts
