@@ -26,4 +26,4 @@ def test_repeated_messages_give_one_summary_line():
     other = logging.LogRecord("x", logging.WARNING, __file__, 1, "something else", (), None)
     assert f.filter(other)
     assert len(shown) == 3
-    assert f.summary() == ["... 22 more like: image %s not normalizable: %s"]
+    assert f.summary() == ["... 22 more like: image … not normalizable: …"]

@@ -141,8 +141,10 @@ class RepeatSummary(logging.Filter):
 
     def summary(self) -> list[str]:
         """One line per template that had records left out."""
+        import re
+
         return [
-            f"... {n - self.keep} more like: {msg}"
+            f"... {n - self.keep} more like: {re.sub(r'%[-#0-9.]*[sdifgr]', '…', msg)}"
             for (msg, _lvl), n in self.counts.items()
             if n > self.keep
         ]
