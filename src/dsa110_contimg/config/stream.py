@@ -41,7 +41,7 @@ class StreamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     n_subbands: int = Field(16, ge=1, le=1024)
-    group_timeout_seconds: float = Field(600.0, gt=0, le=7 * 86400)
+    group_timeout_seconds: float = Field(600.0, ge=0, le=7 * 86400)
     process_incomplete: bool = False
     min_subbands: int = Field(12, ge=1, le=1024)
     group_tolerance_seconds: float = Field(2.0, ge=0, le=3600)
