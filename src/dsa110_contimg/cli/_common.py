@@ -37,6 +37,13 @@ MAX_ID = 2**63 - 1
 MAX_COUNT = 10_000_000
 
 
+class CaltableStatus(StrEnum):
+    """States of a calibration solution set."""
+
+    valid = "valid"
+    refused = "refused"
+
+
 class JobStatus(StrEnum):
     """States of a batch job."""
 
@@ -101,7 +108,8 @@ class EseStatus(StrEnum):
 
 def _width(stream) -> int | None:
     """A terminal's own width; 200 columns when writing to a file or pipe (logs, ``make
-    demo > log``) unless ``COLUMNS`` says otherwise, so that tables are not cut at 80."""
+    demo > log``) unless ``COLUMNS`` says otherwise, so that tables are not cut at 80.
+    """
     if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
         return None
     return 200

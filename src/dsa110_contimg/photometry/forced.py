@@ -527,7 +527,7 @@ def _noise_model(
             mask_y=xy[:, 1],
         )
         if rho is None:
-            log.info(
+            log.debug(
                 "%s: too few noise pixels to measure the noise autocorrelation; "
                 "using the restoring beam's",
                 image.path,
