@@ -56,12 +56,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ] = False,
     ) -> None:
         """Normalize stored photometry against the reference sources (no re-measuring)."""
-        from ..variability.pipeline import (
-            establish_baselines,
-            normalize_all,
-            normalize_image,
-            recompute_metrics,
-        )
+        from ..variability.pipeline import normalize_all, normalize_one_image
 
         settings = get_settings(ctx)
         if all_images == (image is not None):
@@ -74,23 +69,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
                 f"established, {out['dropped']} variable references dropped"
             )
             return
-        establish_baselines(settings=settings)
-        rec = normalize_image(image, settings=settings)
-        from sqlalchemy import select
-
-        from ..database import get_engine
-        from ..database.tables import photometry
-
-        with get_engine(settings).connect() as conn:
-            keys = [
-                tuple(r)
-                for r in conn.execute(
-                    select(photometry.c.catalog, photometry.c.source_id).where(
-                        photometry.c.data_id == image
-                    )
-                )
-            ]
-        recompute_metrics(keys, settings=settings)
+        rec = normalize_one_image(image, settings=settings)
         if rec.status == "normalized":
             console.print(
                 f"{image}: normalized, factor {rec.factor:.5f} +/- {rec.factor_err:.5f} "

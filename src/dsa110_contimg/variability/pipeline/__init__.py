@@ -23,6 +23,7 @@ from .normalize import (
     normalize_all,
     normalize_image,
     normalize_measurement,
+    normalize_one_image,
     on_photometry_written,
     set_references,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "normalize_all",
     "normalize_image",
     "normalize_measurement",
+    "normalize_one_image",
     "on_photometry_written",
     "recompute_metrics",
     "reopen_candidate",

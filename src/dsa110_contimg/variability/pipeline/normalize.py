@@ -34,6 +34,7 @@ __all__ = [
     "normalize_all",
     "normalize_image",
     "normalize_measurement",
+    "normalize_one_image",
     "on_photometry_written",
     "set_references",
 ]
@@ -233,6 +234,34 @@ def normalize_image(data_id: str, *, settings: Settings | None = None) -> ImageN
     settings = resolve_settings(settings)
     with write_transaction(get_engine(settings)) as conn:
         return _normalize_image(conn, data_id, settings)
+
+
+def normalize_one_image(data_id: str, *, settings: Settings | None = None) -> ImageNormalization:
+    """Establish pending baselines, normalize one image, recompute its sources' metrics.
+
+    What ``contimg photometry normalize --image DATA_ID`` runs.
+
+    Parameters
+    ----------
+    data_id : str
+        The image's (or mosaic's) ``data_id``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    ImageNormalization
+        The stored record.
+    """
+    from .metrics import recompute_metrics
+
+    settings = resolve_settings(settings)
+    establish_baselines(settings=settings)
+    rec = normalize_image(data_id, settings=settings)
+    with get_engine(settings).connect() as conn:
+        keys = sorted(store.sources_on_products(conn, [data_id]))
+    recompute_metrics(keys, settings=settings)
+    return rec
 
 
 def get_image_normalization(
