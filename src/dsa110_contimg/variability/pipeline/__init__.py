@@ -7,6 +7,7 @@ What the job worker (:func:`on_photometry_written`), the CLI and the API call. F
 ``settings=None`` (``Settings()`` from the environment when omitted).
 """
 
+from .distributed import normalize_all_distributed
 from .ese import (
     confirm_candidate,
     dismiss_candidate,
@@ -38,6 +39,7 @@ __all__ = [
     "list_candidates",
     "list_references",
     "normalize_all",
+    "normalize_all_distributed",
     "normalize_image",
     "normalize_measurement",
     "normalize_one_image",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -163,17 +164,34 @@ def _store(conn, rec: ImageNormalization) -> None:
     store.store_normalization(conn, rec.to_dict(), now=_now())
 
 
-def _normalize_image(
-    conn, data_id: str, settings: Settings, refs_seen: set | None = None
-) -> ImageNormalization:
-    ns = settings.normalize
+@dataclass(frozen=True)
+class ImageOutcome:
+    """A computed (not yet stored) normalization of one image.
 
-    def refuse(reason: str) -> ImageNormalization:
+    ``normalized_flux_jy`` None means refused: the image's normalized values are cleared.
+    """
+
+    record: ImageNormalization
+    ids: np.ndarray
+    normalized_flux_jy: np.ndarray | None
+    normalized_flux_err_jy: np.ndarray | None
+    references_seen: frozenset
+
+
+def compute_image(conn, data_id: str, settings: Settings) -> ImageOutcome:
+    """Load one image's rows and the active references; normalize (no write).
+
+    Raises
+    ------
+    NotFoundError
+        No image or photometry with that ``data_id``.
+    """
+    ns = settings.normalize
+    none = np.zeros(0, dtype=np.int64)
+
+    def refuse(reason: str) -> ImageOutcome:
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
-        store.clear_normalized(conn, data_id)
-        _store(conn, rec)
-        log.info("image %s not normalizable: %s", data_id, reason)
-        return rec
+        return ImageOutcome(rec, none, None, None, frozenset())
 
     if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
         raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
@@ -199,16 +217,34 @@ def _normalize_image(
         clip_sigma=ns.clip_sigma,
         max_iter=ns.clip_iterations,
     )
+    return ImageOutcome(
+        out.record,
+        rows.ids,
+        out.normalized_flux_jy,
+        out.normalized_flux_err_jy,
+        out.references_seen,
+    )
+
+
+def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
+    """Store a computed normalization (inside the caller's write transaction)."""
+    if oc.normalized_flux_jy is None:
+        store.clear_normalized(conn, oc.record.data_id)
+        _store(conn, oc.record)
+        log.info("image %s not normalizable: %s", oc.record.data_id, oc.record.reason)
+        return oc.record
+    store.write_normalized(conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy)
+    _store(conn, oc.record)
+    return oc.record
+
+
+def _normalize_image(
+    conn, data_id: str, settings: Settings, refs_seen: set | None = None
+) -> ImageNormalization:
+    oc = compute_image(conn, data_id, settings)
     if refs_seen is not None:
-        refs_seen.update(out.references_seen)
-    if out.normalized_flux_jy is None:
-        store.clear_normalized(conn, data_id)
-        _store(conn, out.record)
-        log.info("image %s not normalizable: %s", data_id, out.record.reason)
-        return out.record
-    store.write_normalized(conn, rows.ids, out.normalized_flux_jy, out.normalized_flux_err_jy)
-    _store(conn, out.record)
-    return out.record
+        refs_seen.update(oc.references_seen)
+    return store_image(conn, oc)
 
 
 def normalize_image(data_id: str, *, settings: Settings | None = None) -> ImageNormalization:
@@ -323,7 +359,7 @@ def normalize_measurement(
 # variable references
 
 
-def _drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[str, str]]:
+def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[str, str]]:
     """Drop active references whose normalized light curve varies; return those dropped."""
     ns = settings.normalize
     series = "image" if "image" in ns.metric_series else ns.metric_series[0]
@@ -401,7 +437,7 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
             counts[rec.status] += 1
         recompute_metrics(settings=settings)
         with write_transaction(engine) as conn:
-            new = _drop_variable_references(conn, settings)
+            new = drop_variable_references(conn, settings)
         dropped += new
         if not new:
             break
@@ -482,5 +518,5 @@ def on_photometry_written(
         out["metrics"] = update_metrics_for_image(data_id, settings=settings)
     if normalize and refs_seen:
         with write_transaction(engine) as conn:
-            out["dropped"] = len(_drop_variable_references(conn, settings, refs_seen))
+            out["dropped"] = len(drop_variable_references(conn, settings, refs_seen))
     return out
