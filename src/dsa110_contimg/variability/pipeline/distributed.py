@@ -28,7 +28,13 @@ from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
 from .metrics import RECOMPUTE_CHUNK, compute_metrics, store_metrics
-from .normalize import compute_image, drop_variable_references, establish_baselines, store_image
+from .normalize import (
+    active_baselines,
+    compute_image,
+    drop_variable_references,
+    establish_baselines,
+    store_image,
+)
 
 __all__ = ["normalize_all_distributed"]
 
@@ -43,7 +49,8 @@ def _normalize_block(kwargs: dict, data_ids: Sequence[str]) -> list:
     """Task: compute the normalization of some images (read-only)."""
     settings = _task_settings(kwargs)
     with get_engine(settings).connect() as conn:
-        return [compute_image(conn, did, settings) for did in data_ids]
+        baselines = active_baselines(conn)  # unchanged during a pass
+        return [compute_image(conn, did, settings, baselines) for did in data_ids]
 
 
 def _metrics_block(kwargs: dict, keys: Sequence[tuple[str, str]]):

@@ -178,8 +178,21 @@ class ImageOutcome:
     references_seen: frozenset
 
 
-def compute_image(conn, data_id: str, settings: Settings) -> ImageOutcome:
+def active_baselines(conn) -> dict[tuple[str, str], float]:
+    """Baseline flux of every active reference (NaN when unset), keyed by canonical key."""
+    return {
+        key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
+        for key, r in store.reference_rows(conn, ["active"]).items()
+    }
+
+
+def compute_image(
+    conn, data_id: str, settings: Settings, baselines: dict | None = None
+) -> ImageOutcome:
     """Load one image's rows and the active references; normalize (no write).
+
+    ``baselines`` (from :func:`active_baselines`) saves reading the references again when
+    many images are normalized against the same ones.
 
     Raises
     ------
@@ -200,11 +213,8 @@ def compute_image(conn, data_id: str, settings: Settings) -> ImageOutcome:
     rows = store.image_photometry(conn, data_id)
     if not len(rows):
         return refuse("no photometry on the image")
-    active = store.reference_rows(conn, ["active"])
-    baselines = {
-        key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
-        for key, r in active.items()
-    }
+    if baselines is None:
+        baselines = active_baselines(conn)
     out = normalize_image_arrays(
         data_id,
         rows.catalog,
