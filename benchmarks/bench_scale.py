@@ -396,28 +396,33 @@ def new_epoch(settings, sv: Survey) -> dict:
     return {"epoch_10000_s": round(time.perf_counter() - t_all, 2), "per_image": _pct(per)}
 
 
-def renormalize(settings, workers: list[int]) -> dict:
-    """The Dask graph end to end (with storing) once, then its compute phase with 1, 2 workers."""
+def renormalize(settings, workers: list[int], sample_images: int, sample_sources: int) -> dict:
+    """The Dask re-normalization: its compute phase with 1 and 2 workers, and the storing.
+
+    With ``sample_images``/``sample_sources`` (0 = everything) the tasks run on the first
+    blocks only and the full figures are extrapolated linearly (reported as such): the
+    per-image work does not depend on the history length, the per-source work is linear in it.
+    """
     from distributed import Client, LocalCluster
 
-    from dsa110_contimg.database import get_engine
+    from dsa110_contimg.database import get_engine, write_transaction
     from dsa110_contimg.database import metrics as mstore
     from dsa110_contimg.database import normalization as nstore
-    from dsa110_contimg.variability.pipeline import normalize_all_distributed
     from dsa110_contimg.variability.pipeline.distributed import _metrics_block, _normalize_block
+    from dsa110_contimg.variability.pipeline.normalize import store_image
 
     out: dict = {}
-    t0 = time.perf_counter()
-    res = normalize_all_distributed(n_workers=max(workers), settings=settings)
-    out["end_to_end_s"] = round(time.perf_counter() - t0, 1)
-    out["end_to_end"] = res
-    print(f"  end to end ({max(workers)} workers): {out['end_to_end_s']} s {res}", flush=True)
     kwargs = settings.child_kwargs()
     with get_engine(settings).connect() as conn:
         ids = nstore.products_in_order(conn)
         keys = sorted(set(mstore.photometry_keys(conn)))
-    blocks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
-    chunks = [keys[i : i + 2000] for i in range(0, len(keys), 2000)]
+    use_ids = ids[:sample_images] if sample_images else ids
+    use_keys = keys[:sample_sources] if sample_sources else keys
+    blocks = [use_ids[i : i + 100] for i in range(0, len(use_ids), 100)]
+    chunks = [use_keys[i : i + 2000] for i in range(0, len(use_keys), 2000)]
+    out["sample"] = {"images": len(use_ids), "of_images": len(ids), "sources": len(use_keys),
+                     "of_sources": len(keys)}  # fmt: skip
+    last = None
     for w in workers:
         cluster = LocalCluster(
             n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None
@@ -425,8 +430,8 @@ def renormalize(settings, workers: list[int]) -> dict:
         with cluster, Client(cluster) as client:
             client.submit(len, [1]).result()  # workers up
             t0 = time.perf_counter()
-            for f in [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]:
-                f.result()
+            futures = [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]
+            last = [f.result() for f in futures]
             t1 = time.perf_counter()
             for f in [client.submit(_metrics_block, kwargs, c, pure=False) for c in chunks]:
                 f.result()
@@ -438,7 +443,26 @@ def renormalize(settings, workers: list[int]) -> dict:
     if len(workers) > 1:
         a = out[f"compute_{workers[0]}_workers_s"]["total"]
         b = out[f"compute_{workers[-1]}_workers_s"]["total"]
-        out["speedup"] = round(a / b, 2)
+        out["speedup_1_to_2"] = round(a / b, 2)
+    # storing (the one writer): the sample's normalized columns and factors
+    t0 = time.perf_counter()
+    n_stored = 0
+    for outcomes in last[: max(1, len(last) // 4)]:
+        with write_transaction(get_engine(settings)) as conn:
+            for oc in outcomes:
+                store_image(conn, oc)
+                n_stored += 1
+    t_store = time.perf_counter() - t0
+    out["store_s_per_image"] = round(t_store / max(1, n_stored), 4)
+    c = out[f"compute_{workers[-1]}_workers_s"]
+    scale_i = len(ids) / max(1, len(use_ids))
+    scale_s = len(keys) / max(1, len(use_keys))
+    out["extrapolated_full_s"] = {
+        "compute_2_workers": round(c["normalize"] * scale_i + c["metrics"] * scale_s),
+        "store": round(out["store_s_per_image"] * len(ids)),
+    }
+    print(f"  storing {out['store_s_per_image']} s/image; extrapolated "
+          f"{out['extrapolated_full_s']}", flush=True)  # fmt: skip
     return out
 
 
@@ -476,7 +500,10 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=float, default=float(os.environ.get("SCALE_ROWS", "1e7")))
     ap.add_argument("--samples", type=int, default=200, help="sources per latency figure")
-    ap.add_argument("--skip-renorm", action="store_true", help="serial normalize_all only")
+    ap.add_argument("--sample-images", type=int, default=2000,
+                    help="images the re-normalization tasks run on (0: all; else extrapolated)")
+    ap.add_argument("--sample-sources", type=int, default=4000,
+                    help="sources the metric tasks run on (0: all)")
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = ap.parse_args(argv)
     rows = int(args.rows)
@@ -494,7 +521,11 @@ def main(argv: list[str]) -> int:
     url = admin.rsplit("/", 1)[0] + "/" + name
     from dsa110_contimg.config import Settings
     from dsa110_contimg.database import dispose_engine, get_engine
-    from dsa110_contimg.variability.pipeline import normalize_all, set_references
+    from dsa110_contimg.variability.pipeline import (
+        establish_baselines,
+        recompute_metrics,
+        set_references,
+    )
 
     state = OUT / f"scale-state-{rows}"
     settings = Settings(state_dir=state, database_url=url)
@@ -511,14 +542,21 @@ def main(argv: list[str]) -> int:
     print(f"bytes/row after load: {res['bytes_today_after_load']}", flush=True)
     set_references([("nvss", str(s)) for s in sv.ids[sv.is_ref]], settings=settings)
     rng = np.random.default_rng(SEED + 3)
-    if not args.skip_renorm:
-        res["renormalize"] = renormalize(settings, [1, 2])
-    else:
-        t0 = time.perf_counter()
-        normalize_all(settings=settings)  # the stored state every read below assumes
-        res["serial_normalize_all_s"] = round(time.perf_counter() - t0, 1)
-        print(f"serial normalize_all: {res['serial_normalize_all_s']} s", flush=True)
-    # after normalization wrote every row once more (MVCC: dead versions until VACUUM)
+    t0 = time.perf_counter()
+    established = establish_baselines(settings=settings)
+    res["establish_baselines_s"] = round(time.perf_counter() - t0, 1)
+    print(f"{len(established)} baselines in {res['establish_baselines_s']} s", flush=True)
+    res["renormalize"] = renormalize(settings, [1, 2], args.sample_images, args.sample_sources)
+    # the full metrics rebuild, serial, on the raw fluxes (the images are not all normalized)
+    raw = Settings(**{**settings.child_kwargs(), "normalize": {
+        **settings.child_kwargs()["normalize"], "variability_flux": "raw"}})  # fmt: skip
+    t0 = time.perf_counter()
+    n_metrics = recompute_metrics(settings=raw)
+    res["metrics_rebuild_serial_s"] = round(time.perf_counter() - t0, 1)
+    print(f"metrics rebuild (serial, all {n_metrics} rows): {res['metrics_rebuild_serial_s']} s",
+          flush=True)  # fmt: skip
+    dispose_engine(raw)
+    # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
     res["bytes_today"] = sizes(url, "photometry", res["load"]["rows"])
     res["compact"] = compact(url, res["load"]["rows"])
     print(f"bytes/row today {res['bytes_today']}\ncompact {res['compact']}", flush=True)
