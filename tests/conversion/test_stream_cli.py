@@ -33,7 +33,9 @@ def test_simulate_writes_groups_with_a_synthetic_catalog(tmp_path):
     )
     assert rc == 0
     files = sorted((tmp_path / "in").glob("*_sb*.hdf5"))
-    assert len(files) == 16 and files[0].name.startswith("2025-01-15T12:00:00_sb00")
+    # the telescope's layout: names dated up to seconds apart, the earliest at the start
+    assert len(files) == 16 and files[0].name.startswith("2025-01-15T12:00:00_sb")
+    assert sorted(int(f.name[-7:-5]) for f in files) == list(range(16))
     from dsa110_contimg.catalog import catalog_info
 
     assert catalog_info("synthetic", settings=make_settings(state)).row_count > 100
@@ -140,7 +142,13 @@ def test_run_stops_cleanly_on_sigint(tmp_path):
         while not db.exists() and time.monotonic() < deadline:
             assert proc.poll() is None
             time.sleep(0.2)
-        time.sleep(3.0)  # threads started and idle
+        from dsa110_contimg.config import Settings
+        from dsa110_contimg.jobs import alive_workers
+
+        watch = Settings(state_dir=tmp_path / "s")
+        while not alive_workers(settings=watch) and time.monotonic() < deadline + 120:
+            assert proc.poll() is None  # threads starting: wait for the worker's heartbeat
+            time.sleep(0.2)
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

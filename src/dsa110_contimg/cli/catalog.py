@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import Groups, console, err_console, get_settings
+from ._common import MAX_COUNT, Groups, console, err_console, get_settings
 
 
 def register(app: typer.Typer, groups: Groups) -> None:
@@ -64,14 +64,14 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def query(
         ctx: typer.Context,
         name: Annotated[str, typer.Argument(help="Catalog name.")],
-        ra: Annotated[float, typer.Option("--ra", help="Cone centre RA (deg).")],
-        dec: Annotated[float, typer.Option("--dec", help="Cone centre Dec (deg).")],
-        radius: Annotated[float, typer.Option("--radius", help="Cone radius (deg).")],
+        ra: Annotated[float, typer.Option("--ra", min=0.0, max=360.0, help="Cone centre RA (deg).")],
+        dec: Annotated[float, typer.Option("--dec", min=-90.0, max=90.0, help="Cone centre Dec (deg).")],
+        radius: Annotated[float, typer.Option("--radius", min=0.0, max=180.0, help="Cone radius (deg).")],
         min_flux: Annotated[
-            float | None, typer.Option("--min-flux", help="Faintest flux (mJy).")
+            float | None, typer.Option("--min-flux", min=0.0, max=1e9, help="Faintest flux (mJy).")
         ] = None,
         max_sources: Annotated[
-            int | None, typer.Option("--max-sources", help="Keep the brightest N.")
+            int | None, typer.Option("--max-sources", min=1, max=MAX_COUNT, help="Keep the brightest N.")
         ] = None,
         output: Annotated[
             Path | None, typer.Option("--output", help="Write the sources to this CSV file.")
@@ -144,12 +144,17 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def build_master(ctx: typer.Context) -> None:
         """Cross-match NVSS with FIRST, VLASS and RACS into the 'master' catalog."""
         from ..catalog import build_master_catalog
+        from ._references import warn_reference_coverage
 
-        info = build_master_catalog(settings=get_settings(ctx))
+        settings = get_settings(ctx)
+        info = build_master_catalog(settings=settings)
         summary = ", ".join(f"{k} {v:,}" for k, v in info.skipped.items())
         console.print(
             f"master catalog: {info.row_count:,} sources from {info.file_name}; {summary}"
         )
+        strip = settings.catalog.reference_strip_deg
+        console.print(f"references per declination strip ({strip:g} deg):")
+        warn_reference_coverage(settings, show_strips=True)
 
     @groups.catalog.command("download")
     def download(

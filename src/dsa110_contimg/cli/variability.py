@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._common import Groups, console, get_settings
+from ._common import MAX_ID, EsePreset, EseStatus, Groups, Series, console, get_settings
 
 
 def _write_or_print(table, output: Path | None, title: str) -> None:
@@ -110,30 +110,34 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         source_id: Annotated[str, typer.Argument(help="Catalog source id, e.g. an NVSS name.")],
         catalog: Annotated[str, typer.Option("--catalog", help="Catalog of the source.")] = "nvss",
-        series: Annotated[str, typer.Option("--series", help="epoch, image or mosaic.")] = "epoch",
+        series: Annotated[Series, typer.Option("--series", help="Light-curve series.")] = Series.epoch,
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """Print (or write as CSV) one source's light curve, ordered by MJD."""
         from ..variability.pipeline import get_lightcurve
 
-        t = get_lightcurve(catalog, source_id, series=series, settings=get_settings(ctx))
-        _write_or_print(t, output, f"{catalog}:{source_id} ({series})")
+        t = get_lightcurve(catalog, source_id, series=series.value, settings=get_settings(ctx))
+        _write_or_print(t, output, f"{catalog}:{source_id} ({series.value})")
 
     @groups.ese.command("list")
     def ese_list(
         ctx: typer.Context,
         preset: Annotated[
-            str | None, typer.Option("--preset", help="conservative, moderate or sensitive.")
+            EsePreset | None, typer.Option("--preset", help="Thresholds preset.")
         ] = None,
         status: Annotated[
-            str | None, typer.Option("--status", help="active, dismissed or confirmed.")
+            EseStatus | None, typer.Option("--status", help="Only candidates in this state.")
         ] = None,
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """List ESE candidates passing a preset, best first."""
         from ..variability.pipeline import list_candidates
 
-        t = list_candidates(preset=preset, status=status, settings=get_settings(ctx))
+        t = list_candidates(
+            preset=preset.value if preset else None,
+            status=status.value if status else None,
+            settings=get_settings(ctx),
+        )
         if len(t) == 0 and output is None:
             console.print("no ESE candidates pass these thresholds")
             return
@@ -146,7 +150,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         @groups.ese.command(action, help=help_text)
         def change(
             ctx: typer.Context,
-            cid: Annotated[int, typer.Argument(help="Candidate id.")],
+            cid: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Candidate id.")],
             note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
         ) -> None:
             from ..variability.pipeline import ese

@@ -27,6 +27,7 @@ from ..errors import ImagingError, ToolMissingError
 from .beam import write_pb_products
 from .msinfo import MsInfo, read_ms_info
 from .primary_beam import C_M_S
+from .tool import run_tied, stop_stale
 
 __all__ = ["ImagingResult", "find_wsclean", "image_geometry", "image_ms", "wsclean_command"]
 
@@ -123,8 +124,12 @@ def wsclean_command(
     cfg: ImagingSettings,
     *,
     executable: str = "wsclean",
+    data_column: str | None = None,
 ) -> tuple[list[str], dict]:
     """Build the WSClean command line and the parameters it encodes.
+
+    ``data_column`` (for example ``CORRECTED_DATA`` after calibration) is passed as
+    ``-data-column``; None leaves WSClean's default.
 
     Returns
     -------
@@ -145,6 +150,8 @@ def wsclean_command(
         "pol": "I",
         "extra_args": list(cfg.extra_args),
     }
+    if data_column is not None:
+        params["data_column"] = data_column
     argv = [executable, "-size", str(size), str(size), "-scale", f"{cell}asec", "-pol", "I"]
     if cfg.weighting == "briggs":
         argv += ["-weight", "briggs", str(cfg.robust)]
@@ -157,6 +164,8 @@ def wsclean_command(
         argv += ["-auto-mask", str(cfg.auto_mask)]
     if cfg.threads > 0:
         argv += ["-j", str(cfg.threads)]
+    if data_column is not None:
+        argv += ["-data-column", data_column]
     if not cfg.keep_intermediate:
         argv += ["-no-dirty"]
     # the model visibilities are not needed (no self-calibration): do not write MODEL_DATA
@@ -202,6 +211,7 @@ def image_ms(
     *,
     settings: Settings | None = None,
     info: MsInfo | None = None,
+    data_column: str | None = None,
 ) -> ImagingResult:
     """Image a Measurement Set with WSClean and write the primary-beam products.
 
@@ -215,6 +225,8 @@ def image_ms(
         Imaging settings are read from ``settings.imaging``.
     info : MsInfo, optional
         The Measurement Set summary if already read.
+    data_column : str, optional
+        Visibility column to image (``CORRECTED_DATA`` once calibrated; default WSClean's).
 
     Returns
     -------
@@ -234,20 +246,19 @@ def image_ms(
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     info = info if info is not None else read_ms_info(ms_path)
-    argv, params = wsclean_command(ms_path, prefix, info, cfg, executable=exe)
+    argv, params = wsclean_command(
+        ms_path, prefix, info, cfg, executable=exe, data_column=data_column
+    )
     log.info("imaging %s: %s", ms_path.name, " ".join(argv[1:-3]))
+    # a WSClean left from a killed run must not write into this folder while we image again
+    pidfile = Path(f"{prefix}.pid")
+    if stop_stale(pidfile):
+        for stale in prefix.parent.glob(f"{prefix.name}-*.fits"):
+            stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=cfg.timeout_seconds,
-            check=False,
-            cwd=prefix.parent,
-            # own session: a Ctrl-C meant for the pipeline lets the image in progress finish
-            start_new_session=True,
-        )
+        # own session (a Ctrl-C meant for the pipeline lets the image finish), killed with us
+        proc = run_tied(argv, cwd=prefix.parent, timeout=cfg.timeout_seconds, pidfile=pidfile)
     except subprocess.TimeoutExpired:
         raise ImagingError(
             f"WSClean timed out after {cfg.timeout_seconds:.0f} s", path=ms_path

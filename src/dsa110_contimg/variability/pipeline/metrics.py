@@ -35,6 +35,7 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as store
 from ...database.lightcurves import read_lightcurve
+from ...database.sources import rebuild_sources, upsert_sources_for_image
 from ...errors import ConfigError, NotFoundError
 from ..baselines import variability_errors
 from ..metrics import derive, fold_points, new_state, run_series
@@ -117,6 +118,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
     with write_transaction(engine) as conn:
         pts = store.image_points(conn, data_id, raw=_raw(settings))
         if pts is None:
+            upsert_sources_for_image(conn, data_id)  # flagged-only sources are listed too
             return 0
         keys, mjd, flux = pts.keys, pts.mjd, pts.flux
         err = variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy)
@@ -146,6 +148,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
             done += _store_states(conn, skeys, series, sub, der)
             if series == settings.normalize.ese_series:
                 update_candidates(conn, skeys, series, der)
+        upsert_sources_for_image(conn, data_id)  # the per-source table (counts, ESE state)
     if stale_keys:
         done += recompute_metrics(sorted(stale_keys), settings=settings)
     return done
@@ -237,6 +240,7 @@ def store_metrics(conn, oc: MetricsOutcome, settings: Settings) -> int:
             written += store.upsert_metrics(conn, got[0], series, got[1], got[2], got[3])
         if series == settings.normalize.ese_series:
             update_candidates(conn, keys, series, der, recompute_keys=oc.all_keys)
+    rebuild_sources(conn, oc.all_keys)  # the per-source table, exact from the stored rows
     return written
 
 
