@@ -398,9 +398,11 @@ def make_uvh5_group(
     if corruption is not None:
         from .corruptions import corrupt_visibilities
 
+        names = dict(zip(telescope.antenna_numbers, telescope.antenna_names, strict=True))
         corruption_truth = corrupt_visibilities(
             full, ant1=uv.ant_1_array, ant2=uv.ant_2_array, times_jd=uv.time_array,
             freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
+            antenna_names=names,
         )
     # keep the full-band object metadata-only: selecting a subband then copies no data
     uv.data_array = uv.flag_array = uv.nsample_array = None
