@@ -23,7 +23,7 @@ from dsa110_contimg.simulation.corruptions import truth_antenna_numbers
 from .conftest import needs_casa
 from .helpers import corrected_vs_clean, flag_scores, read_ms, truth_of
 
-pytestmark = needs_casa
+pytestmark = [needs_casa, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
