@@ -69,9 +69,9 @@ def build(base: Path, sim) -> float:
     from dsa110_contimg import __version__
     from dsa110_contimg.config import NormalizeSettings
     from dsa110_contimg.database import dispose_engine, get_engine
-    from dsa110_contimg.photometry.lightcurve import derive, robust_baseline, run_series
-    from dsa110_contimg.photometry.normalize import normalize_arrays
-    from dsa110_contimg.photometry.variability import _COLUMNS, _state_tuples
+    from dsa110_contimg.database.metrics import METRIC_COLUMNS, metrics_rows
+    from dsa110_contimg.variability import derive, normalize_arrays, robust_baseline, run_series
+    from dsa110_contimg.variability.packing import pack_states
 
     t0 = time.perf_counter()
     for p in base.parent.glob(base.name + "*"):
@@ -174,9 +174,9 @@ def build(base: Path, sim) -> float:
         )  # fmt: skip
         der = derive(st, cusum_k=ns.cusum_k_sigma)
         con.executemany(
-            f"INSERT INTO source_metrics ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-            _state_tuples(keys, series, st, der),
+            f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(METRIC_COLUMNS))})",
+            metrics_rows(keys, series, pack_states(st), list(st["open_image"]), der),
         )
     con.execute("COMMIT")
     print(f"  rows written: {time.perf_counter() - t0:.0f} s; indexing", flush=True)
@@ -186,7 +186,7 @@ def build(base: Path, sim) -> float:
     con.close()
     # ESE candidates of the stored history (the sources with dips)
     settings = _settings(base, CACHE / "state")
-    from dsa110_contimg.photometry.variability import recompute_metrics
+    from dsa110_contimg.variability.pipeline import recompute_metrics
 
     with sqlite3.connect(base) as c2:
         dipped = [
@@ -203,9 +203,13 @@ def build(base: Path, sim) -> float:
 
 def main() -> int:
     from dsa110_contimg.database import dispose_engine, get_engine
-    from dsa110_contimg.photometry.normalize import normalize_image, on_photometry_written
-    from dsa110_contimg.photometry.variability import get_lightcurve, update_metrics_for_image
     from dsa110_contimg.simulation.lightcurves import write_simulated_photometry
+    from dsa110_contimg.variability.pipeline import (
+        get_lightcurve,
+        normalize_image,
+        on_photometry_written,
+        update_metrics_for_image,
+    )
 
     OUT.mkdir(exist_ok=True)
     CACHE.mkdir(exist_ok=True)

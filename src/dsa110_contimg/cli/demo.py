@@ -145,6 +145,7 @@ def _stream(settings: Settings, output_dir: Path, n_groups: int) -> None:
     from ..conversion.streaming import StreamOptions, run_pipeline
     from ..database import get_data, list_mosaics
     from ..simulation import make_uvh5_group
+    from ..simulation.uvh5 import INTEGRATION_S
 
     _section(f"3. Stream: {n_groups} simulated drift-scan groups -> images -> photometry -> mosaic")
     incoming = output_dir / "incoming"
@@ -153,14 +154,16 @@ def _stream(settings: Settings, output_dir: Path, n_groups: int) -> None:
     sky_table = Table({"ra_deg": sky["ra_deg"], "dec_deg": sky["dec_deg"],
                        "flux_jy": np.asarray(sky["flux_mjy"], dtype=float) / 1e3,
                        "source_id": sky["source_id"]})
-    # Groups are 24 x 12.885 s = 309 s apart: the sky drifts 1.29 deg between them.
+    # Groups are 24 x 12.884902 s = 309 s apart: the sky drifts 1.29 deg between them. The
+    # files are in the telescope's own layout (the simulator's default; docs/dsa110-files.md),
+    # 4 channels per subband instead of 48 to keep the demo quick.
     first_ra = FIELD_RA_DEG - 1.29 * (n_groups - 1) / 2
     start = _start_for_meridian(first_ra, FIELD_DEC_DEG, "2025-06-01")
     from astropy.time import Time, TimeDelta
 
     t0 = Time(start, scale="utc")
     for g in range(n_groups):
-        t = (t0 + TimeDelta(g * 24 * 12.885, format="sec")).strftime("%Y-%m-%dT%H:%M:%S")
+        t = (t0 + TimeDelta(g * 24 * INTEGRATION_S, format="sec")).strftime("%Y-%m-%dT%H:%M:%S")
         make_uvh5_group(incoming, start_time=t, dec_deg=FIELD_DEC_DEG, sources=sky_table,
                         n_channels_per_subband=4, seed=100 + g)
     console.print(f"simulated {n_groups} groups x 16 subbands into {incoming}")
@@ -219,9 +222,8 @@ def _variability(settings: Settings, output_dir: Path, n_epochs: int) -> None:
 
     from ..catalog import query_sources
     from ..jobs import Worker, trigger_photometry
-    from ..photometry.ese import list_candidates
-    from ..photometry.variability import get_lightcurve
     from ..simulation import make_fits_image
+    from ..variability.pipeline import get_lightcurve, list_candidates
 
     _section(f"4. Variability: {n_epochs} daily images with 5% gain errors and one ESE-like dip")
     noise_jy = 1.5e-3

@@ -56,8 +56,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ] = False,
     ) -> None:
         """Normalize stored photometry against the reference sources (no re-measuring)."""
-        from ..photometry.normalize import establish_baselines, normalize_all, normalize_image
-        from ..photometry.variability import recompute_metrics
+        from ..variability.pipeline import (
+            establish_baselines,
+            normalize_all,
+            normalize_image,
+            recompute_metrics,
+        )
 
         settings = get_settings(ctx)
         if all_images == (image is not None):
@@ -104,7 +108,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """Print (or write as CSV) one source's light curve, ordered by MJD."""
-        from ..photometry.variability import get_lightcurve
+        from ..variability.pipeline import get_lightcurve
 
         t = get_lightcurve(catalog, source_id, series=series, settings=get_settings(ctx))
         _write_or_print(t, output, f"{catalog}:{source_id} ({series})")
@@ -121,7 +125,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """List ESE candidates passing a preset, best first."""
-        from ..photometry.ese import list_candidates
+        from ..variability.pipeline import list_candidates
 
         t = list_candidates(preset=preset, status=status, settings=get_settings(ctx))
         if len(t) == 0 and output is None:
@@ -139,7 +143,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             cid: Annotated[int, typer.Argument(help="Candidate id.")],
             note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
         ) -> None:
-            from ..photometry import ese
+            from ..variability.pipeline import ese
 
             row = getattr(ese, f"{action}_candidate")(cid, note=note, settings=get_settings(ctx))
             console.print(f"candidate {cid} ({row['catalog']}:{row['source_id']}) {status}")

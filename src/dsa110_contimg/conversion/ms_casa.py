@@ -113,7 +113,7 @@ def label_ms(ms_path: str | Path, *, array_name: str = ARRAY_NAME) -> None:
 
 
 def read_array_name(ms_path: str | Path) -> str:
-    """The array's own name from an MS: ``ARRAY_NAME`` keyword, else ``TELESCOPE_NAME``."""
+    """Return the array's own name from an MS: ``ARRAY_NAME`` keyword, else ``TELESCOPE_NAME``."""
     import casacore.tables as ct
 
     with ct.table(str(Path(ms_path) / "OBSERVATION"), ack=False) as t:

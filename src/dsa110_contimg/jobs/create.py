@@ -165,7 +165,7 @@ def create_batch_photometry_job(
         ``(ra_deg, dec_deg)`` pairs or source mappings (see :func:`normalize_sources`).
     normalize : bool
         Normalize each image after its rows are written (see
-        :mod:`dsa110_contimg.photometry.normalize`).
+        :mod:`dsa110_contimg.variability.pipeline.normalize`).
     method : str
         Measurement method, one of :data:`METHODS`.
     data_id : str, optional

@@ -82,9 +82,9 @@ class WorkerStats:
 
 
 def _normalization_hook():
-    """Return ``photometry.normalize.on_photometry_written`` when normalization exists."""
+    """Return ``variability.pipeline.on_photometry_written`` when normalization exists."""
     try:
-        from ..photometry.normalize import on_photometry_written
+        from ..variability.pipeline import on_photometry_written
     except ImportError:  # normalization not installed in this tree
         return None
     return on_photometry_written

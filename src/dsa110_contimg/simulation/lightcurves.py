@@ -333,7 +333,7 @@ def write_simulated_photometry(
                 },
             )
     if register_references:
-        from ..photometry.normalize import set_references
+        from ..variability.pipeline import set_references
 
         set_references(
             [(sim.catalog, s) for s in sim.source_ids[sim.is_reference]], settings=settings

@@ -17,7 +17,7 @@ CandidateId = Path(ge=1, le=2**62, description="Candidate id.")
 
 def candidate_rows(settings: Settings, *, preset: str | None, status: str | None) -> list[dict]:
     """Return the candidates passing ``preset`` (default: the configured one), best first."""
-    from ...photometry import ese
+    from ...variability.pipeline import ese
 
     return table_rows(ese.list_candidates(preset=preset, status=status, settings=settings))
 
@@ -46,7 +46,7 @@ def _add_status_route(action: str, status: str) -> None:
         body: EseStatusRequest | None = Body(None),
         settings: Settings = Depends(settings_dep),
     ):
-        from ...photometry import ese
+        from ...variability.pipeline import ese
 
         fn = getattr(ese, f"{action}_candidate")
         row = fn(candidate_id, note=body.note if body is not None else None, settings=settings)

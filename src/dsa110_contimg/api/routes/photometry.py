@@ -120,7 +120,7 @@ def normalize(body: NormalizeRequest, settings: Settings = Depends(settings_dep)
     The image must have been normalized (its correction factor stored); otherwise the
     answer is a 422 error naming the reason.
     """
-    from ...photometry.normalize import get_image_normalization, normalize_measurement
+    from ...variability.pipeline import get_image_normalization, normalize_measurement
 
     flux, err = normalize_measurement(
         body.flux_jy, body.flux_err_jy, body.data_id, settings=settings

@@ -59,7 +59,7 @@ def search(
 
 
 def _metrics(catalog: str, source_id: str, settings: Settings, series: str | None = None):
-    from ...photometry.variability import get_metrics
+    from ...variability.pipeline import get_metrics
 
     return [_as_dict(m) for m in get_metrics(catalog, source_id, series=series, settings=settings)]
 
@@ -80,7 +80,7 @@ def lightcurve(
     settings: Settings = Depends(settings_dep),
 ):
     """Light curve (raw and normalized flux, MJD UTC mid-exposure) as JSON, CSV or VOTable."""
-    from ...photometry.variability import get_lightcurve
+    from ...variability.pipeline import get_lightcurve
 
     table = get_lightcurve(catalog, source_id, series=series, settings=settings)
     safe = "".join(c if c.isalnum() or c in "+-._" else "_" for c in source_id)

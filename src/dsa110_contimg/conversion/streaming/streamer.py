@@ -112,14 +112,14 @@ def check_normalize_available() -> None:
     Raises
     ------
     ConfigError
-        Normalization (``dsa110_contimg.photometry.normalize.on_photometry_written``) is missing.
+        Normalization (``dsa110_contimg.variability.pipeline.on_photometry_written``) is missing.
     """
     try:
-        from ...photometry.normalize import on_photometry_written  # noqa: F401
+        from ...variability.pipeline import on_photometry_written  # noqa: F401
     except ImportError:
         raise ConfigError(
             "--photometry-normalize needs the normalization stage "
-            "(dsa110_contimg.photometry.normalize), which is not available"
+            "(dsa110_contimg.variability.pipeline), which is not available"
         ) from None
 
 
@@ -399,8 +399,11 @@ class Streamer:
         Returns
         -------
         list of GroupOutcome
-            The groups processed by this call.
+            The groups processed by this call, and those that failed without being processed
+            (a bad file, a time-out waiting for subbands): ``max_groups`` counts both, so a
+            bounded run ends even when every group fails its file check.
         """
+        run_start = time.time()
         queue.recover_running(settings=self.settings)
         cfg = self.settings.stream
         stop_event = stop_event if stop_event is not None else threading.Event()
@@ -420,6 +423,7 @@ class Streamer:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
                 done += self.step(max_groups=left, stop_event=stop_event)
+                done += self._failed_unprocessed(run_start, done)
                 if once or (max_groups is not None and len(done) >= max_groups):
                     break
                 events.wait(cfg.poll_interval_seconds)
@@ -427,6 +431,16 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
+        """Return groups failed at intake or by time-out since ``since``, not in ``done``."""
+        seen = {o.group_id for o in done}
+        return [
+            GroupOutcome(g.id, g.group_key, "failed", g.error)
+            for g in queue.failed_since(
+                self.input_dir, since, exclude=seen, settings=self.settings
+            )
+        ]
 
     def close(self) -> None:
         """Release the watcher."""

@@ -65,8 +65,8 @@ source_metrics = Table(
     Column("source_id", String(100), primary_key=True),
     Column("series", String(8), primary_key=True),  # "image", "epoch", "mosaic"
     # running sums, extremes, open epoch, CUSUM and baseline buffer: float64 vector whose
-    # layout is photometry.lightcurve.STATE_FLOAT_KEYS + the (K, 2) baseline buffer +
-    # OPEN_SLOTS open-epoch MJDs
+    # layout is variability.metrics.STATE_FLOAT_KEYS + the (K, 2) baseline buffer +
+    # OPEN_SLOTS open-epoch MJDs (variability.packing)
     Column("state", LargeBinary, nullable=False),
     Column("open_image", String(200)),  # first image of the open epoch
     # derived metrics (committed points plus the open epoch), for queries and the API

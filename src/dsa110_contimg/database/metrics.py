@@ -1,0 +1,364 @@
+"""Storage of variability metrics (``source_metrics``, migration 0005) and the points behind them.
+
+A source's metric state is stored as one little-endian float64 vector per (source, series)
+(its layout is :func:`dsa110_contimg.variability.packing.pack_states`), beside the derived
+metrics that lists and the API read. Readers return columns; writers take a ``conn`` inside
+the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, delete, select, tuple_
+
+from .normalization import clean_measurements
+from .rawsql import executemany_raw, fetch_raw
+from .tables import data_registry, images, photometry, source_metrics
+
+__all__ = [
+    "DERIVED_COLUMNS",
+    "METRIC_COLUMNS",
+    "ImagePoints",
+    "MetricPoints",
+    "StoredStates",
+    "delete_metrics",
+    "image_points",
+    "metric_points",
+    "metrics_of_source",
+    "metrics_rows",
+    "photometry_keys",
+    "reference_metrics",
+    "states_for_image",
+    "upsert_metrics",
+]
+
+#: Derived metric columns of ``source_metrics`` (keys of ``variability.metrics.derive``).
+DERIVED_COLUMNS = (
+    "n_points",
+    "mean_flux_jy",
+    "eta",
+    "v",
+    "vs",
+    "m",
+    "baseline_flux_jy",
+    "baseline_err_jy",
+    "dip_sigma",
+    "max_dip_sigma",
+    "max_dip_depth",
+    "max_dip_mjd",
+    "cusum",
+    "max_cusum",
+    "dip_start_mjd",
+    "dip_end_mjd",
+    "last_mjd",
+)
+#: Columns of ``source_metrics`` in the order of :func:`metrics_rows`.
+METRIC_COLUMNS = (
+    "catalog",
+    "source_id",
+    "series",
+    "state",
+    "open_image",
+    *DERIVED_COLUMNS,
+    "updated_at",
+)
+_CHUNK = 500
+
+
+def _flux_columns(raw: bool):
+    if raw:
+        return photometry.c.flux_jy, photometry.c.flux_err_jy
+    return photometry.c.normalized_flux_jy, photometry.c.normalized_flux_err_jy
+
+
+# --------------------------------------------------------------------------------------------
+# points
+
+
+@dataclass(frozen=True)
+class ImagePoints:
+    """The clean points of one product for the incremental metric update.
+
+    Attributes
+    ----------
+    kind : str
+        ``image`` or ``mosaic`` (``image`` when not registered).
+    keys : list of (catalog, source_id)
+        One per point.
+    mjd : numpy.ndarray
+        The row's MJD, else the image's mid time.
+    flux, err : numpy.ndarray
+        Raw or normalized flux and error (NaN for NULL).
+    """
+
+    kind: str
+    keys: list[tuple[str, str]]
+    mjd: np.ndarray
+    flux: np.ndarray
+    err: np.ndarray
+
+
+def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | None:
+    """Return the clean points of a product, or None (QA failed or no clean rows).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection.
+    data_id : str
+        The product.
+    raw : bool
+        Raw flux columns instead of the normalized ones.
+    """
+    img = conn.execute(
+        select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
+    ).first()
+    qa = conn.execute(
+        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
+    ).scalar()
+    if qa == "failed":
+        return None
+    kind = img.kind if img is not None else "image"
+    fcol, ecol = _flux_columns(raw)
+    rows = fetch_raw(
+        conn,
+        f"SELECT catalog, source_id, mjd, {fcol.name}, {ecol.name} FROM photometry "
+        "WHERE data_id = ? AND flags = ''",
+        (data_id,),
+    )
+    if not rows:
+        return None
+    keys = [(r[0], r[1]) for r in rows]
+    mjd = np.array([r[2] for r in rows], dtype=np.float64)
+    if img is not None and img.mjd_mid is not None:
+        mjd = np.where(np.isfinite(mjd), mjd, img.mjd_mid)
+    flux = np.array([r[3] for r in rows], dtype=np.float64)
+    err = np.array([r[4] for r in rows], dtype=np.float64)
+    return ImagePoints(kind, keys, mjd, flux, err)
+
+
+@dataclass(frozen=True)
+class MetricPoints:
+    """Clean points of many sources (one element per point; None for NULL)."""
+
+    catalog: list[str]
+    source_id: list[str]
+    mjd: list
+    flux: list
+    err: list
+    data_id: list[str]
+    kind: list
+
+
+def metric_points(
+    conn: Connection, keys: Sequence[tuple[str, str]] | None, *, raw: bool
+) -> MetricPoints:
+    """Return the clean points (QA not failed) of the sources ``keys`` (all when None)."""
+    fcol, ecol = _flux_columns(raw)
+    base = clean_measurements(
+        photometry.c.catalog,
+        photometry.c.source_id,
+        photometry.c.mjd,
+        fcol,
+        ecol,
+        photometry.c.data_id,
+        images.c.kind,
+    )
+    rows: list = []
+    if keys is None:
+        rows = conn.execute(base).all()
+    else:
+        keys = list(keys)
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            rows += conn.execute(
+                base.where(tuple_(photometry.c.catalog, photometry.c.source_id).in_(part))
+            ).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    return MetricPoints(*(list(c) for c in cols))
+
+
+def photometry_keys(conn: Connection) -> list[tuple[str, str]]:
+    """Every (catalog, source_id) with photometry."""
+    stmt = select(photometry.c.catalog, photometry.c.source_id).distinct()
+    return [(r[0], r[1]) for r in conn.execute(stmt)]
+
+
+# --------------------------------------------------------------------------------------------
+# states
+
+
+@dataclass(frozen=True)
+class StoredStates:
+    """Stored state vectors of some of a product's sources.
+
+    Attributes
+    ----------
+    positions : numpy.ndarray of int
+        Index (in the caller's key list) of each source with a readable vector.
+    vectors : numpy.ndarray
+        ``(len(positions), width)`` float64.
+    open_image : list
+        The open epoch's first image of each.
+    unreadable : numpy.ndarray of bool
+        Over the caller's keys: a vector of another width was stored.
+    """
+
+    positions: np.ndarray
+    vectors: np.ndarray
+    open_image: list
+    unreadable: np.ndarray
+
+
+def states_for_image(
+    conn: Connection,
+    data_id: str,
+    series: str,
+    index: dict[tuple[str, str], int],
+    *,
+    width: int,
+) -> StoredStates:
+    """Read (and on PostgreSQL lock) the states of the sources cleanly measured on a product.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection in the write transaction.
+    data_id, series : str
+        The product and the series.
+    index : dict
+        Position of each (catalog, source_id) in the caller's arrays.
+    width : int
+        Expected length of a state vector.
+    """
+    sql = (
+        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+        "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
+        "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
+    )  # the same clean rows as image_points: a flagged point updates nothing
+    if conn.dialect.name != "sqlite":
+        sql += " FOR UPDATE OF m"
+    rows = fetch_raw(conn, sql, (data_id, series))
+    bad = np.zeros(len(index), dtype=bool)
+    good, blobs, imgs = [], [], []
+    for r in rows:
+        b = bytes(r[2])
+        if len(b) == 8 * width:
+            good.append(index[(r[0], r[1])])
+            blobs.append(b)
+            imgs.append(r[3])
+        else:
+            bad[index[(r[0], r[1])]] = True
+    vectors = (
+        np.frombuffer(b"".join(blobs), dtype="<f8").reshape(-1, width)
+        if blobs
+        else np.zeros((0, width))
+    )
+    return StoredStates(np.array(good, dtype=np.int64), vectors, imgs, bad)
+
+
+def _column_list(arr: np.ndarray, integer: bool = False) -> list:
+    arr = np.asarray(arr, dtype=np.float64)
+    ok = np.isfinite(arr)
+    out = arr.astype(np.int64).astype(object) if integer else arr.astype(object)
+    if not ok.all():
+        out[~ok] = None
+    return out.tolist()
+
+
+def metrics_rows(
+    keys: Sequence[tuple[str, str]],
+    series: str,
+    vectors: np.ndarray,
+    open_image: Sequence,
+    derived: dict[str, np.ndarray],
+) -> list[tuple]:
+    """Return the ``source_metrics`` rows (tuples in table order) of packed states."""
+    n = len(keys)
+    mat = np.ascontiguousarray(vectors, dtype="<f8")
+    cols: dict[str, list] = {
+        "catalog": [k[0] for k in keys],
+        "source_id": [k[1] for k in keys],
+        "series": [series] * n,
+        "state": [row.tobytes() for row in mat],
+        "open_image": list(open_image),
+    }
+    for key in DERIVED_COLUMNS:
+        cols[key] = _column_list(derived[key], key == "n_points")
+    cols["updated_at"] = [time.time()] * n
+    return list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
+
+
+def upsert_metrics(
+    conn: Connection,
+    keys: Sequence[tuple[str, str]],
+    series: str,
+    vectors: np.ndarray,
+    open_image: Sequence,
+    derived: dict[str, np.ndarray],
+) -> int:
+    """Insert or replace the metric rows of ``keys`` in one ``executemany``; return the count."""
+    tuples = metrics_rows(keys, series, vectors, open_image, derived)
+    if not tuples:
+        return 0
+    key = ("catalog", "source_id", "series")
+    upd = ", ".join(f"{c} = excluded.{c}" for c in METRIC_COLUMNS if c not in key)
+    sql = (
+        f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+    )
+    executemany_raw(conn, sql, tuples)
+    return len(tuples)
+
+
+def delete_metrics(conn: Connection, series: str, keys: Sequence[tuple[str, str]]) -> None:
+    """Delete the metric rows of ``keys`` in one series."""
+    keys = list(keys)
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        conn.execute(
+            delete(source_metrics).where(
+                source_metrics.c.series == series,
+                tuple_(source_metrics.c.catalog, source_metrics.c.source_id).in_(part),
+            )
+        )
+
+
+def metrics_of_source(
+    conn: Connection, catalog: str, source_id: str, *, series: str | None = None
+) -> list[dict]:
+    """Return the stored derived metrics of one source, one dict per series (by series)."""
+    cols = ["series", *DERIVED_COLUMNS, "updated_at"]
+    stmt = select(*(source_metrics.c[c] for c in cols)).where(
+        source_metrics.c.catalog == catalog, source_metrics.c.source_id == source_id
+    )
+    if series is not None:
+        stmt = stmt.where(source_metrics.c.series == series)
+    return [dict(r._mapping) for r in conn.execute(stmt.order_by(source_metrics.c.series))]
+
+
+def reference_metrics(
+    conn: Connection, series: str, source_ids: Sequence[str]
+) -> list[tuple[str, str, float | None, int]]:
+    """(catalog, source_id, eta, n_points) of the metric rows of ``source_ids`` in a series."""
+    sids = sorted(set(source_ids))
+    out = []
+    for i in range(0, len(sids), _CHUNK):
+        rows = conn.execute(
+            select(
+                source_metrics.c.catalog,
+                source_metrics.c.source_id,
+                source_metrics.c.eta,
+                source_metrics.c.n_points,
+            ).where(
+                source_metrics.c.series == series,
+                source_metrics.c.source_id.in_(sids[i : i + _CHUNK]),
+            )
+        ).all()
+        out += [(r.catalog, r.source_id, r.eta, r.n_points) for r in rows]
+    return out

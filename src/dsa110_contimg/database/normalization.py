@@ -1,0 +1,430 @@
+"""Storage of normalization: references, per-image factors and the normalized photometry columns.
+
+Tables ``reference_sources`` and ``image_normalization`` (migration 0005) and the
+``normalized_flux_jy``/``normalized_flux_err_jy`` columns of ``photometry``. Readers return
+columns (NULL as NaN in float arrays, strings as lists); writers take a ``conn`` inside the
+caller's write transaction. The arithmetic is in :mod:`dsa110_contimg.variability`; the
+orchestration in :mod:`dsa110_contimg.variability.pipeline.normalize`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, func, or_, select, update
+
+from .products import upsert
+from .rawsql import executemany_raw, fetch_raw
+from .tables import data_registry, image_normalization, images, photometry, reference_sources
+
+__all__ = [
+    "ImagePhotometry",
+    "ReferencePoints",
+    "add_references",
+    "candidate_references_on_image",
+    "clean_measurements",
+    "clear_normalized",
+    "drop_reference",
+    "get_normalization",
+    "image_centre",
+    "image_kind",
+    "image_photometry",
+    "images_waiting_for",
+    "list_references",
+    "measured_box",
+    "product_has_photometry",
+    "products_in_order",
+    "qa_failed",
+    "record_reference_test",
+    "reference_points",
+    "reference_rows",
+    "set_baselines",
+    "sources_on_products",
+    "store_normalization",
+    "write_normalized",
+]
+
+_CHUNK = 500
+
+
+# --------------------------------------------------------------------------------------------
+# references
+
+
+def add_references(
+    conn: Connection, keys: Sequence[tuple[str, str]], *, origin: str, now: float
+) -> int:
+    """Insert references not yet present as ``candidate``; return how many were added."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return 0
+    existing = set()
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        sids = [k[1] for k in part]
+        rows = conn.execute(
+            select(reference_sources.c.catalog, reference_sources.c.source_id).where(
+                reference_sources.c.source_id.in_(sids)
+            )
+        ).all()
+        existing.update((r.catalog, r.source_id) for r in rows)
+    new = [k for k in keys if k not in existing]
+    if new:
+        conn.execute(
+            reference_sources.insert(),
+            [
+                {
+                    "catalog": c,
+                    "source_id": s,
+                    "origin": origin,
+                    "status": "candidate",
+                    "updated_at": now,
+                }
+                for c, s in new
+            ],
+        )
+    return len(new)
+
+
+def reference_rows(conn: Connection, statuses: Sequence[str]) -> dict[tuple[str, str], dict]:
+    """Return the references with one of ``statuses``, keyed by (catalog, source_id)."""
+    rows = conn.execute(
+        select(reference_sources).where(reference_sources.c.status.in_(list(statuses)))
+    )
+    return {(r.catalog, r.source_id): dict(r._mapping) for r in rows}
+
+
+def list_references(conn: Connection, *, status: str | None = None) -> list[dict]:
+    """Return every reference (with baselines, status and drop reasons), by catalog and id."""
+    stmt = select(reference_sources).order_by(
+        reference_sources.c.catalog, reference_sources.c.source_id
+    )
+    if status is not None:
+        stmt = stmt.where(reference_sources.c.status == status)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def set_baselines(
+    conn: Connection,
+    baselines: Mapping[tuple[str, str], tuple[float, float]],
+    *,
+    n_baseline: int,
+    now: float,
+) -> None:
+    """Store established baselines and make those references ``active``."""
+    for key, (b, eb) in baselines.items():
+        conn.execute(
+            update(reference_sources)
+            .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
+            .values(
+                baseline_flux_jy=b,
+                baseline_err_jy=eb,
+                n_baseline=n_baseline,
+                status="active",
+                drop_reason=None,
+                established_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def record_reference_test(
+    conn: Connection, key: tuple[str, str], *, chi2_reduced: float, n_epochs: int, now: float
+) -> None:
+    """Store the variability statistics of a reference."""
+    conn.execute(
+        update(reference_sources)
+        .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
+        .values(chi2_reduced=chi2_reduced, n_epochs=n_epochs, updated_at=now)
+    )
+
+
+def drop_reference(conn: Connection, key: tuple[str, str], *, reason: str, now: float) -> None:
+    """Mark a reference ``dropped`` with the reason."""
+    conn.execute(
+        update(reference_sources)
+        .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
+        .values(status="dropped", drop_reason=reason, updated_at=now)
+    )
+
+
+def measured_box(conn: Connection, data_id: str) -> tuple[float, float, float, float] | None:
+    """Return (ra_min, ra_max, dec_min, dec_max) of an image's measured positions, or None."""
+    box = conn.execute(
+        select(
+            func.min(photometry.c.ra_deg),
+            func.max(photometry.c.ra_deg),
+            func.min(photometry.c.dec_deg),
+            func.max(photometry.c.dec_deg),
+        ).where(photometry.c.data_id == data_id)
+    ).one()
+    return None if box[0] is None else (box[0], box[1], box[2], box[3])
+
+
+def image_centre(conn: Connection, data_id: str) -> tuple[float | None, float | None] | None:
+    """Return the registered centre (RA, Dec) of an image, or None when not registered."""
+    img = conn.execute(
+        select(images.c.ra_center_deg, images.c.dec_center_deg).where(images.c.data_id == data_id)
+    ).first()
+    return None if img is None else (img.ra_center_deg, img.dec_center_deg)
+
+
+def clean_measurements(*columns):
+    """SELECT ``columns`` of clean measurements (empty ``flags``) on images whose QA did not fail.
+
+    ``images`` and ``data_registry`` are outer-joined, so ``images.c.kind`` may be selected or
+    filtered on. Shared by the baselines and the metric recomputation.
+    """
+    return (
+        select(*columns)
+        .select_from(
+            photometry.outerjoin(images, images.c.data_id == photometry.c.data_id).outerjoin(
+                data_registry, data_registry.c.data_id == photometry.c.data_id
+            )
+        )
+        .where(
+            photometry.c.flags == "",
+            or_(data_registry.c.qa_status.is_(None), data_registry.c.qa_status != "failed"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReferencePoints:
+    """Good measurements of some sources (for baselines): one element per measurement.
+
+    ``mjd`` holds None where unknown; ``flux`` and ``err`` are positive.
+    """
+
+    catalog: list[str]
+    source_id: list[str]
+    mjd: list[float | None]
+    flux: list[float]
+    err: list[float]
+
+
+def reference_points(conn: Connection, source_ids: Iterable[str]) -> ReferencePoints:
+    """Return the clean positive measurements on single images of ``source_ids``."""
+    stmt0 = clean_measurements(
+        photometry.c.catalog,
+        photometry.c.source_id,
+        photometry.c.flux_jy,
+        photometry.c.flux_err_jy,
+        photometry.c.mjd,
+    ).where(photometry.c.flux_jy > 0, photometry.c.flux_err_jy > 0, images.c.kind == "image")
+    sids = sorted(set(source_ids))
+    cols: tuple[list, ...] = ([], [], [], [], [])
+    for i in range(0, len(sids), _CHUNK):
+        for r in conn.execute(stmt0.where(photometry.c.source_id.in_(sids[i : i + _CHUNK]))):
+            for c, v in zip(
+                cols, (r.catalog, r.source_id, r.mjd, r.flux_jy, r.flux_err_jy), strict=True
+            ):
+                c.append(v)
+    return ReferencePoints(*cols)
+
+
+# --------------------------------------------------------------------------------------------
+# images
+
+
+def qa_failed(conn: Connection, data_id: str) -> bool:
+    """Return whether the product's QA failed."""
+    qa = conn.execute(
+        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
+    ).scalar()
+    return qa == "failed"
+
+
+def image_kind(conn: Connection, data_id: str) -> str | None:
+    """Return the registered kind (``image``/``mosaic``) of a product, or None."""
+    return conn.execute(select(images.c.kind).where(images.c.data_id == data_id)).scalar()
+
+
+def product_has_photometry(conn: Connection, data_id: str) -> bool:
+    """Return whether any photometry row has this ``data_id``."""
+    return (
+        conn.execute(
+            select(photometry.c.id).where(photometry.c.data_id == data_id).limit(1)
+        ).first()
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class ImagePhotometry:
+    """The measurements of one product (row id, source, raw flux and error, flags).
+
+    ``flux`` and ``err`` are float64 with NaN for NULL; the other columns are lists.
+    """
+
+    ids: np.ndarray
+    catalog: list[str]
+    source_id: list[str]
+    flux: np.ndarray
+    err: np.ndarray
+    flags: list[str]
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+
+def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
+    """Return the measurements of one product (raw cursor: ~10 000 rows per image)."""
+    rows = fetch_raw(
+        conn,
+        "SELECT id, catalog, source_id, flux_jy, flux_err_jy, flags FROM photometry "
+        "WHERE data_id = ?",
+        (data_id,),
+    )
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+    return ImagePhotometry(
+        np.array(cols[0], dtype=np.int64),
+        list(cols[1]),
+        list(cols[2]),
+        np.array(cols[3], dtype=np.float64),  # None -> NaN
+        np.array(cols[4], dtype=np.float64),
+        list(cols[5]),
+    )
+
+
+_SET_NORM = (
+    update(photometry)
+    .where(photometry.c.id == bindparam("b_id"))
+    .values(normalized_flux_jy=bindparam("b_nf"), normalized_flux_err_jy=bindparam("b_ne"))
+)
+
+
+def write_normalized(conn: Connection, ids: np.ndarray, nf: np.ndarray, ne: np.ndarray) -> None:
+    """Store normalized flux and error of photometry rows (non-finite values as NULL)."""
+    nf = np.where(np.isfinite(nf), nf, np.nan)
+    params = [
+        {
+            "b_id": int(i),
+            "b_nf": (None if not math.isfinite(a) else float(a)),
+            "b_ne": (None if not math.isfinite(b) else float(b)),
+        }
+        for i, a, b in zip(ids, nf.tolist(), ne.tolist(), strict=True)
+    ]
+    if not params:
+        return
+    if conn.dialect.name == "sqlite":  # the driver's executemany: ~4x faster than Core here
+        executemany_raw(
+            conn,
+            "UPDATE photometry SET normalized_flux_jy = ?, normalized_flux_err_jy = ? WHERE id = ?",
+            [(p["b_nf"], p["b_ne"], p["b_id"]) for p in params],
+        )
+    else:
+        conn.execute(_SET_NORM, params)
+
+
+def clear_normalized(conn: Connection, data_id: str) -> None:
+    """Set the normalized columns of a product's photometry to NULL."""
+    conn.execute(
+        update(photometry)
+        .where(photometry.c.data_id == data_id)
+        .values(normalized_flux_jy=None, normalized_flux_err_jy=None)
+    )
+
+
+def store_normalization(conn: Connection, values: Mapping, *, now: float) -> None:
+    """Insert or replace the ``image_normalization`` row of ``values['data_id']``."""
+    values = dict(values)
+    values["updated_at"] = now
+    upsert(
+        conn,
+        image_normalization,
+        values,
+        key=["data_id"],
+        update=[k for k in values if k != "data_id"],
+    )
+
+
+def get_normalization(conn: Connection, data_id: str) -> dict | None:
+    """Return the stored normalization of a product as a dict, or None."""
+    r = conn.execute(
+        select(image_normalization).where(image_normalization.c.data_id == data_id)
+    ).first()
+    return None if r is None else dict(r._mapping)
+
+
+def products_in_order(conn: Connection) -> list[str]:
+    """Every product with photometry or registered: images by mid time, then unregistered ones."""
+    ids = [
+        r[0]
+        for r in conn.execute(select(images.c.data_id).order_by(images.c.mjd_mid, images.c.data_id))
+    ]
+    extra = conn.execute(
+        select(photometry.c.data_id)
+        .distinct()
+        .where(photometry.c.data_id.not_in(select(images.c.data_id)))
+    ).all()
+    return ids + [r[0] for r in extra]
+
+
+def candidate_references_on_image(conn: Connection, data_id: str) -> set[tuple[str, str]]:
+    """(catalog, source_id) of the photometry rows on an image that are candidate references.
+
+    Catalogs are as stored in ``photometry`` (a join: no scan of the image's rows).
+    """
+    return {
+        (r[0], r[1])
+        for r in conn.execute(
+            select(photometry.c.catalog, photometry.c.source_id)
+            .select_from(
+                photometry.join(
+                    reference_sources,
+                    reference_sources.c.source_id == photometry.c.source_id,
+                )
+            )
+            .where(
+                photometry.c.data_id == data_id,
+                reference_sources.c.status == "candidate",
+            )
+        )
+    }
+
+
+def images_waiting_for(conn: Connection, source_ids: Iterable[str], *, exclude: str) -> list[str]:
+    """Products (other than ``exclude``) measuring ``source_ids`` that are not normalized."""
+    sids = sorted(set(source_ids))
+    pending = set()
+    for i in range(0, len(sids), _CHUNK):
+        stmt = (
+            select(photometry.c.data_id)
+            .distinct()
+            .select_from(
+                photometry.outerjoin(
+                    image_normalization,
+                    image_normalization.c.data_id == photometry.c.data_id,
+                )
+            )
+            .where(
+                photometry.c.source_id.in_(sids[i : i + _CHUNK]),
+                photometry.c.data_id != exclude,
+                or_(
+                    image_normalization.c.status.is_(None),
+                    image_normalization.c.status != "normalized",
+                ),
+            )
+        )
+        pending.update(r[0] for r in conn.execute(stmt))
+    return sorted(pending)
+
+
+def sources_on_products(conn: Connection, data_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(catalog, source_id) of every photometry row on the products."""
+    data_ids = list(data_ids)
+    keys = set()
+    for i in range(0, len(data_ids), _CHUNK):
+        keys.update(
+            (r.catalog, r.source_id)
+            for r in conn.execute(
+                select(photometry.c.catalog, photometry.c.source_id)
+                .distinct()
+                .where(photometry.c.data_id.in_(data_ids[i : i + _CHUNK]))
+            )
+        )
+    return keys

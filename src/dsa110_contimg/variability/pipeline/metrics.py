@@ -1,0 +1,285 @@
+"""Light curves and variability metrics of stored photometry: load, compute, store.
+
+Metrics (``source_metrics``) are updated incrementally by :func:`update_metrics_for_image`
+with :func:`~dsa110_contimg.variability.metrics.advance`: a fixed amount of work per source
+and new point, whatever the history length. Points arriving out of order (or a re-processed
+image) make that source's metrics be recomputed from its stored series, as do
+re-normalizations (:func:`recompute_metrics`). Only clean measurements (empty ``flags``) with
+a finite flux and positive error, on images whose QA did not fail, enter the metrics; they use
+``normalize.variability_flux`` (normalized by default: a point not normalized yet is left out
+until it is). The series are described in :mod:`dsa110_contimg.variability.series`.
+
+Errors and confusion
+--------------------
+The error of a forced measurement comes from the local rms, which in confusion-limited DSA-110
+images contains the static confusion noise of the field. Confusion does not change between
+epochs: it biases a source's flux by the same amount every time, so it cancels in
+epoch-to-epoch differences and in the comparison with the source's own baseline, and it makes
+the measurement errors *overestimate* the epoch-to-epoch noise. The metrics therefore use the
+measurement errors as they are (so ``eta`` and dip significances are conservative: confusion
+can hide a small variation, never fake one) unless ``normalize.confusion_noise_jy`` gives the
+static part, which is then removed in quadrature (never below half the error), see
+:func:`~dsa110_contimg.variability.baselines.variability_errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from astropy.table import Table
+
+from ...config import Settings, resolve_settings
+from ...database import get_engine, write_transaction
+from ...database import metrics as store
+from ...database.lightcurves import read_lightcurve
+from ...errors import ConfigError, NotFoundError
+from ..baselines import variability_errors
+from ..metrics import derive, fold_points, new_state, run_series
+from ..packing import pack_states, state_width, unpack_states
+from ..series import SERIES, lightcurve_table, series_points
+
+__all__ = [
+    "SERIES",
+    "get_lightcurve",
+    "get_metrics",
+    "recompute_metrics",
+    "update_metrics_for_image",
+]
+
+log = logging.getLogger(__name__)
+
+_RECOMPUTE_CHUNK = 2000
+
+
+def _check_series(series: str) -> None:
+    if series not in SERIES:
+        raise ConfigError(
+            f"unknown light-curve series {series!r}; expected one of {', '.join(SERIES)}"
+        )
+
+
+def _params(settings: Settings) -> dict:
+    ns = settings.normalize
+    return {
+        "window_days": ns.epoch_window_hours / 24.0,
+        "baseline_epochs": ns.baseline_epochs,
+        "cusum_k": ns.cusum_k_sigma,
+    }
+
+
+def _raw(settings: Settings) -> bool:
+    return settings.normalize.variability_flux == "raw"
+
+
+def _series_for_kind(kind: str, settings: Settings) -> list[str]:
+    wanted = ("mosaic",) if kind == "mosaic" else ("image", "epoch")
+    return [s for s in wanted if s in settings.normalize.metric_series]
+
+
+def _store_states(conn, keys, series: str, st: dict, der: dict) -> int:
+    return store.upsert_metrics(conn, keys, series, pack_states(st), list(st["open_image"]), der)
+
+
+# --------------------------------------------------------------------------------------------
+# incremental update
+
+
+def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) -> int:
+    """Fold one image's measurements into its sources' metrics and ESE candidates.
+
+    Constant work per source (see :func:`~dsa110_contimg.variability.metrics.advance`);
+    sources whose point is not later than their last one are recomputed from the stored series.
+
+    Parameters
+    ----------
+    data_id : str
+        The image or mosaic.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of (source, series) metric rows updated.
+    """
+    from .ese import update_candidates
+
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    p = _params(settings)
+    k = p["baseline_epochs"]
+    done = 0
+    stale_keys: set = set()
+    with write_transaction(engine) as conn:
+        pts = store.image_points(conn, data_id, raw=_raw(settings))
+        if pts is None:
+            return 0
+        keys, mjd, flux = pts.keys, pts.mjd, pts.flux
+        err = variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy)
+        index = {key: i for i, key in enumerate(keys)}
+        for series in _series_for_kind(pts.kind, settings):
+            stored = store.states_for_image(conn, data_id, series, index, width=state_width(k))
+            st = new_state(len(keys), baseline_epochs=k)
+            unpack_states(
+                st, stored.positions, stored.vectors, stored.open_image, baseline_epochs=k
+            )
+            stale, sel = fold_points(
+                st,
+                mjd,
+                flux,
+                err,
+                np.array([data_id] * len(keys), dtype=object),
+                unreadable=stored.unreadable,
+                merge=(series == "epoch"),
+                **p,
+            )
+            stale_keys.update(keys[i] for i in np.flatnonzero(stale))
+            if not sel.size:
+                continue
+            sub = {key: v[sel] for key, v in st.items()}
+            der = derive(sub, cusum_k=p["cusum_k"])
+            skeys = [keys[i] for i in sel]
+            done += _store_states(conn, skeys, series, sub, der)
+            if series == settings.normalize.ese_series:
+                update_candidates(conn, skeys, series, der)
+    if stale_keys:
+        done += recompute_metrics(sorted(stale_keys), settings=settings)
+    return done
+
+
+# --------------------------------------------------------------------------------------------
+# recomputation from the stored series
+
+
+def recompute_metrics(
+    keys: Sequence[tuple[str, str]] | None = None, *, settings: Settings | None = None
+) -> int:
+    """Rebuild the metrics (and ESE candidates) of sources from their stored series.
+
+    Parameters
+    ----------
+    keys : sequence of (catalog, source_id), optional
+        Sources to rebuild; all sources with photometry when omitted.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of (source, series) metric rows written.
+    """
+    settings = resolve_settings(settings)
+    engine = get_engine(settings)
+    if keys is None:
+        with engine.connect() as conn:
+            keys = store.photometry_keys(conn)
+    keys = sorted(set(keys))
+    written = 0
+    for i in range(0, len(keys), _RECOMPUTE_CHUNK):  # bounded memory on a big database
+        with write_transaction(engine) as conn:
+            written += _recompute(conn, keys[i : i + _RECOMPUTE_CHUNK], settings)
+    return written
+
+
+def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
+    from .ese import update_candidates
+
+    p = _params(settings)
+    written = 0
+    pts = store.metric_points(conn, keys, raw=_raw(settings))
+    by_series, seen = series_points(
+        pts.catalog,
+        pts.source_id,
+        pts.mjd,
+        pts.flux,
+        pts.err,
+        pts.data_id,
+        pts.kind,
+        confusion_noise=settings.normalize.confusion_noise_jy,
+    )
+    all_keys_l = sorted(seen | set(keys))
+    for series in settings.normalize.metric_series:
+        store.delete_metrics(conn, series, all_keys_l)
+        sp = by_series[series]
+        if sp.keys:
+            st = run_series(sp.mjd, sp.flux, sp.err, sp.image, merge=(series == "epoch"), **p)
+            der = derive(st, cusum_k=p["cusum_k"])
+            written += _store_states(conn, sp.keys, series, st, der)
+        else:
+            der = None
+        if series == settings.normalize.ese_series:
+            update_candidates(conn, sp.keys, series, der, recompute_keys=all_keys_l)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def get_lightcurve(
+    catalog: str, source_id: str, *, series: str = "epoch", settings: Settings | None = None
+) -> Table:
+    """Return one source's light curve, ordered by MJD (UTC, mid-exposure).
+
+    Parameters
+    ----------
+    catalog, source_id : str
+        The source (as stored in ``photometry``).
+    series : str
+        ``epoch`` (default: image measurements of one transit combined by inverse variance,
+        flagged ones left out), ``image`` (every measurement on single images, with its
+        ``flags``) or ``mosaic``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``mjd, image, flux_jy, flux_err_jy, normalized_flux_jy,
+        normalized_flux_err_jy`` plus ``flags`` (image/mosaic) or ``n_images`` (epoch).
+
+    Raises
+    ------
+    NotFoundError
+        The source has no photometry at all.
+    ConfigError
+        Unknown series.
+    """
+    _check_series(series)
+    settings = resolve_settings(settings)
+    pts = read_lightcurve(get_engine(settings), catalog, source_id)
+    if not len(pts):
+        raise NotFoundError(f"no photometry for source {catalog}:{source_id}")
+    t = lightcurve_table(
+        pts.mjd,
+        pts.image,
+        pts.flux,
+        pts.err,
+        pts.normalized_flux,
+        pts.normalized_err,
+        pts.flags,
+        pts.kind,
+        series=series,
+        window_days=settings.normalize.epoch_window_hours / 24,
+    )
+    t.meta.update({"catalog": catalog, "source_id": source_id, "series": series})
+    return t
+
+
+def get_metrics(
+    catalog: str, source_id: str, *, series: str | None = None, settings: Settings | None = None
+) -> list[dict]:
+    """Return the stored variability metrics of one source (one dict per series).
+
+    Each dict holds ``series, n_points, mean_flux_jy, eta, v, vs, m, baseline_flux_jy,
+    baseline_err_jy, dip_sigma, max_dip_sigma, max_dip_depth, max_dip_mjd, cusum, max_cusum,
+    dip_start_mjd, dip_end_mjd, last_mjd, updated_at`` (the open epoch included). Empty list
+    when none is stored.
+    """
+    settings = resolve_settings(settings)
+    if series is not None:
+        _check_series(series)
+    with get_engine(settings).connect() as conn:
+        return store.metrics_of_source(conn, catalog, source_id, series=series)
