@@ -96,7 +96,8 @@ class MosaicError(ContimgError):
 
 
 class CalibrationError(ContimgError):
-    """Flagging, calibration (a CASA task) or a calibrator look-up failed for a Measurement Set."""
+    """Flagging, calibration (a CASA task) or a calibrator look-up failed for a Measurement Set,
+    or the stream cannot calibrate a group."""
 
 
 class NormalizationError(ContimgError):

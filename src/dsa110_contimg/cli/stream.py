@@ -44,10 +44,13 @@ def _options(
 def _print_outcomes(groups) -> None:
     for g in groups:
         if g.status == "completed":
+            cal = f", {g.calibration_status}" if g.calibration_status else ""
             console.print(
-                f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}, "
+                f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}{cal}, "
                 f"photometry job {g.job_id}) in {g.timings.get('total', 0):.1f} s"
             )
+        elif g.status == "waiting":
+            console.print(f"{g.group_key}: [yellow]waiting[/yellow]: {g.error}")
         else:
             console.print(f"{g.group_key}: [red]failed[/red]: {g.error}")
 
@@ -133,6 +136,10 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..conversion.streaming import run_pipeline
 
         settings = get_settings(ctx)
+        if not no_normalize:  # say at start, loudly, if normalization will lack references
+            from ._references import warn_reference_coverage
+
+            warn_reference_coverage(settings)
         opts = _options(
             True,
             photometry_catalog,
