@@ -40,7 +40,9 @@ class CalibrationSettings(BaseModel):
     tfcrop_timecutoff, tfcrop_freqcutoff : float
         ``flagdata mode='tfcrop'`` cut-offs in sigma (the recipe: 4).
     rflag_timedevscale, rflag_freqdevscale : float
-        ``flagdata mode='rflag'`` deviation scales (the recipe: 4).
+        ``flagdata mode='rflag'`` deviation scales. 5, not the 4 first measured: with the
+        residual pass after it, 5 keeps 100% recall and cuts false flags from 1.02% to 0.34%
+        (rflag at 4 spills a broadband burst into the neighbouring integrations).
     extend_growtime, extend_growfreq : float
         ``flagdata mode='extend'``: flag a whole channel (integration) when more than this
         percentage of its integrations (channels) is flagged.
@@ -108,8 +110,8 @@ class CalibrationSettings(BaseModel):
     casa_timeout_seconds: float = Field(3600.0, gt=0, le=86400)
     tfcrop_timecutoff: float = Field(4.0, gt=0, le=100)
     tfcrop_freqcutoff: float = Field(4.0, gt=0, le=100)
-    rflag_timedevscale: float = Field(4.0, gt=0, le=100)
-    rflag_freqdevscale: float = Field(4.0, gt=0, le=100)
+    rflag_timedevscale: float = Field(5.0, gt=0, le=100)
+    rflag_freqdevscale: float = Field(5.0, gt=0, le=100)
     extend_growtime: float = Field(50.0, gt=0, le=100)
     extend_growfreq: float = Field(50.0, gt=0, le=100)
     broadcast_baseline_fraction: float = Field(0.2, gt=0, le=1)
