@@ -24,6 +24,8 @@ def _mark(paths, key, value):
     for p in paths:
         with h5py.File(p, "r+") as f:
             kw = f["Header"].require_group("extra_keywords")
+            if key in kw:
+                del kw[key]
             kw[key] = value
 
 
@@ -44,6 +46,19 @@ def test_raw_or_precalibrated_by_mode_and_marker(small_group, tmp_path):
     ok = copy_group(small_group.paths, tmp_path / "ok", "2025-01-16T00:00:00")
     _mark(ok, "contimg_corrupted", False)
     assert not group_is_raw(ok, "auto")
+    # the correlator's own files say nothing of calibration: raw
+    correlator = copy_group(small_group.paths, tmp_path / "corr", "2025-01-16T00:00:00")
+    for p in correlator:
+        with h5py.File(p, "r+") as f:
+            del f["Header/extra_keywords/contimg_calibrated"]
+            assert "phase_center_dec" in f["Header/extra_keywords"]
+    assert group_is_raw(correlator, "auto")
+    assert not group_is_raw(correlator, "off")
+    # a calibrated file in Jy is not
+    for p in correlator:
+        with h5py.File(p, "r+") as f:
+            f["Header"]["vis_units"] = b"Jy"
+    assert not group_is_raw(correlator, "auto")
 
 
 def _two_groups(db_settings, small_group, tmp_path):

@@ -136,6 +136,10 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..conversion.streaming import run_pipeline
 
         settings = get_settings(ctx)
+        if not no_normalize:  # say at start, loudly, if normalization will lack references
+            from ._references import warn_reference_coverage
+
+            warn_reference_coverage(settings)
         opts = _options(
             True,
             photometry_catalog,

@@ -547,8 +547,12 @@ def make_uvh5_group(
     if corruption is not None:
         from .corruptions import corrupt_visibilities
 
+        # the truth is keyed by station number (the antenna's name in both layouts; the real
+        # layout numbers antennas from 0, one below their station)
+        station_of = 1 if real else 0
         corruption_truth = corrupt_visibilities(
-            full, ant1=uv.ant_1_array, ant2=uv.ant_2_array, times_jd=uv.time_array,
+            full, ant1=uv.ant_1_array + station_of, ant2=uv.ant_2_array + station_of,
+            times_jd=uv.time_array,
             freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
         )
     for it in nan_integrations:
@@ -581,7 +585,8 @@ def make_uvh5_group(
         tmp = path.with_name(path.name[: -len(".hdf5")] + "_incomplete.hdf5")
         if real:
             _write_dsa110_file(
-                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg
+                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg,
+                calibrated=corruption is None,
             )
         else:
             sub = uv.select(freq_chans=chans, inplace=False, run_check=False)
@@ -617,7 +622,9 @@ def make_uvh5_group(
     )
 
 
-def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float) -> None:
+def _write_dsa110_file(
+    path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float, calibrated: bool
+) -> None:
     """Write one subband in the correlator's layout (h5py; see ``docs/dsa110-files.md``)."""
     import h5py
 
@@ -662,6 +669,10 @@ def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: 
         x["phase_center_epoch"] = np.bytes_("HADEC")
         x["fs_table"] = np.bytes_("simulated")
         x["applied_delays_ns"] = np.bytes_(" ".join(["0"] * (2 * tel.Nants)))
+        if calibrated:
+            # not the correlator's: clean simulated visibilities are calibrated (Jy), and the
+            # stream's auto mode takes correlator files without this marker as raw
+            x["contimg_calibrated"] = True
         d = f.create_group("Data")
         d["visdata"] = vis.reshape(nblts, 1, nf, npol).astype(np.complex64, copy=False)
         d["flags"] = np.zeros((nblts, 1, nf, npol), dtype=bool)

@@ -8,8 +8,9 @@ The science (CASA in a subprocess: flagging, model, solve, apply) is the calibra
 the state in the database (:mod:`dsa110_contimg.database.caltables`).
 
 A group is *raw* (needs calibration) when ``calibration.mode`` is ``required``, or ``auto`` and
-its UVH5 files carry a corruption marker (:func:`group_is_raw`); otherwise it is imaged from
-``DATA`` as today and recorded ``precalibrated``. For a raw group:
+its UVH5 files are the correlator's own (uncalibrated) or carry a corruption marker
+(:func:`group_is_raw`); files that say they are calibrated (clean simulations, a user's own
+calibrated data) are imaged from ``DATA`` as today and recorded ``precalibrated``. For a raw group:
 
 1. A calibrator group (``find_calibrator`` finds a listed calibrator transiting in it) gets its
    model predicted, is flagged with the full recipe (which also searches the residual from the
@@ -86,11 +87,17 @@ def _truthy(v: Any) -> bool | None:
 def group_is_raw(paths: Sequence[str | Path], mode: str) -> bool:
     """Whether a group's visibilities need calibration.
 
-    ``off``: never. ``required``: always. ``auto``: when any file's ``Header/extra_keywords``
-    holds a marker of :data:`RAW_MARKERS` (``contimg_corrupted = True`` or ``corrupted = True``,
-    or ``contimg_calibrated = False``), or when the simulator's corruption truth
-    ``<timestamp>_corruptions.json`` lies beside the files (``contimg simulate --corrupt``);
-    unmarked files are taken as already calibrated.
+    ``off``: never. ``required``: always. ``auto`` decides from the files, first rule that
+    applies:
+
+    1. the simulator's corruption truth ``<timestamp>_corruptions.json`` lies beside the files
+       (``contimg simulate --corrupt``), or a file's ``Header/extra_keywords`` holds a marker of
+       :data:`RAW_MARKERS`: raw;
+    2. a file says it is calibrated (``extra_keywords['contimg_calibrated'] = True``, as the
+       simulator writes for clean groups, or ``vis_units = "Jy"``): already calibrated;
+    3. a file in the correlator's layout (``extra_keywords['phase_center_dec']``, no or
+       ``uncalib`` ``vis_units``): raw, since the correlator writes uncalibrated visibilities;
+    4. otherwise (our older simulated layout): already calibrated.
     """
     if mode == "off":
         return False
@@ -98,6 +105,7 @@ def group_is_raw(paths: Sequence[str | Path], mode: str) -> bool:
         return True
     import h5py
 
+    correlator = False
     for p in paths:
         p = Path(p)
         stem = p.name.split("_sb")[0]
@@ -105,15 +113,24 @@ def group_is_raw(paths: Sequence[str | Path], mode: str) -> bool:
             return True
         try:
             with h5py.File(p, "r") as f:
-                kw = f["Header"].get("extra_keywords")
-                if kw is None:
-                    continue
-                for key, raw_value in RAW_MARKERS.items():
-                    if key in kw and _truthy(kw[key][()]) is raw_value:
-                        return True
+                header = f["Header"]
+                kw = header.get("extra_keywords")
+                if kw is not None:
+                    for key, raw_value in RAW_MARKERS.items():
+                        if key in kw and _truthy(kw[key][()]) is raw_value:
+                            return True
+                    if "contimg_calibrated" in kw and _truthy(kw["contimg_calibrated"][()]):
+                        return False
+                units = header["vis_units"][()] if "vis_units" in header else None
+                if isinstance(units, bytes):
+                    units = units.decode()
+                if units is not None and str(units).strip().lower() == "jy":
+                    return False
+                if kw is not None and "phase_center_dec" in kw:
+                    correlator = True
         except (OSError, KeyError):
             continue
-    return False
+    return correlator
 
 
 def antenna_summary(tables: dict[str, Path]) -> tuple[list[float] | None, list[float] | None]:

@@ -10,6 +10,7 @@ from .catalog import *  # noqa: F403
 from .mosaic import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .products import *  # noqa: F403
+from .sources import *  # noqa: F403
 from .stream import *  # noqa: F403
 
 __all__ = ["metadata"]
