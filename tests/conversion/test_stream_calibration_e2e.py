@@ -34,8 +34,8 @@ CATALOG = "simsky"
 def _science_start(cal, dec: float, date: str, offset_s: float, n_int: int = 24):
     """Start of a group ``offset_s`` after the calibrator group's (as the scenario builds it)."""
     from astropy.time import Time, TimeDelta
-    from dsa110_contimg.calibration.calibrators import transit_mjd
 
+    from dsa110_contimg.calibration.calibrators import transit_mjd
     from dsa110_contimg.simulation import group_pointing
     from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
@@ -211,9 +211,8 @@ def _truth(group):
 
 @pytest.mark.parametrize("which", ["calibrator", "science"])
 def test_rfi_recall_and_false_flags(nights, which):
-    from dsa110_contimg.simulation.corruptions import score_flags
-
     from dsa110_contimg.conversion.streaming import get_group
+    from dsa110_contimg.simulation.corruptions import score_flags
 
     settings, night, _ = nights["corrupt"]
     group = night.calibrator_group if which == "calibrator" else night.science_groups[0]

@@ -385,7 +385,9 @@ def caltables_covering(
         return [CalTableRecord.from_row(r) for r in conn.execute(stmt).mappings()]
 
 
-def caltable_for_group(group_key: str, *, settings: Settings | None = None) -> CalTableRecord | None:
+def caltable_for_group(
+    group_key: str, *, settings: Settings | None = None
+) -> CalTableRecord | None:
     """Return the latest solution set solved on a stream group, or None."""
     stmt = (
         select(caltables)
