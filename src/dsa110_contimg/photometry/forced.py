@@ -90,8 +90,8 @@ FLAGS = {
     ),
     "poor_fit": (
         "residual chi2 above the 1 - poor_fit_alpha (99.9%) point of its distribution for a "
-        "point source on this image's noise: a resolved source, or emission not in the "
-        "position list (flux given)"
+        "point source on this image's noise plus poor_fit_model_fraction (5%) of the model's "
+        "power: a resolved source, or emission not in the position list (flux given)"
     ),
 }
 
@@ -130,7 +130,11 @@ class ForcedOptions:
         ``"measured"``: the noise autocorrelation is measured on the image (the errors and the
         chi2 distribution follow from it); ``"beam"``: assumed to be the restoring beam.
     poor_fit_alpha : float
-        False-alarm probability of the ``poor_fit`` flag for a point source.
+        False-alarm probability of the ``poor_fit`` flag for a point source on noise.
+    poor_fit_model_fraction : float
+        Model error tolerated before ``poor_fit``: residual power up to this fraction squared
+        of the source model's power (deconvolution and calibration errors of real images
+        scale with the source's brightness).
     max_variance_inflation : float
         A jointly fitted amplitude whose variance exceeds this multiple of an isolated
         source's is ``fit_failed``.
@@ -151,6 +155,7 @@ class ForcedOptions:
     min_finite_fraction: float = 0.5
     noise_correlation: str = "measured"
     poor_fit_alpha: float = 0.001
+    poor_fit_model_fraction: float = 0.05
     max_variance_inflation: float = 100.0
     max_neighbours: int = 32
 
@@ -710,7 +715,11 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     threshold = model.chi2_threshold(opts.poor_fit_alpha, nfin / npix)
     meta["chi2_threshold_full_box"] = float(model.chi2_threshold(opts.poor_fit_alpha))
     with np.errstate(invalid="ignore"):
-        poor = ~blank & ~failed & (chi2 > threshold)
+        # tolerated model error: residual power up to poor_fit_model_fraction^2 of the
+        # source's own model power (sum (a k)^2 / sigma^2), as CLEAN and calibration leave
+        # around every bright point source of a real image
+        tolerated = (opts.poor_fit_model_fraction * amp) ** 2 * kk / sig**2
+        poor = ~blank & ~failed & (chi2 > threshold + tolerated)
     # --- back to the input rows (every member of a merged group gets its group's result)
     kidx = rep_to_k[labels]
     has = kidx >= 0
