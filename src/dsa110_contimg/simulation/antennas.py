@@ -41,6 +41,7 @@ __all__ = [
     "ovro_location",
     "read_station_coordinates",
     "read_station_table",
+    "select_stations",
     "station_positions",
     "wgs84_to_ecef",
 ]
@@ -393,3 +394,16 @@ def dsa110_stations(path: str | Path | None = None) -> Stations:
         ecef_m=ecef,
         enu_m=enu,
     )
+
+def select_stations(stations: Stations, numbers) -> Stations:
+    """Keep only the stations with these antenna numbers (small simulated arrays).
+
+    Examples
+    --------
+    >>> len(select_stations(station_positions(), [1, 2, 60]))
+    3
+    """
+    keep = np.isin(stations.numbers, np.asarray(list(numbers), dtype=int))
+    if not keep.any():
+        raise ConfigError(f"none of the antennas {list(numbers)} is in the station table")
+    return Stations(**{f: getattr(stations, f)[keep] for f in stations.__dataclass_fields__})

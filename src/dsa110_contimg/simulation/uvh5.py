@@ -48,6 +48,7 @@ from .antennas import (
     N_STATIONS,
     dsa110_stations,
     ovro_location,
+    select_stations,
     station_positions,
 )
 
@@ -184,6 +185,8 @@ class SimulatedGroup:
         All channel frequencies, ascending.
     layout : str
         ``"dsa110"`` or ``"legacy"``.
+    corruption : dict, optional
+        The injected corruptions (:mod:`~dsa110_contimg.simulation.corruptions`), or None.
     """
 
     paths: list[Path]
@@ -195,6 +198,7 @@ class SimulatedGroup:
     noise_jy: float
     freqs_hz: np.ndarray = field(repr=False)
     layout: str = "dsa110"
+    corruption: dict | None = field(default=None, repr=False)
 
 
 def _meridian_altaz(dec_deg: float, lat_rad: float) -> tuple[float, float]:
@@ -302,6 +306,8 @@ def make_uvh5_group(
     name_jitter_s: int | None = None,
     nan_integrations: Sequence[int] = (),
     seed: int | None = 0,
+    antennas=None,
+    corruption=None,
 ) -> SimulatedGroup:
     """Simulate one drift-scan group and write its 16 subband UVH5 files.
 
@@ -352,6 +358,13 @@ def make_uvh5_group(
         Integrations whose visibilities are NaN (a correlator disconnect).
     seed : int, optional
         Random seed of the noise, gain error and name jitter.
+    antennas : sequence of int, optional
+        Simulate only these antenna (station) numbers (small test arrays): in the real layout
+        the correlated antennas (``correlated_antennas`` wins when both are given; the antenna
+        table keeps all 117), in the legacy layout the only stations written.
+    corruption : CorruptionSpec, optional
+        Corrupt the visibilities (:mod:`dsa110_contimg.simulation.corruptions`); the truth is
+        written beside the files as ``<timestamp>_corruptions.json``.
 
     Returns
     -------
@@ -387,7 +400,8 @@ def make_uvh5_group(
         stations = dsa110_stations(station_table)
         if len(stations) != N_STATIONS:
             raise ValueError(f"the station table has {len(stations)} stations, not 117")
-        corr = sorted({int(a) for a in (correlated_antennas or DEFAULT_CORRELATED_ANTENNAS)})
+        chosen = correlated_antennas if correlated_antennas is not None else antennas
+        corr = sorted({int(a) for a in (chosen or DEFAULT_CORRELATED_ANTENNAS)})
         if not corr or corr[0] < 1 or corr[-1] > N_STATIONS:
             raise ValueError("correlated antennas are station numbers 1-117")
         numbers = stations.numbers - 1  # the files number antennas 0-116
@@ -398,6 +412,8 @@ def make_uvh5_group(
         tel_name, instrument = "OVRO_MMA", "DSA"
     else:
         stations = station_positions(station_table)
+        if antennas is not None:
+            stations = select_stations(stations, antennas)
         numbers = stations.numbers
         names = [f"DSA-{n:03d}" for n in numbers]
         used = [int(n) for n in numbers]
@@ -527,6 +543,18 @@ def make_uvh5_group(
     del data
     auto = uv.ant_1_array == uv.ant_2_array
     full[auto] = full[auto].real + sefd_jy  # autocorrelations: real, the system power
+    corruption_truth = None
+    if corruption is not None:
+        from .corruptions import corrupt_visibilities
+
+        # the truth is keyed by station number (the antenna's name in both layouts; the real
+        # layout numbers antennas from 0, one below their station)
+        station_of = 1 if real else 0
+        corruption_truth = corrupt_visibilities(
+            full, ant1=uv.ant_1_array + station_of, ant2=uv.ant_2_array + station_of,
+            times_jd=uv.time_array,
+            freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
+        )
     for it in nan_integrations:
         full.reshape(nt, nbls, nf, 2)[int(it)] = np.nan
     # keep the full-band object metadata-only: selecting a subband then copies no data
@@ -557,7 +585,8 @@ def make_uvh5_group(
         tmp = path.with_name(path.name[: -len(".hdf5")] + "_incomplete.hdf5")
         if real:
             _write_dsa110_file(
-                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg
+                tmp, uv, full[:, chans, :], freqs[chans], chan_width, dec_deg=dec_deg,
+                calibrated=corruption is None,
             )
         else:
             sub = uv.select(freq_chans=chans, inplace=False, run_check=False)
@@ -567,6 +596,10 @@ def make_uvh5_group(
             sub.write_uvh5(str(tmp), clobber=True, run_check=(sb == todo[0]))
         os.replace(tmp, path)  # renamed when complete, as the correlator does
         paths.append(path)
+    if corruption_truth is not None:
+        from .corruptions import write_truth
+
+        write_truth(corruption_truth, out_dir / f"{timestamp}_corruptions.json")
     log.info(
         "simulated group %s (%s layout): %d sources, %d subbands in %s",
         timestamp,
@@ -585,10 +618,13 @@ def make_uvh5_group(
         noise_jy=float(noise_jy),
         freqs_hz=freqs,
         layout=layout,
+        corruption=corruption_truth,
     )
 
 
-def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float) -> None:
+def _write_dsa110_file(
+    path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: float, calibrated: bool
+) -> None:
     """Write one subband in the correlator's layout (h5py; see ``docs/dsa110-files.md``)."""
     import h5py
 
@@ -633,6 +669,10 @@ def _write_dsa110_file(path: Path, uv, vis, freqs_desc, chan_width, *, dec_deg: 
         x["phase_center_epoch"] = np.bytes_("HADEC")
         x["fs_table"] = np.bytes_("simulated")
         x["applied_delays_ns"] = np.bytes_(" ".join(["0"] * (2 * tel.Nants)))
+        if calibrated:
+            # not the correlator's: clean simulated visibilities are calibrated (Jy), and the
+            # stream's auto mode takes correlator files without this marker as raw
+            x["contimg_calibrated"] = True
         d = f.create_group("Data")
         d["visdata"] = vis.reshape(nblts, 1, nf, npol).astype(np.complex64, copy=False)
         d["flags"] = np.zeros((nblts, 1, nf, npol), dtype=bool)

@@ -44,7 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GROUP_STATUSES = ("collecting", "pending", "running", "completed", "failed")
+#: ``waiting``: a raw group with no valid calibration, waiting for a calibrator (migration 0007).
+GROUP_STATUSES = ("collecting", "pending", "running", "waiting", "completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,14 @@ class GroupRecord:
     photometry_job_id: int | None
     timings: str | None
     updated_at: float
+    calibration_status: str | None = None
+    caltable_id: int | None = None
+    cal_wait_until: float | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> GroupRecord:
         """Build from a result row mapping."""
-        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__ if k in row})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, with ``timings`` decoded."""
