@@ -573,8 +573,11 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     # --- near-duplicates: merged, measured once at their mean position, shared
     pos_all = np.column_stack([x[sel], y[sel]])
     # one pair search serves both the duplicates and (when there are none) the blends
+    # listed neighbours whose beams reach into a box (beyond the box's half-diagonal plus
+    # 1.5 beams they add < 1e-3 of their peak) are subtracted before the box's chi2
+    chi2_radius = max(opts.blend_radius_beams, 0.5 * opts.cutout_beams * np.sqrt(2.0) + 1.5)
     ai, aj, asep, amd2 = _find_pairs(
-        pos_all, ainv_all, fmaj_all, max(opts.blend_radius_beams, opts.duplicate_beams)
+        pos_all, ainv_all, fmaj_all, max(chi2_radius, opts.duplicate_beams)
     )
     dup = asep < opts.duplicate_beams
     any_dup = bool(dup.any())
@@ -618,14 +621,16 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     meta["flux_var_factor"] = model.var_factor
     # --- pairs fitted jointly
     if any_dup:
-        pi, pj, sep, md2 = _find_pairs(pos, ainv, fmaj, opts.blend_radius_beams)
+        ci, cj, csep, cmd2 = _find_pairs(pos, ainv, fmaj, chi2_radius)
     else:  # the positions are their own representatives: keep the pairs between kept ones
         ki, kj = rep_to_k[ai], rep_to_k[aj]
-        keep_pair = (ki >= 0) & (kj >= 0) & (asep < opts.blend_radius_beams)
-        pi, pj, sep, md2 = ki[keep_pair], kj[keep_pair], asep[keep_pair], amd2[keep_pair]
-    member = np.zeros(n, dtype=bool)
-    member[pi] = True
-    member[pj] = True
+        keep_pair = (ki >= 0) & (kj >= 0) & (asep < chi2_radius)
+        ci, cj, csep, cmd2 = ki[keep_pair], kj[keep_pair], asep[keep_pair], amd2[keep_pair]
+    near = csep < opts.blend_radius_beams  # fitted jointly
+    pi, pj, sep, md2 = ci[near], cj[near], csep[near], cmd2[near]
+    member = np.zeros(n, dtype=bool)  # boxes whose chi2 needs neighbour models subtracted
+    member[ci] = True
+    member[cj] = True
     mslot = np.full(n, -1)
     mslot[member] = np.arange(int(member.sum()))
     md = np.empty((int(member.sum()), w, w), dtype=np.float32)
@@ -679,9 +684,11 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         pidx = np.concatenate(part_idx)
         partial[pidx] = True
         var[pidx] = model.masked_var_factor(np.concatenate(part_k))
-    if blank.any() and pi.size:
+    if blank.any() and ci.size:
         good_pair = ~(blank[pi] | blank[pj])
         pi, pj, sep, md2 = pi[good_pair], pj[good_pair], sep[good_pair], md2[good_pair]
+        good_c = ~(blank[ci] | blank[cj])
+        ci, cj = ci[good_c], cj[good_c]
     with np.errstate(invalid="ignore", divide="ignore"):
         amp = b / kk
         chi2 = (dd - 2.0 * amp * b + amp * amp * kk) / sig**2
@@ -715,7 +722,8 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
         bad = ~np.isfinite(inflation) | (inflation > opts.max_variance_inflation)
         bad |= ~np.isfinite(amp[members])
         failed[members[bad]] = True
-        _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sig, chi2)
+    if ci.size:
+        _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, ci, cj, half, sig, chi2)
     amp[failed] = np.nan
     var[failed] = np.nan
     err = sig * np.sqrt(var)
@@ -744,33 +752,33 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     flags.set("poor_fit", _mask(nall, tv[poor[sv]]))
 
 
-def _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
-    """Chi2 of jointly fitted positions with every neighbour's model subtracted."""
+def _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2, chunk=16384):
+    """Chi2 of boxes with the models of every listed neighbour that reaches them subtracted."""
     members = np.flatnonzero(mslot >= 0)
-    resid = md[mslot[members]]
+    resid = md  # modified in place (the cutouts are not needed afterwards)
     amp_m = np.nan_to_num(amp[members]).astype(np.float32)
-    resid -= amp_m[:, None, None] * mk[mslot[members]]
-    # directed pairs: the model of `src` evaluated on the cutout of `dst`
-    dst = np.concatenate([pi, pj])
-    src = np.concatenate([pj, pi])
-    kn = _kernels(pos[src, 0], pos[src, 1], ix[dst], iy[dst], ainv[src], half)
-    kn *= np.nan_to_num(amp[src])[:, None, None]
-    kn = kn.astype(np.float32)
-    # subtract neighbour models rank by rank, so that no cutout repeats within one assignment
-    order = np.argsort(dst, kind="stable")
-    dsorted = dst[order]
-    first = np.r_[0, np.flatnonzero(dsorted[1:] != dsorted[:-1]) + 1]
-    rank = np.arange(dst.size) - np.repeat(first, np.diff(np.r_[first, dst.size]))
-    rows = np.empty(dst.size, dtype=int)
-    rows[order] = rank
-    for r in range(int(rank.max()) + 1 if rank.size else 0):
-        sel = rows == r
-        resid[mslot[dst[sel]]] -= kn[sel]
-    resid *= mm[mslot[members]]  # blanked pixels take no part
+    resid[mslot[members]] -= amp_m[:, None, None] * mk[mslot[members]]
+    # directed pairs: the model of `src` evaluated on the cutout of `dst`, in bounded chunks
+    dst_all = np.concatenate([pi, pj])
+    src_all = np.concatenate([pj, pi])
+    for s in range(0, dst_all.size, chunk):
+        dst, src = dst_all[s : s + chunk], src_all[s : s + chunk]
+        kn = _kernels(pos[src, 0], pos[src, 1], ix[dst], iy[dst], ainv[src], half)
+        kn *= np.nan_to_num(amp[src])[:, None, None]
+        kn = kn.astype(np.float32)
+        # subtract rank by rank, so that no cutout repeats within one assignment
+        order = np.argsort(dst, kind="stable")
+        dsorted = dst[order]
+        first = np.r_[0, np.flatnonzero(dsorted[1:] != dsorted[:-1]) + 1]
+        rank = np.arange(dst.size) - np.repeat(first, np.diff(np.r_[first, dst.size]))
+        rows = np.empty(dst.size, dtype=int)
+        rows[order] = rank
+        for r in range(int(rank.max()) + 1 if rank.size else 0):
+            sel = rows == r
+            resid[mslot[dst[sel]]] -= kn[sel]
+    res = resid[mslot[members]] * mm[mslot[members]]  # blanked pixels take no part
     with np.errstate(invalid="ignore"):
-        chi2[members] = (
-            np.einsum("nij,nij->n", resid, resid, dtype=np.float64) / sigma[members] ** 2
-        )
+        chi2[members] = np.einsum("nij,nij->n", res, res, dtype=np.float64) / sigma[members] ** 2
 
 
 def _measure_peak(image, x, y, ok, sigma, bkg, opts, flags, out):
