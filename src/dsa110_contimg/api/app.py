@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None):
     from .errors import install_error_handlers
     from .middleware import BodyLimitMiddleware, RequestCounter
     from .render import RenderCache
-    from .routes import batch, data, ese, health, images, photometry, sources
+    from .routes import batch, caltables, data, ese, health, images, photometry, sources
     from .routes import variability as variability_routes
 
     settings = resolve_settings(settings)
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None):
     app.state.render_cache = RenderCache(max_items=1024)  # ~10 kB per cutout
     app.state.request_counter = RequestCounter()
     install_error_handlers(app)
-    for module in (photometry, batch, data, images, sources, ese, health):
+    for module in (photometry, batch, data, images, sources, ese, health, caltables):
         app.include_router(module.router)
     app.include_router(variability_routes.router)
     pages.install(app)

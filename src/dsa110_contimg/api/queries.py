@@ -167,6 +167,8 @@ def list_images(
         r.c.qa_reason,
         r.c.photometry_status,
         r.c.photometry_job_id,
+        r.c.calibration_status,
+        r.c.superseded_by,
         n.c.status.label("norm_status"),
         n.c.factor.label("norm_factor"),
         n.c.factor_err.label("norm_factor_err"),
@@ -256,6 +258,9 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
             r.c.qa_reason,
             r.c.photometry_status,
             r.c.photometry_job_id,
+            r.c.calibration_status,
+            r.c.caltable_id,
+            r.c.superseded_by,
         )
         .select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
         .where(i.c.data_id == data_id)

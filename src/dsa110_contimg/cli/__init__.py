@@ -17,7 +17,19 @@ import click
 import typer
 
 from ..errors import ContimgError
-from . import catalog, db, demo, jobs, mosaic, photometry, serve, stream, variability
+from . import (
+    calibrate,
+    caltables,
+    catalog,
+    db,
+    demo,
+    jobs,
+    mosaic,
+    photometry,
+    serve,
+    stream,
+    variability,
+)
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]
@@ -59,7 +71,9 @@ def _root(
 
 
 groups = Groups.create()
-for _module in (db, catalog, photometry, jobs, stream, mosaic, variability, serve, demo):
+for _module in (
+    db, catalog, photometry, jobs, stream, mosaic, variability, serve, demo, calibrate, caltables
+):
     _module.register(app, groups)
 groups.attach(app)
 

@@ -37,6 +37,7 @@ from pydantic_settings import (
 
 from ..errors import ConfigError
 from .api import ApiSettings
+from .calibration import CalibrationSettings
 from .catalog import CatalogSettings
 from .imaging import ImagingSettings
 from .jobs import JobSettings
@@ -47,6 +48,7 @@ from .stream import StreamSettings
 
 __all__ = [
     "ApiSettings",
+    "CalibrationSettings",
     "CatalogSettings",
     "ImagingSettings",
     "JobSettings",
@@ -137,6 +139,7 @@ class Settings(BaseSettings):
     mosaic: MosaicSettings = MosaicSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     api: ApiSettings = ApiSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
 
     _engine: Any = PrivateAttr(default=None)
 

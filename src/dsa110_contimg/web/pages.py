@@ -165,6 +165,7 @@ def install(app) -> None:
     def dashboard(request: Request):
         eng = engine(request)
         from ..api.routes.health import _workers
+        from ..database.caltables import calibration_summary
 
         ctx = {
             "stream": queries.stream_status(request.app.state.settings),
@@ -174,7 +175,11 @@ def install(app) -> None:
             "mosaics": queries.list_images(eng, Page(10, 0), kind="mosaic", sort="created"),
             "workers": _workers(request.app.state.settings),
             "rate": queries.measurements_per_minute(eng),
+            "calibration": calibration_summary(settings=request.app.state.settings),
         }
+        from ..catalog.coverage import reference_report  # issue 14: too few references
+
+        ctx["references"] = reference_report(settings=request.app.state.settings)
         return render(request, "dashboard.html", title="Dashboard", **ctx)
 
     def bad_request(request: Request, message: str) -> HTMLResponse:

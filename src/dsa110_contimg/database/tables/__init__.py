@@ -5,6 +5,7 @@ by the migrations in ``database/migrations/versions`` (a test checks that the tw
 """
 
 from ._meta import metadata
+from .calibration import *  # noqa: F403
 from .catalog import *  # noqa: F403
 from .mosaic import *  # noqa: F403
 from .normalization import *  # noqa: F403
