@@ -15,8 +15,19 @@ from typing import Annotated
 
 import typer
 
-from . import catalog, db, demo, jobs, mosaic, photometry, serve, stream, variability
-from . import images, prune  # issue 15: contimg images add, contimg prune
+from . import (  # issue 15: contimg images add, contimg prune
+    catalog,
+    db,
+    demo,
+    images,
+    jobs,
+    mosaic,
+    photometry,
+    prune,
+    serve,
+    stream,
+    variability,
+)
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]

@@ -16,8 +16,8 @@ from .catalogs import make_catalog  # noqa: E402
 
 __all__ += ["make_catalog"]
 
-from .uvh5 import SimulatedGroup, group_pointing, make_uvh5_group  # noqa: E402
 from .sky import simulate_groups  # noqa: E402
+from .uvh5 import SimulatedGroup, group_pointing, make_uvh5_group  # noqa: E402
 
 __all__ += ["SimulatedGroup", "group_pointing", "make_uvh5_group", "simulate_groups"]
 
