@@ -10,8 +10,18 @@ positions of which 2 000 form pairs about one beam apart (jointly fitted blends)
 - peak memory: Python/numpy allocations during one call (tracemalloc) and the maximum
   resident set size of a fresh process doing one call.
 
-Run: ``.venv/bin/python benchmarks/bench_forced.py [--repeats N]``; figures are printed and
-written to ``.bench-out/forced.json``.
+Dense positions (issue 14), each timed the same way (median wall time of ``measure_many``
+including opening the file, and the maximum resident set size of a fresh process doing one
+call):
+
+- ``dense_3000``: 3,000 random positions in a 0.3 deg box on a 512 x 512 image (beam
+  15" x 12", 3" pixels), all one blend group; targets <= 2 s and no ``fit_failed`` among the
+  positions at least one beam from every other;
+- ``random_20000``: 20,000 random positions on a 4096 x 4096 image with a 5-pixel beam;
+  targets <= 2 s and <= 1 GB.
+
+Run: ``.venv/bin/python benchmarks/bench_forced.py [--repeats N] [--only NAME]``; figures are
+printed and written to ``.bench-out/forced.json``.
 """
 
 from __future__ import annotations
@@ -41,16 +51,13 @@ N_PAIRS = 1_000
 NOISE_JY = 1e-3
 
 
-def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
-    """Write the benchmark image and return it with the (N, 2) positions."""
+def _bench_wcs(path: Path, shape: tuple[int, int]):
+    """The WCS of a benchmark image of ``shape`` (a header-only file is written first)."""
     from astropy.io import fits
     from astropy.wcs import WCS
 
     from dsa110_contimg.simulation import make_fits_image
 
-    rng = np.random.default_rng(seed)
-    path = workdir / "bench_forced.fits"
-    # header only first, to place the sources in pixel coordinates
     make_fits_image(
         path,
         shape=(16, 16),
@@ -61,9 +68,18 @@ def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
         noise_jy=0.0,
     )
     hdr = fits.getheader(path)
-    hdr["CRPIX1"] = SHAPE[1] / 2 + 1
-    hdr["CRPIX2"] = SHAPE[0] / 2 + 1
-    wcs = WCS(hdr, naxis=2)
+    hdr["CRPIX1"] = shape[1] / 2 + 1
+    hdr["CRPIX2"] = shape[0] / 2 + 1
+    return WCS(hdr, naxis=2)
+
+
+def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
+    """Write the benchmark image and return it with the (N, 2) positions."""
+    from dsa110_contimg.simulation import make_fits_image
+
+    rng = np.random.default_rng(seed)
+    path = workdir / "bench_forced.fits"
+    wcs = _bench_wcs(path, SHAPE)
     n_single = N_POSITIONS - 2 * N_PAIRS
     margin = 20
     x = rng.uniform(margin, SHAPE[1] - margin, n_single + N_PAIRS)
@@ -88,6 +104,95 @@ def make_inputs(workdir: Path, seed: int = 42) -> tuple[Path, np.ndarray]:
         dtype="float32",
     )
     return path, np.column_stack([ra, dec])
+
+
+def make_dense_inputs(
+    workdir: Path, *, shape: tuple[int, int], n: int, box_deg: float | None, seed: int = 7
+) -> tuple[Path, np.ndarray]:
+    """An image with a source at each of ``n`` random positions (in a box, or anywhere)."""
+    from dsa110_contimg.simulation import make_fits_image
+
+    rng = np.random.default_rng(seed)
+    path = workdir / f"dense_{n}_{shape[0]}.fits"
+    wcs = _bench_wcs(path, shape)
+    if box_deg is not None:
+        half = 0.5 * box_deg * 3600.0 / PIXEL_ARCSEC
+        lo = np.array([shape[1] / 2 - half, shape[0] / 2 - half])
+        hi = np.array([shape[1] / 2 + half, shape[0] / 2 + half])
+    else:
+        lo, hi = np.array([20.0, 20.0]), np.array([shape[1] - 20.0, shape[0] - 20.0])
+    xy = rng.uniform(lo, hi, (n, 2))
+    ra, dec = wcs.all_pix2world(xy[:, 0], xy[:, 1], 0)
+    flux = np.exp(rng.uniform(np.log(5e-3), np.log(0.1), n))
+    make_fits_image(
+        path,
+        shape=shape,
+        center=(150.0, 55.0),
+        pixel_scale_arcsec=PIXEL_ARCSEC,
+        beam=BEAM,
+        sources=list(zip(ra, dec, flux, strict=True)),
+        noise_jy=NOISE_JY,
+        seed=seed,
+    )
+    return path, np.column_stack([ra, dec])
+
+
+def run_dense(name: str, path: Path, coords: np.ndarray, repeats: int) -> dict:
+    """Time ``measure_many`` on dense positions; count fit_failed by nearest-neighbour distance."""
+    from scipy.spatial import cKDTree
+
+    from dsa110_contimg.photometry import measure_many
+
+    ids = [f"dense-{i:05d}" for i in range(len(coords))]
+    table = measure_many(path, coords, source_ids=ids)  # warm the imports and page cache
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        table = measure_many(path, coords, source_ids=ids)
+        times.append(time.perf_counter() - t)
+    coords_path = path.with_suffix(".npy")
+    np.save(coords_path, coords)
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(path), str(coords_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    max_rss_mb = json.loads(child.stdout.strip().splitlines()[-1])["max_rss_mb"]
+    xy = np.column_stack([np.asarray(table["x_pix"]), np.asarray(table["y_pix"])])
+    nn_beams = cKDTree(xy).query(xy, k=2)[0][:, 1] / (BEAM[0] / PIXEL_ARCSEC)
+    flags = np.asarray(table["flags"]).astype(str)
+    failed = np.char.find(flags, "fit_failed") >= 0
+    return {
+        "name": name,
+        "n_positions": int(len(coords)),
+        "median_s": statistics.median(times),
+        "all_s": times,
+        "max_rss_mb": max_rss_mb,
+        "n_fit_failed": int(failed.sum()),
+        "n_fit_failed_beyond_1_beam": int(np.sum(failed & (nn_beams >= 1.0))),
+        "n_beyond_1_beam": int(np.sum(nn_beams >= 1.0)),
+        "n_duplicate": int(np.sum(np.char.find(flags, "duplicate") >= 0)),
+        "n_blended": int(np.sum(np.char.find(flags, "blended") >= 0)),
+        "n_nan": int(np.sum(~np.isfinite(np.asarray(table["flux_jy"])))),
+    }
+
+
+def print_dense(r: dict, target_s: float, target_mb: float | None) -> None:
+    ok_t = "met" if r["median_s"] <= target_s else "NOT met"
+    mem = ""
+    if target_mb:
+        ok_m = "met" if r["max_rss_mb"] <= target_mb else "NOT met"
+        mem = f" (target <= {target_mb:.0f} MB: {ok_m})"
+    print(
+        f"{r['name']}: {r['n_positions']} positions ({r['n_blended']} blended, "
+        f"{r['n_duplicate']} duplicate): median {r['median_s'] * 1e3:.0f} ms incl. open "
+        f"(target <= {target_s:.0f} s: {ok_t}), {r['max_rss_mb']:.0f} MB max RSS{mem}"
+    )
+    print(
+        f"  fit_failed: {r['n_fit_failed']} in all, {r['n_fit_failed_beyond_1_beam']} among the "
+        f"{r['n_beyond_1_beam']} positions >= 1 beam from every other; NaN fluxes {r['n_nan']}"
+    )
 
 
 def read_once(path: Path) -> float:
@@ -120,9 +225,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", choices=["main", "dense_3000", "random_20000"], help="run one case only"
+    )
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child)
+        return 0
+    dense: dict[str, dict] = {}
+    if args.only in (None, "dense_3000", "random_20000"):
+        with tempfile.TemporaryDirectory(prefix="bench_forced_dense_") as tmp:
+            for name, shape, n, box, target_mb in (
+                ("dense_3000", (512, 512), 3000, 0.3, None),
+                ("random_20000", (4096, 4096), 20_000, None, 1024.0),
+            ):
+                if args.only not in (None, name):
+                    continue
+                path, coords = make_dense_inputs(Path(tmp), shape=shape, n=n, box_deg=box)
+                dense[name] = run_dense(name, path, coords, args.repeats)
+                print_dense(dense[name], 2.0, target_mb)
+                path.unlink()
+    if args.only not in (None, "main"):
+        OUT.mkdir(exist_ok=True)
+        (OUT / "forced_dense.json").write_text(json.dumps(dense, indent=1) + "\n")
         return 0
 
     from dsa110_contimg.photometry import measure_many
@@ -191,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracemalloc_peak_mb": peak / 2**20,
         "subprocess_max_rss_mb": max_rss_mb,
         "setup_s": setup_s,
+        "dense": dense,
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CalibrationError",
     "CatalogError",
     "ConfigError",
     "ContimgError",
@@ -106,6 +107,11 @@ class StreamError(ContimgError):
 
 class MosaicError(ContimgError):
     """A mosaic group cannot be built (missing, unreadable or mismatched inputs)."""
+
+
+class CalibrationError(ContimgError):
+    """Flagging, calibration (a CASA task) or a calibrator look-up failed for a Measurement Set,
+    or the stream cannot calibrate a group."""
 
 
 class NormalizationError(ContimgError):

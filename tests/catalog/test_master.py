@@ -64,7 +64,12 @@ def test_master_crossmatch_on_real_samples(db_settings, data_dir):
     assert ref.sum() > 5
     assert not np.any(ref & np.asarray(master["resolved_flag"]))
     assert not np.any(ref & np.asarray(master["confusion_flag"]))
-    assert np.all(np.asarray(master["spectral_index"])[ref] <= -0.5)
+    alpha = np.asarray(master["spectral_index"])
+    nvss_only = np.char.find(np.asarray(master["flags"], dtype=str), "reference=nvss_only") >= 0
+    assert np.all(alpha[ref & ~nvss_only] <= -0.5)
+    # the NVSS-only fallback: no spectral index, outside the VLASS tile (a sixth of the box)
+    assert np.all(ref[nvss_only]) and np.all(np.isnan(alpha[nvss_only]))
+    assert np.all(np.asarray(master["n_vlass"])[nvss_only] == 0)
     assert np.all(np.asarray(master["snr"])[ref] >= 50)
     assert np.all(np.asarray(master["confusion_flag"])[np.asarray(master["n_vlass"]) > 1])
     # "master" is queryable like any catalog

@@ -1,4 +1,5 @@
-"""A small simulated group (1 channel per subband, 3 integrations), written once per session."""
+"""A small simulated group in the telescope's layout (1 channel per subband, 3 integrations, the
+default 96 correlated antennas), written once per session."""
 
 from __future__ import annotations
 
@@ -27,15 +28,27 @@ def small_group(tmp_path_factory):
     )
 
 
-def copy_group(paths, dest: Path, timestamp: str, *, subbands=None) -> list[Path]:
-    """Copy subband files under another timestamp (a cheap new group for queue tests)."""
+def copy_group(
+    paths, dest: Path, timestamp: str, *, subbands=None, jitter_s=None, suffix=".hdf5"
+) -> list[Path]:
+    """Copy subband files under another timestamp (a cheap new group for queue tests).
+
+    ``jitter_s``: ``{subband: seconds}`` added to that subband's name timestamp, as the
+    telescope's nodes date their files; ``suffix``: e.g. ``"_incomplete.hdf5"``.
+    """
+    from datetime import datetime, timedelta
+
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for p in paths:
         sb = int(p.name.split("_sb")[1][:2])
         if subbands is not None and sb not in subbands:
             continue
-        q = dest / f"{timestamp}_sb{sb:02d}.hdf5"
+        ts = timestamp
+        if jitter_s and jitter_s.get(sb):
+            t = datetime.fromisoformat(timestamp) + timedelta(seconds=jitter_s[sb])
+            ts = t.strftime("%Y-%m-%dT%H:%M:%S")
+        q = dest / f"{ts}_sb{sb:02d}{suffix}"
         shutil.copyfile(p, q)
         out.append(q)
     return out

@@ -11,6 +11,7 @@ from dsa110_contimg.conversion.streaming import check_uvh5_file, parse_subband_n
 from dsa110_contimg.errors import ConversionError, StreamError
 from dsa110_contimg.imaging import read_ms_info
 from dsa110_contimg.simulation import group_pointing
+from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
 from .conftest import START, copy_group, truncate
 
@@ -24,7 +25,19 @@ def test_parse_subband_name():
 
 
 def test_check_accepts_a_good_file(small_group):
+    # the correlator's layout: Data/visdata (Nblts, 1, Nfreqs, Npols), float32 uvw, drift
+    with h5py.File(small_group.paths[0], "r") as f:
+        assert f["Data/visdata"].ndim == 4 and f["Header/uvw_array"].dtype == np.float32
     check_uvh5_file(small_group.paths[0])
+
+
+def test_check_refuses_a_foreign_layout_naming_it(small_group, tmp_path):
+    (p,) = copy_group(small_group.paths[:1], tmp_path, START)
+    with h5py.File(p, "r+") as f:
+        del f["Header/extra_keywords/phase_center_dec"]
+    with pytest.raises(StreamError, match="phase_center_dec") as err:
+        check_uvh5_file(p)
+    assert p.name in str(err.value)
 
 
 def test_check_rejects_truncated_file(small_group, tmp_path):
@@ -55,7 +68,7 @@ def test_convert_group_phases_to_mid_group_meridian(small_group, tmp_path):
     assert info.phase_dec_deg == pytest.approx(dec, abs=1e-5)
     assert len(info.freqs_hz) == 16 and np.all(np.diff(info.freqs_hz) > 0)
     assert len(info.times_mjd_s) == 3
-    assert info.duration_s == pytest.approx(3 * 12.885, rel=1e-6)
+    assert info.duration_s == pytest.approx(3 * INTEGRATION_S, rel=1e-6)
     assert 480 < info.max_baseline_m < 500  # the T: 200 m west/east x 440 m north
 
 

@@ -33,7 +33,9 @@ def test_simulate_writes_groups_with_a_synthetic_catalog(tmp_path):
     )
     assert rc == 0
     files = sorted((tmp_path / "in").glob("*_sb*.hdf5"))
-    assert len(files) == 16 and files[0].name.startswith("2025-01-15T12:00:00_sb00")
+    # the telescope's layout: names dated up to seconds apart, the earliest at the start
+    assert len(files) == 16 and files[0].name.startswith("2025-01-15T12:00:00_sb")
+    assert sorted(int(f.name[-7:-5]) for f in files) == list(range(16))
     from dsa110_contimg.catalog import catalog_info
 
     assert catalog_info("synthetic", settings=make_settings(state)).row_count > 100

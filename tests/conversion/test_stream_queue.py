@@ -227,6 +227,98 @@ def test_stream_warns_when_jobs_wait_without_a_worker(settings, tmp_path, caplog
     assert "no worker is alive" in caplog.text
 
 
+def test_jittered_names_make_one_group(db_settings, small_group, tmp_path):
+    """Each node dates its file when it opens it: the 16 names of a group differ by seconds."""
+    s = _streamer(db_settings, tmp_path)
+    jitter = {sb: (sb * 7) % 5 for sb in range(16)}  # 0-4 s
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T09:00:00", jitter_s=jitter)
+    assert len({p.name[:19] for p in (tmp_path / "in").iterdir()}) == 5
+    assert s.ingest() == 16
+    (g,) = list_groups(settings=db_settings)
+    assert (g.status, g.n_files, g.group_key) == ("pending", 16, "2025-01-16T09:00:00")
+
+
+def test_incomplete_files_wait_for_their_rename(db_settings, small_group, tmp_path):
+    s = _streamer(db_settings, tmp_path)
+    inc = copy_group(
+        small_group.paths, tmp_path / "in", "2025-01-16T10:00:00", suffix="_incomplete.hdf5"
+    )
+    assert s.ingest() == 0 and list_groups(settings=db_settings) == []
+    for p in inc[:10]:
+        p.rename(p.with_name(p.name.replace("_incomplete", "")))
+    assert s.ingest() == 10
+    for p in inc[10:]:
+        p.rename(p.with_name(p.name.replace("_incomplete", "")))
+    assert s.ingest() == 6
+    (g,) = list_groups(settings=db_settings)
+    assert (g.status, g.n_files) == ("pending", 16)
+
+
+def _never_wait(monkeypatch):
+    """A bounded run that would wait for more files fails at once (no timing involved)."""
+    from dsa110_contimg.conversion.streaming import streamer
+
+    def wait(self, timeout):  # noqa: ANN001
+        raise AssertionError("the bounded stream waited for files that cannot arrive")
+
+    monkeypatch.setattr(streamer.DirectoryWatcher, "wait", wait)
+
+
+def _two_bad_groups(small_group, tmp_path):
+    a = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T11:00:00")
+    truncate(a[2])
+    b = copy_group(small_group.paths, tmp_path / "in", "2025-01-16T12:00:00")
+    b[5].write_text("not HDF5\n")
+
+
+def test_max_groups_counts_groups_that_failed_their_file_check(
+    settings, small_group, tmp_path, monkeypatch
+):
+    """``contimg stream --max-groups 2`` whose two groups failed the file check returns."""
+    from dsa110_contimg.conversion.streaming import run_stream
+
+    settings.stream.file_settle_seconds = 0.0
+    _two_bad_groups(small_group, tmp_path)
+    _never_wait(monkeypatch)
+    out = run_stream(tmp_path / "in", tmp_path / "out", settings=settings, max_groups=2)
+    assert [o.status for o in out] == ["failed", "failed"]
+    assert "truncated" in out[0].error or "unreadable" in out[0].error
+    assert "not an HDF5 file" in out[1].error
+
+
+def test_once_reports_failed_groups_too(settings, small_group, tmp_path, monkeypatch):
+    from dsa110_contimg.cli import main
+    from dsa110_contimg.conversion.streaming import run_stream
+
+    settings.stream.file_settle_seconds = 0.0
+    _two_bad_groups(small_group, tmp_path)
+    _never_wait(monkeypatch)
+    out = run_stream(tmp_path / "in", tmp_path / "out", settings=settings, once=True)
+    assert sorted(o.group_key for o in out if o.status == "failed") == [
+        "2025-01-16T11:00:00",
+        "2025-01-16T12:00:00",
+    ]
+    # the same through the command line, on a fresh state directory
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[stream]\nfile_settle_seconds = 0\n")
+    rc = main(
+        [
+            "--state-dir",
+            str(tmp_path / "state2"),
+            "--config",
+            str(cfg),
+            "stream",
+            "--input-dir",
+            str(tmp_path / "in"),
+            "--output-dir",
+            str(tmp_path / "out2"),
+            "--max-groups",
+            "2",
+        ]
+    )
+    assert rc == 0
+
+
 def test_once_right_after_files_land_waits_for_them_to_settle(db_settings, small_group, tmp_path):
     """``--once`` just after a copy finished ingests the files instead of exiting idle."""
     s = _streamer(db_settings, tmp_path)

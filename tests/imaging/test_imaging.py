@@ -147,3 +147,58 @@ def test_qa_passes_a_good_image_and_flags_a_bad_one(tmp_path):
     assert bad.status == "failed"
     assert "x thermal" in bad.reason and "finite fraction" in bad.reason
     assert set(bad.metrics()) >= {"noise_jy", "noise_ratio", "dynamic_range", "bmaj_arcsec"}
+
+
+def _astrometry_image(path, truth):
+    from dsa110_contimg.simulation import make_fits_image
+
+    make_fits_image(
+        path,
+        shape=(384, 384),
+        center=(150.0, 37.0),
+        pixel_scale_arcsec=10.0,
+        beam=(60.0, 45.0, 30.0),
+        sources=truth,
+        noise_jy=1e-3,
+        seed=3,
+    )
+
+
+def _astrometry_truth(n=16, seed=4):
+    rng = np.random.default_rng(seed)
+    ra = 150.0 + rng.uniform(-0.6, 0.6, n) / np.cos(np.radians(37.0))
+    dec = 37.0 + rng.uniform(-0.6, 0.6, n)
+    flux = rng.uniform(0.05, 0.5, n)
+    return [(float(a), float(d), float(f)) for a, d, f in zip(ra, dec, flux, strict=True)]
+
+
+@pytest.mark.parametrize("shift_beams", [0.0, 0.05, 0.3])
+def test_astrometric_offset_recovered_and_flagged(tmp_path, shift_beams):
+    """Sources injected at known positions; the catalog is shifted by a known offset."""
+    from dsa110_contimg.config.calibration import CalibrationSettings
+    from dsa110_contimg.imaging.qa import measure_astrometry
+
+    truth = _astrometry_truth()
+    path = tmp_path / "a-image.fits"
+    _astrometry_image(path, truth)
+    fwhm_arcsec = np.sqrt(60.0 * 45.0)
+    shift_deg = shift_beams * fwhm_arcsec / 3600.0
+    # the catalog is offset to the south-east: measured - catalog points north-west
+    catalog = [
+        {"ra_deg": a + shift_deg * 0.6 / np.cos(np.radians(d)), "dec_deg": d - shift_deg * 0.8,
+         "flux_mjy": f * 1e3}
+        for a, d, f in truth
+    ]
+    res = measure_astrometry(path, catalog, noise_jy=1e-3, n_sources=30, min_snr=20.0)
+    assert res.n_sources >= 10
+    assert res.offset_beams == pytest.approx(shift_beams, abs=0.03)
+    assert res.median_dra_arcsec == pytest.approx(-0.6 * shift_beams * fwhm_arcsec, abs=2.0)
+    assert res.median_ddec_arcsec == pytest.approx(0.8 * shift_beams * fwhm_arcsec, abs=2.0)
+    qa = assess_image(path, config=ImagingSettings(qa_min_dynamic_range=5), sources=catalog,
+                      astrometry=CalibrationSettings(astrometry_max_offset_beams=0.1))
+    assert qa.astrometric_offset_beams == pytest.approx(res.offset_beams)
+    assert qa.metrics()["n_astrometric_sources"] == res.n_sources
+    if shift_beams > 0.1:
+        assert qa.status == "failed" and "astrometric offset" in qa.reason
+    else:
+        assert qa.status == "passed", qa.reason

@@ -171,3 +171,27 @@ def test_run_once_and_stop_event(settings, mk):
     assert get_mosaic_group(1, settings=s).status == "built"
     assert np.isfinite(get_image(get_mosaic_group(1, settings=s).mosaic_data_id,
                                  settings=s).mjd_mid)
+
+
+def test_uncalibrated_and_superseded_images_never_enter_a_mosaic(db_settings, mk):
+    from dsa110_contimg.database.caltables import (
+        register_caltable,
+        set_image_calibration,
+        supersede_product,
+    )
+
+    settings = _settings(db_settings, images_per_mosaic=3, overlap=0, max_gap_seconds=1e6)
+    _, ids = mk(settings, 7)
+    cal = register_caltable(calibrator="3C286", transit_mjd=60735.0, validity_hours=12,
+                            tables={"K": "/k"}, settings=settings)
+    set_image_calibration(ids[1], "uncalibrated", settings=settings)
+    set_image_calibration(ids[4], "calibrated", cal.id, settings=settings)
+    set_image_calibration(ids[5], "precalibrated", settings=settings)
+    # ids[2] was re-calibrated into ids[3]'s place: the replaced product is left out
+    set_image_calibration(ids[2], "calibrated", cal.id, settings=settings)
+    supersede_product(ids[2], ids[3], settings=settings)
+    MosaicOrchestrator(settings).form_groups()
+    members = [m for g in list_mosaic_groups(settings=settings) for m in g.member_data_ids]
+    assert members == [ids[0], ids[3], ids[4], ids[5], ids[6]][: len(members)]
+    assert ids[1] not in members and ids[2] not in members
+    assert members[:3] == [ids[0], ids[3], ids[4]]

@@ -47,7 +47,8 @@ def test_stream_to_mosaic_photometry(tmp_path):
     sky["flux_jy"] = np.asarray(sky["flux_mjy"]) / 1000.0
     sky["spectral_index"] = -0.7
     for i, t in enumerate((START, second)):
-        make_uvh5_group(tmp_path / "in", start_time=t, dec_deg=37.0, sources=sky, seed=i + 1)
+        make_uvh5_group(tmp_path / "in", start_time=t, dec_deg=37.0, sources=sky,
+                        n_channels_per_subband=4, seed=i + 1)
     options = StreamOptions(enable_photometry=True, photometry_catalog=CATALOG,
                             photometry_normalize=False)
     result = run_pipeline(tmp_path / "in", tmp_path / "out", options=options,

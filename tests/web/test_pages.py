@@ -42,9 +42,15 @@ def test_image_page(page, server):
     assert width > 200  # the server-rendered preview arrived and decoded
     assert page.locator("#measurements tbody tr").count() == 12
     assert page.locator("#image-meta").inner_text().count(d) >= 1
-    # sorting by flux and filtering work in the page
-    page.locator("#measurements th", has_text="flux (mJy)").click()
+    # sorting (on the server, whole list) and filtering work
+    page.locator("#measurements th[data-sort=flux_jy] a").click()
+    page.wait_for_url("**order=asc**")
+    cells = page.locator("#measurements tbody tr td:nth-child(5)").all_inner_texts()
+    fluxes = [float(c) for c in cells]
+    assert fluxes == sorted(fluxes) and len(fluxes) == 12
     page.fill("#filter", pipe.truth[0]["source_id"])
+    page.press("#filter", "Enter")
+    page.wait_for_url("**search=**")
     visible = page.locator("#measurements tbody tr:visible")
     assert visible.count() == 1
     # CSV export
@@ -95,8 +101,9 @@ def test_source_page_plot_zoom_and_series(page, server):
     # metrics, ESE status, cutouts
     assert page.locator("#metrics tbody tr").count() >= 5
     assert "active" in page.locator("#ese-status").inner_text()
+    page.wait_for_function("document.getElementById('cutouts').dataset.loaded !== undefined")
     imgs = page.locator("#cutouts img")
-    assert imgs.count() == 4
+    assert imgs.count() == N_EPOCHS  # one per epoch (one transit a day here)
     page.wait_for_function(
         "[...document.querySelectorAll('#cutouts img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
@@ -114,8 +121,8 @@ def test_unknown_source_page_is_404(page, server):
 def test_source_search(page, server):
     base, pipe = server
     t = pipe.truth[3]
-    page.goto(f"{base}/sources?ra_deg={t['ra_deg']}&dec_deg={t['dec_deg']}&radius_deg=0.01")
-    first = page.locator("#search-results tbody tr").first
+    page.goto(f"{base}/sources?q={t['ra_deg']}+{t['dec_deg']}&radius=0.01")
+    first = page.locator("#sources-table tbody tr").first
     assert t["source_id"] in first.inner_text()
     first.locator("a").click()
     page.wait_for_selector("#lc-plot canvas")
@@ -151,6 +158,7 @@ def test_ese_confirm_dismiss_and_reopen(page, server):
     # with the token set in the header form
     page.fill("form.token input[name=token]", TOKEN)
     page.click("form.token button")
+    row.locator(".note-box").fill("confirmed from the web UI")
     row.locator("button.confirm").click()
     page.wait_for_function(
         "document.querySelector('#ese-table .status-cell').textContent.includes('confirmed')"
@@ -158,12 +166,20 @@ def test_ese_confirm_dismiss_and_reopen(page, server):
     page.reload()
     assert "confirmed" in page.locator("#ese-table .status-cell").first.inner_text()
     assert "confirmed from the web UI" in page.locator("#ese-table .note").first.inner_text()
+    # a confirmed candidate offers only "Reopen"
+    assert page.locator("#ese-table button.dismiss").first.is_hidden()
+    assert page.locator("#ese-table button.confirm").first.is_hidden()
+    page.locator("#ese-table button.reopen").first.click()
+    page.wait_for_function(
+        "document.querySelector('#ese-table .status-cell').textContent.includes('active')"
+    )
     page.locator("#ese-table button.dismiss").first.click()
     page.wait_for_function(
         "document.querySelector('#ese-table .status-cell').textContent.includes('dismissed')"
     )
     page.goto(base + "/ese?status=dismissed")
     assert page.locator("#ese-table tbody tr").count() == 1
+    page.locator("#ese-table .note-box").first.fill("reopened from the web UI")
     page.locator("#ese-table button.reopen").first.click()  # dismissed by mistake
     page.wait_for_function(
         "document.querySelector('#ese-table .status-cell').textContent.includes('active')"

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None):
     from .. import __version__
     from ..database import get_engine
     from ..web import pages
+    from .docs import install_docs
     from .encoding import SafeJSONResponse
     from .errors import install_error_handlers
     from .middleware import (
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None):
         default_allowed_hosts,
     )
     from .render import RenderCache
-    from .routes import batch, data, ese, health, images, photometry, sources
+    from .routes import batch, caltables, data, ese, health, images, photometry, sources
+    from .routes import variability as variability_routes
 
     settings = resolve_settings(settings)
 
@@ -73,18 +75,20 @@ def create_app(settings: Settings | None = None):
         "the server has a token (api.token, CONTIMG_API__TOKEN). Errors always have the shape "
         '`{"error": {"status", "type", "message"}}`.',
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served offline by api.docs.install_docs
         redoc_url=None,
         default_response_class=SafeJSONResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.render_cache = RenderCache()
+    app.state.render_cache = RenderCache(max_items=1024)  # ~10 kB per cutout
     app.state.request_counter = RequestCounter()
     install_error_handlers(app)
-    for module in (photometry, batch, data, images, sources, ese, health):
+    for module in (photometry, batch, data, images, sources, ese, health, caltables):
         app.include_router(module.router)
+    app.include_router(variability_routes.router)
     pages.install(app)
+    install_docs(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,

@@ -12,17 +12,14 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, func, select
 
-from ..catalog.spatial import angular_separation_deg
 from ..database.products import PHOTOMETRY_COLUMNS
 from ..database.tables import products as t
 from ..errors import NotFoundError
 from .deps import Page
 
 __all__ = [
-    "cone_search",
     "count_by_status",
     "ese_status",
     "get_data_record",
@@ -32,7 +29,10 @@ __all__ = [
     "list_data",
     "list_images",
     "list_jobs",
+    "list_jobs_table",
+    "mosaic_members",
     "measurements_per_minute",
+    "source_list",
     "source_summary",
     "stream_status",
 ]
@@ -99,26 +99,152 @@ def get_data_record(engine: Engine, data_id: str) -> dict:
     return rec
 
 
-def list_images(engine: Engine, page: Page, *, kind: str | None = None) -> dict:
-    """Return one page of images (or mosaics), newest observation first, with their status."""
-    i, r = t.images, t.data_registry
+#: Sort keys of the image and mosaic lists -> column (``images`` i, ``data_registry`` r,
+#: ``image_normalization`` n).
+IMAGE_SORTS = {
+    "mjd": "i.mjd_mid",
+    "created": "i.created_at",
+    "data_id": "i.data_id",
+    "noise": "i.noise_jy",
+    "status": "r.status",
+    "qa": "r.qa_status",
+    "photometry": "r.photometry_status",
+    "factor": "n.factor",
+}
+
+
+def _image_sort_column(key: str):
+    from ..database.tables import normalization as nt
+
+    tables = {"i": t.images, "r": t.data_registry, "n": nt.image_normalization}
+    if key not in IMAGE_SORTS:
+        raise ValueError(f"unknown sort {key!r}; expected one of {', '.join(IMAGE_SORTS)}")
+    alias, col = IMAGE_SORTS[key].split(".")
+    return tables[alias].c[col]
+
+
+def list_images(
+    engine: Engine,
+    page: Page,
+    *,
+    kind: str | None = None,
+    sort: str = "mjd",
+    order: str = "desc",
+    status: str | None = None,
+    qa_status: str | None = None,
+) -> dict:
+    """Return one page of images (or mosaics) with registry, QA and normalization status.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    page : Page
+        Rows to return.
+    kind : str, optional
+        ``"image"`` or ``"mosaic"``.
+    sort : str
+        A key of :data:`IMAGE_SORTS` (default: observation time).
+    order : str
+        ``"asc"`` or ``"desc"``; ties are broken by ``data_id``.
+    status, qa_status : str, optional
+        Keep only this registry status / QA status.
+
+    Returns
+    -------
+    dict
+        The list envelope; each item has the image columns, ``status``, ``qa_status``,
+        ``photometry_status``, ``photometry_job_id``, ``norm_status``, ``norm_factor``,
+        ``norm_factor_err``, ``norm_n_refs`` (and ``n_members``/``members`` for mosaics).
+    """
+    from ..database.tables import normalization as nt
+
+    i, r, n = t.images, t.data_registry, nt.image_normalization
     stmt = select(
         i,
         r.c.status,
         r.c.qa_status,
+        r.c.qa_reason,
         r.c.photometry_status,
         r.c.photometry_job_id,
-    ).select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
+        r.c.calibration_status,
+        r.c.superseded_by,
+        n.c.status.label("norm_status"),
+        n.c.factor.label("norm_factor"),
+        n.c.factor_err.label("norm_factor_err"),
+        n.c.n_refs.label("norm_n_refs"),
+        n.c.reason.label("norm_reason"),
+    ).select_from(
+        i.outerjoin(r, r.c.data_id == i.c.data_id).outerjoin(n, n.c.data_id == i.c.data_id)
+    )
     if kind:
         stmt = stmt.where(i.c.kind == kind)
+    if status:
+        stmt = stmt.where(r.c.status == status)
+    if qa_status:
+        stmt = stmt.where(r.c.qa_status == qa_status)
+    col = _image_sort_column(sort)
+    key = col.asc().nulls_last() if order == "asc" else col.desc().nulls_last()
+    tie = i.c.data_id.asc() if order == "asc" else i.c.data_id.desc()
     with engine.connect() as conn:
         total = _count(conn, stmt)
-        rows = conn.execute(
-            stmt.order_by(i.c.mjd_mid.desc().nulls_last(), i.c.created_at.desc())
-            .limit(page.limit)
-            .offset(page.offset)
-        ).all()
-    return page.envelope([_row(x) for x in rows], total)
+        rows = [
+            _row(x)
+            for x in conn.execute(stmt.order_by(key, tie).limit(page.limit).offset(page.offset))
+        ]
+        if kind == "mosaic" and rows:
+            members = mosaic_members(conn, [x["data_id"] for x in rows])
+            for x in rows:
+                x["members"] = members.get(x["data_id"], [])
+                x["n_members"] = len(x["members"])
+    return page.envelope(rows, total)
+
+
+def mosaic_members(conn, data_ids: list[str]) -> dict[str, list[dict]]:
+    """Return ``{mosaic data_id: [{"data_id", "mjd_mid"}, ...]}`` in the mosaic's input order."""
+    from ..database.tables import mosaic as mt
+
+    mm = mt.mosaic_members
+    rows = conn.execute(
+        select(mm.c.mosaic_data_id, mm.c.member_data_id, t.images.c.mjd_mid)
+        .select_from(mm.outerjoin(t.images, t.images.c.data_id == mm.c.member_data_id))
+        .where(mm.c.mosaic_data_id.in_(data_ids))
+        .order_by(mm.c.mosaic_data_id, mm.c.position)
+    ).all()
+    out: dict[str, list[dict]] = {}
+    for m, d, mjd in rows:
+        out.setdefault(m, []).append({"data_id": d, "mjd_mid": mjd})
+    return out
+
+
+#: Sort keys of the jobs list.
+JOB_SORTS = ("id", "created_at", "status", "job_type", "total_items", "failed_items")
+
+
+def list_jobs_table(
+    engine: Engine,
+    page: Page,
+    *,
+    sort: str = "id",
+    order: str = "desc",
+    status: str | None = None,
+) -> dict:
+    """Return one page of batch jobs sorted by a column of :data:`JOB_SORTS`."""
+    j = t.batch_jobs
+    if sort not in JOB_SORTS:
+        raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(JOB_SORTS)}")
+    stmt = select(j)
+    if status:
+        stmt = stmt.where(j.c.status == status)
+    col = j.c[sort]
+    key = col.asc().nulls_last() if order == "asc" else col.desc().nulls_last()
+    with engine.connect() as conn:
+        total = _count(conn, stmt)
+        rows = conn.execute(stmt.order_by(key, j.c.id.desc()).limit(page.limit).offset(page.offset))
+        items = [_row(x) for x in rows]
+    for x in items:
+        x["job_id"] = x.pop("id")
+    return page.envelope(items, total)
 
 
 def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -> dict:
@@ -132,6 +258,9 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
             r.c.qa_reason,
             r.c.photometry_status,
             r.c.photometry_job_id,
+            r.c.calibration_status,
+            r.c.caltable_id,
+            r.c.superseded_by,
         )
         .select_from(i.outerjoin(r, r.c.data_id == i.c.data_id))
         .where(i.c.data_id == data_id)
@@ -145,6 +274,13 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
         rec["n_measurements"] = int(
             conn.execute(select(func.count()).where(t.photometry.c.data_id == data_id)).scalar_one()
         )
+        from ..database.tables import normalization as nt
+
+        n = nt.image_normalization
+        norm = conn.execute(select(n).where(n.c.data_id == data_id)).first()
+        rec["normalization"] = _row(norm) if norm is not None else None
+        if rec.get("kind") == "mosaic":
+            rec["members"] = mosaic_members(conn, [data_id]).get(data_id, [])
     return rec
 
 
@@ -153,19 +289,33 @@ def get_image_record(engine: Engine, data_id: str, *, kind: str | None = None) -
 MEASUREMENT_COLUMNS = [c for c in PHOTOMETRY_COLUMNS if c not in ("data_id", "software_version")]
 
 
-def image_photometry(engine: Engine, data_id: str, page: Page | None = None) -> dict:
-    """Return the measurements on one image, brightest first (all of them without a page)."""
+def image_photometry(
+    engine: Engine,
+    data_id: str,
+    page: Page | None = None,
+    *,
+    sort: str = "flux_jy",
+    order: str = "desc",
+    search: str | None = None,
+) -> dict:
+    """Return the measurements on one image, brightest first (all of them without a page).
+
+    ``sort`` is one of :data:`MEASUREMENT_COLUMNS`; ``search`` keeps source ids containing it.
+    """
     p = t.photometry
-    stmt = (
-        select(*[p.c[c] for c in MEASUREMENT_COLUMNS])
-        .where(p.c.data_id == data_id)
-        .order_by(p.c.flux_jy.desc().nulls_last(), p.c.source_id)
-    )
+    if sort not in MEASUREMENT_COLUMNS:
+        raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(MEASUREMENT_COLUMNS)}")
+    col = p.c[sort]
+    key = col.asc().nulls_last() if order == "asc" else col.desc().nulls_last()
+    conds = [p.c.data_id == data_id]
+    if search:
+        conds.append(p.c.source_id.contains(search, autoescape=True))
+    stmt = select(*[p.c[c] for c in MEASUREMENT_COLUMNS]).where(*conds).order_by(key, p.c.source_id)
     with engine.connect() as conn:
         if page is None:
             rows = conn.execute(stmt).all()
             return {"items": [_row(x) for x in rows], "total": len(rows)}
-        total = int(conn.execute(select(func.count()).where(p.c.data_id == data_id)).scalar_one())
+        total = int(conn.execute(select(func.count()).where(*conds)).scalar_one())
         rows = conn.execute(stmt.limit(page.limit).offset(page.offset)).all()
     return page.envelope([_row(x) for x in rows], total)
 
@@ -258,48 +408,6 @@ def _source_aggregates() -> list:
     ]
 
 
-def cone_search(
-    engine: Engine,
-    page: Page,
-    *,
-    ra_deg: float,
-    dec_deg: float,
-    radius_deg: float,
-    catalog: str | None = None,
-) -> dict:
-    """Return measured sources within ``radius_deg`` of a position, nearest first.
-
-    A source is a (catalog, source_id) with at least one stored measurement; its position is
-    the mean of its measured positions.
-    """
-    p = t.photometry
-    conds = [p.c.dec_deg.between(dec_deg - radius_deg, dec_deg + radius_deg)]
-    if catalog:
-        conds.append(p.c.catalog == catalog)
-    stmt = (
-        select(p.c.catalog, p.c.source_id, *_source_aggregates())
-        .where(*conds)
-        .group_by(p.c.catalog, p.c.source_id)
-    )
-    with engine.connect() as conn:
-        rows = [_row(x) for x in conn.execute(stmt).all()]
-    if rows:
-        sep = angular_separation_deg(
-            np.array([r["ra_deg"] for r in rows], dtype=float),
-            np.array([r["dec_deg"] for r in rows], dtype=float),
-            ra_deg,
-            dec_deg,
-        )
-        keep = [(float(s), r) for s, r in zip(sep, rows, strict=True) if s <= radius_deg]
-        keep.sort(key=lambda x: (x[0], x[1]["catalog"], x[1]["source_id"]))
-        rows = []
-        for s, r in keep:
-            r["separation_deg"] = s
-            rows.append(r)
-    total = len(rows)
-    return page.envelope(rows[page.offset : page.offset + page.limit], total)
-
-
 def source_summary(engine: Engine, catalog: str, source_id: str) -> dict:
     """Return a measured source's position, number of measurements and MJD range."""
     p = t.photometry
@@ -354,3 +462,91 @@ def ese_status(engine: Engine, catalog: str, source_id: str) -> dict | None:
             .limit(1)
         ).first()
     return _row(row) if row is not None else None
+
+
+def _source_list_columns() -> list[str]:
+    from ..database.source_lists import LIST_COLUMNS
+
+    return list(LIST_COLUMNS)
+
+
+#: Columns of the source list as served (JSON items, CSV and VOTable export), in order.
+SOURCE_LIST_COLUMNS = _source_list_columns()
+
+
+def source_list(
+    engine: Engine,
+    page: Page,
+    *,
+    q: str | None = None,
+    radius: str | float | None = None,
+    cone: tuple[float, float, float] | None = None,
+    series: str = "epoch",
+    sort: str | None = None,
+    order: str = "desc",
+    eta_min: float | None = None,
+    v_min: float | None = None,
+    max_dip_sigma_min: float | None = None,
+    ese_status: str | None = None,
+    reference: bool | None = None,
+    catalog: str | None = None,
+) -> dict:
+    """Return one page of the per-source table (never a scan of photometry).
+
+    ``q`` is a source name or a position as typed (see
+    :func:`~dsa110_contimg.catalog.names.parse_sky_query`), searched within ``radius``; a
+    name's exact match comes first. Without ``q`` or ``cone`` every measured source is listed,
+    sorted by ``sort`` (default ``eta``; ``separation`` for searches).
+
+    Raises
+    ------
+    QueryParseError
+        ``q`` or ``radius`` cannot be read.
+    """
+    from ..catalog.names import parse_sky_query
+    from ..database.source_lists import list_sources
+
+    query = None
+    if q is not None and q.strip():
+        query = parse_sky_query(q, radius=radius)
+        cone = (query.ra_deg, query.dec_deg, query.radius_deg)
+    if sort is None:
+        sort = "separation" if cone is not None else "eta"
+        if cone is not None:
+            order = "asc"
+    kwargs = dict(
+        series=series,
+        sort=sort,
+        order=order,
+        eta_min=eta_min,
+        v_min=v_min,
+        max_dip_sigma_min=max_dip_sigma_min,
+        ese_status=ese_status,
+        reference=reference,
+        catalog=catalog,
+        cone=cone,
+    )
+    with engine.connect() as conn:
+        if query is not None and query.kind == "name":
+            rows, total = list_sources(conn, limit=10**9, offset=0, **kwargs)
+            want = query.name.source_id.upper()
+            exact = [r for r in rows if r["source_id"].upper() == want]
+            rows = exact + [r for r in rows if r["source_id"].upper() != want]
+            rows = rows[page.offset : page.offset + page.limit]
+        else:
+            rows, total = list_sources(conn, limit=page.limit, offset=page.offset, **kwargs)
+    items = [{c: r.get(c) for c in SOURCE_LIST_COLUMNS} for r in rows]
+    for x in items:
+        x["is_reference"] = bool(x["is_reference"])
+    out = page.envelope(items, total)
+    if query is not None:
+        out["query"] = {
+            "kind": query.kind,
+            "text": query.text,
+            "ra_deg": query.ra_deg,
+            "dec_deg": query.dec_deg,
+            "radius_deg": query.radius_deg,
+            "source_id": query.name.source_id if query.name else None,
+        }
+    out["sort"], out["order"], out["series"] = sort, order, series
+    return out

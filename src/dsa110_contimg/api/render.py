@@ -60,6 +60,18 @@ def _limits(data: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _imshow_mjy(ax, data_jy: np.ndarray, lo_jy: float, hi_jy: float):
+    """Show an image in mJy/beam (grey, low values white) between two levels given in Jy."""
+    return ax.imshow(
+        data_jy * 1e3,
+        origin="lower",
+        cmap="gray_r",
+        vmin=lo_jy * 1e3,
+        vmax=hi_jy * 1e3,
+        interpolation="nearest",
+    )
+
+
 def _png(fig) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -103,7 +115,8 @@ def preview_png(
     side_in = 7.0
     fig = Figure(figsize=(side_in, side_in * data.shape[0] / data.shape[1] + 0.6), dpi=110)
     ax = fig.add_subplot(projection=wcs)
-    ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+    shown = _imshow_mjy(ax, data, lo, hi)
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="mJy/beam")
     ax.set_xlabel("RA")
     ax.set_ylabel("Dec")
     if positions:
@@ -121,7 +134,7 @@ def preview_png(
         ax.set_ylim(-0.5, data.shape[0] - 0.5)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.94, bottom=0.08)
+    fig.subplots_adjust(left=0.14, right=0.9, top=0.94, bottom=0.08)
     return _png(fig)
 
 
@@ -215,21 +228,86 @@ def cutout_png(
     size_arcmin: float,
     max_pixels: int = 1024,
     title: str | None = None,
+    annotate: bool = False,
+    positions: Sequence[tuple[float, float]] = (),
 ) -> bytes:
-    """Return a small PNG of the cutout around a position, with a cross at the position."""
+    """Return a PNG of the cutout around a position, with a cross at the position.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS image.
+    ra_deg, dec_deg : float
+        Centre of the cutout (the cross), degrees.
+    size_arcmin : float
+        Side of the cutout.
+    max_pixels : int
+        Largest side in pixels.
+    title : str, optional
+        Title above the picture.
+    annotate : bool
+        Draw what is needed to read the picture (the source page's strip): a scale bar
+        labelled in arcmin, the restoring beam as an ellipse at its true size and angle, a
+        colour bar in mJy/beam; the picture is ~128 px across.
+    positions : sequence of (ra_deg, dec_deg)
+        Catalog positions of other sources to mark (circles) on the cutout.
+    """
     from matplotlib.figure import Figure
 
-    _img, cut = _cutout(path, ra_deg, dec_deg, size_arcmin, max_pixels)
+    img, cut = _cutout(path, ra_deg, dec_deg, size_arcmin, max_pixels)
     data = np.asarray(cut.data, dtype=np.float64)
     lo, hi = _limits(data)
-    fig = Figure(figsize=(2.4, 2.6), dpi=100)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.86))
-    ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+    if not annotate:
+        fig = Figure(figsize=(2.4, 2.6), dpi=100)
+        ax = fig.add_axes((0.02, 0.02, 0.96, 0.86))
+        ax.imshow(data, origin="lower", cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
+        x, y = cut.wcs.world_to_pixel_values(ra_deg, dec_deg)
+        ax.plot([x], [y], marker="+", color="#d73027", markersize=14, mew=1.2)
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=7)
+        return _png(fig)
+    from matplotlib.patches import Ellipse
+
+    fig = Figure(figsize=(1.5, 1.7), dpi=100)  # 150 x 170 px: a 128 px image + colour bar
+    ax = fig.add_axes((0.0, 0.2, 0.86, 0.7))
+    cax = fig.add_axes((0.87, 0.2, 0.05, 0.7))
+    shown = _imshow_mjy(ax, data, lo, hi)
+    cb = fig.colorbar(shown, cax=cax)
+    cb.ax.tick_params(labelsize=5, length=2, pad=1)
+    cb.set_label("mJy/beam", fontsize=5, labelpad=1)
+    ny, nx = data.shape
+    pix_arcmin = img.pixel_scale_deg * 60.0
     x, y = cut.wcs.world_to_pixel_values(ra_deg, dec_deg)
-    ax.plot([x], [y], marker="+", color="#d73027", markersize=14, mew=1.2)
-    ax.set_axis_off()
+    ax.plot([x], [y], marker="+", color="#d73027", markersize=9, mew=1.0)
+    if positions:
+        pos = np.asarray(positions, dtype=float).reshape(-1, 2)
+        px, py = cut.wcs.world_to_pixel_values(pos[:, 0], pos[:, 1])
+        ok = np.isfinite(px) & np.isfinite(py)
+        ax.scatter(px[ok], py[ok], s=40, facecolors="none", edgecolors="#1a9850", linewidths=0.8)
+    # scale bar: 1 arcmin (or the largest round size that fits in ~40% of the side)
+    side_arcmin = nx * pix_arcmin
+    bar = next((b for b in (5.0, 2.0, 1.0, 0.5, 0.2, 0.1) if b <= 0.4 * side_arcmin), 0.1)
+    bar_px = bar / pix_arcmin
+    x0, y0 = nx * 0.06, ny * 0.07
+    ax.plot([x0, x0 + bar_px], [y0, y0], color="#08519c", lw=1.6)
+    label = f"{bar:g}′" if bar >= 1 else f"{bar * 60:g}″"
+    ax.text(x0 + bar_px / 2, y0 + ny * 0.03, label, color="#08519c", fontsize=6, ha="center")
+    beam = img.beam
+    if beam is not None:
+        w, h = beam.bmaj_deg * 60 / pix_arcmin, beam.bmin_deg * 60 / pix_arcmin
+        bx, by = nx - 0.08 * nx - w / 2, 0.08 * ny + w / 2
+        # BPA is east of north; with north up and east left the ellipse's major axis is at
+        # 90 + BPA from the +x axis of the picture
+        ax.add_patch(
+            Ellipse((bx, by), w, h, angle=90.0 + beam.bpa_deg, fc="none", ec="#e08214", lw=1.0)
+        )
+    ax.set_xlim(-0.5, nx - 0.5)
+    ax.set_ylim(-0.5, ny - 0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=7)
+        fig.text(0.45, 0.02, title, fontsize=6, ha="center", va="bottom")
     return _png(fig)
 
 

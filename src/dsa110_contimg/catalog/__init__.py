@@ -4,6 +4,7 @@ from .download import download_catalog
 from .ids import POSITION_CATALOG, position_source_id, position_source_ids
 from .ingest import file_sha256, ingest_catalog
 from .master import build_master_catalog
+from .names import QueryParseError, SkyQuery, parse_position, parse_sky_query, parse_source_name
 from .readers import FORMATS, ReadResult, detect_format, read_catalog
 from .store import (
     MASTER_CATALOG,
@@ -21,6 +22,11 @@ from .store import (
 __all__ = [
     "FORMATS",
     "MASTER_CATALOG",
+    "QueryParseError",
+    "SkyQuery",
+    "parse_position",
+    "parse_sky_query",
+    "parse_source_name",
     "POSITION_CATALOG",
     "CatalogInfo",
     "ReadResult",

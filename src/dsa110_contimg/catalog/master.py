@@ -9,16 +9,29 @@ Counterparts are the FIRST, VLASS and RACS sources within ``match_radius_arcsec`
   Look deficit), else RACS-low (0.8875 GHz); with its error from the flux errors.
 - ``resolved_flag``: FIRST deconvolved major axis above ``resolved_size_arcsec`` (or, with no
   FIRST counterpart, an NVSS deconvolved major axis that is a measurement, not an upper
-  limit, above ``nvss_resolved_size_arcsec``).
+  limit, above ``nvss_resolved_size_arcsec``; for CATALOG41, which has only fitted axes, the
+  fitted major axis deconvolved from the 45" NVSS beam).
 - ``confusion_flag``: more than one counterpart in FIRST or VLASS, or another NVSS source
   within ``confusion_radius_arcsec`` (about one DSA-110 beam).
-- ``is_reference``: unresolved, unconfused, NVSS SNR >= ``reference_min_snr``, flux >=
+- ``snr``: the NVSS *detection* SNR, by the rule of the NVSS file's format
+  (:mod:`~dsa110_contimg.catalog.snr`: without the 3% scale term of the VizieR/HEASARC
+  errors; S / 0.45 mJy for files without errors).
+- ``is_reference``: unresolved, unconfused, ``snr`` >= ``reference_min_snr``, flux >=
   ``reference_min_flux_mjy`` and alpha <= ``reference_max_spectral_index`` (steep spectrum:
   compact flat-spectrum sources are the scintillating population, not references).
+  **Fallback** (``reference_fallback``, on by default): where neither VLASS nor RACS covers
+  the source (no source of theirs in its HEALPix cell at ``spectral_coverage_nside``, ~0.46
+  deg) no spectral index
+  can exist, and the source may be a reference on NVSS alone when it is also isolated (no
+  NVSS neighbour within ``reference_fallback_isolation_arcsec``); such references carry the
+  flag ``reference=nvss_only``. Variable ones are dropped later by the normalization's
+  chi-square test of their own light curves.
 
 Catalogs that are not ingested are simply not used (their counts are 0 and the flags that
-depend on them fall back as described). See docs/catalog.md for what a fixed match radius
-misses.
+depend on them fall back as described). The reference counts per declination strip are
+recorded in ``reference_strips`` (:mod:`~dsa110_contimg.catalog.coverage`). See
+docs/catalog.md for what a fixed match radius misses and docs/photometry-references.md for
+the reference selection.
 """
 
 from __future__ import annotations
@@ -31,9 +44,18 @@ from astropy.table import Table
 
 from ..config import Settings, resolve_settings
 from ..errors import CatalogError
+from .readers.nvss_catalog41 import NVSS_BEAM_ARCSEC
+from .snr import nvss_snr
 from .store import MASTER_CATALOG, CatalogInfo, ingest_table, list_catalogs, read_all_sources
 
-__all__ = ["FREQ_HZ", "build_master_catalog", "crossmatch_counts", "spectral_index"]
+__all__ = [
+    "FREQ_HZ",
+    "neighbour_counts",
+    "spectral_coverage",
+    "build_master_catalog",
+    "crossmatch_counts",
+    "spectral_index",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +130,55 @@ def crossmatch_counts(
     return count, nearest, np.column_stack([i1, i2])
 
 
+def neighbour_counts(
+    ra: np.ndarray, dec: np.ndarray, radii_arcsec: tuple[float, ...]
+) -> list[np.ndarray]:
+    """Count the other positions of one set within each of several radii (one tree pass).
+
+    Examples
+    --------
+    >>> near, far = neighbour_counts(np.array([0.0, 0.01, 0.05]), np.zeros(3), (40.0, 200.0))
+    >>> near.tolist(), far.tolist()
+    ([1, 1, 0], [2, 2, 2])
+    """
+    n = len(ra)
+    if n == 0 or not radii_arcsec:
+        return [np.zeros(n, dtype=np.int64) for _ in radii_arcsec]
+    _, _, pairs = crossmatch_counts(ra, dec, ra, dec, max(radii_arcsec), exclude_self=True)
+    v = _unit_vectors(ra, dec)
+    d = np.sqrt(np.sum((v[pairs[:, 0]] - v[pairs[:, 1]]) ** 2, axis=1))
+    out = []
+    for r in radii_arcsec:
+        chord = 2.0 * math.sin(math.radians(r / 3600.0) / 2.0)
+        out.append(np.bincount(pairs[d <= chord, 0], minlength=n).astype(np.int64))
+    return out
+
+
+def spectral_coverage(
+    ra: np.ndarray, dec: np.ndarray, others: list[tuple[np.ndarray, np.ndarray]], nside: int
+) -> np.ndarray:
+    """Whether a spectral-index catalog covers each position: its HEALPix cell holds a source.
+
+    A cell of ``nside`` 128 is ~0.46 deg across (0.21 deg^2): VLASS and RACS-low hold ~12
+    sources in one, so an empty cell means the catalog does not cover it. Sorting and
+    searching, no tree: ~1 s for the whole NVSS.
+
+    Examples
+    --------
+    >>> spectral_coverage(np.array([10.0, 20.0]), np.zeros(2),
+    ...                   [(np.array([10.1]), np.zeros(1))], 128).tolist()
+    [True, False]
+    """
+    from .spatial import healpix_ring_index
+
+    cell = healpix_ring_index(ra, dec, nside=nside)
+    covered = np.zeros(len(ra), dtype=bool)
+    for ra2, dec2 in others:
+        if len(ra2):
+            covered |= np.isin(cell, np.unique(healpix_ring_index(ra2, dec2, nside=nside)))
+    return covered
+
+
 def spectral_index(
     s1: np.ndarray, e1: np.ndarray, f1: float, s2: np.ndarray, e2: np.ndarray, f2: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +205,13 @@ def _sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _column(table: Table, name: str) -> np.ndarray:
+    """Return a float column, or NaN when the catalog stores none (all-NULL ones are not read)."""
+    if name in table.colnames:
+        return np.asarray(table[name], dtype=float)
+    return np.full(len(table), np.nan)
+
+
 def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     """Cross-match the ingested NVSS with FIRST, VLASS and RACS into catalog ``master``.
 
@@ -154,23 +232,24 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     """
     settings = resolve_settings(settings)
     cfg = settings.catalog
-    present = {c.name for c in list_catalogs(settings=settings)}
+    infos = {c.name: c for c in list_catalogs(settings=settings)}
+    present = set(infos)
     if "nvss" not in present:
         raise CatalogError("the master catalog needs NVSS: run 'contimg catalog ingest nvss FILE'")
     nvss = read_all_sources("nvss", settings=settings)
     n = len(nvss)
     ra, dec = np.asarray(nvss["ra_deg"]), np.asarray(nvss["dec_deg"])
-    flux = np.asarray(nvss["flux_mjy"], dtype=float)
-    flux_err = np.asarray(nvss["flux_err_mjy"], dtype=float)
-    if np.all(np.isnan(flux_err)):
-        rms = np.asarray(nvss["rms_mjy"], dtype=float) if "rms_mjy" in nvss.colnames else None
-        flux_err = rms if rms is not None else np.full(n, np.nan)
+    flux = _column(nvss, "flux_mjy")
+    published_err = _column(nvss, "flux_err_mjy")  # absent (all NULL) in lsmtool sky models
+    rms = _column(nvss, "rms_mjy")
+    flux_err = rms if np.all(np.isnan(published_err)) else published_err
     out: dict[str, np.ndarray] = {name: np.asarray(nvss[name]) for name in nvss.colnames}
     out.pop("catalog")
     counts: dict[str, np.ndarray] = {}
     summed: dict[str, np.ndarray] = {}
     summed_err: dict[str, np.ndarray] = {}
     first_size = np.full(n, np.nan)
+    coverage_sets: list[tuple[np.ndarray, np.ndarray]] = []  # VLASS/RACS positions
     for other in ("first", "vlass", "racs"):
         counts[other] = np.zeros(n, dtype=np.int64)
         summed[other] = np.full(n, np.nan)
@@ -182,6 +261,8 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
             ra, dec, np.asarray(cat["ra_deg"]), np.asarray(cat["dec_deg"]), cfg.match_radius_arcsec
         )
         counts[other] = c
+        if other in ("vlass", "racs"):
+            coverage_sets.append((np.asarray(cat["ra_deg"]), np.asarray(cat["dec_deg"])))
         f = np.asarray(cat["flux_mjy"], dtype=float)
         fe = (
             np.asarray(cat["flux_err_mjy"], dtype=float) if "flux_err_mjy" in cat.colnames else None
@@ -210,20 +291,40 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     flags = np.asarray(nvss["flags"], dtype=str)
     nvss_limit = np.char.find(flags, "dc_maj_limit") >= 0
     nvss_size = np.asarray(out.get("dc_maj_arcsec", np.full(n, np.nan)), dtype=float)
+    # CATALOG41 has fitted axes only: deconvolve them from the 45" beam where the excess is
+    # significant (> 2 sigma, sigma_maj ~ maj * sqrt(2) / (peak / rms), Condon 1997); a
+    # smaller excess is an upper limit, as NVSSlist reports it.
+    fitted = np.asarray(out.get("maj_arcsec", np.full(n, np.nan)), dtype=float)
+    peak_snr = _column(nvss, "peak_flux_mjy") / rms
+    with np.errstate(divide="ignore", invalid="ignore"):
+        significant = fitted - NVSS_BEAM_ARCSEC > 2.0 * fitted * math.sqrt(2.0) / peak_snr
+    no_dc = ~np.isfinite(nvss_size) & np.isfinite(fitted)
+    nvss_size[no_dc] = np.where(
+        significant[no_dc],
+        np.sqrt(np.maximum(fitted[no_dc] ** 2 - NVSS_BEAM_ARCSEC**2, 0.0)),
+        0.0,
+    )
     resolved = np.where(
         np.isfinite(first_size),
         first_size > cfg.resolved_size_arcsec,
         ~nvss_limit & (np.nan_to_num(nvss_size) > cfg.nvss_resolved_size_arcsec),
     )
     # confusion: several counterparts, or an NVSS neighbour within a DSA-110 beam
-    neighbours, _, _ = crossmatch_counts(
-        ra, dec, ra, dec, cfg.confusion_radius_arcsec, exclude_self=True
+    # NVSS neighbours: within a DSA-110 beam (confusion) and within the fallback's isolation
+    neighbours, crowded = neighbour_counts(
+        ra,
+        dec,
+        (
+            cfg.confusion_radius_arcsec,
+            cfg.reference_fallback_isolation_arcsec if cfg.reference_fallback else 0.0,
+        ),
     )
     confused = (
         (counts["first"] > 1) | (counts["vlass"] > 1) | (counts["racs"] > 1) | (neighbours > 0)
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        snr = np.where(flux_err > 0, flux / flux_err, np.nan)
+    snr, snr_rule = nvss_snr(
+        flux, published_err, infos["nvss"].format, rms_mjy=rms, nvss_rms_mjy=cfg.nvss_rms_mjy
+    )
     steep = np.ones(n, dtype=bool)
     if cfg.reference_max_spectral_index is not None:
         steep = np.where(
@@ -231,13 +332,22 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
             alpha <= cfg.reference_max_spectral_index,
             cfg.reference_allow_unknown_spectral_index,
         )
-    is_ref = (
+    base = (
         ~resolved
         & ~confused
         & (np.nan_to_num(snr) >= cfg.reference_min_snr)
         & (np.nan_to_num(flux) >= cfg.reference_min_flux_mjy)
-        & steep
     )
+    fallback = np.zeros(n, dtype=bool)
+    if cfg.reference_fallback:
+        covered = spectral_coverage(ra, dec, coverage_sets, cfg.spectral_coverage_nside)
+        fallback = base & ~covered & ~np.isfinite(alpha) & (crowded == 0) & ~steep
+    is_ref = (base & steep) | fallback
+    if fallback.any():
+        sep = np.where(flags == "", "", ",")
+        tagged = np.char.add(np.char.add(flags, sep), "reference=nvss_only")
+        flags = np.where(fallback, tagged, flags)
+        out["flags"] = flags
     out.update(
         snr=snr,
         spectral_index=alpha,
@@ -255,6 +365,7 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
     used = ",".join(c for c in ("nvss", "first", "vlass", "racs") if c in present)
     summary = {
         "references": int(is_ref.sum()),
+        "references_nvss_only": int(fallback.sum()),
         "resolved": int(resolved.sum()),
         "confused": int(confused.sum()),
         "with_spectral_index": int(np.isfinite(alpha).sum()),
@@ -267,5 +378,8 @@ def build_master_catalog(*, settings: Settings | None = None) -> CatalogInfo:
         file_name=used,
         skipped=summary,
     )
-    log.info("master catalog: %d NVSS sources (%s), %s", n, used, summary)
+    log.info("master catalog: %d NVSS sources (%s), SNR %s, %s", n, used, snr_rule, summary)
+    from .coverage import record_reference_strips
+
+    record_reference_strips(dec, is_ref, fallback, settings=settings)
     return info

@@ -7,7 +7,11 @@ astropy Table with these columns (missing optional ones are filled with NaN / ``
 ``source_id``          survey name, or the J-name of the position (unique)
 ``ra_deg, dec_deg``    J2000 position, degrees
 ``flux_mjy``           integrated flux density, mJy (peak where a survey has none)
-``flux_err_mjy``       its error
+``flux_err_mjy``       its error **as the file publishes it**: NVSS from VizieR or
+                       HEASARC includes the 3% flux-scale term (Condon et al. 1998);
+                       CATALOG41's is the fit's noise term; NULL when the file has
+                       none (lsmtool sky models). Never a detection SNR's noise: the
+                       master's ``snr`` follows :mod:`~dsa110_contimg.catalog.snr`
 ``peak_flux_mjy``      peak brightness, mJy/beam (and ``peak_flux_err_mjy``)
 ``ra_err_arcsec``      position errors, arcsec (also ``dec_err_arcsec``)
 ``maj_arcsec`` ...     fitted (beam-convolved) FWHM axes and PA (``min_arcsec``, ``pa_deg``)
@@ -16,7 +20,10 @@ astropy Table with these columns (missing optional ones are filled with NaN / ``
 ``flags``              the survey's flags, ``name=value`` pairs joined by ``,``
 =====================  ==========================================================
 
-The master catalog adds :data:`MASTER_COLUMNS`.
+The master catalog adds :data:`MASTER_COLUMNS`; its ``snr`` is the NVSS *detection* SNR
+(the 3% scale term removed, or S / 0.45 mJy for files without errors; see
+:mod:`~dsa110_contimg.catalog.snr`), and its ``flags`` gain ``reference=nvss_only`` for
+references selected by the NVSS-only fallback (:mod:`~dsa110_contimg.catalog.master`).
 """
 
 from __future__ import annotations

@@ -15,19 +15,20 @@ from typing import Annotated
 
 import typer
 
-from . import (  # issue 15: contimg images add, contimg prune
+from . import (
+    calibrate,
+    caltables,
     catalog,
     db,
     demo,
-    images,
     jobs,
     mosaic,
     photometry,
-    prune,
     serve,
     stream,
     variability,
 )
+from . import images, prune  # issue 15: contimg images add, contimg prune
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]
@@ -71,7 +72,9 @@ def _root(
 
 
 groups = Groups.create()
-for _module in (db, catalog, photometry, jobs, stream, mosaic, variability, serve, demo):
+for _module in (
+    db, catalog, photometry, jobs, stream, mosaic, variability, serve, demo, calibrate, caltables
+):
     _module.register(app, groups)
 groups.attach(app)
 images.register(app, groups)

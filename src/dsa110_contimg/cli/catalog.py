@@ -151,12 +151,17 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def build_master(ctx: typer.Context) -> None:
         """Cross-match NVSS with FIRST, VLASS and RACS into the 'master' catalog."""
         from ..catalog import build_master_catalog
+        from ._references import warn_reference_coverage
 
-        info = build_master_catalog(settings=get_settings(ctx))
+        settings = get_settings(ctx)
+        info = build_master_catalog(settings=settings)
         summary = ", ".join(f"{k} {v:,}" for k, v in info.skipped.items())
         console.print(
             f"master catalog: {info.row_count:,} sources from {info.file_name}; {summary}"
         )
+        strip = settings.catalog.reference_strip_deg
+        console.print(f"references per declination strip ({strip:g} deg):")
+        warn_reference_coverage(settings, show_strips=True)
 
     @groups.catalog.command("download")
     def download(

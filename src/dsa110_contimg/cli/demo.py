@@ -5,10 +5,14 @@ What it does (``make demo`` runs it with ``--output-dir demo-output``):
 1. **Forced photometry** on a synthetic DSA-110-like image: measured against true fluxes.
 2. **Catalogs**: ingests the bundled real NVSS (CATALOG41), FIRST and VLASS samples of one sky
    area (RA 225-231 deg, Dec 45-48 deg) and builds the master catalog.
-3. **Stream**: simulates a short stretch of a night (drift-scan UVH5 groups of that area from the
-   NVSS sample), streams it through conversion, WSClean imaging, registration and photometry
-   (worker), then builds a mosaic of the images and measures it. Prints per image the sources
-   measured, the median measured/catalog flux and the registry status.
+3. **Stream**: simulates a short stretch of a *corrupted* night, as the telescope delivers it:
+   the transit of the VLA calibrator 0903+468 through the beam, then drift-scan UVH5 groups of
+   the field from the NVSS sample, all with per-antenna gains, delays, bandpass ripple, dead
+   antennas and RFI (``--no-corrupt``: clean, already calibrated data). The stream recognizes
+   the calibrator group, flags it, solves and registers its tables; every science group is
+   flagged, calibrated with them and imaged, registered, measured (worker); then a mosaic of
+   the images is built and measured. Prints the solution set, and per image the calibration,
+   the sources measured, the median measured/catalog flux and the registry status.
 4. **Variability**: a month of daily images of the same field with 5% per-epoch gain errors and
    one compact source in an ESE-like dip; each image is measured by the worker and normalized
    against the master catalog's reference sources. Prints the raw and normalized scatter of the
@@ -138,13 +142,51 @@ def _photometry_summary(data_id: str, settings: Settings) -> tuple[int, float]:
     return len(rows), ratio
 
 
-def _stream(settings: Settings, output_dir: Path, n_groups: int) -> None:
+#: The demo night's calibrator: 2.3 Jy at 20 cm, Dec +46.85 (0.35 deg from the field's
+#: pointing), transiting about 6 h before the field.
+DEMO_CALIBRATOR = "0903+468"
+
+
+def _calibrator_group(incoming: Path, first_start: str, spec, settings: Settings):
+    """Simulate the night's calibrator transit (before ``first_start``); return the night."""
+    from astropy.time import Time, TimeDelta
+
+    from ..simulation.scenarios import simulate_calibrator_night
+
+    # the first transit in the 12 h before the field: inside the solution's validity window
+    date = (Time(first_start, scale="utc") - TimeDelta(0.5, format="jd")).strftime(
+        "%Y-%m-%dT%H:%M:%S"
+    )
+    night = simulate_calibrator_night(
+        incoming, calibrator=DEMO_CALIBRATOR, date=date, dec_deg=FIELD_DEC_DEG,
+        n_science_groups=0, corruption=spec, n_channels_per_subband=4, seed=99,
+        settings=settings,
+    )
+    console.print(f"simulated the transit of {night.calibrator.name} "
+                  f"({night.calibrator.flux_20cm_jy:g} Jy at 20 cm) at "
+                  f"{Time(night.transit_mjd, format='mjd').isot[:19]} UTC")
+    return night
+
+
+def _print_caltables(settings: Settings) -> None:
+    from ..database.caltables import list_caltables
+
+    for c in list_caltables(settings=settings):
+        qa = (f"median SNR {c.snr_median:.0f}, {len(c.antennas_flagged)} of {c.n_antennas} "
+              f"antennas flagged, delay scatter {c.delay_scatter_ns or 0:.3f} ns")
+        why = f" ({c.reason})" if c.reason else ""
+        console.print(f"calibration solution {c.id}: {c.calibrator} transit MJD "
+                      f"{c.transit_mjd:.4f}, {c.status}{why}: {qa}")
+
+
+def _stream(settings: Settings, output_dir: Path, n_groups: int, corrupt: bool = True) -> None:
     from astropy.table import Table
 
     from ..catalog import query_sources
     from ..conversion.streaming import StreamOptions, run_pipeline
     from ..database import get_data, list_mosaics
     from ..simulation import make_uvh5_group
+    from ..simulation.uvh5 import INTEGRATION_S
 
     _section(f"3. Stream: {n_groups} simulated drift-scan groups -> images -> photometry -> mosaic")
     incoming = output_dir / "incoming"
@@ -153,17 +195,27 @@ def _stream(settings: Settings, output_dir: Path, n_groups: int) -> None:
     sky_table = Table({"ra_deg": sky["ra_deg"], "dec_deg": sky["dec_deg"],
                        "flux_jy": np.asarray(sky["flux_mjy"], dtype=float) / 1e3,
                        "source_id": sky["source_id"]})
-    # Groups are 24 x 12.885 s = 309 s apart: the sky drifts 1.29 deg between them.
+    # Groups are 24 x 12.884902 s = 309 s apart: the sky drifts 1.29 deg between them. The
+    # files are in the telescope's own layout (the simulator's default; docs/dsa110-files.md),
+    # 4 channels per subband instead of 48 to keep the demo quick.
     first_ra = FIELD_RA_DEG - 1.29 * (n_groups - 1) / 2
     start = _start_for_meridian(first_ra, FIELD_DEC_DEG, "2025-06-01")
     from astropy.time import Time, TimeDelta
 
     t0 = Time(start, scale="utc")
+    spec = None
+    if corrupt:
+        from ..simulation.corruptions import CorruptionSpec
+
+        spec = CorruptionSpec(seed=2025)
+        _calibrator_group(incoming, start, spec, settings)
     for g in range(n_groups):
-        t = (t0 + TimeDelta(g * 24 * 12.885, format="sec")).strftime("%Y-%m-%dT%H:%M:%S")
+        t = (t0 + TimeDelta(g * 24 * INTEGRATION_S, format="sec")).strftime("%Y-%m-%dT%H:%M:%S")
         make_uvh5_group(incoming, start_time=t, dec_deg=FIELD_DEC_DEG, sources=sky_table,
-                        n_channels_per_subband=4, seed=100 + g)
-    console.print(f"simulated {n_groups} groups x 16 subbands into {incoming}")
+                        n_channels_per_subband=4, seed=100 + g, corruption=spec)
+    console.print(f"simulated {n_groups} groups x 16 subbands into {incoming}"
+                  + (" (corrupted: gains, delays, bandpass, dead antennas, RFI)" if corrupt
+                     else ""))
     tic = time.perf_counter()
     result = run_pipeline(incoming, output_dir / "products",
                           options=StreamOptions(enable_photometry=True, photometry_normalize=True),
@@ -171,16 +223,17 @@ def _stream(settings: Settings, output_dir: Path, n_groups: int) -> None:
     console.print(f"pipeline finished in {time.perf_counter() - tic:.0f} s: "
                   f"{len(result.groups)} groups, {result.photometry_items} photometry items, "
                   f"{len(result.mosaic_groups)} mosaic(s)")
-    table = RichTable("image (data_id)", "group", "QA", "sources measured",
+    _print_caltables(settings)
+    table = RichTable("image (data_id)", "group", "QA", "calibration", "sources measured",
                       "median measured/catalog", "photometry status")
     for g in result.groups:
         if g.data_id is None:
-            table.add_row("-", g.group_key, "-", "-", "-", f"[red]{g.status}: {g.error}")
+            table.add_row("-", g.group_key, "-", "-", "-", "-", f"[red]{g.status}: {g.error}")
             continue
         n, ratio = _photometry_summary(g.data_id, settings)
         rec = get_data(g.data_id, settings=settings)
-        table.add_row(g.data_id, g.group_key, str(g.qa_status), str(n), f"{ratio:.3f}",
-                      str(rec.photometry_status if rec else None))
+        table.add_row(g.data_id, g.group_key, str(g.qa_status), str(g.calibration_status),
+                      str(n), f"{ratio:.3f}", str(rec.photometry_status if rec else None))
     console.print(table)
     for m in list_mosaics(settings=settings):
         n, ratio = _photometry_summary(m.data_id, settings)
@@ -312,6 +365,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         n_groups: Annotated[int, typer.Option("--groups", min=1, max=1000, help="Drift-scan groups to stream.")] = 4,
         n_epochs: Annotated[int, typer.Option("--epochs", min=1, max=10_000, help="Daily images of the field.")] = 30,
         fresh: Annotated[bool, typer.Option(help="Start from an empty state and output.")] = True,
+        corrupt: Annotated[bool, typer.Option(
+            help="Stream a corrupted night (calibrator transit, gains, RFI) and calibrate it; "
+            "--no-corrupt streams clean, already calibrated groups.")] = True,
     ) -> None:
         """Run the whole pipeline on simulated data and bundled catalogs."""
         settings = get_settings(ctx)
@@ -323,7 +379,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         settings = _demo_settings(settings, output_dir)
         _forced_photometry(output_dir)
         _catalogs(settings)
-        _stream(settings, output_dir, n_groups)
+        _stream(settings, output_dir, n_groups, corrupt)
         _variability(settings, output_dir, n_epochs)
         _section("Browse the results")
         console.print(f"contimg --state-dir {settings.state_dir} serve --data-root {output_dir}"

@@ -54,10 +54,13 @@ def _options(
 def _print_outcomes(groups) -> None:
     for g in groups:
         if g.status == "completed":
+            cal = f", {g.calibration_status}" if g.calibration_status else ""
             console.print(
-                f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}, "
+                f"{g.group_key}: completed -> {g.image_path} (QA {g.qa_status}{cal}, "
                 f"photometry job {g.job_id}) in {g.timings.get('total', 0):.1f} s"
             )
+        elif g.status == "waiting":
+            console.print(f"{g.group_key}: [yellow]waiting[/yellow]: {g.error}")
         else:
             console.print(f"{g.group_key}: [red]failed[/red]: {g.error}")
 
@@ -149,6 +152,10 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..conversion.streaming import run_pipeline
 
         settings = get_settings(ctx)
+        if not no_normalize:  # say at start, loudly, if normalization will lack references
+            from ._references import warn_reference_coverage
+
+            warn_reference_coverage(settings)
         opts = _options(
             settings,
             True,
@@ -202,11 +209,23 @@ def register(app: typer.Typer, groups: Groups) -> None:
             int, typer.Option("--channels", min=1, max=65_536, help="Channels per subband.")
         ] = 4,
         seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
+        corrupt: Annotated[
+            bool,
+            typer.Option("--corrupt", help="Corrupt the visibilities (gains, delays, bandpass, "
+                         "dead antennas, RFI; seeded by --seed); the truth is written beside "
+                         "the files as <timestamp>_corruptions.json."),
+        ] = False,
     ) -> None:
         """Write simulated DSA-110 drift-scan groups (16 subband UVH5 files each)."""
         from ..simulation.sky import simulate_groups
 
         settings = get_settings(ctx)
+        if corrupt:
+            from ..simulation.corruptions import CorruptionSpec
+
+            extra = {"corruption": CorruptionSpec(seed=seed)}
+        else:
+            extra = {}
         sims = simulate_groups(
             output_dir,
             n_groups=groups_n,
@@ -216,6 +235,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             n_channels_per_subband=channels,
             seed=seed,
             settings=settings,
+            **extra,
         )
         for g in sims:
             console.print(

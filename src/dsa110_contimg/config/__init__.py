@@ -38,6 +38,7 @@ from pydantic_settings import (
 from ..errors import ConfigError
 from .alerts import AlertSettings  # issue 15
 from .api import ApiSettings
+from .calibration import CalibrationSettings
 from .catalog import CatalogSettings
 from .imaging import ImagingSettings
 from .jobs import JobSettings
@@ -50,6 +51,7 @@ from .stream import StreamSettings
 __all__ = [
     "AlertSettings",
     "ApiSettings",
+    "CalibrationSettings",
     "CatalogSettings",
     "ImagingSettings",
     "JobSettings",
@@ -142,6 +144,7 @@ class Settings(BaseSettings):
     mosaic: MosaicSettings = MosaicSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     api: ApiSettings = ApiSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
     alerts: AlertSettings = AlertSettings()  # issue 15
     retention: RetentionSettings = RetentionSettings()  # issue 15
 

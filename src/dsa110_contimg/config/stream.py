@@ -21,7 +21,9 @@ class StreamSettings(BaseModel):
     min_subbands : int
         Fewest subbands an incomplete group may be processed with.
     group_tolerance_seconds : float
-        Files whose timestamps differ by at most this belong to the same group.
+        Files whose timestamps differ by at most this belong to the same group (each of the
+        telescope's nodes names its file by the time it opened it, seconds apart; groups are
+        ~309 s apart, and DSA-110's own pipeline groups within 60 s).
     file_settle_seconds : float
         A file is checked only when its size and modification time have not changed for this
         long (it may still be being written).
@@ -44,7 +46,7 @@ class StreamSettings(BaseModel):
     group_timeout_seconds: float = Field(600.0, ge=0, le=7 * 86400)
     process_incomplete: bool = False
     min_subbands: int = Field(12, ge=1, le=1024)
-    group_tolerance_seconds: float = Field(2.0, ge=0, le=3600)
+    group_tolerance_seconds: float = Field(60.0, ge=0, le=3600)
     file_settle_seconds: float = Field(2.0, ge=0, le=3600)
     poll_interval_seconds: float = Field(2.0, gt=0, le=3600)
     use_watchdog: bool = True

@@ -129,4 +129,7 @@ def set_candidate_status(conn: Connection, cid: int, values: Mapping) -> dict | 
     if res.rowcount == 0:
         return None
     row = conn.execute(select(ese_candidates).where(ese_candidates.c.id == int(cid))).one()
+    from .sources import refresh_source_states  # the per-source table's ESE state
+
+    refresh_source_states(conn, [(row.catalog, row.source_id)])
     return dict(row._mapping)

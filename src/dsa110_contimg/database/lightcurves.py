@@ -42,7 +42,11 @@ def read_lightcurve(engine: Engine, catalog: str, source_id: str) -> LightcurveP
         "SELECT p.mjd, p.data_id, p.flux_jy, p.flux_err_jy, p.normalized_flux_jy, "
         "p.normalized_flux_err_jy, p.flags, i.kind FROM photometry p "
         "LEFT OUTER JOIN images i ON i.data_id = p.data_id "
-        f"WHERE p.catalog = {ph} AND p.source_id = {ph} ORDER BY p.mjd, p.data_id"
+        "LEFT OUTER JOIN data_registry r ON r.data_id = p.data_id "
+        f"WHERE p.catalog = {ph} AND p.source_id = {ph} "
+        # a product replaced by a re-calibrated one: its point is the new product's
+        "AND r.superseded_by IS NULL "
+        "ORDER BY p.mjd, p.data_id"
     )
     raw = engine.raw_connection()
     try:

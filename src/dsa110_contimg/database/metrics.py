@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, select, tuple_
 
+from .caltables import excluded_from_science
 from .normalization import clean_measurements
 from .rawsql import executemany_raw, fetch_raw
 from .tables import data_registry, images, photometry, source_metrics
@@ -120,8 +121,8 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     qa = conn.execute(
         select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
     ).scalar()
-    if qa == "failed":
-        return None
+    if qa == "failed" or excluded_from_science(conn, data_id) is not None:
+        return None  # QA failed, uncalibrated or superseded: not a variability point
     kind = img.kind if img is not None else "image"
     fcol, ecol = _flux_columns(raw)
     rows = fetch_raw(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
+from .caltables import science_usable
 from .products import upsert
 from .rawsql import executemany_raw, fetch_raw
 from .tables import data_registry, image_normalization, images, photometry, reference_sources
@@ -175,6 +176,9 @@ def image_centre(conn: Connection, data_id: str) -> tuple[float | None, float | 
 def clean_measurements(*columns):
     """SELECT ``columns`` of clean measurements (empty ``flags``) on images whose QA did not fail.
 
+    Products that are ``uncalibrated`` or superseded by a re-calibrated one are left out too
+    (:func:`~dsa110_contimg.database.caltables.science_usable`).
+
     ``images`` and ``data_registry`` are outer-joined, so ``images.c.kind`` may be selected or
     filtered on. Shared by the baselines and the metric recomputation.
     """
@@ -188,6 +192,7 @@ def clean_measurements(*columns):
         .where(
             photometry.c.flags == "",
             or_(data_registry.c.qa_status.is_(None), data_registry.c.qa_status != "failed"),
+            science_usable(),
         )
     )
 

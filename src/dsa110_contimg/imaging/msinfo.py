@@ -1,4 +1,9 @@
-"""What imaging needs to know about a Measurement Set (times, band, baselines, phase centre)."""
+"""What imaging needs to know about a Measurement Set (times, band, baselines, phase centre).
+
+A Measurement Set may hold several spectral windows (one per contiguous block of subbands,
+possibly of different channel counts): channels are read per window and rows per data
+description, never as one fixed-shape column.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,12 @@ class MsInfo:
         channels (for the expected thermal noise).
     n_pols : int
         Polarizations.
+    n_spws : int
+        Spectral windows.
+    telescope_name : str
+        ``OBSERVATION.TELESCOPE_NAME`` (the observatory CASA knows, ``OVRO_MMA``).
+    array_name : str
+        The array's own name (``ARRAY_NAME`` keyword of OBSERVATION, else the telescope name).
     """
 
     path: Path
@@ -53,6 +64,9 @@ class MsInfo:
     max_baseline_m: float
     n_cross_vis: int
     n_pols: int
+    n_spws: int = 1
+    telescope_name: str = ""
+    array_name: str = ""
 
     @property
     def times_jd(self) -> np.ndarray:
@@ -86,16 +100,42 @@ def read_ms_info(ms_path: str | Path) -> MsInfo:
             interval = t.getcol("INTERVAL")
             uvw = t.getcol("UVW")
             a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-            flag = t.getcol("FLAG")
+            ddid = t.getcol("DATA_DESC_ID")
+            cross = a1 != a2
+            n_cross, n_pols = 0, 1
+            # per data description: windows may differ in channel count
+            for d in np.unique(ddid):
+                rows = np.flatnonzero(ddid == d)
+                sub = t.selectrows(rows)
+                flag = sub.getcol("FLAG")
+                n_pols = int(flag.shape[-1]) if flag.ndim == 3 else 1
+                if flag.size:
+                    n_cross += int(np.count_nonzero(~flag[cross[rows]][..., 0]))
         with ct.table(str(ms_path / "SPECTRAL_WINDOW"), ack=False) as s:
-            freqs = np.asarray(s.getcol("CHAN_FREQ"), dtype=float).ravel()
-            widths = np.abs(np.asarray(s.getcol("CHAN_WIDTH"), dtype=float).ravel())
+            n_spws = s.nrows()
+            freqs = np.concatenate(
+                [np.asarray(s.getcell("CHAN_FREQ", i), dtype=float).ravel() for i in range(n_spws)]
+            )
+            widths = np.abs(
+                np.concatenate(
+                    [
+                        np.asarray(s.getcell("CHAN_WIDTH", i), dtype=float).ravel()
+                        for i in range(n_spws)
+                    ]
+                )
+            )
         with ct.table(str(ms_path / "FIELD"), ack=False) as f:
             pdir = np.asarray(f.getcol("PHASE_DIR"), dtype=float)[0, 0]
+        telescope_name, array_name = "", ""
+        obs_path = ms_path / "OBSERVATION"
+        if obs_path.exists():
+            with ct.table(str(obs_path), ack=False) as o:
+                if o.nrows():
+                    telescope_name = str(o.getcell("TELESCOPE_NAME", 0))
+                keywords = o.getkeywords()
+                array_name = str(keywords.get("ARRAY_NAME", telescope_name))
     except RuntimeError as exc:
         raise ImagingError(f"not a readable Measurement Set ({exc})", path=ms_path) from None
-    cross = a1 != a2
-    n_cross = int(np.count_nonzero(~flag[cross][..., 0])) if flag.size else 0
     ut = np.unique(times)
     integ = float(np.median(interval)) if interval.size else 0.0
     bl = np.sqrt((uvw[cross] ** 2).sum(axis=1)) if cross.any() else np.zeros(1)
@@ -111,5 +151,8 @@ def read_ms_info(ms_path: str | Path) -> MsInfo:
         phase_dec_deg=float(np.degrees(pdir[1])),
         max_baseline_m=float(bl.max()),
         n_cross_vis=n_cross,
-        n_pols=int(flag.shape[-1]) if flag.ndim == 3 else 1,
+        n_pols=n_pols,
+        n_spws=int(n_spws),
+        telescope_name=telescope_name,
+        array_name=array_name,
     )

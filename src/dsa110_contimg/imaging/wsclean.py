@@ -124,8 +124,12 @@ def wsclean_command(
     cfg: ImagingSettings,
     *,
     executable: str = "wsclean",
+    data_column: str | None = None,
 ) -> tuple[list[str], dict]:
     """Build the WSClean command line and the parameters it encodes.
+
+    ``data_column`` (for example ``CORRECTED_DATA`` after calibration) is passed as
+    ``-data-column``; None leaves WSClean's default.
 
     Returns
     -------
@@ -146,6 +150,8 @@ def wsclean_command(
         "pol": "I",
         "extra_args": list(cfg.extra_args),
     }
+    if data_column is not None:
+        params["data_column"] = data_column
     argv = [executable, "-size", str(size), str(size), "-scale", f"{cell}asec", "-pol", "I"]
     if cfg.weighting == "briggs":
         argv += ["-weight", "briggs", str(cfg.robust)]
@@ -158,6 +164,8 @@ def wsclean_command(
         argv += ["-auto-mask", str(cfg.auto_mask)]
     if cfg.threads > 0:
         argv += ["-j", str(cfg.threads)]
+    if data_column is not None:
+        argv += ["-data-column", data_column]
     if not cfg.keep_intermediate:
         argv += ["-no-dirty"]
     # the model visibilities are not needed (no self-calibration): do not write MODEL_DATA
@@ -203,6 +211,7 @@ def image_ms(
     *,
     settings: Settings | None = None,
     info: MsInfo | None = None,
+    data_column: str | None = None,
 ) -> ImagingResult:
     """Image a Measurement Set with WSClean and write the primary-beam products.
 
@@ -216,6 +225,8 @@ def image_ms(
         Imaging settings are read from ``settings.imaging``.
     info : MsInfo, optional
         The Measurement Set summary if already read.
+    data_column : str, optional
+        Visibility column to image (``CORRECTED_DATA`` once calibrated; default WSClean's).
 
     Returns
     -------
@@ -235,7 +246,9 @@ def image_ms(
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     info = info if info is not None else read_ms_info(ms_path)
-    argv, params = wsclean_command(ms_path, prefix, info, cfg, executable=exe)
+    argv, params = wsclean_command(
+        ms_path, prefix, info, cfg, executable=exe, data_column=data_column
+    )
     log.info("imaging %s: %s", ms_path.name, " ".join(argv[1:-3]))
     # a WSClean left from a killed run must not write into this folder while we image again
     pidfile = Path(f"{prefix}.pid")

@@ -3,8 +3,10 @@
 Each :meth:`MosaicOrchestrator.poll`:
 
 1. reads the registered images (``kind = "image"``) newer than the last formed group, ordered
-   by mid time, and cuts them into groups by the rule of :mod:`dsa110_contimg.mosaic.grouping`
-   (N consecutive images, ``overlap`` shared, broken by time gaps and declination changes),
+   by mid time, leaving out ``uncalibrated`` and superseded ones
+   (:func:`~dsa110_contimg.database.caltables.science_usable`), and cuts them into groups by
+   the rule of :mod:`dsa110_contimg.mosaic.grouping` (N consecutive images, ``overlap``
+   shared, broken by time gaps and declination changes),
    recording each in ``mosaic_groups`` (one write transaction, so two orchestrators never form
    the same group);
 2. builds every ``pending`` group it can claim: checks the members (registered, file present,
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from ..config import Settings, resolve_settings
+from ..database.caltables import science_usable
 from ..database.engine import get_engine, write_transaction
 from ..database.mosaics import (
     claim_mosaic_group,
@@ -38,7 +41,7 @@ from ..database.mosaics import (
     update_mosaic_group,
 )
 from ..database.tables.mosaic import mosaic_group_members, mosaic_groups
-from ..database.tables.products import images
+from ..database.tables.products import data_registry, images
 from ..errors import ConfigError, ContimgError, MosaicError
 from .builder import MosaicResult, build_mosaic
 from .grouping import Candidate, cut_groups
@@ -134,8 +137,17 @@ class MosaicOrchestrator:
                 select(mosaic_groups).order_by(mosaic_groups.c.id.desc()).limit(1)
             ).mappings().first()
             carry: list[Candidate] = []
-            stmt = select(images.c.data_id, images.c.mjd_mid, images.c.dec_center_deg).where(
-                (images.c.kind == "image") & images.c.mjd_mid.is_not(None)
+            # uncalibrated and superseded images never enter a mosaic
+            stmt = (
+                select(images.c.data_id, images.c.mjd_mid, images.c.dec_center_deg)
+                .select_from(
+                    images.outerjoin(data_registry, data_registry.c.data_id == images.c.data_id)
+                )
+                .where(
+                    (images.c.kind == "image")
+                    & images.c.mjd_mid.is_not(None)
+                    & science_usable()
+                )
             )
             if last is not None:
                 stmt = stmt.where(images.c.mjd_mid > last["mjd_last"])

@@ -43,8 +43,14 @@ from astropy.table import Table
 
 from ..errors import InvalidImageError
 from .beam import FWHM_TO_SIGMA, local_jacobian, pixel_covariance, sky_covariance
-from .image import FitsImage, jy_per_unit, read_image
-from .noise import local_rms
+from .image import FitsImage, image_jy_per_unit, read_image
+from .noise import (
+    CorrelatedNoise,
+    beam_autocorrelation,
+    local_rms,
+    noise_autocorrelation,
+    tile_geometry,
+)
 
 __all__ = [
     "FLAGS",
@@ -63,11 +69,30 @@ FLAGS = {
     "bad_position": "RA/Dec not finite or |Dec| > 90 (NaN flux)",
     "off_image": "position outside the image or beyond its projection (NaN flux)",
     "edge": "cutout crosses the image edge (NaN flux)",
-    "blanked": "NaN/blanked pixels in the cutout (NaN flux)",
+    "blanked": (
+        "a NaN/blanked pixel within centre_beams (0.5) FWHM of the position, or under "
+        "min_finite_fraction (1/2) of the fitting box finite (NaN flux)"
+    ),
     "bad_noise": "local noise is zero, negative or NaN (NaN flux)",
-    "fit_failed": "joint fit singular, e.g. two positions nearly coincide (NaN flux)",
+    "fit_failed": (
+        "joint fit not constrained: the amplitude's variance exceeds max_variance_inflation "
+        "(100) times an isolated source's (NaN flux)"
+    ),
     "no_beam": "no restoring beam in the header: peak pixel in a small box (flux given)",
     "blended": "a neighbour within blended_flag_beams was fitted jointly (flux given)",
+    "partial": (
+        "some pixels of the fitting box are NaN: fitted on the finite pixels, error from "
+        "those pixels (flux given)"
+    ),
+    "duplicate": (
+        "positions closer than duplicate_beams (0.5 FWHM) were merged: measured once at their "
+        "mean position, the result shared (flux given)"
+    ),
+    "poor_fit": (
+        "residual chi2 above the 1 - poor_fit_alpha (99.9%) point of its distribution for a "
+        "point source on this image's noise: a resolved source, or emission not in the "
+        "position list (flux given)"
+    ),
 }
 
 _INT_FIELDS = ("dof",)
@@ -95,6 +120,22 @@ class ForcedOptions:
         Half-width of the peak-pixel box used when the image has no beam.
     chunk_size : int
         Positions processed per batch (bounds memory).
+    duplicate_beams : float
+        Positions closer than this (FWHM along the separation) are merged and measured once.
+    centre_beams : float
+        A NaN pixel within this radius (FWHM) of the position blanks it.
+    min_finite_fraction : float
+        Fewer finite pixels than this fraction of the fitting box blanks the position.
+    noise_correlation : str
+        ``"measured"``: the noise autocorrelation is measured on the image (the errors and the
+        chi2 distribution follow from it); ``"beam"``: assumed to be the restoring beam.
+    poor_fit_alpha : float
+        False-alarm probability of the ``poor_fit`` flag for a point source.
+    max_variance_inflation : float
+        A jointly fitted amplitude whose variance exceeds this multiple of an isolated
+        source's is ``fit_failed``.
+    max_neighbours : int
+        Largest group used for each jointly fitted position's error (itself included).
     """
 
     cutout_beams: float = 3.0
@@ -105,6 +146,13 @@ class ForcedOptions:
     clip_sigma: float = 3.0
     peak_box_pix: int = 1
     chunk_size: int = 8192
+    duplicate_beams: float = 0.5
+    centre_beams: float = 0.5
+    min_finite_fraction: float = 0.5
+    noise_correlation: str = "measured"
+    poor_fit_alpha: float = 0.001
+    max_variance_inflation: float = 100.0
+    max_neighbours: int = 32
 
 
 @dataclass(frozen=True)
@@ -209,7 +257,7 @@ def _is_equatorial_j2000(wcs) -> bool:
 
 
 def _jy_scale(image: FitsImage) -> float:
-    return jy_per_unit(image.header)
+    return image_jy_per_unit(image)
 
 
 def _sample_map(noise: FitsImage, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -315,71 +363,187 @@ def _components(n: int, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _solve_groups(
-    labels: np.ndarray, pos: np.ndarray, ainv: np.ndarray, b: np.ndarray, kk: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Joint amplitudes, variance factors (of sigma^2) and failure mask for all positions."""
-    n = labels.size
-    amp = b / kk
-    var = np.full(n, 4.0 / 3.0)
-    failed = np.zeros(n, dtype=bool)
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    for m in np.unique(sizes[sizes > 1]):
-        st = starts[sizes == m]
-        idx = order[st[:, None] + np.arange(m)[None, :]]  # (g, m)
-        p = pos[idx]  # (g, m, 2)
-        d = p[:, :, None, :] - p[:, None, :, :]  # (g, m, m, 2)
-        abar = 0.5 * (ainv[idx][:, :, None] + ainv[idx][:, None, :])  # (g, m, m, 2, 2)
-        md2 = np.einsum("...i,...ij,...j->...", d, abar, d)
-        rmat = np.exp(-0.25 * md2)
-        qmat = np.exp(-md2 / 6.0)
-        cond = np.linalg.cond(rmat)
-        bad = ~np.isfinite(cond) | (cond > 1e4)  # positions within ~1% of a beam
-        rmat_safe = np.where(bad[:, None, None], np.eye(m), rmat)
-        sk = np.sqrt(kk[idx])
-        gmat = rmat_safe * sk[:, :, None] * sk[:, None, :]
-        a = np.linalg.solve(gmat, b[idx][:, :, None])[:, :, 0]
-        rinv = np.linalg.inv(rmat_safe)
-        cov = (4.0 / 3.0) * (rinv @ qmat @ rinv)
-        v = np.diagonal(cov, axis1=1, axis2=2)
-        a = np.where(bad[:, None], np.nan, a)
-        v = np.where(bad[:, None], np.nan, v)
-        amp[idx] = a
-        var[idx] = v
-        failed[idx] = bad[:, None]
-    return amp, var, failed
-
-
 def _mask(n: int, idx: np.ndarray) -> np.ndarray:
     m = np.zeros(n, dtype=bool)
     m[idx] = True
     return m
 
 
-def _find_pairs(pos: np.ndarray, ainv: np.ndarray, fmaj: np.ndarray, opts: ForcedOptions):
-    """Pairs closer than the blend radius, and their separation in beams."""
+def _find_pairs(pos: np.ndarray, ainv: np.ndarray, fmaj: np.ndarray, radius_beams: float):
+    """Pairs closer than ``radius_beams`` (FWHM along their separation): (i, j, sep, md2).
+
+    ``md2 = d^T S^-1 d`` is the squared separation in beam sigmas (``S`` the mean covariance
+    of the pair).
+    """
     empty = np.empty(0, dtype=int)
-    if pos.shape[0] < 2 or opts.blend_radius_beams <= 0:
-        return empty, empty, np.empty(0)
+    if pos.shape[0] < 2 or radius_beams <= 0:
+        return empty, empty, np.empty(0), np.empty(0)
     from scipy.spatial import cKDTree
 
     tree = cKDTree(pos)
-    pairs = tree.query_pairs(opts.blend_radius_beams * float(np.max(fmaj)), output_type="ndarray")
+    pairs = tree.query_pairs(radius_beams * float(np.max(fmaj)), output_type="ndarray")
     if pairs.size == 0:
-        return empty, empty, np.empty(0)
+        return empty, empty, np.empty(0), np.empty(0)
     pi, pj = pairs[:, 0], pairs[:, 1]
     dvec = pos[pi] - pos[pj]
     abar = 0.5 * (ainv[pi] + ainv[pj])
-    # separation in FWHM along the separation direction
-    sep = np.sqrt(np.einsum("ni,nij,nj->n", dvec, abar, dvec)) * FWHM_TO_SIGMA
-    near = sep < opts.blend_radius_beams
-    return pi[near], pj[near], sep[near]
+    dx, dy = dvec[:, 0], dvec[:, 1]
+    md2 = abar[:, 0, 0] * dx * dx + 2.0 * abar[:, 0, 1] * dx * dy + abar[:, 1, 1] * dy * dy
+    sep = np.sqrt(md2) * FWHM_TO_SIGMA  # in FWHM along the separation direction
+    near = sep < radius_beams
+    return pi[near], pj[near], sep[near], md2[near]
 
 
-def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
+def _joint_amplitudes(
+    members: np.ndarray,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    rval: np.ndarray,
+    b: np.ndarray,
+    kk: np.ndarray,
+) -> np.ndarray:
+    """Least-squares amplitudes of all jointly fitted positions: one sparse solve.
+
+    The normal matrix is ``G = D R D`` with ``D = diag(sqrt(k.k))`` and ``R`` the (sparse)
+    overlap of unit-normalised kernels, so ``a = D^-1 R^-1 D^-1 b``. ``R`` has one row per
+    member and non-zeros only for pairs within the blend radius: memory and time grow
+    linearly with the positions (sparse LU of a planar-like graph).
+    """
+    from scipy.sparse import csc_matrix
+    from scipy.sparse.linalg import spsolve
+
+    m = members.size
+    slot = np.full(b.size, -1)
+    slot[members] = np.arange(m)
+    si, sj = slot[pi], slot[pj]
+    rows = np.concatenate([np.arange(m), si, sj])
+    cols = np.concatenate([np.arange(m), sj, si])
+    # a tiny ridge keeps SuperLU away from exact singularity; it changes well-conditioned
+    # amplitudes by ~1e-12 relative
+    vals = np.concatenate([np.full(m, 1.0 + 1e-12), rval, rval])
+    rmat = csc_matrix((vals, (rows, cols)), shape=(m, m))
+    sk = np.sqrt(kk[members])
+    with np.errstate(all="ignore"):
+        u = np.atleast_1d(spsolve(rmat, b[members] / sk))
+    return u / sk
+
+
+def _local_variance_ratio(
+    members: np.ndarray,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    rval: np.ndarray,
+    pos: np.ndarray,
+    ainv: np.ndarray,
+    max_neighbours: int,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """Variance of each jointly fitted amplitude over an isolated one's (>= 1).
+
+    Exact for a group: ``Cov(a) = sigma^2 (4/3) R^-1 Q R^-1`` in normalised form (see the
+    module docstring). For large groups the inverse is dense, so each position's variance is
+    taken from the joint fit of the position and its ``max_neighbours - 1`` most strongly
+    overlapping neighbours (those within the blend radius): the neighbours' own neighbours
+    change it only at second order in the overlaps (documented in docs/photometry.md).
+    """
+    out = np.empty(members.size)
+    slot = np.full(pos.shape[0], -1)
+    slot[members] = np.arange(members.size)
+    # isolated pairs in closed form: R = [[1, r], [r, 1]], Q = [[1, q], [q, 1]]
+    deg = np.bincount(np.concatenate([pi, pj]), minlength=pos.shape[0])
+    lone = (deg[pi] == 1) & (deg[pj] == 1)
+    if lone.any():
+        r = rval[lone]
+        q = r ** (2.0 / 3.0)  # exp(-md2/6) = exp(-md2/4)^(2/3)
+        v = (1.0 - 2.0 * r * q + r * r) / (1.0 - r * r) ** 2
+        out[slot[pi[lone]]] = v
+        out[slot[pj[lone]]] = v
+        pi, pj, rval = pi[~lone], pj[~lone], rval[~lone]
+    if pi.size == 0:
+        return out
+    rest = np.unique(np.concatenate([pi, pj]))
+    dst = np.concatenate([pi, pj])
+    src = np.concatenate([pj, pi])
+    r = np.concatenate([rval, rval])
+    order = np.lexsort((-r, dst))
+    dst, src = dst[order], src[order]
+    first = np.r_[0, np.flatnonzero(dst[1:] != dst[:-1]) + 1]
+    rank = np.arange(dst.size) - np.repeat(first, np.diff(np.r_[first, dst.size]))
+    keep = rank < max(1, max_neighbours - 1)
+    dst, src, rank = dst[keep], src[keep], rank[keep]
+    width = int(rank.max()) + 2
+    rslot = np.full(pos.shape[0], -1)
+    rslot[rest] = np.arange(rest.size)
+    nb = np.full((rest.size, width), -1)
+    nb[:, 0] = rest
+    nb[rslot[dst], rank + 1] = src
+    eye = np.eye(width)
+    for s in range(0, rest.size, chunk):
+        idx = nb[s : s + chunk]
+        valid = idx >= 0
+        safe = np.where(valid, idx, idx[:, :1])
+        p = pos[safe]  # (g, M, 2)
+        a = ainv[safe]  # (g, M, 2, 2)
+        d = p[:, :, None, :] - p[:, None, :, :]  # (g, M, M, 2)
+        # d^T (A_j + A_l)/2 d, elementwise (einsum with three operands is slow here)
+        a00 = a[:, :, 0, 0]
+        a01 = a[:, :, 0, 1]
+        a11 = a[:, :, 1, 1]
+        s00 = 0.5 * (a00[:, :, None] + a00[:, None, :])
+        s01 = 0.5 * (a01[:, :, None] + a01[:, None, :])
+        s11 = 0.5 * (a11[:, :, None] + a11[:, None, :])
+        dx, dy = d[..., 0], d[..., 1]
+        md2 = s00 * dx * dx + 2.0 * s01 * dx * dy + s11 * dy * dy
+        vv = valid[:, :, None] & valid[:, None, :]
+        rmat = np.where(vv, np.exp(-0.25 * md2), eye)
+        qmat = np.where(vv, np.exp(-md2 / 6.0), 0.0)
+        e0 = np.zeros(idx.shape + (1,))
+        e0[:, 0, 0] = 1.0
+        with np.errstate(all="ignore"):
+            try:
+                v = np.linalg.solve(rmat, e0)[:, :, 0]
+            except np.linalg.LinAlgError:
+                v = (np.linalg.pinv(rmat) @ e0)[:, :, 0]
+            out[slot[rest[s : s + chunk]]] = np.sum(v * (qmat @ v[:, :, None])[:, :, 0], axis=1)
+    return out  # (R^-1 Q R^-1)_00, 1 for an isolated position
+
+
+def _noise_model(
+    image, ainv_c: np.ndarray, half: int, opts: ForcedOptions, xy: np.ndarray
+) -> CorrelatedNoise:
+    """Return the noise autocorrelation (measured, or the beam model) and its statistics."""
+    w = 2 * half + 1
+    zero = np.zeros(1)
+    kernel = _kernels(zero, zero, zero, zero, ainv_c[None], half)[0]
+    rho = None
+    if opts.noise_correlation == "measured":
+        fmaj, fmin = _fwhm_pix(np.linalg.inv(ainv_c))
+        rho = noise_autocorrelation(
+            image.data,
+            max_lag=w - 1,
+            bmaj_pix=float(fmaj),
+            bmin_pix=float(fmin),
+            mask_x=xy[:, 0],
+            mask_y=xy[:, 1],
+        )
+        if rho is None:
+            log.info(
+                "%s: too few noise pixels to measure the noise autocorrelation; "
+                "using the restoring beam's",
+                image.path,
+            )
+    elif opts.noise_correlation != "beam":
+        raise ValueError(
+            f"noise_correlation must be 'measured' or 'beam', not {opts.noise_correlation!r}"
+        )
+    source = "measured"
+    if rho is None:
+        rho = beam_autocorrelation(ainv_c, w - 1)
+        source = "beam"
+    return CorrelatedNoise(rho, kernel, source)
+
+
+def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     ny, nx = image.shape
     nall = flags.n
     beam = image.beam
@@ -389,105 +553,213 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out):
         return
     jac = local_jacobian(image.wcs, x[sel], y[sel])
     cov = pixel_covariance(sky_cov, jac)
-    ainv = np.linalg.inv(cov)
-    fmaj, _ = _fwhm_pix(cov)
-    half = max(2, int(np.ceil(0.5 * opts.cutout_beams * np.max(fmaj))))
-    ix = np.rint(x[sel]).astype(np.intp)
-    iy = np.rint(y[sel]).astype(np.intp)
-    inside = (ix - half >= 0) & (ix + half < nx) & (iy - half >= 0) & (iy + half < ny)
-    flags.set("edge", _mask(nall, sel[~inside]))
-    noise_bad = ~(np.isfinite(sigma[sel]) & (sigma[sel] > 0))
-    flags.set("bad_noise", _mask(nall, sel[noise_bad & inside]))
-    keep = inside & ~noise_bad
-    sel, ix, iy, ainv, fmaj = sel[keep], ix[keep], iy[keep], ainv[keep], fmaj[keep]
-    if sel.size == 0:
-        return
-    # unique positions (exact duplicates share one fit)
+    ainv_all = np.linalg.inv(cov)
+    fmaj_all, _ = _fwhm_pix(cov)
+    half = max(2, int(np.ceil(0.5 * opts.cutout_beams * np.max(fmaj_all))))
+    w = 2 * half + 1
+    npix = w * w
+    # --- near-duplicates: merged, measured once at their mean position, shared
     pos_all = np.column_stack([x[sel], y[sel]])
-    _, first, inverse = np.unique(
-        np.round(pos_all, 3), axis=0, return_index=True, return_inverse=True
+    # one pair search serves both the duplicates and (when there are none) the blends
+    ai, aj, asep, amd2 = _find_pairs(
+        pos_all, ainv_all, fmaj_all, max(opts.blend_radius_beams, opts.duplicate_beams)
     )
-    inverse = inverse.ravel()
-    sel_u, ix, iy, ainv, fmaj = sel[first], ix[first], iy[first], ainv[first], fmaj[first]
-    pos = pos_all[first]
-    n = sel_u.size
-    pi, pj, sep = _find_pairs(pos, ainv, fmaj, opts)
+    dup = asep < opts.duplicate_beams
+    any_dup = bool(dup.any())
+    labels = _components(sel.size, ai[dup], aj[dup]) if any_dup else np.arange(sel.size)
+    nrep = int(labels.max()) + 1
+    counts = np.bincount(labels, minlength=nrep)
+    _, first = np.unique(labels, return_index=True)
+    pos = np.column_stack(
+        [
+            np.bincount(labels, weights=pos_all[:, 0], minlength=nrep) / counts,
+            np.bincount(labels, weights=pos_all[:, 1], minlength=nrep) / counts,
+        ]
+    )
+    flags.set("duplicate", _mask(nall, sel[counts[labels] > 1]))
+    ainv, fmaj, sig = ainv_all[first], fmaj_all[first], sigma[sel[first]]
+    ix = np.rint(pos[:, 0]).astype(np.intp)
+    iy = np.rint(pos[:, 1]).astype(np.intp)
+    inside = (ix - half >= 0) & (ix + half < nx) & (iy - half >= 0) & (iy + half < ny)
+    noise_bad = ~(np.isfinite(sig) & (sig > 0))
+    flags.set("edge", _mask(nall, sel[~inside[labels]]))
+    flags.set("bad_noise", _mask(nall, sel[(noise_bad & inside)[labels]]))
+    krep = np.flatnonzero(inside & ~noise_bad)
+    rep_to_k = np.full(nrep, -1)
+    rep_to_k[krep] = np.arange(krep.size)
+    pos, ainv, fmaj, sig, ix, iy = pos[krep], ainv[krep], fmaj[krep], sig[krep], ix[krep], iy[krep]
+    n = krep.size
+    if n == 0:
+        return
+    # --- noise model: autocorrelation of the noise and what it implies for the fit
+    xc, yc = np.array([(nx - 1) / 2.0]), np.array([(ny - 1) / 2.0])
+    with np.errstate(all="ignore"):
+        ainv_c = np.linalg.inv(pixel_covariance(sky_cov, local_jacobian(image.wcs, xc, yc))[0])
+    if not np.all(np.isfinite(ainv_c)):  # the image centre is off the sky (odd projections)
+        ainv_c = ainv[0]
+    model = _noise_model(image, ainv_c, half, opts, pos_all)
+    if not meta.get("noise_from_map"):
+        fmaj_c, fmin_c = _fwhm_pix(np.linalg.inv(ainv_c))
+        _, tile = tile_geometry(image.shape, float(fmaj_c), float(fmin_c), opts.noise_tile_beams)
+        model.set_rms_area(tile * tile)
+    meta["noise_correlation"] = model.source
+    meta["flux_var_factor"] = model.var_factor
+    # --- pairs fitted jointly
+    if any_dup:
+        pi, pj, sep, md2 = _find_pairs(pos, ainv, fmaj, opts.blend_radius_beams)
+    else:  # the positions are their own representatives: keep the pairs between kept ones
+        ki, kj = rep_to_k[ai], rep_to_k[aj]
+        keep_pair = (ki >= 0) & (kj >= 0) & (asep < opts.blend_radius_beams)
+        pi, pj, sep, md2 = ki[keep_pair], kj[keep_pair], asep[keep_pair], amd2[keep_pair]
+    # listed neighbours beyond the joint-fit radius whose model still reaches a box (the box's
+    # corner lies 0.5 * cutout_beams * sqrt(2) major-axis FWHM out; 2 FWHM more is < 2e-5 of a
+    # neighbour's peak): not fitted jointly, but their fitted models are subtracted from the
+    # residual the chi2 (and so ``poor_fit``) is taken on, or a bright neighbour's wing would
+    # flag a clean point source
+    fmin = _fwhm_pix(np.linalg.inv(ainv))[1]
+    wing_radius = 0.5 * opts.cutout_beams * np.sqrt(2.0) * float(np.max(fmaj / fmin)) + 2.0
+    wi, wj, _, _ = _find_pairs(pos, ainv, fmaj, wing_radius)
+    wing = ~np.isin(wi * n + wj, np.minimum(pi, pj) * n + np.maximum(pi, pj))
+    wi, wj = wi[wing], wj[wing]
     member = np.zeros(n, dtype=bool)
     member[pi] = True
     member[pj] = True
+    member[wi] = True
+    member[wj] = True
     mslot = np.full(n, -1)
     mslot[member] = np.arange(int(member.sum()))
-    w = 2 * half + 1
-    # cutouts and kernels of jointly fitted positions, kept for their chi2 (float32 suffices
-    # for residuals: they are computed once the amplitudes are known)
     md = np.empty((int(member.sum()), w, w), dtype=np.float32)
     mk = np.empty_like(md)
+    mm = np.ones_like(md)  # finite-pixel masks of jointly fitted boxes (1 = used)
     b = np.empty(n)
     kk = np.empty(n)
     dd = np.empty(n)
+    nfin = np.empty(n, dtype=np.int64)
     blank = np.zeros(n, dtype=bool)
+    part_idx, part_k = [], []
     chunk = max(1, int(opts.chunk_size))
     for s in range(0, n, chunk):
         c = slice(s, s + chunk)
         d = _gather(image.data, iy[c], ix[c], half)
         if bkg is not None:
             d -= _gather(bkg.data, iy[c], ix[c], half)
-        bad = ~np.isfinite(d).all(axis=(1, 2))
-        blank[c] = bad
-        if bad.any():
-            d[bad] = np.where(np.isfinite(d[bad]), d[bad], 0.0)
         k = _kernels(pos[c, 0], pos[c, 1], ix[c], iy[c], ainv[c], half)
+        dd[c] = np.einsum("nij,nij->n", d, d)
+        nfin[c] = npix
+        holes = np.flatnonzero(~np.isfinite(dd[c]))  # NaN (or inf) pixels in the box
+        if holes.size:
+            fin = np.isfinite(d[holes])
+            nf = fin.sum(axis=(1, 2))
+            nfin[s + holes] = nf
+            # the centre (within centre_beams FWHM: kernel above exp(-4 ln2 r^2)) must be
+            # finite and at least min_finite_fraction of the box left; else blanked
+            kmin = np.exp(-4.0 * np.log(2.0) * opts.centre_beams**2)
+            centre_hit = ((k[holes] >= kmin) & ~fin).any(axis=(1, 2))
+            bad = centre_hit | (nf < opts.min_finite_fraction * npix)
+            blank[s + holes[bad]] = True
+            d[holes] = np.where(fin, d[holes], 0.0)
+            k[holes] = k[holes] * fin
+            dd[s + holes] = np.einsum("nij,nij->n", d[holes], d[holes])
+            good = holes[~bad]
+            if good.size:
+                part_idx.append(s + good)
+                part_k.append(k[good].copy())
+            hm = holes[member[c][holes]]
+            if hm.size:
+                mm[mslot[c][hm]] = fin[member[c][holes]]
         b[c] = np.einsum("nij,nij->n", k, d)
         kk[c] = np.einsum("nij,nij->n", k, k)
-        dd[c] = np.einsum("nij,nij->n", d, d)
         mem = member[c]
         if mem.any():
             md[mslot[c][mem]] = d[mem]
             mk[mslot[c][mem]] = k[mem]
-    flags.set("blanked", _mask(nall, sel_u[blank]))
+    var = np.full(n, model.var_factor)
+    partial = np.zeros(n, dtype=bool)
+    if part_idx:
+        pidx = np.concatenate(part_idx)
+        partial[pidx] = True
+        var[pidx] = model.masked_var_factor(np.concatenate(part_k))
     if blank.any() and pi.size:
         good_pair = ~(blank[pi] | blank[pj])
-        pi, pj, sep = pi[good_pair], pj[good_pair], sep[good_pair]
-    amp = b / kk
-    var = np.full(n, 4.0 / 3.0)
+        pi, pj, sep, md2 = pi[good_pair], pj[good_pair], sep[good_pair], md2[good_pair]
+    if blank.any() and wi.size:
+        good_wing = ~(blank[wi] | blank[wj])
+        wi, wj = wi[good_wing], wj[good_wing]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        amp = b / kk
+        chi2 = (dd - 2.0 * amp * b + amp * amp * kk) / sig**2
     failed = np.zeros(n, dtype=bool)
     nnb = np.zeros(n, dtype=int)
     blended = np.zeros(n, dtype=bool)
-    sigma_u = sigma[sel_u]
-    chi2 = (dd - 2.0 * amp * b + amp * amp * kk) / sigma_u**2
     if pi.size:
         close = sep < opts.blended_flag_beams
         blended[pi[close]] = True
         blended[pj[close]] = True
         np.add.at(nnb, pi, 1)
         np.add.at(nnb, pj, 1)
-        labels = _components(n, pi, pj)
-        amp, var, failed = _solve_groups(labels, pos, ainv, b, kk)
-        _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma_u, chi2)
-    err = sigma_u * np.sqrt(var)
-    valid = ~blank
-    tgt = sel[valid[inverse]]
-    src = inverse[valid[inverse]]
-    npix = w * w
-    out["flux_jy"][tgt] = amp[src]
-    out["flux_err_jy"][tgt] = err[src]
-    out["chi2"][tgt] = np.where(failed, np.nan, chi2)[src]
-    out["dof"][tgt] = (npix - 1 - nnb)[src]
-    flags.set("blanked", _mask(nall, sel[blank[inverse]]))
-    flags.set("fit_failed", _mask(nall, tgt[failed[src]]))
-    flags.set("blended", _mask(nall, tgt[blended[src]]))
+        rval = np.exp(-0.25 * md2)
+        members = np.unique(np.concatenate([pi, pj]))
+        deg = np.bincount(np.concatenate([pi, pj]), minlength=n)
+        lone = (deg[pi] == 1) & (deg[pj] == 1)  # isolated pairs: 2 x 2 solves in closed form
+        if lone.any():
+            i, j, r = pi[lone], pj[lone], rval[lone]
+            ui, uj = b[i] / np.sqrt(kk[i]), b[j] / np.sqrt(kk[j])
+            with np.errstate(all="ignore"):
+                det = 1.0 - r * r
+                amp[i] = (ui - r * uj) / det / np.sqrt(kk[i])
+                amp[j] = (uj - r * ui) / det / np.sqrt(kk[j])
+        if not lone.all():
+            rest = np.unique(np.concatenate([pi[~lone], pj[~lone]]))
+            amp[rest] = _joint_amplitudes(rest, pi[~lone], pj[~lone], rval[~lone], b, kk)
+        inflation = _local_variance_ratio(
+            members, pi, pj, rval, pos, ainv, max(2, int(opts.max_neighbours))
+        )
+        var[members] *= inflation
+        bad = ~np.isfinite(inflation) | (inflation > opts.max_variance_inflation)
+        bad |= ~np.isfinite(amp[members])
+        failed[members[bad]] = True
+    if pi.size or wi.size:
+        ci, cj = np.concatenate([pi, wi]), np.concatenate([pj, wj])
+        _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, ci, cj, half, sig, chi2)
+    amp[failed] = np.nan
+    var[failed] = np.nan
+    err = sig * np.sqrt(var)
+    threshold = model.chi2_threshold(opts.poor_fit_alpha, nfin / npix)
+    meta["chi2_threshold_full_box"] = float(model.chi2_threshold(opts.poor_fit_alpha))
+    with np.errstate(invalid="ignore"):
+        poor = ~blank & ~failed & (chi2 > threshold)
+    # --- back to the input rows (every member of a merged group gets its group's result)
+    kidx = rep_to_k[labels]
+    has = kidx >= 0
+    tgt, src = sel[has], kidx[has]
+    valid = ~blank[src]
+    tv, sv = tgt[valid], src[valid]
+    out["flux_jy"][tv] = amp[sv]
+    out["flux_err_jy"][tv] = err[sv]
+    out["chi2"][tv] = np.where(failed, np.nan, chi2)[sv]
+    out["dof"][tv] = (nfin - 1 - nnb)[sv]
+    flags.set("blanked", _mask(nall, tgt[blank[src]]))
+    flags.set("partial", _mask(nall, tv[partial[sv]]))
+    flags.set("fit_failed", _mask(nall, tv[failed[sv]]))
+    flags.set("blended", _mask(nall, tv[blended[sv]]))
+    flags.set("poor_fit", _mask(nall, tv[poor[sv]]))
 
 
-def _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
-    """Chi2 of jointly fitted positions with every neighbour's model subtracted."""
+def _blend_chi2(md, mk, mm, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2):
+    """Chi2 of positions with neighbours, every neighbour's fitted model subtracted.
+
+    ``(pi, pj)`` are the pairs whose models reach each other's boxes: the jointly fitted ones
+    and the farther ones whose wings still reach a box.
+    """
     members = np.flatnonzero(mslot >= 0)
     resid = md[mslot[members]]
-    resid -= amp[members].astype(np.float32)[:, None, None] * mk[mslot[members]]
+    amp_m = np.nan_to_num(amp[members]).astype(np.float32)
+    resid -= amp_m[:, None, None] * mk[mslot[members]]
     # directed pairs: the model of `src` evaluated on the cutout of `dst`
     dst = np.concatenate([pi, pj])
     src = np.concatenate([pj, pi])
     kn = _kernels(pos[src, 0], pos[src, 1], ix[dst], iy[dst], ainv[src], half)
-    kn *= amp[src][:, None, None]
+    kn *= np.nan_to_num(amp[src])[:, None, None]
     kn = kn.astype(np.float32)
     # subtract neighbour models rank by rank, so that no cutout repeats within one assignment
     order = np.argsort(dst, kind="stable")
@@ -499,6 +771,7 @@ def _blend_chi2(md, mk, mslot, pos, ainv, ix, iy, amp, pi, pj, half, sigma, chi2
     for r in range(int(rank.max()) + 1 if rank.size else 0):
         sel = rows == r
         resid[mslot[dst[sel]]] -= kn[sel]
+    resid *= mm[mslot[members]]  # blanked pixels take no part
     with np.errstate(invalid="ignore"):
         chi2[members] = (
             np.einsum("nij,nij->n", resid, resid, dtype=np.float64) / sigma[members] ** 2
@@ -583,6 +856,7 @@ def measure_image(
             f"background map shape {background.shape} differs from the image's {image.shape}",
             path=background.path,
         )
+    scale = _jy_scale(image)  # an unknown BUNIT fails here, before any work
     flags = _Flags(n)
     x, y = _world_to_pixel(image, ra, dec)
     finite = np.isfinite(x) & np.isfinite(y)
@@ -626,11 +900,11 @@ def measure_image(
     if noise_map is not None:
         # the noise map may be in other units than the image (Jy vs mJy per beam)
         sigma *= _jy_scale(noise_map) / _jy_scale(image)
+    meta: dict[str, Any] = {"noise_from_map": noise_map is not None}
     if beam is not None:
-        _measure_with_beam(image, x, y, on, sigma, background, opts, flags, out)
+        _measure_with_beam(image, x, y, on, sigma, background, opts, flags, out, meta)
     else:
         _measure_peak(image, x, y, on, sigma, background, opts, flags, out)
-    scale = _jy_scale(image)
     out["local_rms_jy"] = sigma * scale
     out["flux_jy"] *= scale
     out["flux_err_jy"] *= scale
@@ -662,6 +936,7 @@ def measure_image(
     strings = flags.strings()
     table["flags"] = np.asarray(strings, dtype=str) if n else np.array([], dtype=str)
     table.meta["image"] = str(image.path)
+    table.meta.update(meta)
     if beam is not None:
         table.meta["bmaj_deg"], table.meta["bmin_deg"], table.meta["bpa_deg"] = (
             beam.bmaj_deg,

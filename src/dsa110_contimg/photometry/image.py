@@ -5,6 +5,16 @@ One function, :func:`read_image`, opens a FITS file memory-mapped and returns a
 plain 2-D images, 4-D images as WSClean and CASA write them (degenerate FREQ and STOKES axes in
 either order), or odd ones such as AMI-LA's (STOKES and VOPT, no FREQ). The data may be
 big-endian: consumers convert cutouts with ``np.asarray(cutout, dtype=np.float64)``.
+
+Integer-scaled images (BITPIX 8/16/32 with BSCALE/BZERO, optionally BLANK; AIPS, Obit and
+older survey cutouts) cannot be memory-mapped as physical values: their celestial plane is read
+into memory and scaled (``BZERO + BSCALE * raw``; BLANK pixels become NaN). Float images stay
+memory-mapped.
+
+Pixel units (BUNIT) are converted to Jy/beam by :func:`jy_per_unit`: Jy/beam in its usual
+spellings (and mJy/beam, uJy/beam), and brightness temperature (K, mK, uK) through the
+Rayleigh-Jeans law with the restoring beam's solid angle and the image's frequency. Any other
+unit is refused with :class:`UnsupportedUnitError` naming the unit and the file.
 """
 
 from __future__ import annotations
@@ -23,9 +33,22 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InvalidImageError
 
-__all__ = ["Beam", "FitsImage", "jy_per_unit", "observation_times", "read_image"]
+__all__ = [
+    "Beam",
+    "FitsImage",
+    "UnsupportedUnitError",
+    "image_jy_per_unit",
+    "jy_per_unit",
+    "observation_times",
+    "read_image",
+]
 
 log = logging.getLogger(__name__)
+
+
+class UnsupportedUnitError(InvalidImageError):
+    """The image's pixel unit (BUNIT) cannot be converted to Jy/beam."""
+
 
 # CASA/AIPS write the restoring beam as a HISTORY card when BMAJ is absent, e.g.
 # "AIPS   CLEAN BMAJ=  1.5000E-03 BMIN=  1.5000E-03 BPA=   0.00"
@@ -137,6 +160,39 @@ def _beam_from_header(header: fits.Header) -> Beam | None:
     return None
 
 
+def _is_integer_scaled(header: fits.Header) -> bool:
+    """Integer data with BSCALE/BZERO/BLANK (astropy cannot memory-map them scaled)."""
+    try:
+        bitpix = int(header.get("BITPIX", -32))
+    except (TypeError, ValueError):
+        return False
+    return bitpix > 0 and any(k in header for k in ("BSCALE", "BZERO", "BLANK"))
+
+
+def _scale_integers(raw: np.ndarray, header: fits.Header, path: Path) -> np.ndarray:
+    """Physical values ``BZERO + BSCALE * raw`` of one integer plane; BLANK pixels -> NaN.
+
+    8- and 16-bit data become float32 (exact to their quantization); 32-bit data float64.
+    """
+    try:
+        bscale = float(header.get("BSCALE", 1.0))
+        bzero = float(header.get("BZERO", 0.0))
+    except (TypeError, ValueError) as exc:
+        raise InvalidImageError(f"invalid BSCALE/BZERO ({exc})", path=path) from exc
+    if not (np.isfinite(bscale) and np.isfinite(bzero)) or bscale == 0:
+        raise InvalidImageError(f"invalid BSCALE={bscale} / BZERO={bzero}", path=path)
+    dtype = np.float64 if raw.dtype.itemsize >= 4 else np.float32
+    out = np.asarray(raw, dtype=np.float64) * bscale + bzero
+    out = out.astype(dtype)
+    blank = header.get("BLANK")
+    if blank is not None:
+        try:
+            out[np.asarray(raw) == int(blank)] = np.nan
+        except (TypeError, ValueError):
+            log.warning("%s: ignoring a non-integer BLANK %r", path, blank)
+    return out
+
+
 def _freq_from_wcs(full: WCS, header: fits.Header) -> float | None:
     ctypes = [str(c).upper() for c in full.wcs.ctype]
     for i, ct in enumerate(ctypes):
@@ -219,7 +275,12 @@ def read_image(path: str | Path) -> FitsImage:
         if not full.has_celestial or full.wcs.lng < 0 or full.wcs.lat < 0:
             raise InvalidImageError("no celestial (longitude/latitude) WCS axes", path=path)
         lng, lat = int(full.wcs.lng), int(full.wcs.lat)
+        scaled = _is_integer_scaled(header)
         try:
+            if scaled:
+                hdul.close()
+                hdul = fits.open(path, memmap=False, do_not_scale_image_data=True)
+                hdu = hdul[idx]
             raw = hdu.data
         except (OSError, ValueError, TypeError) as exc:
             raise InvalidImageError(f"cannot read the image data ({exc})", path=path) from exc
@@ -243,6 +304,8 @@ def read_image(path: str | Path) -> FitsImage:
                     )
                 index.append(0)
         data = raw[tuple(index)]
+        if scaled:
+            data = _scale_integers(data, header, path)
         if data.ndim != 2:
             raise InvalidImageError("celestial axes not found in the data array", path=path)
         celestial = full.sub([lng + 1, lat + 1])  # (longitude, latitude) = (x, y)
@@ -272,29 +335,90 @@ def read_image(path: str | Path) -> FitsImage:
         hdul.close()
 
 
-def jy_per_unit(header: fits.Header) -> float:
+_JY_PER_BEAM = re.compile(
+    r"^(?P<prefix>M|U|MU|µ|\u039c)?JY(/BEAM|BEAM-1|BEAM\^-1|\.BEAM-1|\*BEAM-1)?$"
+)
+_KELVIN = re.compile(r"^(?P<prefix>M|U|MU|µ|\u039c)?K(ELVIN)?(\(TB\)|TB)?$")
+_PREFIX = {None: 1.0, "M": 1e-3, "U": 1e-6, "MU": 1e-6, "µ": 1e-6, "\u039c": 1e-6}
+_K_BOLTZMANN = 1.380649e-23  # J/K
+_C_LIGHT = 299_792_458.0  # m/s
+
+
+def jy_per_unit(
+    header: fits.Header,
+    *,
+    beam: Beam | None = None,
+    freq_hz: float | None = None,
+    path: str | Path | None = None,
+) -> float:
     """Factor converting the image's pixel unit (BUNIT) to Jy/beam.
 
     Parameters
     ----------
     header : astropy.io.fits.Header
         Image header.
+    beam : Beam, optional
+        Restoring beam (needed for brightness temperature).
+    freq_hz : float, optional
+        Observing frequency (needed for brightness temperature).
+    path : str or Path, optional
+        The file, named in errors.
 
     Returns
     -------
     float
-        1 for ``JY/BEAM`` (or no BUNIT), 1e-3 for ``mJy/beam``, 1e-6 for ``uJy/beam``.
+        1 for ``JY/BEAM`` (also ``Jy/beam``, ``Jy beam-1``, ``JY``, or no BUNIT), 1e-3 for
+        ``mJy/beam``, 1e-6 for ``uJy/beam``; for ``K`` (``mK``, ``uK``) the Rayleigh-Jeans
+        factor ``2 k nu^2 Omega / c^2`` in Jy per kelvin, with ``Omega = pi bmaj bmin /
+        (4 ln 2)`` the solid angle of the Gaussian restoring beam.
+
+    Raises
+    ------
+    UnsupportedUnitError
+        For any other unit, or for K without a beam or a frequency.
 
     Examples
     --------
     >>> jy_per_unit(fits.Header({"BUNIT": "mJy/beam"}))
     0.001
+    >>> f = jy_per_unit(fits.Header({"BUNIT": "K"}), beam=Beam(1 / 60, 1 / 60, 0), freq_hz=1.4e9)
+    >>> round(f, 5)  # Jy/beam per kelvin for a 1 arcmin beam at 1.4 GHz
+    0.00577
     """
-    unit = str(header.get("BUNIT", "") or "").strip().upper().replace(" ", "")
-    for prefix, factor in (("MJY", 1e-3), ("UJY", 1e-6), ("MUJY", 1e-6), ("JY", 1.0)):
-        if unit.startswith(prefix):
-            return factor
-    return 1.0
+    text = str(header.get("BUNIT", "") or "").strip()
+    unit = text.upper().replace(" ", "")
+    if not unit:
+        return 1.0
+    m = _JY_PER_BEAM.match(unit)
+    if m:
+        return _PREFIX[m.group("prefix")]
+    m = _KELVIN.match(unit)
+    if m:
+        if beam is None:
+            raise UnsupportedUnitError(
+                f"BUNIT {text!r} (brightness temperature) needs a restoring beam "
+                "(BMAJ/BMIN) to convert to Jy/beam",
+                path=path,
+            )
+        if freq_hz is None or not np.isfinite(freq_hz) or freq_hz <= 0:
+            raise UnsupportedUnitError(
+                f"BUNIT {text!r} (brightness temperature) needs the observing frequency "
+                "(a FREQ axis, RESTFRQ or FREQ keyword) to convert to Jy/beam",
+                path=path,
+            )
+        omega = np.pi * np.deg2rad(beam.bmaj_deg) * np.deg2rad(beam.bmin_deg) / (4 * np.log(2))
+        jy_per_kelvin = 2.0 * _K_BOLTZMANN * freq_hz**2 * omega / _C_LIGHT**2 * 1e26
+        return float(_PREFIX[m.group("prefix")] * jy_per_kelvin)
+    raise UnsupportedUnitError(
+        f"unsupported pixel unit BUNIT {text!r}: expected Jy/beam (or mJy/beam, uJy/beam) "
+        "or a brightness temperature in K",
+        path=path,
+    )
+
+
+def image_jy_per_unit(image: FitsImage) -> float:
+    """:func:`jy_per_unit` of an opened image (its header, beam, frequency and path)."""
+    return jy_per_unit(image.header, beam=image.beam, freq_hz=image.freq_hz, path=image.path)
 
 
 def _parse_date(value: Any, scale: str) -> float | None:

@@ -12,9 +12,9 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from ..errors import InvalidImageError
 from .beam import local_jacobian, pixel_covariance, sky_covariance
-from .image import jy_per_unit, read_image
+from .image import FitsImage, image_jy_per_unit, read_image
 
-__all__ = ["inject_source", "render_point_sources"]
+__all__ = ["inject_into_image", "inject_source", "render_point_sources"]
 
 
 def render_point_sources(
@@ -144,7 +144,7 @@ def inject_source(
         np.array([flux_jy]),
         beam=beam,
     )
-    stamp /= jy_per_unit(image.header)  # into the image's own unit
+    stamp /= image_jy_per_unit(image)  # into the image's own unit
     hdu_index = image.hdu_index
     del image
     dst = Path(output_path) if output_path is not None else src
@@ -165,3 +165,49 @@ def inject_source(
         plane += stamp.astype(plane.dtype)
         hdul.flush()
     return dst
+
+
+def inject_into_image(
+    image: FitsImage,
+    ra_deg: np.ndarray,
+    dec_deg: np.ndarray,
+    flux_jy: np.ndarray,
+    *,
+    beam: tuple[float, float, float] | None = None,
+) -> FitsImage:
+    """Return a copy of an opened image (in memory) with beam-shaped sources added.
+
+    Parameters
+    ----------
+    image : FitsImage
+        The image (not modified).
+    ra_deg, dec_deg, flux_jy : numpy.ndarray
+        Positions and peak flux densities (Jy/beam; converted to the image's unit).
+    beam : tuple of float, optional
+        (bmaj_arcsec, bmin_arcsec, bpa_deg) of the injected sources; default the image's
+        restoring beam (point sources). A wider beam makes resolved sources whose peak is
+        ``flux_jy``.
+
+    Returns
+    -------
+    FitsImage
+        Same header, WCS and beam; float64 data.
+    """
+    import dataclasses
+
+    if beam is None:
+        if image.beam is None:
+            raise InvalidImageError(
+                "no restoring beam (BMAJ/BMIN/BPA) to inject with", path=image.path
+            )
+        beam = (image.beam.bmaj_arcsec, image.beam.bmin_arcsec, image.beam.bpa_deg)
+    stamp = render_point_sources(
+        image.wcs,
+        image.shape,
+        np.atleast_1d(ra_deg),
+        np.atleast_1d(dec_deg),
+        np.atleast_1d(flux_jy),
+        beam=beam,
+    )
+    data = np.asarray(image.data, dtype=np.float64) + stamp / image_jy_per_unit(image)
+    return dataclasses.replace(image, data=data)

@@ -1,6 +1,15 @@
 """DSA-110 station positions and the OVRO site.
 
-The station table bundled in ``simulation/data/DSA110_positions_RevF.csv`` is a spreadsheet
+Two bundled station tables (provenance in ``simulation/data/PROVENANCE.md``):
+
+- ``DSA110_Station_Coordinates.csv`` (2/15/2022): all 117 stations ``DSA-001`` ...
+  ``DSA-117`` (103-117 the outriggers) with WGS84 latitude, longitude and elevation. This is
+  the table both of DSA-110's own pipelines use to overwrite the antenna positions of the
+  telescope's files; :func:`dsa110_stations` reads it, and the converter and the simulator's
+  default (real) layout use it.
+- ``DSA110_positions_RevF.csv`` (older): described below, used by the older simulated layout.
+
+The RevF station table bundled in ``simulation/data/DSA110_positions_RevF.csv`` is a spreadsheet
 export (Revision F, 9/15/20): blank leading columns, a multi-line header, then two station
 tables side by side, East-West (stations 1-51 and the two end markers 200W/200E) and
 North-South (stations 52-102), each with the station number, the distance from the Tee centre
@@ -22,13 +31,17 @@ import numpy as np
 from ..errors import ConfigError
 
 __all__ = [
+    "N_STATIONS",
     "OVRO_HEIGHT_M",
     "OVRO_LAT_DEG",
     "OVRO_LON_DEG",
     "DISH_DIAMETER_M",
     "Stations",
+    "dsa110_stations",
     "ovro_location",
+    "read_station_coordinates",
     "read_station_table",
+    "select_stations",
     "station_positions",
     "wgs84_to_ecef",
 ]
@@ -43,6 +56,8 @@ OVRO_LON_DEG = -118.283405115
 OVRO_HEIGHT_M = 1222.0
 #: DSA-110 dish diameter in metres.
 DISH_DIAMETER_M = 4.65
+#: Stations in the 117-station table (the telescope's antenna table: numbers 0-116).
+N_STATIONS = 117
 
 _WGS84_A = 6378137.0
 _WGS84_F = 1.0 / 298.257223563
@@ -141,6 +156,15 @@ def _default_table() -> Path:
     )
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    """Rows of a spreadsheet-exported station table."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the station table ({exc})", path=path) from None
+    return list(csv.reader(text.splitlines()))
+
+
 def _parse_station(cells: list[str], start: int) -> tuple[str, float, float] | None:
     if len(cells) < start + 4:
         return None
@@ -180,11 +204,7 @@ def read_station_table(path: str | Path | None = None) -> list[tuple[str, str, f
     (104, ('1', 'EW'), ('102', 'NS'))
     """
     path = Path(path) if path is not None else _default_table()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the station table ({exc})", path=path) from None
-    rows = list(csv.reader(text.splitlines()))
+    rows = _csv_rows(path)
     header_at = None
     for i, cells in enumerate(rows):
         hits = [j for j, c in enumerate(cells) if c.strip().lower() == "station number"]
@@ -273,3 +293,117 @@ def station_positions(
         ecef_m=ecef,
         enu_m=enu,
     )
+
+
+def _default_coordinates() -> Path:
+    return Path(
+        str(
+            resources.files("dsa110_contimg.simulation")
+            / "data"
+            / "DSA110_Station_Coordinates.csv"
+        )
+    )
+
+
+def read_station_coordinates(
+    path: str | Path | None = None,
+) -> list[tuple[int, float, float, float | None]]:
+    """Parse the 117-station table (``DSA-NNN``, latitude, longitude, elevation).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The CSV export (default: the bundled ``DSA110_Station_Coordinates.csv``).
+
+    Returns
+    -------
+    list of tuple
+        ``(station number, lat_deg, lon_deg, elevation_m or None)``, by station number.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, has no ``Station Number`` header or no stations.
+
+    Examples
+    --------
+    >>> rows = read_station_coordinates()
+    >>> len(rows), rows[0][0], rows[-1][0], rows[-1][3] is None
+    (117, 1, 117, True)
+    """
+    path = Path(path) if path is not None else _default_coordinates()
+    rows = _csv_rows(path)
+    col = None
+    out = []
+    for cells in rows:
+        stripped = [c.strip() for c in cells]
+        if col is None:
+            if "Station Number" in stripped:
+                col = stripped.index("Station Number")
+            continue
+        if len(stripped) < col + 3 or not stripped[col].upper().startswith("DSA-"):
+            continue
+        try:
+            number = int(stripped[col][4:])
+            lat, lon = float(stripped[col + 1]), float(stripped[col + 2])
+        except ValueError:
+            raise ConfigError(f"unreadable station row {cells!r}", path=path) from None
+        elev = stripped[col + 3] if len(stripped) > col + 3 else ""
+        out.append((number, lat, lon, float(elev) if elev else None))
+    if col is None:
+        raise ConfigError("no 'Station Number' header in the station table", path=path)
+    if not out:
+        raise ConfigError("no DSA-NNN station rows in the station table", path=path)
+    return sorted(out)
+
+
+def dsa110_stations(path: str | Path | None = None) -> Stations:
+    """Return the 117 DSA-110 stations with ECEF and local ENU positions.
+
+    Names are the station numbers as strings (``"1"`` ... ``"117"``), as in the telescope's
+    files, and ``numbers`` the station numbers 1-117 (the files' antenna numbers are these
+    minus one). A blank elevation (DSA-117) takes that of the nearest station with one.
+    ``arm`` is ``"EW"`` (1-51), ``"NS"`` (52-102) or ``"OUT"`` (103-117, the outriggers).
+
+    Examples
+    --------
+    >>> st = dsa110_stations()
+    >>> len(st), str(st.names[0]), str(st.arm[-1])
+    (117, '1', 'OUT')
+    """
+    rows = read_station_coordinates(path)
+    numbers = np.array([r[0] for r in rows], dtype=int)
+    lat = np.array([r[1] for r in rows])
+    lon = np.array([r[2] for r in rows])
+    elev = np.array([np.nan if r[3] is None else r[3] for r in rows])
+    missing = np.flatnonzero(~np.isfinite(elev))
+    have = np.flatnonzero(np.isfinite(elev))
+    for i in missing:
+        d = np.hypot(lat[have] - lat[i], (lon[have] - lon[i]) * np.cos(np.radians(lat[i])))
+        elev[i] = elev[have[np.argmin(d)]]
+    ecef = wgs84_to_ecef(lat, lon, elev)
+    centre = wgs84_to_ecef(OVRO_LAT_DEG, OVRO_LON_DEG, OVRO_HEIGHT_M)
+    enu = ecef_to_enu(ecef - centre, lat_deg=OVRO_LAT_DEG, lon_deg=OVRO_LON_DEG)
+    arm = np.where(numbers <= 51, "EW", np.where(numbers <= 102, "NS", "OUT"))
+    return Stations(
+        names=np.array([str(n) for n in numbers]),
+        numbers=numbers,
+        arm=arm,
+        lat_deg=lat,
+        lon_deg=lon,
+        ecef_m=ecef,
+        enu_m=enu,
+    )
+
+def select_stations(stations: Stations, numbers) -> Stations:
+    """Keep only the stations with these antenna numbers (small simulated arrays).
+
+    Examples
+    --------
+    >>> len(select_stations(station_positions(), [1, 2, 60]))
+    3
+    """
+    keep = np.isin(stations.numbers, np.asarray(list(numbers), dtype=int))
+    if not keep.any():
+        raise ConfigError(f"none of the antennas {list(numbers)} is in the station table")
+    return Stations(**{f: getattr(stations, f)[keep] for f in stations.__dataclass_fields__})

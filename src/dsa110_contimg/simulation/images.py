@@ -21,7 +21,12 @@ from ..catalog.ids import position_source_ids
 from ..photometry.beam import local_jacobian, pixel_covariance, sky_covariance
 from ..photometry.inject import render_point_sources
 
-__all__ = ["make_beam_correlated_noise", "make_fits_image", "render_point_sources"]
+__all__ = [
+    "make_beam_correlated_noise",
+    "make_fits_image",
+    "random_empty_positions",
+    "render_point_sources",
+]
 
 #: Latitude of the DSA-110 site (deg); images at dec near it pass close to the zenith.
 DSA110_LATITUDE_DEG = 37.2334
@@ -324,3 +329,66 @@ def make_fits_image(
         }
     )
     return truth
+
+
+def random_empty_positions(
+    image: Any,
+    n: int,
+    *,
+    seed: int | np.random.Generator | None = None,
+    min_sep_beams: float = 3.0,
+    margin_beams: float = 2.5,
+    clear_sigma: float = 5.0,
+    clear_beams: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` random positions on an image, away from its sources, edges and blanks.
+
+    A position is kept when no pixel within ``clear_beams`` beam major axes is NaN or beyond
+    ``clear_sigma`` robust sigma, it lies ``margin_beams`` from the edges, and it is
+    ``min_sep_beams`` from every position kept before it (so injected sources do not blend).
+
+    Parameters
+    ----------
+    image : FitsImage
+        An opened image with a restoring beam.
+    n : int
+        Positions wanted (fewer are returned when the image has no more room).
+    seed : int or numpy.random.Generator, optional
+        Random seed.
+    min_sep_beams, margin_beams, clear_sigma, clear_beams : float
+        See above.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (ra_deg, dec_deg).
+    """
+    from scipy import ndimage
+
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    data = np.asarray(image.data, dtype=np.float64)
+    ny, nx = data.shape
+    bmaj = image.beam.bmaj_deg / image.pixel_scale_deg
+    finite = np.isfinite(data)
+    vals = data[finite]
+    med = np.median(vals)
+    sigma = 1.482602218505602 * np.median(np.abs(vals - med))
+    busy = ~finite | (np.abs(np.where(finite, data - med, 0.0)) > clear_sigma * sigma)
+    if busy.any():
+        busy = ndimage.distance_transform_edt(~busy) <= max(1.0, clear_beams * bmaj)
+    margin = margin_beams * bmaj
+    cand = rng.uniform([margin, margin], [nx - 1 - margin, ny - 1 - margin], (40 * n + 100, 2))
+    cand = cand[~busy[np.rint(cand[:, 1]).astype(int), np.rint(cand[:, 0]).astype(int)]]
+    kept: list[np.ndarray] = []
+    min_sep2 = (min_sep_beams * bmaj) ** 2
+    for p in cand:
+        if len(kept) >= n:
+            break
+        if kept and np.min(np.sum((np.asarray(kept) - p) ** 2, axis=1)) < min_sep2:
+            continue
+        kept.append(p)
+    if not kept:
+        return np.empty(0), np.empty(0)
+    k = np.asarray(kept)
+    ra, dec = image.wcs.all_pix2world(k[:, 0], k[:, 1], 0)
+    return np.asarray(ra, float), np.asarray(dec, float)

@@ -3,7 +3,9 @@
 Method
 ------
 - **References.** The master catalog's reference candidates (``is_reference``: unresolved at
-  the DSA-110 beam, unconfused, high SNR, steep spectrum), kept in ``reference_sources``. The
+  the DSA-110 beam, unconfused, high SNR, steep spectrum; or, where no VLASS/RACS covers a
+  source, isolated on NVSS alone, see docs/photometry-references.md), kept in
+  ``reference_sources``. The
   master ``source_id`` *is* the NVSS id, so a reference ``("master", id)`` matches photometry
   rows of catalog ``"master"`` or ``"nvss"`` with that id; references of any other catalog
   match rows of that catalog only. Tests, the demo and users may also register an explicit

@@ -26,11 +26,24 @@ def candidate_rows(settings: Settings, *, preset: str | None, status: str | None
 def candidates(
     status: str | None = Query(None, pattern="^(active|dismissed|confirmed)$"),
     preset: str | None = Query(None, pattern="^(conservative|moderate|sensitive)$"),
+    format: str = Query("json", pattern="^(json|csv)$"),
     page: Page = Depends(page_params),
     settings: Settings = Depends(settings_dep),
 ):
-    """List ESE candidates passing a preset, highest score first (paginated)."""
+    """List ESE candidates passing a preset, highest score first (paginated; CSV: all)."""
     rows = candidate_rows(settings, preset=preset, status=status)
+    if format == "csv":
+        from starlette.responses import Response
+
+        from ...database.tables import ese_candidates
+        from ..encoding import rows_to_csv
+
+        cols = [c.name for c in ese_candidates.columns]
+        return Response(
+            rows_to_csv(cols, rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="ese-candidates.csv"'},
+        )
     return SafeJSONResponse(page.envelope(rows[page.offset : page.offset + page.limit], len(rows)))
 
 

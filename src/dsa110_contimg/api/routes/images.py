@@ -166,23 +166,55 @@ def _add_routes(prefix: str, kind: str) -> None:
         response_class=Response,
         responses={200: {"content": {"image/png": {}}}},
     )
-    def cutout_png_(request: Request, target=Depends(cutout_target)):
+    def cutout_png_(
+        request: Request,
+        target=Depends(cutout_target),
+        annotate: bool = Query(
+            False, description="Scale bar, beam ellipse and colour bar (the source page's strip)."
+        ),
+        overlay: bool = Query(False, description="Circle the other measured sources."),
+        title: str | None = Query(None, max_length=40, description="Caption (default: data_id)."),
+        engine=Depends(engine_dep),
+    ):
         from ..render import cutout_png
 
         path, data_id, geo = target
-        key = ("cutout", str(path), path.stat().st_mtime_ns, *sorted(geo.items()))
+        positions: list = []
+        if overlay:
+            from ...database.source_lists import list_sources
+
+            with engine.connect() as conn:
+                near, _ = list_sources(
+                    conn,
+                    cone=(geo["ra_deg"], geo["dec_deg"], geo["size_arcmin"] / 60 * 0.75),
+                    sort="separation",
+                    order="asc",
+                    limit=500,
+                )
+            positions = [(r["ra_deg"], r["dec_deg"]) for r in near if r["separation_deg"] > 1e-4]
+        key = (
+            "cutout",
+            str(path),
+            path.stat().st_mtime_ns,
+            annotate,
+            title,
+            tuple(positions),
+            *sorted(geo.items()),
+        )
         png = request.app.state.render_cache.get_or_make(
             key,
             lambda: cutout_png(
                 path,
                 geo["ra_deg"],
                 geo["dec_deg"],
-                title=data_id,
+                title=title if title is not None else data_id,
                 size_arcmin=geo["size_arcmin"],
                 max_pixels=geo["max_pixels"],
+                annotate=annotate,
+                positions=positions,
             ),
         )
-        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=300"})
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     @router.get(prefix + "/{data_id:path}", name=f"get_{label}", summary=f"One of the {label}")
     def detail(data_id: str, engine=Depends(engine_dep)):

@@ -1,9 +1,16 @@
 """Subband file names and the check that a file is a complete, readable UVH5 file.
 
-DSA-110 writes ``<timestamp>_sbNN.hdf5`` (ISO timestamp to the second, subband ``NN``).
+DSA-110 writes ``<timestamp>_sbNN.hdf5`` (ISO timestamp to the second, subband ``NN``; each
+node dates its file by when it opened it, so the 16 names of a group differ by seconds and
+the queue groups them within ``stream.group_tolerance_seconds``). The correlator writes
+``..._incomplete.hdf5`` and renames the file when it is complete: such names match neither
+the stream's file pattern nor :func:`parse_subband_name`, so they are ignored until renamed.
+
 :func:`check_uvh5_file` opens a file with h5py and verifies the UVH5 layout (``Header`` and
 ``Data`` groups, the visibility, flag and nsample datasets with the shape the header
-announces) and that every contiguous dataset lies inside the file (a truncated copy fails
+announces: (Nblts, Nfreqs, Npols), or (Nblts, 1, Nfreqs, Npols) as the correlator writes
+them), that the layout is one the converter reads (:func:`~dsa110_contimg.conversion.layout.
+inspect_uvh5`) and that every contiguous dataset lies inside the file (a truncated copy fails
 here, before it is queued).
 """
 
@@ -14,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ...errors import StreamError
+from ...errors import ConversionError, StreamError
+from ..layout import inspect_uvh5
 
 __all__ = ["SubbandName", "check_uvh5_file", "parse_subband_name"]
 
@@ -109,12 +117,13 @@ def check_uvh5_file(path: str | Path) -> None:
             nblts = int(header["Nblts"][()])
             nfreqs = int(header["Nfreqs"][()])
             npols = int(header["Npols"][()])
+            shapes = ((nblts, nfreqs, npols), (nblts, 1, nfreqs, npols))
             for key in _DATA_KEYS:
                 ds = data[key]
-                if tuple(ds.shape) != (nblts, nfreqs, npols):
+                if tuple(ds.shape) not in shapes:
                     raise StreamError(
                         f"Data/{key} has shape {tuple(ds.shape)}, header says "
-                        f"({nblts}, {nfreqs}, {npols})",
+                        f"({nblts}, {nfreqs}, {npols}) (or ({nblts}, 1, {nfreqs}, {npols}))",
                         path=path,
                     )
                 offset = ds.id.get_offset()
@@ -126,6 +135,10 @@ def check_uvh5_file(path: str | Path) -> None:
                     )
             if nblts:
                 np.asarray(data["visdata"][nblts - 1 : nblts])  # the last record reads back
+            try:
+                inspect_uvh5(path, f)
+            except ConversionError as exc:
+                raise StreamError(exc.message, path=path) from None
     except StreamError:
         raise
     except (OSError, KeyError, ValueError, RuntimeError) as exc:

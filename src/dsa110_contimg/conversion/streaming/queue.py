@@ -31,6 +31,7 @@ __all__ = [
     "GroupRecord",
     "check_timeouts",
     "claim_next_group",
+    "failed_since",
     "finish_group",
     "get_group",
     "group_files",
@@ -43,7 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GROUP_STATUSES = ("collecting", "pending", "running", "completed", "failed")
+#: ``waiting``: a raw group with no valid calibration, waiting for a calibrator (migration 0007).
+GROUP_STATUSES = ("collecting", "pending", "running", "waiting", "completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,14 @@ class GroupRecord:
     photometry_job_id: int | None
     timings: str | None
     updated_at: float
+    calibration_status: str | None = None
+    caltable_id: int | None = None
+    cal_wait_until: float | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> GroupRecord:
         """Build from a result row mapping."""
-        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__ if k in row})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, with ``timings`` decoded."""
@@ -402,6 +407,35 @@ def update_group(group_id: int, *, settings: Settings | None = None, **values: A
     values["updated_at"] = time.time()
     with write_transaction(_engine(settings)) as conn:
         conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**values))
+
+
+def failed_since(
+    input_dir: str | Path,
+    since: float,
+    *,
+    exclude: set[int] | None = None,
+    settings: Settings | None = None,
+) -> list[GroupRecord]:
+    """Return groups of ``input_dir`` failed since ``since`` (bad file, time-out), oldest first.
+
+    Bounded stream modes count these with the groups they processed, so that a run whose
+    groups all failed their file check still ends.
+    """
+    exclude = exclude or set()
+    stmt = (
+        select(stream_groups)
+        .where(
+            and_(
+                stream_groups.c.input_dir == str(Path(input_dir).resolve()),
+                stream_groups.c.status == "failed",
+                stream_groups.c.finished_at >= since,
+            )
+        )
+        .order_by(stream_groups.c.group_time)
+    )
+    with _engine(settings).connect() as conn:
+        rows = [GroupRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+    return [g for g in rows if g.id not in exclude]
 
 
 def get_group(

@@ -81,7 +81,7 @@ class GroupOutcome:
     ----------
     group_id : int
     group_key : str
-    status : {"completed", "failed"}
+    status : {"completed", "failed", "waiting"}
     error : str or None
     data_id : str or None
         Registry id of the image.
@@ -104,6 +104,7 @@ class GroupOutcome:
     job_id: int | None = None
     qa_status: str | None = None
     timings: dict = field(default_factory=dict)
+    calibration_status: str | None = None
 
 
 def check_normalize_available() -> None:
@@ -160,6 +161,9 @@ class Streamer:
         self._watcher: DirectoryWatcher | None = None
         self._orchestrator = None
         self._last_worker_check = 0.0
+        from .calibration import CalibrationStep
+
+        self.calibration = CalibrationStep(self.settings, self.output_dir)
 
     # --- intake ---------------------------------------------------------------------------
     def ingest(self) -> int:
@@ -215,13 +219,32 @@ class Streamer:
         timings["read"] = conv.read_seconds
         timings["convert"] = conv.convert_seconds
         queue.update_group(group.id, ms_path=str(ms_path), settings=s)
-        img = image_ms(ms_path, self.output_dir / "images" / name, settings=s)
+        cal = self.calibration.prepare(group, ms_path, files)  # flag, solve, apply; or wait
+        timings.update({f"cal_{k}": v for k, v in cal.timings.items()})
+        if cal.status == "waiting":
+            if not s.stream.keep_ms:
+                shutil.rmtree(ms_path, ignore_errors=True)
+            return GroupOutcome(group.id, name, "waiting", cal.reason, timings=timings)
+        img = image_ms(
+            ms_path,
+            self.output_dir / "images" / cal.image_name(name),
+            settings=s,
+            data_column=cal.data_column,
+        )
         timings["image"] = img.wsclean_seconds
         timings["beam"] = img.beam_seconds
         t0 = time.perf_counter()
         qa = assess_image(
-            img.image_path, info=img.info, residual_path=img.residual_path, config=s.imaging
+            img.image_path,
+            info=img.info,
+            residual_path=img.residual_path,
+            config=s.imaging,
+            sources=self.calibration.astrometry_sources(
+                img.image_path, self.options.photometry_catalog
+            ),
+            astrometry=s.calibration,
         )
+        qa = self.calibration.adjust_qa(qa, cal)
         timings["qa"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         from ...database import register_image
@@ -231,6 +254,7 @@ class Streamer:
             img.pb_image_path, beam_path=img.beam_path, imaging_params=params, settings=s
         )
         record_qa(data_id, qa, settings=s)
+        self.calibration.record(group, data_id, cal, (img.pb_image_path, img.image_path))
         queue.update_group(
             group.id,
             image_path=str(img.pb_image_path),
@@ -291,6 +315,7 @@ class Streamer:
             job_id,
             qa.status,
             timings,
+            cal.status,
         )
 
     def _run_group(self, group: queue.GroupRecord) -> GroupOutcome:
@@ -304,7 +329,8 @@ class Streamer:
             error = f"unexpected {type(exc).__name__}: {exc}"
             log.exception("group %s failed unexpectedly", group.group_key)
         else:
-            self._after_group(outcome)
+            if outcome.status == "completed":
+                self._after_group(outcome)
             return outcome
         timings = {"total": time.perf_counter() - t0}
         queue.finish_group(
@@ -370,6 +396,7 @@ class Streamer:
         while max_groups is None or len(out) < max_groups:
             if stop_event is not None and stop_event.is_set():
                 break
+            self.calibration.release()  # groups waiting for a calibrator
             group = queue.claim_next_group(settings=self.settings)
             if group is None:
                 break
@@ -399,8 +426,11 @@ class Streamer:
         Returns
         -------
         list of GroupOutcome
-            The groups processed by this call.
+            The groups processed by this call, and those that failed without being processed
+            (a bad file, a time-out waiting for subbands): ``max_groups`` counts both, so a
+            bounded run ends even when every group fails its file check.
         """
+        run_start = time.time()
         queue.recover_running(settings=self.settings)
         cfg = self.settings.stream
         stop_event = stop_event if stop_event is not None else threading.Event()
@@ -428,6 +458,7 @@ class Streamer:
                     events.wait(cfg.poll_interval_seconds)
                     continue
                 done += self.step(max_groups=left, stop_event=stop_event)
+                done += self._failed_unprocessed(run_start, done)
                 self._check_stall(stall_state)  # issue 15: alert on a stalled stream
                 if once or (max_groups is not None and len(done) >= max_groups):
                     break
@@ -436,6 +467,16 @@ class Streamer:
             if events is not None:
                 events.close()
         return done
+
+    def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
+        """Return groups failed at intake or by time-out since ``since``, not in ``done``."""
+        seen = {o.group_id for o in done}
+        return [
+            GroupOutcome(g.id, g.group_key, "failed", g.error)
+            for g in queue.failed_since(
+                self.input_dir, since, exclude=seen, settings=self.settings
+            )
+        ]
 
     def _paused_for_disk(self) -> bool:
         from .retention import disk_low

@@ -5,10 +5,12 @@ by the migrations in ``database/migrations/versions`` (a test checks that the tw
 """
 
 from ._meta import metadata
+from .calibration import *  # noqa: F403
 from .catalog import *  # noqa: F403
 from .mosaic import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .products import *  # noqa: F403
+from .sources import *  # noqa: F403
 from .stream import *  # noqa: F403
 
 __all__ = ["metadata"]

@@ -5,14 +5,16 @@
 order (an SQLite ``WITHOUT ROWID`` table; on PostgreSQL rows are loaded in that order), so a
 cone search reads a few contiguous key ranges (see :mod:`dsa110_contimg.catalog.spatial`).
 The columns after ``flags`` are filled only for the ``master`` catalog.
-``catalog_meta`` records where each catalog came from.
+``catalog_meta`` records where each catalog came from. ``reference_strips`` (migration
+``0011_reference_strips``) holds the master catalog's normalization-reference counts per
+declination strip, written by ``build-master`` and read by ``contimg run`` and the dashboard.
 """
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from ._meta import metadata
 
-__all__ = ["catalog_meta", "catalog_sources"]
+__all__ = ["catalog_meta", "catalog_sources", "reference_strips"]
 
 catalog_sources = Table(
     "catalog_sources",
@@ -64,4 +66,16 @@ catalog_meta = Table(
     Column("hpx_nside", Integer, nullable=False),
     Column("columns", Text, nullable=False, server_default="[]"),
     Column("ingested_at", Float, nullable=False),
+)
+
+reference_strips = Table(
+    "reference_strips",
+    metadata,
+    Column("dec_lo_deg", Float, primary_key=True, autoincrement=False),
+    Column("dec_hi_deg", Float, nullable=False),
+    Column("n_sources", Integer, nullable=False),
+    Column("n_references", Integer, nullable=False),
+    Column("n_nvss_only", Integer, nullable=False),
+    Column("refs_per_image", Float, nullable=False),
+    Column("built_at", Float, nullable=False),
 )

@@ -93,8 +93,14 @@ data_registry = Table(
     Column("photometry_job_id", Integer),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # migration 0007: calibrated | precalibrated | uncalibrated (NULL: read as precalibrated)
+    Column("calibration_status", String(16)),
+    Column("caltable_id", Integer),  # caltables.id of the solution set applied
+    Column("superseded_by", String(200)),  # data_id of the re-calibrated product replacing it
+    Column("superseded_at", Float),
     Index(None, "data_type", "status"),
     Index(None, "photometry_status"),
+    Index(None, "calibration_status"),
 )
 
 batch_jobs = Table(

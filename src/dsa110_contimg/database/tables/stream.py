@@ -38,6 +38,10 @@ stream_groups = Table(
     Column("photometry_job_id", Integer),
     Column("timings", Text),  # JSON: seconds per stage
     Column("updated_at", Float, nullable=False),
+    # migration 0007: the group's calibration (see database/caltables.py)
+    Column("calibration_status", String(16)),
+    Column("caltable_id", Integer),
+    Column("cal_wait_until", Float),  # status "waiting": wait for a calibrator until then
     Index(None, "status"),
     Index(None, "group_time"),
 )

@@ -34,6 +34,7 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as store
 from ...database.lightcurves import read_lightcurve
+from ...database.sources import rebuild_sources, upsert_sources_for_image
 from ...errors import ConfigError, NotFoundError
 from ..baselines import variability_errors
 from ..metrics import derive, fold_points, new_state, run_series
@@ -115,6 +116,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
     with write_transaction(engine) as conn:
         pts = store.image_points(conn, data_id, raw=_raw(settings))
         if pts is None:
+            upsert_sources_for_image(conn, data_id)  # flagged-only sources are listed too
             return 0
         keys, mjd, flux = pts.keys, pts.mjd, pts.flux
         err = variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy)
@@ -144,6 +146,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
             done += _store_states(conn, skeys, series, sub, der)
             if series == settings.normalize.ese_series:
                 update_candidates(conn, skeys, series, der)
+        upsert_sources_for_image(conn, data_id)  # the per-source table (counts, ESE state)
     if stale_keys:
         done += recompute_metrics(sorted(stale_keys), settings=settings)
     return done
@@ -211,6 +214,7 @@ def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
             der = None
         if series == settings.normalize.ese_series:
             update_candidates(conn, sp.keys, series, der, recompute_keys=all_keys_l)
+    rebuild_sources(conn, all_keys_l)  # the per-source table, exact from the stored rows
     return written
 
 

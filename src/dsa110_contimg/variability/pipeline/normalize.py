@@ -18,6 +18,7 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
+from ...database.caltables import excluded_from_science
 from ...errors import CatalogError, ContimgError, NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
@@ -176,6 +177,9 @@ def _normalize_image(
 
     if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
         raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
+    excluded = excluded_from_science(conn, data_id)
+    if excluded is not None:
+        return refuse(f"image is {excluded}")
     if store.qa_failed(conn, data_id):
         return refuse("image failed QA")
     rows = store.image_photometry(conn, data_id)

@@ -1,0 +1,320 @@
+"""Solve for delays, bandpass and gains on a calibrator transit, and apply them (CASA).
+
+The recipe (measured on the project's own corrupted simulations, see ``docs/calibration.md``):
+
+1. ``gaincal gaintype='K' solint='inf'``: one delay per antenna and polarization;
+2. ``gaincal calmode='p' solint='int'``: phase per integration (through K), so that the
+   bandpass solve is not smeared by the phase drift;
+3. ``bandpass solint='inf' solnorm=True`` (through K and the phases);
+4. ``gaincal calmode='ap' solint='int'``: amplitude and phase per integration (through K, B).
+
+``MODEL_DATA`` must hold the calibrator through the primary beam
+(:func:`~dsa110_contimg.calibration.model.predict_model`). The tables ``K``, ``B`` and ``G``
+(and the intermediate phase table) are written into a work directory; their QA (SNR,
+flagged fraction, flagged antennas, delay scatter) is read back with python-casacore.
+:func:`apply_calibration` runs ``applycal`` (nearest for K and B, linear for G,
+``calwt=False``) into ``CORRECTED_DATA``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CalibrationError
+from .casa import run_casa_tasks
+
+__all__ = [
+    "CalSolution",
+    "SolutionQA",
+    "apply_calibration",
+    "choose_refant",
+    "solution_qa",
+    "solve_calibrator",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SolutionQA:
+    """Quality of a calibration solution.
+
+    Attributes
+    ----------
+    snr_median : float
+        Median SNR of the unflagged amplitude+phase gain (G) solutions.
+    flagged_fraction : float
+        Fraction of the G solutions flagged (low SNR, no data).
+    antennas_flagged : tuple of int
+        Antenna indices (rows of the ``ANTENNA`` table) whose G solutions are flagged beyond
+        ``calibration.max_flagged_antenna_fraction``.
+    delay_scatter_ns : float
+        Standard deviation of the unflagged delays (ns).
+    n_antennas : int
+        Antennas with solutions (flagged or not).
+    """
+
+    snr_median: float
+    flagged_fraction: float
+    antennas_flagged: tuple[int, ...]
+    delay_scatter_ns: float
+    n_antennas: int
+
+
+@dataclass(frozen=True)
+class CalSolution:
+    """Calibration tables solved on one calibrator transit.
+
+    Attributes
+    ----------
+    tables : dict of str to Path
+        ``"K"`` (delays), ``"B"`` (bandpass), ``"G"`` (amplitude+phase gains).
+    calibrator : str
+        The calibrator's J2000 name.
+    transit_mjd : float
+        Its transit time.
+    qa : SolutionQA
+    channel_mask : numpy.ndarray or None
+        Channels flagged on the calibrator beyond ``calibration.channel_mask_threshold``
+        (persistent RFI), for :func:`~dsa110_contimg.calibration.flag_science_ms`.
+    refant : str
+        The reference antenna used.
+    seconds : dict of str to float
+        Wall time per step.
+    """
+
+    tables: dict[str, Path]
+    calibrator: str
+    transit_mjd: float
+    qa: SolutionQA
+    channel_mask: np.ndarray | None
+    refant: str = ""
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def choose_refant(ms: Path) -> str:
+    """Name of the antenna with the most unflagged cross-correlation data (ties: the first)."""
+    from casacore.tables import table, taql
+
+    ms = Path(ms)
+    with table(str(ms) + "/ANTENNA", ack=False) as t:
+        names = list(t.getcol("NAME"))
+    counts = np.zeros(len(names))
+    with table(str(ms), ack=False) as t:  # noqa: F841 - used by TaQL as $t
+        sub = taql(
+            "select ANTENNA1, ANTENNA2, ntrue(not FLAG) as N from $t where ANTENNA1 != ANTENNA2"
+        )
+        a1, a2, n = sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2"), sub.getcol("N")
+    np.add.at(counts, a1, n)
+    np.add.at(counts, a2, n)
+    if counts.max() <= 0:
+        raise CalibrationError("every visibility is flagged: nothing to calibrate on", path=ms)
+    return str(names[int(np.argmax(counts))])
+
+
+def _antennas_with_data(ms: Path) -> np.ndarray:
+    from casacore.tables import table, taql
+
+    with table(str(ms), ack=False) as t:  # noqa: F841 - used by TaQL as $t
+        sub = taql("select distinct ANTENNA1, ANTENNA2 from $t where ANTENNA1 != ANTENNA2")
+        return np.unique(np.concatenate([sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")]))
+
+
+def flag_weak_antennas(gtable: Path, antennas: np.ndarray, min_snr_fraction: float) -> list[int]:
+    """Flag, in a G table, antennas whose median SNR is below a fraction of the array's.
+
+    A dead antenna that delivers loud noise still gets solutions above ``minsnr`` from a
+    bright calibrator; its SNR is nevertheless far below the others'. Its solutions are flagged
+    so that ``applycal`` flags its data.
+
+    Returns
+    -------
+    list of int
+        The antennas flagged.
+    """
+    from casacore.tables import table
+
+    with table(str(gtable), readonly=False, ack=False) as t:
+        flag, snr, ant = t.getcol("FLAG"), t.getcol("SNR"), t.getcol("ANTENNA1")
+        med = {int(a): float(np.median(snr[(ant == a)[:, None, None] & ~flag] if
+                                       (~flag[ant == a]).any() else [0.0]))
+               for a in antennas}
+        ref = np.median(list(med.values())) if med else 0.0
+        weak = [a for a, v in med.items() if 0 < v < min_snr_fraction * ref]
+        if weak:
+            flag[np.isin(ant, weak)] = True
+            t.putcol("FLAG", flag)
+    return weak
+
+
+def solution_qa(tables: Mapping[str, Path], max_flagged_fraction: float = 0.5,
+                antennas: np.ndarray | None = None) -> SolutionQA:
+    """Read the QA figures of K and G tables.
+
+    Parameters
+    ----------
+    tables : mapping
+        At least ``"G"``; ``"K"`` for the delay scatter.
+    max_flagged_fraction : float
+        An antenna with more of its G solutions flagged is listed in ``antennas_flagged``.
+    antennas : numpy.ndarray, optional
+        The antennas that have data (default: every antenna in the table).
+    """
+    from casacore.tables import table
+
+    with table(str(tables["G"]), ack=False) as t:
+        flag = t.getcol("FLAG")  # (nrow, nchan, npol)
+        snr = t.getcol("SNR")
+        ant = t.getcol("ANTENNA1")
+    ants = np.unique(ant) if antennas is None else np.asarray(antennas)
+    used = np.isin(ant, ants)
+    flag, snr, ant = flag[used], snr[used], ant[used]
+    ok = ~flag
+    bad = []
+    for a in ants:
+        sel = ant == a
+        if not sel.any() or flag[sel].mean() > max_flagged_fraction:
+            bad.append(int(a))
+    scatter = float("nan")
+    if "K" in tables:
+        with table(str(tables["K"]), ack=False) as t:
+            kf, kflag, kant = t.getcol("FPARAM"), t.getcol("FLAG"), t.getcol("ANTENNA1")
+        good = ~kflag & ~np.isin(kant, bad)[:, None, None] & np.isin(kant, ants)[:, None, None]
+        if good.any():
+            scatter = float(np.std(kf[good]))
+    return SolutionQA(
+        snr_median=float(np.median(snr[ok])) if ok.any() else 0.0,
+        flagged_fraction=float(flag.mean()),
+        antennas_flagged=tuple(bad),
+        delay_scatter_ns=scatter,
+        n_antennas=int(len(ants)),
+    )
+
+
+def solve_calibrator(ms: Path, match, workdir: Path, settings=None) -> CalSolution:
+    """Solve K, B and G on a calibrator group (flagged, with ``MODEL_DATA`` predicted).
+
+    Parameters
+    ----------
+    ms : Path
+        The calibrator group's Measurement Set.
+    match : CalibratorMatch
+        The calibrator (recorded in the solution).
+    workdir : Path
+        Directory for the tables and CASA logs (created; existing tables are replaced).
+    settings : Settings, optional
+        ``calibration`` (refant, minsnr, QA and channel-mask thresholds).
+
+    Returns
+    -------
+    CalSolution
+
+    Raises
+    ------
+    CalibrationError
+        A CASA task failed or wrote no table.
+    """
+    from ..config import resolve_settings
+    from .flagging import channel_mask_from_summary
+
+    settings = resolve_settings(settings)
+    cs = settings.calibration
+    ms = Path(ms)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    refant = cs.refant or choose_refant(ms)
+    stem = ms.name.removesuffix(".ms")
+    tabs = {k: workdir / f"{stem}.{k}" for k in ("K", "Gp", "B", "G")}
+    for p in tabs.values():
+        if p.exists():
+            shutil.rmtree(p)
+    vis = str(ms)
+    common = {"vis": vis, "refant": refant, "minsnr": cs.minsnr}
+    steps = [
+        ("K", "gaincal", {**common, "caltable": str(tabs["K"]), "gaintype": "K",
+                          "solint": "inf", "combine": "scan"}),
+        ("Gp", "gaincal", {**common, "caltable": str(tabs["Gp"]), "gaintype": "G",
+                           "calmode": "p", "solint": "int", "gaintable": [str(tabs["K"])]}),
+        ("B", "bandpass", {**common, "caltable": str(tabs["B"]), "bandtype": "B",
+                           "solint": "inf", "combine": "scan", "solnorm": True,
+                           "gaintable": [str(tabs["K"]), str(tabs["Gp"])]}),
+        ("G", "gaincal", {**common, "caltable": str(tabs["G"]), "gaintype": "G",
+                          "calmode": "ap", "solint": "int",
+                          "gaintable": [str(tabs["K"]), str(tabs["B"])]}),
+    ]
+    seconds = {}
+    for key, task, kw in steps:
+        t0 = time.perf_counter()
+        run_casa_tasks([(task, kw)], ms=ms, workdir=workdir, label=f"solve_{key}",
+                       timeout=cs.casa_timeout_seconds)
+        seconds[key] = time.perf_counter() - t0
+        if not tabs[key].exists():
+            raise CalibrationError(
+                f"CASA {task} ({key}) wrote no table (no unflagged data or no solution; "
+                f"log {workdir / f'casa-solve_{key}.log'})", path=ms)
+    t0 = time.perf_counter()
+    (summary,) = run_casa_tasks(
+        [("flagdata", {"vis": vis, "mode": "summary", "spwchan": True})],
+        ms=ms, workdir=workdir, label="solve_summary", timeout=cs.casa_timeout_seconds)
+    _, mask = channel_mask_from_summary(summary, cs.channel_mask_threshold)
+    seconds["summary"] = time.perf_counter() - t0
+    tables = {k: tabs[k] for k in ("K", "B", "G")}
+    antennas = _antennas_with_data(ms)
+    weak = flag_weak_antennas(tabs["G"], antennas, cs.min_antenna_snr_fraction)
+    if weak:
+        log.warning("%s: antennas %s flagged (SNR below %.0f%% of the array's)", ms.name, weak,
+                    100 * cs.min_antenna_snr_fraction)
+    qa = solution_qa(tables, cs.max_flagged_antenna_fraction, antennas)
+    log.info("solved %s on %s: refant %s, SNR %.0f, %.1f%% flagged, antennas flagged %s, "
+             "delay scatter %.2f ns", ms.name, match.calibrator.name, refant, qa.snr_median,
+             100 * qa.flagged_fraction, list(qa.antennas_flagged), qa.delay_scatter_ns)
+    return CalSolution(tables, match.calibrator.name, float(match.transit_mjd), qa,
+                       mask if mask.any() else None, refant, seconds)
+
+
+def apply_calibration(ms: Path, tables: Mapping[str, Path], settings=None) -> None:
+    """Apply K, B and G tables to a Measurement Set (``CORRECTED_DATA``).
+
+    ``applycal`` with interpolation ``nearest`` for K and B, ``linear`` for G (outside the
+    table's time range CASA uses the nearest solution), ``calwt=False``, no flag backup.
+
+    Parameters
+    ----------
+    ms : Path
+        The Measurement Set (gets ``CORRECTED_DATA``).
+    tables : mapping
+        ``{"K": path, "B": path, "G": path}`` (any subset, applied in K, B, G order).
+    settings : Settings, optional
+        ``calibration.casa_timeout_seconds``.
+
+    Raises
+    ------
+    CalibrationError
+        A table is missing or applycal failed.
+    """
+    from ..config import resolve_settings
+
+    settings = resolve_settings(settings)
+    ms = Path(ms)
+    order = [k for k in ("K", "B", "G") if k in tables]
+    if not order:
+        raise CalibrationError("no calibration table to apply", path=ms)
+    for k in order:
+        if not Path(tables[k]).exists():
+            raise CalibrationError(f"calibration table {k} not found: {tables[k]}", path=ms)
+    interp = {"K": "nearest", "B": "nearest", "G": "linear"}
+    workdir = ms.parent / (ms.name + ".cal")
+    run_casa_tasks(
+        [("applycal", {"vis": str(ms), "gaintable": [str(tables[k]) for k in order],
+                       "interp": [interp[k] for k in order], "calwt": False,
+                       "flagbackup": False, "applymode": "calflag"})],
+        ms=ms, workdir=workdir, label="applycal",
+        timeout=settings.calibration.casa_timeout_seconds,
+    )

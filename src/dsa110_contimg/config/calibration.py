@@ -1,0 +1,132 @@
+"""Settings of calibration and RFI flagging (TOML table ``[calibration]``).
+
+The stream's use of calibration (validity, waiting, refusal, astrometric QA) is described in
+``docs/calibration-stream.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CalibrationSettings(BaseModel):
+    """Calibration and flagging settings.
+
+    Parameters
+    ----------
+    mode : {"auto", "off", "required"}
+        ``off``: every group is imaged as it arrives and recorded ``precalibrated`` (data
+        calibrated elsewhere). ``required``: every group is raw: calibrator groups are solved,
+        science groups calibrated with valid tables, or wait and are imaged ``uncalibrated``.
+        ``auto`` (default): a group is raw when its files say so (UVH5 ``extra_keywords``
+        ``contimg_corrupted`` true or ``contimg_calibrated`` false, or the simulator's
+        ``<timestamp>_corruptions.json`` beside them); unmarked files are ``precalibrated``.
+    min_flux_jy : float
+        A listed calibrator is used only when its 20 cm flux is at least this (Jy).
+    min_dominance : float
+        The calibrator's beam-weighted flux must be at least this many times the rest of the
+        catalog flux (beam-weighted) within ``dominance_radius_fwhm`` beam FWHM.
+    dominance_radius_fwhm : float
+        Radius, in primary-beam FWHM at 1.4 GHz, of the confusion check.
+    min_beam_response : float
+        The calibrator must be at least this far up the primary beam (power response at
+        1.4 GHz) at transit: inside the primary beam.
+    catalog : str
+        Stored catalog whose sources enter the confusion check (when it is ingested).
+    casa_timeout_seconds : float
+        Kill a CASA child process after this long (a CalibrationError).
+    tfcrop_timecutoff, tfcrop_freqcutoff : float
+        ``flagdata mode='tfcrop'`` cut-offs in sigma (the recipe: 4).
+    rflag_timedevscale, rflag_freqdevscale : float
+        ``flagdata mode='rflag'`` deviation scales (the recipe: 4).
+    extend_growtime, extend_growfreq : float
+        ``flagdata mode='extend'``: flag a whole channel (integration) when more than this
+        percentage of its integrations (channels) is flagged.
+    broadcast_baseline_fraction : float
+        After the per-baseline flaggers, a (time, channel) flagged on more than this fraction
+        of the live baselines is flagged on all of them (RFI reaches every antenna).
+    science_tfcrop : bool
+        Run ``tfcrop`` on science groups (the cheap path: zeros, autos, the calibrator's
+        channel mask, ``tfcrop`` only).
+    channel_mask_threshold : float
+        A channel whose flagged fraction on the calibrator (all data, autocorrelations and dead
+        antennas included) exceeds this becomes part of the channel mask applied to the science
+        groups that use its tables: persistent RFI, flagged at every integration.
+    refant : str
+        Reference antenna (CASA antenna selection); empty: the first antenna with the fewest
+        flags is chosen.
+    minsnr : float
+        Solutions below this SNR are flagged by ``gaincal``/``bandpass``.
+    max_flagged_antenna_fraction : float
+        An antenna whose solutions are flagged beyond this fraction is counted as flagged in the
+        solution QA.
+    min_antenna_snr_fraction : float
+        An antenna whose median gain SNR is below this fraction of the array's median is
+        flagged (a dead antenna delivering loud noise).
+    validity_hours : float
+        A solution set may be applied to groups whose mid-time is within this many hours of
+        its calibrator's transit.
+    wait_seconds : float
+        How long (wall clock, since the group was first considered) a raw science group with no
+        valid solution waits for the next calibrator before it is imaged ``uncalibrated``.
+        0: image it uncalibrated at once (it is re-calibrated when a transit arrives).
+    min_snr : float
+        A solution set whose median gain SNR is below this is refused.
+    max_flagged_fraction : float
+        A solution set with more than this fraction of its solutions flagged is refused.
+    max_antennas_flagged_fraction : float
+        A solution set with more than this fraction of the antennas flagged is refused.
+    max_delay_jump_ns : float
+        A solution set whose median per-antenna delay differs from the previous valid transit's
+        by more than this is refused.
+    max_gain_jump : float
+        A solution set whose median per-antenna gain amplitude ratio to the previous valid
+        transit's differs from 1 by more than this is refused.
+    jump_max_age_hours : float
+        The jump tests compare with the previous valid transit only when it is at most this
+        many hours older (older ones may differ for good reasons).
+    astrometry_max_offset_beams : float
+        An image whose median offset of bright catalog sources (measured minus catalog
+        position) exceeds this many restoring-beam FWHM is QA-flagged (0.2 beam lowers a forced
+        peak by ~10%).
+    astrometry_n_sources : int
+        At most this many of the brightest catalog sources in the inner field are measured.
+    astrometry_min_snr : float
+        A source enters the astrometric median only if its measured peak has at least this SNR.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "off", "required"] = "auto"
+    min_flux_jy: float = 1.0
+    min_dominance: float = 5.0
+    dominance_radius_fwhm: float = 2.0
+    min_beam_response: float = 0.5
+    catalog: str = "nvss"
+    casa_timeout_seconds: float = 3600.0
+    tfcrop_timecutoff: float = 4.0
+    tfcrop_freqcutoff: float = 4.0
+    rflag_timedevscale: float = 4.0
+    rflag_freqdevscale: float = 4.0
+    extend_growtime: float = 50.0
+    extend_growfreq: float = 50.0
+    broadcast_baseline_fraction: float = 0.2
+    science_tfcrop: bool = True
+    channel_mask_threshold: float = 0.9
+    refant: str = ""
+    minsnr: float = 3.0
+    max_flagged_antenna_fraction: float = 0.5
+    min_antenna_snr_fraction: float = 0.25
+    validity_hours: float = Field(12.0, gt=0)
+    wait_seconds: float = Field(1800.0, ge=0)
+    min_snr: float = Field(10.0, ge=0)
+    max_flagged_fraction: float = Field(0.5, ge=0, le=1)
+    max_antennas_flagged_fraction: float = Field(0.25, ge=0, le=1)
+    max_delay_jump_ns: float = Field(2.0, gt=0)
+    max_gain_jump: float = Field(0.3, gt=0)
+    jump_max_age_hours: float = Field(36.0, gt=0)
+    astrometry_max_offset_beams: float = Field(0.1, gt=0)
+    astrometry_n_sources: int = Field(30, ge=1)
+    astrometry_min_snr: float = Field(20.0, gt=0)

@@ -1,0 +1,239 @@
+"""Storage of the per-source table ``sources``: writing (reads are in ``source_lists``).
+
+Kept current by the metrics update; read by the source list, cone and name searches and the
+eta-V plot, none of which touches ``photometry``.
+
+Writing
+-------
+- :func:`upsert_sources_for_image` (called by the incremental metrics update, once per image):
+  adds the image's measurements to their sources' counts and MJD range (constant work per
+  source), then :func:`refresh_source_states` re-reads the reference flag and ESE state of
+  those sources (primary-key lookups).
+- :func:`rebuild_sources` (called by the metrics recomputation and migration 0008): the exact
+  rows from the stored photometry of the given sources (or all), so a re-measured image,
+  counted twice by the incremental path, is set right by ``contimg variability recompute``.
+
+Reading: :mod:`dsa110_contimg.database.source_lists`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import bindparam, case, func, or_, select
+
+from .tables import ese_candidates, photometry, reference_sources, sources
+
+__all__ = [
+    "rebuild_sources",
+    "refresh_source_states",
+    "upsert_sources_for_image",
+]
+
+_CHUNK = 500
+
+def _hpx(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    from ..catalog.spatial import healpix_ring_index
+
+    if len(ra) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return healpix_ring_index(ra, dec)
+
+
+def _insert(conn):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(sources)
+
+
+def _upsert(conn, rows: list[dict], *, accumulate: bool) -> None:
+    """Insert rows, or on conflict add to (``accumulate``) or replace the stored counts."""
+    if not rows:
+        return
+    stmt = _insert(conn)
+    ex, s = stmt.excluded, sources.c
+    if accumulate:
+        counts = {
+            "n_measurements": s.n_measurements + ex.n_measurements,
+            "n_clean": s.n_clean + ex.n_clean,
+            "first_mjd": func.coalesce(
+                _case_lt(ex.first_mjd, s.first_mjd, ex.first_mjd, s.first_mjd), ex.first_mjd
+            ),
+            "last_mjd": func.coalesce(
+                _case_lt(s.last_mjd, ex.last_mjd, ex.last_mjd, s.last_mjd), ex.last_mjd
+            ),
+            "last_flags": _case_lt(s.last_mjd, ex.last_mjd, ex.last_flags, s.last_flags, le=True),
+        }
+    else:
+        counts = {
+            k: ex[k] for k in ("n_measurements", "n_clean", "first_mjd", "last_mjd", "last_flags")
+        }
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.catalog, s.source_id],
+        set_={
+            "ra_deg": ex.ra_deg,
+            "dec_deg": ex.dec_deg,
+            "hpx": ex.hpx,
+            "catalog_flux_mjy": func.coalesce(ex.catalog_flux_mjy, s.catalog_flux_mjy),
+            "updated_at": ex.updated_at,
+            **counts,
+        },
+    )
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i : i + 5000])
+
+
+def _case_lt(a, b, then, else_, *, le: bool = False):
+    """``CASE WHEN a < b (or a IS NULL) THEN then ELSE else_ END`` (portable min/max)."""
+    cond = (a <= b) if le else (a < b)
+    return case((or_(a.is_(None), cond), then), else_=else_)
+
+
+def _rows_from_groups(groups) -> list[dict]:
+    groups = list(groups)
+    if not groups:
+        return []
+    ra = np.array([g[2] for g in groups], dtype=float)
+    dec = np.array([g[3] for g in groups], dtype=float)
+    hpx = _hpx(ra, dec)
+    now = time.time()
+    return [
+        {
+            "catalog": g[0],
+            "source_id": g[1],
+            "ra_deg": float(ra[i]),
+            "dec_deg": float(dec[i]),
+            "hpx": int(hpx[i]),
+            "catalog_flux_mjy": g[4],
+            "n_measurements": int(g[5]),
+            "n_clean": int(g[6]),
+            "first_mjd": g[7],
+            "last_mjd": g[8],
+            "last_flags": g[9],
+            "updated_at": now,
+        }
+        for i, g in enumerate(groups)
+    ]
+
+
+def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
+    """Add one image's measurements to the per-source table; return the sources touched.
+
+    Constant work per source: the image's rows are read by ``data_id`` (never a source's
+    history), and counts and the MJD range are updated in place.
+    """
+    p = photometry.c
+    rows = conn.execute(
+        select(
+            p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
+        ).where(p.data_id == data_id)
+    ).all()
+    groups = [
+        (r[0], r[1], r[2], r[3], r[4], 1, 1 if not r[5] else 0, r[6], r[6], r[5] or "")
+        for r in rows
+        if r[2] is not None and r[3] is not None
+    ]
+    _upsert(conn, _rows_from_groups(groups), accumulate=True)
+    keys = [(g[0], g[1]) for g in groups]
+    refresh_source_states(conn, keys)
+    return keys
+
+
+def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:
+    """Aggregate photometry rows (catalog, source_id, ra, dec, cat_flux, flags, mjd) by source."""
+    acc: dict[tuple[str, str], list] = {}
+    for cat, sid, ra, dec, cflux, flags, mjd in rows:
+        key = (cat, sid)
+        if wanted is not None and key not in wanted:
+            continue
+        g = acc.get(key)
+        if g is None:
+            # ra, dec, cat_flux, n, n_clean, first, last, last_flags
+            acc[key] = [ra, dec, cflux, 1, 0 if flags else 1, mjd, mjd, flags or ""]
+            continue
+        g[0], g[1] = ra, dec
+        if cflux is not None and (g[2] is None or cflux > g[2]):
+            g[2] = cflux
+        g[3] += 1
+        g[4] += 0 if flags else 1
+        if mjd is not None and (g[5] is None or mjd < g[5]):
+            g[5] = mjd
+        if mjd is not None and (g[6] is None or mjd >= g[6]):
+            g[6], g[7] = mjd, flags or ""
+    return [
+        (k[0], k[1], g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7])
+        for k, g in sorted(acc.items())
+        if g[0] is not None and g[1] is not None
+    ]
+
+
+def rebuild_sources(conn, keys: Sequence[tuple[str, str]] | None) -> int:
+    """Recompute per-source rows exactly from the stored photometry (all sources if None).
+
+    The given sources' rows are read through the light-curve index (``source_id``); with no
+    keys, the photometry table is read once in source order.
+    """
+    p = photometry.c
+    cols = (p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd)
+    written = 0
+    if keys is None:
+        stmt = select(*cols).order_by(p.source_id, p.mjd)
+        batch: list = []
+        current = None
+        for r in conn.execute(stmt).yield_per(50_000):
+            if r[1] != current and len(batch) >= 50_000:
+                written += _write_groups(conn, _groups_from_rows(batch, None))
+                batch = []
+            current = r[1]
+            batch.append(tuple(r))
+        written += _write_groups(conn, _groups_from_rows(batch, None))
+        return written
+    keys = sorted(set(keys))
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        ids = sorted({k[1] for k in part})
+        rows = conn.execute(select(*cols).where(p.source_id.in_(ids)).order_by(p.mjd)).all()
+        written += _write_groups(conn, _groups_from_rows(rows, set(part)))
+    return written
+
+
+def _write_groups(conn, groups: list[tuple]) -> int:
+    rows = _rows_from_groups(groups)
+    _upsert(conn, rows, accumulate=False)
+    refresh_source_states(conn, [(r["catalog"], r["source_id"]) for r in rows])
+    return len(rows)
+
+
+def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
+    """Re-read the reference flag and the ESE state of some sources (primary-key lookups)."""
+    if not keys:
+        return
+    r, c, s = reference_sources.c, ese_candidates.c, sources.c
+    is_ref = (
+        select(func.count())
+        .where(
+            r.source_id == s.source_id,
+            or_(r.catalog == s.catalog, r.catalog == "master"),
+            r.status == "active",
+        )
+        .scalar_subquery()
+    )
+    best = select(c.status).where(c.catalog == s.catalog, c.source_id == s.source_id)
+    status = best.order_by(c.score.desc()).limit(1).scalar_subquery()
+    score = (
+        select(func.max(c.score))
+        .where(c.catalog == s.catalog, c.source_id == s.source_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sources.update()
+        .where(s.catalog == bindparam("b_catalog"), s.source_id == bindparam("b_source_id"))
+        .values(is_reference=case((is_ref > 0, 1), else_=0), ese_status=status, ese_score=score)
+    )
+    params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in sorted(set(keys))]
+    for i in range(0, len(params), 5000):
+        conn.execute(stmt, params[i : i + 5000])

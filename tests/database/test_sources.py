@@ -1,0 +1,155 @@
+"""The per-source table: kept current by the metrics update, exact against a rebuild, and the
+list/cone/eta-V reads that never touch photometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import event, select
+
+from dsa110_contimg.database import get_engine, write_transaction
+from dsa110_contimg.database.source_lists import eta_v_points, list_sources
+from dsa110_contimg.database.sources import rebuild_sources
+from dsa110_contimg.database.tables import sources
+from dsa110_contimg.photometry.ese import confirm_candidate, list_candidates
+from dsa110_contimg.photometry.normalize import normalize_all, on_photometry_written
+from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
+
+N_EPOCHS = 16
+
+
+@pytest.fixture
+def field():
+    return simulate_lightcurves(
+        n_epochs=N_EPOCHS,
+        n_references=10,
+        targets=[{"snr": 80}] * 20
+        + [{"snr": 60, "dip_depth": 0.4, "dip_epochs": 5, "dip_start": 10}],
+        field_center=(359.8, 30.0),  # straddles RA 0/360
+        field_radius_deg=0.5,
+        seed=5,
+    )
+
+
+def _table(settings) -> dict:
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(select(sources).order_by(sources.c.source_id)).all()
+    return {r.source_id: {k: v for k, v in r._mapping.items() if k != "updated_at"} for r in rows}
+
+
+def test_incremental_update_equals_rebuild(db_settings, field):
+    """Images arriving one by one keep the table exactly as a rebuild from photometry makes it."""
+    write_simulated_photometry(field, images=slice(0, 4), settings=db_settings)
+    normalize_all(settings=db_settings)
+    for i in range(4, N_EPOCHS):
+        (did,) = write_simulated_photometry(
+            field, images=[i], register_references=False, settings=db_settings
+        )
+        on_photometry_written(did, normalize=True, settings=db_settings)
+    inc = _table(db_settings)
+    assert len(inc) == len(field.source_ids)
+    with write_transaction(get_engine(db_settings)) as conn:
+        assert rebuild_sources(conn, None) == len(field.source_ids)
+    full = _table(db_settings)
+    assert inc.keys() == full.keys()
+    for sid, row in full.items():
+        for k, v in row.items():
+            if isinstance(v, float):
+                assert inc[sid][k] == pytest.approx(v, rel=1e-12), (sid, k)
+            else:
+                assert inc[sid][k] == v, (sid, k)
+    row = full[field.source_ids[0]]
+    assert row["n_measurements"] == N_EPOCHS and row["n_clean"] == N_EPOCHS
+    assert row["first_mjd"] == pytest.approx(field.mjd[0])
+    assert row["last_mjd"] == pytest.approx(field.mjd[-1])
+    refs = {s for s, r in full.items() if r["is_reference"]}
+    assert refs and refs <= set(field.source_ids[field.is_reference])
+    dipper = field.source_ids[field.dips[0]["source"]]
+    assert full[dipper]["ese_status"] == "active" and full[dipper]["ese_score"] > 0
+
+
+def test_lists_sort_filter_cone_without_photometry(db_settings, field):
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    dipper = field.source_ids[field.dips[0]["source"]]
+    engine = get_engine(db_settings)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with engine.connect() as conn:
+        rows, total = list_sources(conn, sort="eta", order="desc", limit=5)
+        assert total == len(field.source_ids) and len(rows) == 5
+        etas = [r["eta"] for r in rows]
+        assert etas == sorted(etas, reverse=True)
+        assert rows[0]["source_id"] == dipper  # the dip is the most variable source
+        page2, _ = list_sources(conn, sort="eta", order="desc", limit=5, offset=5)
+        assert page2[0]["eta"] <= etas[-1]
+        assert not {r["source_id"] for r in rows} & {r["source_id"] for r in page2}
+        hi, n_hi = list_sources(conn, eta_min=etas[2], sort="source_id", order="asc")
+        assert n_hi == 3 and {r["source_id"] for r in hi} == {r["source_id"] for r in rows[:3]}
+        v_cut = sorted(r["v"] for r in list_sources(conn, limit=100)[0])[-4]
+        assert list_sources(conn, v_min=v_cut)[1] == 4
+        cands, n_c = list_sources(conn, ese_status="any")
+        assert n_c == 1 and cands[0]["source_id"] == dipper
+        refs, n_ref = list_sources(conn, reference=True, limit=100)
+        assert n_ref == sum(r["is_reference"] for r in list_sources(conn, limit=100)[0])
+        # a cone across RA 0/360, nearest first, exact cut before any limit
+        ra0, dec0 = 0.1, 30.0
+        got, n_cone = list_sources(conn, cone=(ra0, dec0, 0.3), sort="separation", order="asc")
+        from dsa110_contimg.catalog.spatial import angular_separation_deg
+
+        sep = angular_separation_deg(field.ra_deg, field.dec_deg, ra0, dec0)
+        assert n_cone == int((sep <= 0.3).sum()) > 0
+        assert [r["source_id"] for r in got] == list(field.source_ids[np.argsort(sep)][:n_cone])
+        pts = eta_v_points(conn, series="epoch")
+        assert len(pts["eta"]) == len(field.source_ids)
+        assert pts["source_id"][int(np.argmax(pts["eta"]))] == dipper
+    assert not [s for s in statements if "photometry" in s.lower()], statements
+
+
+def test_ese_decision_updates_the_table(settings, field):
+    write_simulated_photometry(field, settings=settings)
+    normalize_all(settings=settings)
+    cid = int(list_candidates(preset="sensitive", settings=settings)["id"][0])
+    confirm_candidate(cid, note="checked", settings=settings)
+    dipper = field.source_ids[field.dips[0]["source"]]
+    assert _table(settings)[dipper]["ese_status"] == "confirmed"
+
+
+def test_migration_0008_fills_the_table_of_an_existing_database(tmp_path):
+    """A database at 0006 with photometry: upgrading creates and fills ``sources``."""
+    from dsa110_contimg.database import dispose_engine
+    from dsa110_contimg.database.migrate import upgrade
+
+    from ..conftest import make_settings
+
+    s = make_settings(tmp_path / "st", auto_migrate=False)
+    engine = get_engine(s, migrate=False)
+    upgrade(engine, "0006")
+    sim = simulate_lightcurves(n_epochs=4, n_references=3, targets=[{"snr": 50}], seed=9)
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for i, did in enumerate(sim.data_ids):
+            for j, sid in enumerate(sim.source_ids):
+                conn.execute(
+                    text(
+                        "INSERT INTO photometry (data_id, catalog, source_id, ra_deg, dec_deg, "
+                        "flux_jy, flux_err_jy, flags, mjd, measured_at) "
+                        "VALUES (:d, 'nvss', :s, :ra, :dec, 0.05, 0.001, :f, :mjd, 0)"
+                    ),
+                    {
+                        "d": str(did),
+                        "s": str(sid),
+                        "ra": float(sim.ra_deg[j]),
+                        "dec": float(sim.dec_deg[j]),
+                        "f": "blended" if (i == 3 and j == 0) else "",
+                        "mjd": float(sim.mjd[i]),
+                    },
+                )
+    upgrade(engine, "head")
+    table = _table(s)
+    assert set(table) == set(sim.source_ids)
+    first = table[str(sim.source_ids[0])]
+    assert first["n_measurements"] == 4 and first["n_clean"] == 3
+    assert first["last_flags"] == "blended" and first["last_mjd"] == pytest.approx(sim.mjd[3])
+    dispose_engine(s)
