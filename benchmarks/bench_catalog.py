@@ -6,8 +6,9 @@ stored with ``ingest_table`` (timed: validation, HEALPix indexing, bulk load, in
 commit). Then a fresh Python process (as a photometry worker would be) opens the database and
 runs 1000 cone searches of radius 1.75 deg at Dec +54.6 (random RA), each timed end to end
 including building the result Table; then 1000 more the seed's way, ``query_sources("nvss",
-ra, dec, r)`` without a settings object (the database named by the environment). SQLite always; PostgreSQL from
-``CONTIMG_TEST_POSTGRES_URL`` or ``scripts/pg-test-server.sh`` when available.
+ra, dec, r)`` without a settings object (the database named by the environment). SQLite
+always; PostgreSQL from ``CONTIMG_TEST_POSTGRES_URL`` or ``scripts/pg-test-server.sh``
+when available.
 Figures are printed and written to ``.bench-out/catalog.json``.
 
 Usage: ``.venv/bin/python benchmarks/bench_catalog.py [--n-sources N] [--cones N]``

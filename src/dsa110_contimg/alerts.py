@@ -114,6 +114,7 @@ def check_stream_stall(
     if stalled and not state.get("stalled"):
         send_alert("stream_stalled",
                    f"stream stalled: oldest unfinished group waiting {lag:.0f} s",
-                   {"lag_seconds": lag, "counts": status.get("counts")}, settings=settings)  # fmt: skip
+                   {"lag_seconds": lag, "counts": status.get("counts")},
+                   settings=settings)  # fmt: skip
     state["stalled"] = stalled
     return stalled

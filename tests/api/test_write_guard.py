@@ -21,7 +21,7 @@ def setup(tmp_path, monkeypatch):
     img = root / "night1" / "img.fits"
     truth = make_fits_image(img, shape=(64, 64), n_sources=2, seed=4)
     s = Settings(state_dir=tmp_path / "state", api={"data_roots": [root]})
-    coords = [(float(r), float(d)) for r, d in zip(truth["ra_deg"], truth["dec_deg"])]
+    coords = [(float(r), float(d)) for r, d in zip(truth["ra_deg"], truth["dec_deg"], strict=False)]
     job_id = create_batch_photometry_job([img], coords, settings=s)
     yield s, root, img, job_id
     dispose_engine(s)

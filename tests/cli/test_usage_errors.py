@@ -200,14 +200,17 @@ def _image(tmp_path):
     truth = make_fits_image(path, shape=(64, 64), n_sources=2, seed=1)
     pos = tmp_path / "pos.csv"
     pos.write_text(
-        "ra_deg,dec_deg\n" + "".join(f"{r},{d}\n" for r, d in zip(truth["ra_deg"], truth["dec_deg"]))
+        "ra_deg,dec_deg\n"
+        + "".join(f"{r},{d}\n" for r, d in zip(truth["ra_deg"], truth["dec_deg"], strict=False))
     )
     return path, pos
 
 
 def test_disk_full_output_is_one_line(capsys, tmp_path):
     img, pos = _image(tmp_path)
-    code, _, err = _run(capsys, ["photometry", "measure", str(img), "-p", str(pos), "-o", "/dev/full"])
+    code, _, err = _run(
+        capsys, ["photometry", "measure", str(img), "-p", str(pos), "-o", "/dev/full"]
+    )
     assert code == 2, err
     assert "Traceback" not in err
     assert err.strip().count("\n") == 0, err

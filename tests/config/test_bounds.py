@@ -58,7 +58,7 @@ def _fields():
 def _core(ann):
     """The annotation without Optional."""
     args = [a for a in typing.get_args(ann) if a is not type(None)]
-    if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if typing.get_origin(ann) in (typing.Union, __import__("types").UnionType):
         return args[0] if len(args) == 1 else ann
     return ann
 
@@ -132,10 +132,14 @@ def _bad_value(field):
     return int(bad) if _core(field.annotation) is int else float(bad)
 
 
-NUMERIC = [(s, n, f) for s, n, f in FIELDS if _numeric(f) and {"gt", "ge", "lt", "le"} & set(_bounds(f))]
+NUMERIC = [
+    (s, n, f) for s, n, f in FIELDS if _numeric(f) and {"gt", "ge", "lt", "le"} & set(_bounds(f))
+]
 
 
-@pytest.mark.parametrize("sec,name,field", NUMERIC, ids=[f"{s or 'top'}.{n}" for s, n, _ in NUMERIC])
+@pytest.mark.parametrize(
+    "sec,name,field", NUMERIC, ids=[f"{s or 'top'}.{n}" for s, n, _ in NUMERIC]
+)
 def test_out_of_range_refused_at_start_with_name_and_range(monkeypatch, tmp_path, sec, name, field):
     env = f"CONTIMG_{sec.upper()}__{name.upper()}" if sec else f"CONTIMG_{name.upper()}"
     for value in (_bad_value(field), "nan"):

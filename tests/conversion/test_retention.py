@@ -25,7 +25,8 @@ def _group(settings, tmp_path, key, finished_at, status="completed"):
         conn.execute(insert(stream_groups).values(
             group_key=key, group_time=0.0, input_dir=str(tmp_path), status=status, n_files=16,
             expected_files=16, first_seen_at=0.0, last_file_at=0.0, finished_at=finished_at,
-            ms_path=str(ms), image_path=f"{prefix}-image-pb.fits", updated_at=finished_at))  # fmt: skip
+            ms_path=str(ms), image_path=f"{prefix}-image-pb.fits",
+            updated_at=finished_at))  # fmt: skip
     return ms, prefix
 
 

@@ -11,23 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from dsa110_contimg.imaging.tool import _alive, _start_time, run_tied, stop_stale
+from tests.polling import poll as _poll
 
 REPO = Path(__file__).parents[2]
 BOUND = 120.0
-
-
-def _poll(pred, what):
-    end = time.monotonic() + BOUND
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"never reached: {what}")
 
 
 def test_child_dies_with_its_parent(tmp_path):

@@ -30,10 +30,14 @@ def test_mosaic_photometry(tmp_path, settings):
     link_photometry_to_data(data_id, job_id, settings=settings)
     assert get_photometry_status(data_id, settings=settings)["status"] == "pending"
     run_batch_photometry_job(job_id, settings=settings)
-    assert get_photometry_status(data_id, settings=settings) == {"status": "completed", "job_id": job_id}
+    assert get_photometry_status(data_id, settings=settings) == {
+        "status": "completed",
+        "job_id": job_id,
+    }
     rows = photometry_for_data(data_id, settings=settings)
     # the mosaic is the noise-weighted mean of the images: fluxes x mean gain (3 equal noises)
-    truth = dict(zip(f.catalog["source_id"], f.catalog["flux_mjy"] / 1e3 * np.mean(f.gains)))
+    flux = f.catalog["flux_mjy"] / 1e3 * np.mean(f.gains)
+    truth = dict(zip(f.catalog["source_id"], flux, strict=True))
     pull = np.array([(r["flux_jy"] - truth[r["source_id"]]) / r["flux_err_jy"] for r in rows])
     assert len(pull) == len(truth) and np.all(np.abs(pull) < 5), pull
     del res

@@ -20,8 +20,15 @@ from sqlalchemy import event, func, insert, select, update
 
 from dsa110_contimg.database import get_engine, write_transaction
 from dsa110_contimg.database.tables.products import batch_job_items, photometry, workers
-from dsa110_contimg.jobs import Worker, alive_workers, create_batch_photometry_job, get_job, job_items
+from dsa110_contimg.jobs import (
+    Worker,
+    alive_workers,
+    create_batch_photometry_job,
+    get_job,
+    job_items,
+)
 from dsa110_contimg.jobs.queue import claim_items, heartbeat
+from tests.polling import poll as _poll
 
 from .conftest import make_field
 
@@ -29,16 +36,6 @@ REPO = Path(__file__).parents[2]
 BOUND = 180.0
 HEADROOM = 96  # pages: a claim or a release fits (the job row, ~40 pages, is rewritten), 3000
 # photometry rows (~250 pages) do not
-
-
-def _poll(predicate, what: str, bound: float = BOUND):
-    end = time.monotonic() + bound
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"never reached: {what}")
 
 
 def _many_positions(field, n=3000, seed=3):
@@ -139,7 +136,10 @@ def test_running_worker_reports_degraded_and_recovers(qsettings, tmp_path):
 
         _poll(lambda: worker_status() == "degraded", "worker row says degraded")
         _poll(
-            lambda: any("result not stored" in (i.error or "") for i in job_items(job_id, settings=qsettings)),
+            lambda: any(
+                "result not stored" in (i.error or "")
+                for i in job_items(job_id, settings=qsettings)
+            ),
             "an item given back",
         )
         assert get_job(job_id, settings=qsettings).completed_items == 0
@@ -162,8 +162,14 @@ def test_heartbeat_renews_only_the_items_still_worked_on(qsettings, tmp_path):
     assert len(claimed) == 2
     with write_transaction(engine) as conn:
         conn.execute(update(batch_job_items).values(lease_expires_at=0.0))
-    heartbeat(engine, qsettings, "w1", status="running", current_job_id=job_id,
-              item_ids=[claimed[0].item_id])
+    heartbeat(
+        engine,
+        qsettings,
+        "w1",
+        status="running",
+        current_job_id=job_id,
+        item_ids=[claimed[0].item_id],
+    )
     leases = {i.item_id: i.lease_expires_at for i in job_items(job_id, settings=qsettings)}
     assert leases[claimed[0].item_id] > 0 and leases[claimed[1].item_id] == 0.0
 
@@ -173,10 +179,21 @@ def test_workers_whose_heartbeat_expired_are_marked_lost(qsettings):
     now = time.time()
     old = now - 100 * qsettings.jobs.lease_seconds  # injected: long expired
     with write_transaction(engine) as conn:
-        for wid, beat, status in (("dead", old, "running"), ("live", now, "idle"),
-                                  ("gone", old, "stopped")):
-            conn.execute(insert(workers).values(worker_id=wid, hostname="h", pid=1, status=status,
-                                                started_at=beat, heartbeat_at=beat))
+        for wid, beat, status in (
+            ("dead", old, "running"),
+            ("live", now, "idle"),
+            ("gone", old, "stopped"),
+        ):
+            conn.execute(
+                insert(workers).values(
+                    worker_id=wid,
+                    hostname="h",
+                    pid=1,
+                    status=status,
+                    started_at=beat,
+                    heartbeat_at=beat,
+                )
+            )
     claim_items(engine, qsettings, "someone", 1)
     with engine.connect() as conn:
         states = dict(conn.execute(select(workers.c.worker_id, workers.c.status)).all())
@@ -188,8 +205,9 @@ def test_errors_that_cannot_change_fail_at_once_with_the_reason(qsettings, tmp_p
     field = make_field(tmp_path / "images", 1)
     notfits = tmp_path / "notfits.fits"
     notfits.write_text("hello\n" * 100)
-    job_id = create_batch_photometry_job([notfits, field.paths[0]], field.coords,
-                                         settings=qsettings)
+    job_id = create_batch_photometry_job(
+        [notfits, field.paths[0]], field.coords, settings=qsettings
+    )
     stats = Worker(qsettings, in_process=True).run(once=True)
     assert (stats.completed, stats.failed, stats.retried) == (1, 1, 0)
     bad = job_items(job_id, settings=qsettings)[0]
@@ -205,15 +223,19 @@ def _start_gated_worker(settings, tmp_path, config=None):
     os.mkfifo(gate)
     log = tmp_path / "worker.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
-    env.update(CONTIMG_TEST_GATE=str(gate), COLUMNS="200",
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]))
+    env.update(
+        CONTIMG_TEST_GATE=str(gate),
+        COLUMNS="200",
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
+    )
     args = [sys.executable, "-m", "tests.jobs.gate", "--database-url", settings.database_url]
     if config is not None:
         args += ["--config", str(config)]
     args += ["worker", "--concurrency", "1"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return proc, gate, log
 
 

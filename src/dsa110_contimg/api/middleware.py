@@ -36,19 +36,7 @@ class RequestCounter:
 
 
 async def _send_error(send, status: int, message: str) -> None:
-    body = json.dumps(error_body(status, "PayloadTooLarge", message)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await _send_json(send, status, "PayloadTooLarge", message, close=True)
 
 
 class BodyLimitMiddleware:
@@ -180,7 +168,10 @@ class WriteGuardMiddleware:
         fetch_site = headers.get("sec-fetch-site", "").lower()
         if fetch_site in ("cross-site", "same-site"):
             return await _send_json(
-                send, 403, "Forbidden", f"cross-site write request refused (Sec-Fetch-Site: {fetch_site})"
+                send,
+                403,
+                "Forbidden",
+                f"cross-site write request refused (Sec-Fetch-Site: {fetch_site})",
             )
         origin = headers.get("origin")
         if origin is not None:
@@ -195,18 +186,16 @@ class WriteGuardMiddleware:
         return await self.app(scope, receive, send)
 
 
-async def _send_json(send, status: int, kind: str, message: str) -> None:
+async def _send_json(send, status: int, kind: str, message: str, *, close: bool = False) -> None:
+    """Send the one error shape as a whole response (``close``: and end the connection)."""
     body = json.dumps(error_body(status, kind, message)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -107,8 +107,9 @@ class EseStatus(StrEnum):
 
 
 def _width(stream) -> int | None:
-    """A terminal's own width; 200 columns when writing to a file or pipe (logs, ``make
-    demo > log``) unless ``COLUMNS`` says otherwise, so that tables are not cut at 80.
+    """Return the console width: the terminal's own, or 200 columns for a file or pipe.
+
+    ``make demo > log`` then gets tables that are not cut at 80 columns; ``COLUMNS`` wins.
     """
     if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
         return None

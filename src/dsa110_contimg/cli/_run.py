@@ -33,7 +33,7 @@ PROG = "contimg"
 
 
 def _click_modules() -> list[ModuleType]:
-    """The click copies whose exceptions may be raised: typer's bundled one and ``click``."""
+    """Return the click copies whose exceptions may be raised (typer's bundled one, click)."""
     mods = []
     for name in ("typer._click.exceptions", "click.exceptions"):
         try:
@@ -178,7 +178,7 @@ def run(argv: list[str] | None = None) -> int:
     except click_errors as exc:
         print(f"{PROG}: error: {exc.format_message()}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 1) or 1)
-    except (aborts + (KeyboardInterrupt,)):
+    except aborts + (KeyboardInterrupt,):
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except ContimgError as exc:

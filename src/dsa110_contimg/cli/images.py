@@ -56,13 +56,18 @@ def register(app: typer.Typer, groups: Groups) -> None:
         paths: Annotated[list[Path], typer.Argument(help="FITS images or directories of them.")],
         catalog: Annotated[
             str | None,
-            typer.Option("--catalog", help="Catalog measured (default: [photometry] "
-                         "default_catalog)."),  # fmt: skip
+            typer.Option(
+                "--catalog", help="Catalog measured (default: [photometry] default_catalog)."
+            ),  # fmt: skip
         ] = None,
         radius: Annotated[
             float | None,
-            typer.Option("--radius", min=0.0, max=180.0,
-                         help="Search radius in degrees (default: the whole image)."),  # fmt: skip
+            typer.Option(
+                "--radius",
+                min=0.0,
+                max=180.0,
+                help="Search radius in degrees (default: the whole image).",
+            ),  # fmt: skip
         ] = None,
         max_sources: Annotated[
             int | None,
@@ -115,8 +120,11 @@ def register(app: typer.Typer, groups: Groups) -> None:
         stats = Worker(settings, concurrency=concurrency).run(once=True)
         console.print(
             f"measured: {stats.completed} completed, {stats.failed} failed, {stats.rows} rows"
-            + ("; normalized where references allow (see 'contimg registry list')"
-               if normalize else ""),  # fmt: skip
+            + (
+                "; normalized where references allow (see 'contimg registry list')"
+                if normalize
+                else ""
+            ),  # fmt: skip
             highlight=False,
         )
         if stats.failed:

@@ -41,7 +41,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def worker(
         ctx: typer.Context,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Images measured at once.")
+            int,
+            typer.Option("--concurrency", "-n", min=1, max=1024, help="Images measured at once."),
         ] = 1,
         dask_scheduler: Annotated[
             str | None,
@@ -184,7 +185,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("cancel")
     def jobs_cancel(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")]
+        ctx: typer.Context,
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
     ) -> None:
         """Cancel a pending or running job."""
         from ..jobs import cancel_job
@@ -194,7 +196,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("retry")
     def jobs_retry(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")]
+        ctx: typer.Context,
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
     ) -> None:
         """Queue a job's failed and cancelled items again."""
         from ..jobs import retry_job
@@ -207,7 +210,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.registry.command("list")
     def registry_list(
         ctx: typer.Context,
-        data_type: Annotated[DataType | None, typer.Option("--type", help="Kind of product.")] = None,
+        data_type: Annotated[
+            DataType | None, typer.Option("--type", help="Kind of product.")
+        ] = None,
         photometry_status: Annotated[
             PhotometryStatus | None,
             typer.Option("--photometry-status", help="Only products in this photometry state."),

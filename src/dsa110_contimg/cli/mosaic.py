@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ContimgError
 from ._common import MAX_COUNT, Groups, MosaicStatus, console, get_settings
 
 __all__ = ["register"]

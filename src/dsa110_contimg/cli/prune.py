@@ -17,15 +17,20 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         older_than_days: Annotated[
             float | None,
-            typer.Option("--older-than-days", min=0.0, max=36500.0,
-                         help="Groups finished at least this long ago "
-                         "(retention.prune_older_than_days)."),  # fmt: skip
+            typer.Option(
+                "--older-than-days",
+                min=0.0,
+                max=36500.0,
+                help="Groups finished at least this long ago (retention.prune_older_than_days).",
+            ),  # fmt: skip
         ] = None,
         intermediate: Annotated[
             bool | None,
-            typer.Option("--intermediate/--no-intermediate",
-                         help="Also the intermediate images (retention.prune_intermediate); "
-                         "the registered -image-pb.fits is always kept."),  # fmt: skip
+            typer.Option(
+                "--intermediate/--no-intermediate",
+                help="Also the intermediate images (retention.prune_intermediate); "
+                "the registered -image-pb.fits is always kept.",
+            ),  # fmt: skip
         ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list.")] = False,
     ) -> None:

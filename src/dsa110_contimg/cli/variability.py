@@ -110,7 +110,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         source_id: Annotated[str, typer.Argument(help="Catalog source id, e.g. an NVSS name.")],
         catalog: Annotated[str, typer.Option("--catalog", help="Catalog of the source.")] = "nvss",
-        series: Annotated[Series, typer.Option("--series", help="Light-curve series.")] = Series.epoch,
+        series: Annotated[
+            Series, typer.Option("--series", help="Light-curve series.")
+        ] = Series.epoch,
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """Print (or write as CSV) one source's light curve, ordered by MJD."""

@@ -39,7 +39,7 @@ def _tie_to_parent(parent_pid: int) -> None:
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    """Return the process's start time in clock ticks since boot (``/proc/PID/stat`` #22)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -526,7 +526,7 @@ class Worker:
         self._after_rows(item.data_id, bool(params.get("normalize")))
 
     def _stop_if_once(self) -> None:
-        """A draining (``once``) run stops when results cannot be stored: nothing to gain."""
+        """Stop a draining (``once``) run when results cannot be stored: nothing to gain."""
         if self._once:
             log.error(
                 "worker %s: results cannot be stored; stopping (run again once the database "

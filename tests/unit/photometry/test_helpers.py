@@ -37,7 +37,10 @@ def test_centre_sources_and_fluxes(tmp_path, settings):
     assert abs(ra - CENTER[0]) < 1e-3 and abs(dec - CENTER[1]) < 1e-3
     found = query_sources_for_fits(f.paths[0], "nvss", settings=settings)
     assert {s["source_id"] for s in found} == _on_image(f.paths[0], f.catalog) != set()
-    truth = {s: fl / 1e3 * f.gains[0] for s, fl in zip(f.catalog["source_id"], f.catalog["flux_mjy"])}
+    truth = {
+        s: fl / 1e3 * f.gains[0]
+        for s, fl in zip(f.catalog["source_id"], f.catalog["flux_mjy"], strict=True)
+    }
     for s in found:
         r = measure_forced_peak(f.paths[0], s["ra_deg"], s["dec_deg"])
         # 1 mJy noise, sources >= 100 mJy: within 5 sigma (false alarm ~1e-6 per source)
