@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError, NotFoundError
-from ._common import Groups, console, get_settings
+from ._common import MAX_ID, Groups, console, get_settings
 from .jobs import _show, _when
 
 __all__ = ["register"]
@@ -72,7 +72,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @g.command("show")
     def caltables_show(
         ctx: typer.Context,
-        caltable_id: Annotated[int, typer.Argument(help="Solution set id.")],
+        caltable_id: Annotated[
+            int, typer.Argument(min=1, max=MAX_ID, help="Solution set id.")
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Show one solution set: tables, validity, QA, status and the images it calibrated."""

@@ -100,25 +100,25 @@ class CalibrationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["auto", "off", "required"] = "auto"
-    min_flux_jy: float = 1.0
-    min_dominance: float = 5.0
-    dominance_radius_fwhm: float = 2.0
-    min_beam_response: float = 0.5
-    catalog: str = "nvss"
-    casa_timeout_seconds: float = 3600.0
-    tfcrop_timecutoff: float = 4.0
-    tfcrop_freqcutoff: float = 4.0
-    rflag_timedevscale: float = 4.0
-    rflag_freqdevscale: float = 4.0
-    extend_growtime: float = 50.0
-    extend_growfreq: float = 50.0
-    broadcast_baseline_fraction: float = 0.2
+    min_flux_jy: float = Field(1.0, ge=0, le=1e6)
+    min_dominance: float = Field(5.0, ge=0, le=1e6)
+    dominance_radius_fwhm: float = Field(2.0, ge=0, le=100)
+    min_beam_response: float = Field(0.5, ge=0, le=1)
+    catalog: str = Field("nvss", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    casa_timeout_seconds: float = Field(3600.0, gt=0, le=7 * 86400)
+    tfcrop_timecutoff: float = Field(4.0, gt=0, le=1000)
+    tfcrop_freqcutoff: float = Field(4.0, gt=0, le=1000)
+    rflag_timedevscale: float = Field(4.0, gt=0, le=1000)
+    rflag_freqdevscale: float = Field(4.0, gt=0, le=1000)
+    extend_growtime: float = Field(50.0, ge=0, le=100)
+    extend_growfreq: float = Field(50.0, ge=0, le=100)
+    broadcast_baseline_fraction: float = Field(0.2, ge=0, le=1)
     science_tfcrop: bool = True
-    channel_mask_threshold: float = 0.9
+    channel_mask_threshold: float = Field(0.9, ge=0, le=1)
     refant: str = ""
-    minsnr: float = 3.0
-    max_flagged_antenna_fraction: float = 0.5
-    min_antenna_snr_fraction: float = 0.25
+    minsnr: float = Field(3.0, ge=0, le=1e6)
+    max_flagged_antenna_fraction: float = Field(0.5, ge=0, le=1)
+    min_antenna_snr_fraction: float = Field(0.25, ge=0, le=1)
     validity_hours: float = Field(12.0, gt=0)
     wait_seconds: float = Field(1800.0, ge=0)
     min_snr: float = Field(10.0, ge=0)
