@@ -37,8 +37,7 @@ FREE_TEXT: dict[str, str] = {
     "host": "an interface name or address, checked when the socket is bound",
     "dask_scheduler": "a Dask scheduler address, checked on connection (JobError)",
     "start": "an ISO time, parsed by astropy with a clear error",
-    "calibrator": "a calibrator name (any in the calibrator list)",
-    "caltables list status": "checked against CALTABLE_STATUSES with a one-line ConfigError",
+    "calibrator": "a calibrator name or 3C name, looked up in the bundled list with a clear error",
 }
 
 

@@ -37,6 +37,13 @@ MAX_ID = 2**63 - 1
 MAX_COUNT = 10_000_000
 
 
+class CaltableStatus(StrEnum):
+    """States of a calibration solution set."""
+
+    valid = "valid"
+    refused = "refused"
+
+
 class JobStatus(StrEnum):
     """States of a batch job."""
 

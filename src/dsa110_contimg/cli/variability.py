@@ -1,6 +1,7 @@
 """Commands of normalization, light curves and ESE candidates.
 
-``contimg photometry normalize [--all | --image DATA_ID] [--reestablish]``,
+``contimg photometry normalize [--all [--dask-scheduler tcp://... | --dask-workers N] |
+--image DATA_ID] [--reestablish]``,
 ``contimg lightcurve SOURCE_ID [--catalog nvss] [--series epoch|image|mosaic] [--output CSV]``,
 ``contimg ese list [--preset NAME] [--status S] [--output CSV]``,
 ``contimg ese dismiss|confirm|reopen ID [--note TEXT]``.
@@ -54,43 +55,48 @@ def register(app: typer.Typer, groups: Groups) -> None:
                 "--reestablish", help="Re-establish every reference baseline first (with --all)."
             ),
         ] = False,
+        dask_scheduler: Annotated[
+            str | None,
+            typer.Option(
+                "--dask-scheduler",
+                help="With --all: run on this Dask scheduler (tcp://host:8786), or 'local'.",
+            ),
+        ] = None,
+        dask_workers: Annotated[
+            int | None,
+            typer.Option("--dask-workers", help="With --all: a local Dask cluster of N processes."),
+        ] = None,
     ) -> None:
         """Normalize stored photometry against the reference sources (no re-measuring)."""
         from ..variability.pipeline import (
-            establish_baselines,
             normalize_all,
-            normalize_image,
-            recompute_metrics,
+            normalize_all_distributed,
+            normalize_one_image,
         )
 
         settings = get_settings(ctx)
         if all_images == (image is not None):
             raise ConfigError("give exactly one of --all or --image DATA_ID")
-        if all_images:
+        if (dask_scheduler or dask_workers) and not all_images:
+            raise ConfigError("--dask-scheduler/--dask-workers go with --all")
+        if all_images and (dask_scheduler or dask_workers):
+            out = normalize_all_distributed(
+                reestablish=reestablish,
+                scheduler=None if dask_scheduler in (None, "local") else dask_scheduler,
+                n_workers=dask_workers,
+                settings=settings,
+            )
+            console.print(f"Dask: {out['tasks']} tasks")
+        elif all_images:
             out = normalize_all(reestablish=reestablish, settings=settings)
+        if all_images:
             console.print(
                 f"{out['images']} images: {out['normalized']} normalized, "
                 f"{out['not_normalizable']} not normalizable; {out['established']} baselines "
                 f"established, {out['dropped']} variable references dropped"
             )
             return
-        establish_baselines(settings=settings)
-        rec = normalize_image(image, settings=settings)
-        from sqlalchemy import select
-
-        from ..database import get_engine
-        from ..database.tables import photometry
-
-        with get_engine(settings).connect() as conn:
-            keys = [
-                tuple(r)
-                for r in conn.execute(
-                    select(photometry.c.catalog, photometry.c.source_id).where(
-                        photometry.c.data_id == image
-                    )
-                )
-            ]
-        recompute_metrics(keys, settings=settings)
+        rec = normalize_one_image(image, settings=settings)
         if rec.status == "normalized":
             console.print(
                 f"{image}: normalized, factor {rec.factor:.5f} +/- {rec.factor_err:.5f} "

@@ -126,11 +126,13 @@ class WorkerStats:
 
 
 def _normalization_hook():
-    """Return ``variability.pipeline.on_photometry_written`` when normalization exists."""
-    try:
-        from ..variability.pipeline import on_photometry_written
-    except ImportError:  # normalization not installed in this tree
-        return None
+    """Return ``variability.pipeline.on_photometry_written``, the hook run after rows are stored.
+
+    Normalization is part of this package, never optional: an ImportError here is a broken
+    installation (or a bug) and is raised, not turned into "normalization off".
+    """
+    from ..variability.pipeline import on_photometry_written
+
     return on_photometry_written
 
 

@@ -117,11 +117,11 @@ def check_normalize_available() -> None:
     """
     try:
         from ...variability.pipeline import on_photometry_written  # noqa: F401
-    except ImportError:
+    except ImportError as exc:  # a broken installation: say what failed to import
         raise ConfigError(
             "--photometry-normalize needs the normalization stage "
-            "(dsa110_contimg.variability.pipeline), which is not available"
-        ) from None
+            f"(dsa110_contimg.variability.pipeline), which failed to import: {exc}"
+        ) from exc
 
 
 class Streamer:
