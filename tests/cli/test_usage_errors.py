@@ -37,6 +37,7 @@ FREE_TEXT: dict[str, str] = {
     "host": "an interface name or address, checked when the socket is bound",
     "dask_scheduler": "a Dask scheduler address, checked on connection (JobError)",
     "start": "an ISO time, parsed by astropy with a clear error",
+    "db copy to": "a database URL, checked when the engine is made (typed DatabaseError)",
     "calibrator": "a calibrator name or 3C name, looked up in the bundled list with a clear error",
 }
 
