@@ -35,6 +35,7 @@ UNBOUNDED: dict[tuple[str, str], str] = {
     ("alerts", "smtp_host"): "a host name",
     ("alerts", "smtp_from"): "an e-mail address",
     ("alerts", "smtp_to"): "e-mail addresses",
+    ("calibration", "refant"): "a CASA antenna selection; empty: chosen from the flags",
 }
 
 

@@ -34,7 +34,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         to: str = typer.Option(
             ..., "--to", help="Target database URL (postgresql+psycopg://...), empty."
         ),
-        batch_rows: int = typer.Option(50_000, "--batch-rows", help="Rows per batch."),
+        batch_rows: int = typer.Option(
+            50_000, "--batch-rows", min=1, max=10_000_000, help="Rows per batch."
+        ),
     ) -> None:
         """Copy this database (products, catalogs, registry, jobs, ...) into an empty one.
 

@@ -64,7 +64,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ] = None,
         dask_workers: Annotated[
             int | None,
-            typer.Option("--dask-workers", help="With --all: a local Dask cluster of N processes."),
+            typer.Option(
+                "--dask-workers",
+                min=1,
+                max=1024,
+                help="With --all: a local Dask cluster of N processes.",
+            ),
         ] = None,
     ) -> None:
         """Normalize stored photometry against the reference sources (no re-measuring)."""
