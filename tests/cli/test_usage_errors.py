@@ -168,6 +168,7 @@ def test_choices_refuse_unknown_values(capsys):
         (["worker", "--concurrency", "abc"], "--concurrency"),
         (["simulate", "--output-dir", "x", "--dec", "100"], "-90.0 <= value <= 90.0"),
         (["simulate", "--output-dir", "x", "--groups", "0"], "--groups"),
+        (["simulate", "--output-dir", "x", "--channels", "5"], "--channels"),
         (["jobs", "retry", "99999999999999999999999"], "job_id"),
         (["jobs", "show", "abc"], "job_id"),
         (["serve", "--port", "99999"], "--port"),

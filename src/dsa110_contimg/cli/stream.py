@@ -206,7 +206,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
             ),
         ] = None,
         channels: Annotated[
-            int, typer.Option("--channels", min=1, max=65_536, help="Channels per subband.")
+            int,
+            typer.Option(
+                "--channels", min=1, max=48,
+                help="Channels per subband: a divisor of the correlator's 48 (averaged "
+                "channels, the band kept).",
+            ),
         ] = 4,
         seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
         corrupt: Annotated[
@@ -219,6 +224,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         """Write simulated DSA-110 drift-scan groups (16 subband UVH5 files each)."""
         from ..simulation.sky import simulate_groups
 
+        if 48 % channels:
+            raise typer.BadParameter(
+                f"{channels} does not divide the correlator's 48 channels per subband "
+                "(1, 2, 3, 4, 6, 8, 12, 16, 24 or 48)",
+                param_hint="'--channels'",
+            )
         settings = get_settings(ctx)
         if corrupt:
             from ..simulation.corruptions import CorruptionSpec
