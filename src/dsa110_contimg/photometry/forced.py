@@ -566,16 +566,20 @@ def _measure_with_beam(image, x, y, ok, sigma, bkg, opts, flags, out, meta):
     jac = local_jacobian(image.wcs, x[sel], y[sel])
     cov = pixel_covariance(sky_cov, jac)
     ainv_all = np.linalg.inv(cov)
-    fmaj_all, _ = _fwhm_pix(cov)
+    fmaj_all, fmin_all = _fwhm_pix(cov)
     half = max(2, int(np.ceil(0.5 * opts.cutout_beams * np.max(fmaj_all))))
     w = 2 * half + 1
     npix = w * w
     # --- near-duplicates: merged, measured once at their mean position, shared
     pos_all = np.column_stack([x[sel], y[sel]])
     # one pair search serves both the duplicates and (when there are none) the blends
-    # listed neighbours whose beams reach into a box (beyond the box's half-diagonal plus
-    # 1.5 beams they add < 1e-3 of their peak) are subtracted before the box's chi2
-    chi2_radius = max(opts.blend_radius_beams, 0.5 * opts.cutout_beams * np.sqrt(2.0) + 1.5)
+    # listed neighbours whose beams reach into a box are subtracted before the box's chi2
+    # (separations are in FWHM along the separation: across the beam's minor axis the box
+    # corner lies bmaj/bmin times more of them out; 2 FWHM past it a wing is < 2e-5 of its peak)
+    axis_ratio = float(np.max(fmaj_all / fmin_all))
+    chi2_radius = max(
+        opts.blend_radius_beams, 0.5 * opts.cutout_beams * np.sqrt(2.0) * axis_ratio + 2.0
+    )
     ai, aj, asep, amd2 = _find_pairs(
         pos_all, ainv_all, fmaj_all, max(chi2_radius, opts.duplicate_beams)
     )
