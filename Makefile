@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo serve-demo test bench pg lint clean
+.PHONY: install system-deps demo serve-demo test bench bench-scale pg lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: install
 
 bench: install
 	CONTIMG_TEST_POSTGRES_URL="$$(bash scripts/pg-test-server.sh)" $(PY) benchmarks/run_all.py
+
+# Survey scale on PostgreSQL (issue 17), not part of `make bench`: SCALE_ROWS=1e7 (default) or
+# 1e8 (~20 GB of disk); its own loopback server (SCALE_PG_PORT, default 54339), run niced.
+SCALE_ROWS ?= 1e7
+bench-scale: install
+	nice -n 10 $(PY) benchmarks/bench_scale.py --rows $(SCALE_ROWS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

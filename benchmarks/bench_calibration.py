@@ -53,7 +53,12 @@ def main(argv: list[str]) -> int:
     from dsa110_contimg.config import Settings
     from dsa110_contimg.conversion.uvh5_to_ms import convert_group
     from dsa110_contimg.imaging.msinfo import read_ms_info
-    from dsa110_contimg.simulation.corruptions import CorruptionSpec, read_truth, score_flags
+    from dsa110_contimg.simulation.corruptions import (
+        CorruptionSpec,
+        read_truth,
+        score_flags,
+        truth_antenna_numbers,
+    )
     from dsa110_contimg.simulation.scenarios import simulate_calibrator_night
     from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
@@ -117,9 +122,9 @@ def main(argv: list[str]) -> int:
             with table(str(ms), ack=False) as t:
                 flags, a1, a2, tm = (t.getcol(n) for n in ("FLAG", "ANTENNA1", "ANTENNA2",
                                                            "TIME"))
-            with table(str(ms) + "/ANTENNA", ack=False) as t:
-                num = np.array([int(n.split("-")[-1]) for n in t.getcol("NAME")])
             truth = read_truth(Path(g.paths[0]).parent / f"{g.timestamp}_corruptions.json")
+            with table(str(ms) + "/ANTENNA", ack=False) as t:
+                num = truth_antenna_numbers(truth, t.getcol("NAME"))
             sc = score_flags(flags, ant1=num[a1], ant2=num[a2], times_jd=tm / 86400 + 2400000.5,
                              freqs_hz=g.freqs_hz, truth=truth)
             out.setdefault("rfi", {})[key] = {k: round(v, 4) for k, v in sc.items()}

@@ -18,6 +18,10 @@ from dsa110_contimg.database import dispose_engine
 
 DATA = Path(__file__).parent / "data"
 
+# FastAPI's TestClient sends "Host: testserver"; write requests must name a host the server
+# knows (api.allowed_hosts), so the suite's servers know that name too.
+os.environ.setdefault("CONTIMG_API__ALLOWED_HOSTS", '["testserver"]')
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

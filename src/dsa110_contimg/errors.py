@@ -33,6 +33,9 @@ __all__ = [
 class ContimgError(Exception):
     """Base class of every error the pipeline raises on purpose.
 
+    ``retryable`` (True unless a subclass says otherwise) tells a batch worker whether another
+    attempt may succeed.
+
     Parameters
     ----------
     message : str
@@ -41,8 +44,12 @@ class ContimgError(Exception):
         The file concerned; when given it is prefixed to the message.
     """
 
+    retryable: bool = True
+
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
         self.path = str(path) if path is not None else None
+        #: Whether trying again may succeed (batch items failing otherwise fail at once).
+        self.retryable = type(self).retryable
         self.message = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
@@ -52,7 +59,14 @@ class ConfigError(ContimgError):
 
 
 class InvalidImageError(ContimgError):
-    """A file is not a readable FITS image, or lacks a usable celestial WCS."""
+    """A file is not a readable FITS image, or lacks a usable celestial WCS.
+
+    Such an error cannot change on a retry (``retryable`` is False), so a batch item failing
+    with it fails at once; a missing file is the exception (it may yet appear), raised with
+    ``retryable`` set True on the instance.
+    """
+
+    retryable = False
 
 
 class CatalogError(ContimgError):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 
 from dsa110_contimg.cli import main
 
 from .conftest import needs_casa
 from .helpers import corrected_vs_clean, truth_of
 
-pytestmark = needs_casa
+pytestmark = [needs_casa, pytest.mark.slow]
 
 
 def test_calibrate_calibrator_then_science(cal_night, tmp_path, capsys):

@@ -34,8 +34,8 @@ CATALOG = "simsky"
 def _science_start(cal, dec: float, date: str, offset_s: float, n_int: int = 24):
     """Start of a group ``offset_s`` after the calibrator group's (as the scenario builds it)."""
     from astropy.time import Time, TimeDelta
-    from dsa110_contimg.calibration.calibrators import transit_mjd
 
+    from dsa110_contimg.calibration.calibrators import transit_mjd
     from dsa110_contimg.simulation import group_pointing
     from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
@@ -68,7 +68,7 @@ def nights(tmp_path_factory):
     cal = get_calibrator("1331+305")
     dec = float(round(cal.dec_deg, 1))
     _, (ra, pdec) = _science_start(cal, dec, "2025-01-15", 3600.0)
-    sky = make_catalog(n_sources=20, center=(ra, pdec), radius_deg=0.9, min_flux_mjy=30.0, seed=13)
+    sky = make_catalog(n_sources=20, center=(ra, pdec), radius_deg=0.9, min_flux_mjy=50.0, seed=13)
     pre_start, (pra, ppdec) = _science_start(cal, dec, "2025-01-15", -3600.0)
     pre_sky = make_catalog(
         n_sources=10, center=(pra, ppdec), radius_deg=0.9, min_flux_mjy=30.0, seed=14
@@ -195,8 +195,9 @@ def _read_ms(ms):
     with table(str(ms) + "/SPECTRAL_WINDOW", ack=False) as t:
         out["FREQ"] = np.concatenate([t.getcell("CHAN_FREQ", i) for i in range(t.nrows())])
     with table(str(ms) + "/ANTENNA", ack=False) as t:
-        names = t.getcol("NAME")
-    num = np.array([int(n.split("-")[-1]) if n else -1 for n in names])  # DSA-001 -> 1
+        n_ant = t.nrows()
+    # the simulator's truth numbers antennas as the correlator does: the MS ANTENNA row
+    num = np.arange(n_ant)
     out["A1"], out["A2"], out["num"] = num[out["ANTENNA1"]], num[out["ANTENNA2"]], num
     out["JD"] = out["TIME"] / 86400.0 + 2400000.5
     return out
@@ -210,9 +211,8 @@ def _truth(group):
 
 @pytest.mark.parametrize("which", ["calibrator", "science"])
 def test_rfi_recall_and_false_flags(nights, which):
-    from dsa110_contimg.simulation.corruptions import score_flags
-
     from dsa110_contimg.conversion.streaming import get_group
+    from dsa110_contimg.simulation.corruptions import score_flags
 
     settings, night, _ = nights["corrupt"]
     group = night.calibrator_group if which == "calibrator" else night.science_groups[0]

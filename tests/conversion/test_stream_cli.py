@@ -142,7 +142,13 @@ def test_run_stops_cleanly_on_sigint(tmp_path):
         while not db.exists() and time.monotonic() < deadline:
             assert proc.poll() is None
             time.sleep(0.2)
-        time.sleep(3.0)  # threads started and idle
+        from dsa110_contimg.config import Settings
+        from dsa110_contimg.jobs import alive_workers
+
+        watch = Settings(state_dir=tmp_path / "s")
+        while not alive_workers(settings=watch) and time.monotonic() < deadline + 120:
+            assert proc.poll() is None  # threads starting: wait for the worker's heartbeat
+            time.sleep(0.2)
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

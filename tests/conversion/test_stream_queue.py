@@ -113,7 +113,7 @@ def test_bad_files_fail_only_their_group(db_settings, small_group, tmp_path):
 
 def test_timeout_can_process_what_is_there(db_settings, small_group, tmp_path):
     s = _streamer(
-        db_settings, tmp_path, group_timeout_seconds=0.5, process_incomplete=True, min_subbands=14
+        db_settings, tmp_path, group_timeout_seconds=600.0, process_incomplete=True, min_subbands=14
     )
     copy_group(
         small_group.paths,
@@ -122,10 +122,10 @@ def test_timeout_can_process_what_is_there(db_settings, small_group, tmp_path):
         subbands=[i for i in range(16) if i != 3],
     )
     s.ingest()
-    (g0,) = list_groups(settings=db_settings)
-    # time injected: no sleep, no dependence on how long ingest took
-    assert queue.check_timeouts(settings=db_settings, now=g0.first_seen_at + 0.4) == []
-    (gid,) = queue.check_timeouts(settings=db_settings, now=g0.first_seen_at + 0.6)
+    (first_seen,) = [g.first_seen_at for g in list_groups(settings=db_settings)]
+    # time is injected (no sleep against the timeout): just before and just after it
+    assert queue.check_timeouts(settings=db_settings, now=first_seen + 599.0) == []  # not yet
+    (gid,) = queue.check_timeouts(settings=db_settings, now=first_seen + 601.0)
     g = get_group(gid, settings=db_settings)
     assert g.status == "pending" and "sb03" in g.error
 
@@ -317,3 +317,24 @@ def test_once_reports_failed_groups_too(settings, small_group, tmp_path, monkeyp
         ]
     )
     assert rc == 0
+
+
+def test_once_right_after_files_land_waits_for_them_to_settle(db_settings, small_group, tmp_path):
+    """``--once`` just after a copy finished ingests the files instead of exiting idle."""
+    s = _streamer(db_settings, tmp_path)
+    db_settings.stream.file_settle_seconds = 1.0
+    copy_group(small_group.paths, tmp_path / "in", "2025-01-16T07:00:00", subbands=[0, 1])
+    watcher_known: set[str] = set()
+    from dsa110_contimg.conversion.streaming.watcher import DirectoryWatcher
+
+    w = DirectoryWatcher(
+        tmp_path / "in", pattern=db_settings.stream.file_pattern, settle_seconds=1.0,
+        use_watchdog=False,
+    )
+    newest = max(p.stat().st_mtime for p in (tmp_path / "in").iterdir())
+    # injected time: fresh files are not settled, the same files 1 s later are
+    assert w.seconds_until_settled(watcher_known, now=newest) == pytest.approx(1.0)
+    assert w.seconds_until_settled(watcher_known, now=newest + 1.0) == 0.0
+    w.close()
+    s.wait_until_settled()
+    assert s.ingest() == 2  # both files settled and recorded, not skipped as too fresh

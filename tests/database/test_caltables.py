@@ -59,6 +59,10 @@ def test_register_and_read_back(db_settings):
     assert got.tables["B"].name == f"{T0}.B"
     assert got.antenna_delays_ns[0] == 1.0 and got.antenna_delays_ns[1] != got.antenna_delays_ns[1]
     assert got.to_dict()["antennas_flagged"] == [3, 5]
+    from dsa110_contimg.database.caltables import caltable_for_group
+
+    assert caltable_for_group("2026-01-01T00:00:00", settings=db_settings).id == rec.id
+    assert caltable_for_group("2026-01-01T00:05:09", settings=db_settings) is None
 
 
 def test_refused_needs_reason_and_is_never_covering(db_settings):

@@ -82,7 +82,11 @@ def test_sigkilled_worker_restarts_and_measures_every_item_exactly_once(db_setti
             time.sleep(extra_delay)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
-        time.sleep(2.0)  # the killed workers' task processes notice and exit
+        gone = time.monotonic() + 120  # the killed workers' task processes notice and exit
+        while _processes_with(f"CONTIMG_STATE_DIR={db_settings.state_dir}") and (
+            time.monotonic() < gone
+        ):
+            time.sleep(0.1)
         assert _processes_with(f"CONTIMG_STATE_DIR={db_settings.state_dir}") == []
         assert _completed(db_settings) < n_images, "the kills came too late to test anything"
         # two workers drain the rest side by side (claims never overlap)

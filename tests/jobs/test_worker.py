@@ -80,7 +80,7 @@ def test_bad_image_fails_its_item_and_the_job_ends_partial(jsettings, field, tmp
     items = job_items(job_id, settings=jsettings)
     assert [i.status for i in items] == ["completed", "failed", "failed", "completed"]
     assert "unreadable.fits" in items[1].error and "no_wcs.fits" in items[2].error
-    assert items[1].attempts == jsettings.jobs.max_attempts
+    assert items[1].attempts == 1 and items[2].attempts == 1  # not retried: cannot change
     _assert_registry_follows_items(jsettings, job_id)
     assert len(_rows(jsettings)) == 2 * len(field.truth)
 
@@ -146,7 +146,11 @@ def test_item_of_a_dead_worker_is_reclaimed_after_its_lease(jsettings, field):
 def test_a_long_normalization_hook_does_not_let_leases_run_out(jsettings, field):
     # The heartbeat runs beside the loop: while the hook after one item takes 4 leases, the
     # other item (measured meanwhile) stays leased, and a second worker never takes it over.
-    jsettings.jobs.lease_seconds = 0.5
+    # A lease far longer than the heartbeat interval, so a loaded machine's late beat is no
+    # reason for a lease to run out; the hook lasts until the other item's lease was renewed
+    # past three leases from the start (an observed state, not a sleep).
+    jsettings.jobs.lease_seconds = 2.0
+    jsettings.jobs.heartbeat_seconds = 0.05
     job_id = create_batch_photometry_job(field.paths[:2], field.coords, settings=jsettings)
     first = Worker(jsettings, concurrency=2, in_process=True)
     hook, calls = first._hook, []
@@ -154,7 +158,18 @@ def test_a_long_normalization_hook_does_not_let_leases_run_out(jsettings, field)
     def slow_hook(data_id, **kwargs):
         calls.append(data_id)
         if len(calls) == 1:
-            time.sleep(4 * jsettings.jobs.lease_seconds)
+            start = time.time()
+            target = start + 3 * jsettings.jobs.lease_seconds
+            end = time.monotonic() + 120
+            while time.monotonic() < end:
+                leases = [
+                    i.lease_expires_at or 0.0
+                    for i in job_items(job_id, settings=jsettings)
+                    if i.status == "running"
+                ]
+                if not leases or max(leases) >= target:
+                    break
+                time.sleep(0.02)
         if hook is not None:
             hook(data_id, **kwargs)
 

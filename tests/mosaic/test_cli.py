@@ -59,4 +59,4 @@ def test_run_once_and_list_subprocess(tmp_path, capsys):
     assert main(inproc) == 0
     assert "built" in capsys.readouterr().out
     assert main([*inproc, "--status", "weird"]) == 2
-    assert "unknown status" in capsys.readouterr().err
+    assert "'weird' is not one of" in capsys.readouterr().err

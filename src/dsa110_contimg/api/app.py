@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 
 from ..config import Settings, resolve_settings
 
@@ -47,7 +48,13 @@ def create_app(settings: Settings | None = None):
     from .docs import install_docs
     from .encoding import SafeJSONResponse
     from .errors import install_error_handlers
-    from .middleware import BodyLimitMiddleware, RequestCounter
+    from .middleware import (
+        BodyLimitMiddleware,
+        RelativePathsMiddleware,
+        RequestCounter,
+        WriteGuardMiddleware,
+        default_allowed_hosts,
+    )
     from .render import RenderCache
     from .routes import batch, caltables, data, ese, health, images, photometry, sources
     from .routes import variability as variability_routes
@@ -86,5 +93,15 @@ def create_app(settings: Settings | None = None):
         BodyLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,
         counter=app.state.request_counter,
+    )
+    app.add_middleware(  # issue 15: cross-site / DNS-rebinding writes refused
+        WriteGuardMiddleware,
+        allowed_hosts=default_allowed_hosts(settings.api.host, settings.api.allowed_hosts),
+    )
+    app.add_middleware(  # issue 15: paths shown relative to the data roots
+        RelativePathsMiddleware,
+        roots=[str(r) for r in settings.api.data_roots]
+        + [str(Path(r).expanduser().resolve()) for r in settings.api.data_roots]
+        + [str(Path(settings.state_dir).expanduser().resolve())],
     )
     return app

@@ -13,6 +13,8 @@ from .errors import ApiError
 __all__ = ["require_token", "resolve_request_path"]
 
 _MAX_PATH_CHARS = 4096
+#: Longest file-name component (NAME_MAX of Linux file systems).
+_MAX_NAME_CHARS = 255
 
 
 def require_token(request: Request) -> None:
@@ -90,6 +92,8 @@ def resolve_request_path(settings: Settings, raw: str) -> Path:
             403, "no data roots are configured (api.data_roots, 'contimg serve --data-root DIR')"
         )
     given = Path(raw)
+    if any(len(part.encode("utf-8", "surrogateescape")) > _MAX_NAME_CHARS for part in given.parts):
+        raise ApiError(422, f"a component of the path is longer than {_MAX_NAME_CHARS} bytes")
     candidates = [given] if given.is_absolute() else [root / given for root in roots]
     inside = None
     for cand in candidates:
@@ -99,8 +103,11 @@ def resolve_request_path(settings: Settings, raw: str) -> Path:
             continue
         if any(real.is_relative_to(root) for root in roots):
             inside = real
-            if real.is_file():
-                return real
+            try:
+                if real.is_file():
+                    return real
+            except OSError as exc:  # name too long, permission, I/O error: not servable
+                raise ApiError(422, f"path {raw!r} cannot be read ({exc.strerror})") from None
     if inside is None:
         raise ApiError(403, f"path {raw!r} is outside the configured data roots")
     raise ApiError(404, f"path {raw!r} does not exist in the data roots")

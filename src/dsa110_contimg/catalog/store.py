@@ -9,17 +9,17 @@ makes the exact angular cut in numpy, sorts by flux and only then applies ``max_
 An ingest is one transaction: the catalog's old rows are deleted, the new ones bulk-loaded
 (``executemany`` on the raw SQLite connection, ``COPY`` on PostgreSQL) in key order, and the
 ``catalog_meta`` row replaced; any error rolls everything back, so readers see the old
-catalog or the new one, never a mixture.
+catalog or the new one, never a mixture. The statements themselves live in
+:mod:`dsa110_contimg.database.catalogs`; this module validates, computes the keys and ranges,
+and makes the exact cut.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 MASTER_CATALOG = "master"
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
-_INDEX_NAME = "ix_catalog_sources_catalog_source_id"
-_CHUNK_ROWS = 100_000
 
 #: Progress callback: called with (rows written, total rows).
 ProgressCallback = Callable[[int, int], None]
@@ -122,10 +120,6 @@ def _engine(settings: Settings):
     from ..database import get_engine
 
     return get_engine(settings)
-
-
-def _is_sqlite(engine) -> bool:
-    return engine.url.get_backend_name() == "sqlite"
 
 
 # --------------------------------------------------------------------------- ingest
@@ -210,7 +204,6 @@ def ingest_table(
     # key order (ties within one pixel are rare at this nside and cost nothing)
     order = np.argsort(hpx, kind="stable")
     engine = _engine(settings)
-    sqlite = _is_sqlite(engine)
     # Only the columns that hold something are loaded (the rest default to NULL).
     columns = ["hpx", "source_id", "ra_deg", "dec_deg"]
     arrays: list[np.ndarray] = [
@@ -247,159 +240,14 @@ def ingest_table(
         columns=tuple(c for c in columns if c in FLOAT_COLUMNS or c == "flags"),
     )
     t0 = time.perf_counter()
+    from ..database.catalogs import DuplicateIds, load_catalog, meta_row
+
     try:
-        if sqlite:
-            # SQLite stores a bound NaN as NULL by itself
-            data = [a.tolist() for a in arrays]
-            _load_sqlite(engine, name, columns, data, n, info, progress)
-        else:
-            _load_postgres(engine, name, columns, arrays, n, info, progress)
-    except _DuplicateIds:
+        load_catalog(engine, name, columns, arrays, meta_row(info.as_dict()), progress)
+    except DuplicateIds:
         raise _duplicate_error(ids) from None
     log.info("catalog %s: %d sources stored in %.1f s", name, n, time.perf_counter() - t0)
     return info
-
-
-class _DuplicateIds(Exception):
-    """The unique (catalog, source_id) index refused the load."""
-
-
-def _is_unique_violation(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "unique" in text or "duplicate key" in text
-
-
-def _meta_params(info: CatalogInfo) -> tuple:
-    return (
-        info.name,
-        info.format,
-        info.file_name,
-        info.file_sha256,
-        info.row_count,
-        json.dumps(info.skipped, sort_keys=True),
-        info.hpx_nside,
-        info.ingested_at,
-        json.dumps(list(info.columns)),
-    )
-
-
-_META_COLUMNS = (
-    "name, format, file_name, file_sha256, row_count, skipped, hpx_nside, ingested_at, columns"
-)
-
-
-def _load_sqlite(engine, name, columns, data, n, info, progress) -> None:
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        cur = conn.cursor()
-        # a large page cache for the load, so pages are written once at commit
-        cur.execute("PRAGMA cache_size = -524288")
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            cur.execute("DELETE FROM catalog_sources WHERE catalog = ?", (name,))
-            # Bulk load without the secondary index, rebuilt once afterwards (much faster
-            # than maintaining it row by row); all inside the one transaction.
-            cur.execute(f"DROP INDEX IF EXISTS {_INDEX_NAME}")
-            # the catalog name is a validated literal (see _check_name): one bind less per row
-            sql = (
-                f"INSERT INTO catalog_sources (catalog, {', '.join(columns)}) "
-                f"VALUES ('{name}', {', '.join('?' * len(columns))})"
-            )
-            done = 0
-            for start in range(0, max(n, 1), _CHUNK_ROWS):
-                stop = min(start + _CHUNK_ROWS, n)
-                if stop <= start:
-                    break
-                cur.executemany(sql, zip(*(col[start:stop] for col in data), strict=True))
-                done = stop
-                if progress is not None:
-                    progress(done, n)
-            cur.execute(
-                f"CREATE UNIQUE INDEX {_INDEX_NAME} ON catalog_sources (catalog, source_id)"
-            )
-            cur.execute("DELETE FROM catalog_meta WHERE name = ?", (name,))
-            cur.execute(
-                f"INSERT INTO catalog_meta ({_META_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _meta_params(info),
-            )
-            cur.execute("COMMIT")
-        except BaseException as exc:
-            cur.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.IntegrityError) and _is_unique_violation(exc):
-                raise _DuplicateIds() from None
-            raise
-        finally:
-            cur.execute("PRAGMA cache_size = -65536")
-            cur.close()
-    except Exception as exc:
-        if isinstance(exc, CatalogError | _DuplicateIds):
-            raise
-        raise CatalogError(f"could not store catalog {name!r}: {exc}") from exc
-    finally:
-        raw.close()
-
-
-def _pg_column(arr: np.ndarray) -> tuple[str, list]:
-    """Return a binary-COPY column: its PostgreSQL type and values (NaN -> None: NULL)."""
-    kind = arr.dtype.kind
-    if kind == "f":
-        values = arr.tolist()
-        for i in np.flatnonzero(~np.isfinite(arr)).tolist():
-            values[i] = None
-        return "float8", values
-    if kind == "b":
-        return "bool", arr.tolist()
-    if kind in "iu":
-        return "int4", arr.tolist()
-    return "text", arr.tolist()
-
-
-def _load_postgres(engine, name, columns, arrays, n, info, progress) -> None:
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        try:
-            with conn.cursor() as cur:
-                cur.execute("DELETE FROM catalog_sources WHERE catalog = %s", (name,))
-                sql = (
-                    f"COPY catalog_sources (catalog, {', '.join(columns)}) "
-                    "FROM STDIN (FORMAT BINARY)"
-                )
-                with cur.copy(sql) as cp:
-                    for start in range(0, n, _CHUNK_ROWS):
-                        stop = min(start + _CHUNK_ROWS, n)
-                        typed = [_pg_column(a[start:stop]) for a in arrays]
-                        types = [t for t, _ in typed]
-                        types[0] = "int8"  # hpx is BIGINT; other integers are INTEGER
-                        cp.set_types(["text", *types])
-                        for row in zip(
-                            [name] * (stop - start), *(v for _, v in typed), strict=True
-                        ):
-                            cp.write_row(row)
-                        if progress is not None:
-                            progress(stop, n)
-                cur.execute("DELETE FROM catalog_meta WHERE name = %s", (name,))
-                cur.execute(
-                    f"INSERT INTO catalog_meta ({_META_COLUMNS}) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    _meta_params(info),
-                )
-            conn.commit()
-        except BaseException as exc:
-            conn.rollback()
-            if _is_unique_violation(exc) and "catalog_sources" in str(exc):
-                raise _DuplicateIds() from None
-            raise
-        with conn.cursor() as cur:  # fresh statistics for the planner (outside the load)
-            cur.execute("ANALYZE catalog_sources")
-        conn.commit()
-    except Exception as exc:
-        if isinstance(exc, CatalogError | _DuplicateIds):
-            raise
-        raise CatalogError(f"could not store catalog {name!r}: {exc}") from exc
-    finally:
-        raw.close()
 
 
 # --------------------------------------------------------------------------- queries
@@ -423,30 +271,6 @@ def _selected_columns(
     if master:
         cols += list(MASTER_COLUMNS)
     return cols
-
-
-@functools.lru_cache(maxsize=512)
-def _cone_sql(n_ranges: int, min_flux: bool, cols: tuple[str, ...], paramstyle: str) -> str:
-    """Return the SQL of a cone over ``n_ranges`` key ranges (pure function, memoized).
-
-    SQLite: one range-scan ``SELECT`` per range glued by ``UNION ALL`` (its planner does not
-    turn ORs of ranges into index range scans). PostgreSQL: one statement text whatever the
-    number of ranges (the ranges are two arrays, joined with ``unnest``), so it is prepared
-    once per connection and each range is an index range scan of the nested loop.
-    """
-    if paramstyle == "qmark":
-        where = "catalog = ? AND hpx BETWEEN ? AND ?"
-        if min_flux:
-            where += " AND flux_mjy >= ?"
-        one = f"SELECT {', '.join(cols)} FROM catalog_sources WHERE {where}"
-        return " UNION ALL ".join([one] * n_ranges)
-    flux = " AND s.flux_mjy >= %(min_flux)s" if min_flux else ""
-    return (
-        f"SELECT {', '.join('s.' + c for c in cols)} "
-        "FROM unnest(%(lo)s::bigint[], %(hi)s::bigint[]) AS r(lo, hi) "
-        "JOIN catalog_sources s ON s.catalog = %(catalog)s AND s.hpx BETWEEN r.lo AND r.hi"
-        f"{flux}"
-    )
 
 
 def _result_columns(
@@ -477,22 +301,6 @@ def _output_names(cols: Sequence[str]) -> list[str]:
     names.append("flags")
     names += [c for c in cols if c in MASTER_COLUMNS]
     return names
-
-
-def _present_columns(conn, catalog: str, sqlite: bool) -> list[str]:
-    """Return the optional columns recorded for a catalog; raise if it is not ingested."""
-    p = "?" if sqlite else "%s"
-    cur = conn.cursor()
-    try:
-        cur.execute(f"SELECT columns FROM catalog_meta WHERE name = {p}", (catalog,))
-        row = cur.fetchone()
-    finally:
-        cur.close()
-    if row is None:
-        raise CatalogError(
-            f"catalog {catalog!r} is not ingested (run 'contimg catalog ingest {catalog} FILE')"
-        )
-    return json.loads(row[0] or "[]")
 
 
 def query_sources(
@@ -560,45 +368,16 @@ def query_sources(
     if max_sources is not None and int(max_sources) < 0:
         raise CatalogError(f"invalid max_sources {max_sources}")
     master = catalog == MASTER_CATALOG
-    engine = _engine(settings)
-    sqlite = _is_sqlite(engine)
+    from ..database.catalogs import cone_rows
+
     ranges = cone_ranges(ra_deg, dec_deg, radius_deg)
-    params: list | dict
-    if sqlite:
-        params = []
-        for lo, hi in ranges:
-            params += [catalog, lo, hi]
-            if min_flux_mjy is not None:
-                params.append(float(min_flux_mjy))
-    else:
-        params = {
-            "lo": [lo for lo, _ in ranges],
-            "hi": [hi for _, hi in ranges],
-            "catalog": catalog,
-            "min_flux": None if min_flux_mjy is None else float(min_flux_mjy),
-        }
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        cols = tuple(
-            _selected_columns(_present_columns(conn, catalog, sqlite), master, all_columns)
-        )
-        sql = _cone_sql(
-            len(ranges) if sqlite else 0,
-            min_flux_mjy is not None,
-            cols,
-            "qmark" if sqlite else "pyformat",
-        )
-        rows: list[tuple] = []
-        if ranges:
-            cur = conn.cursor()
-            try:
-                cur.execute(sql, params)
-                rows = cur.fetchall()
-            finally:
-                cur.close()
-    finally:
-        raw.close()
+    cols, rows = cone_rows(
+        _engine(settings),
+        catalog,
+        ranges,
+        min_flux_mjy,
+        lambda present: _selected_columns(present, master, all_columns),
+    )
     out = _result_columns(catalog, cols, rows)
     sep = angular_separation_deg(out["ra_deg"], out["dec_deg"], ra_deg, dec_deg)
     keep = np.flatnonzero(sep <= radius_deg)
@@ -635,24 +414,13 @@ def read_all_sources(catalog: str, *, settings: Settings | None = None) -> Table
     CatalogError
         The catalog is not ingested.
     """
+    from ..database.catalogs import catalog_rows
+
     settings = resolve_settings(settings)
-    engine = _engine(settings)
-    sqlite = _is_sqlite(engine)
-    p = "?" if sqlite else "%s"
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        cols = _selected_columns(_present_columns(conn, catalog, sqlite), catalog == MASTER_CATALOG)
-        cur = conn.cursor()
-        try:
-            cur.execute(
-                f"SELECT {', '.join(cols)} FROM catalog_sources WHERE catalog = {p}", (catalog,)
-            )
-            rows = cur.fetchall()
-        finally:
-            cur.close()
-    finally:
-        raw.close()
+    master = catalog == MASTER_CATALOG
+    cols, rows = catalog_rows(
+        _engine(settings), catalog, lambda present: _selected_columns(present, master)
+    )
     out = _result_columns(catalog, cols, rows)
     names = _output_names(cols)
     return Table([out[k] for k in names], names=names, copy=False)
@@ -672,21 +440,12 @@ def get_sources(
     settings : Settings, optional
         Names the database.
     """
-    from sqlalchemy import bindparam, select
-
-    from ..database.tables.catalog import catalog_sources as t
+    from ..database.catalogs import sources_by_id
 
     settings = resolve_settings(settings)
     info = catalog_info(catalog, settings=settings)
     cols = _selected_columns(info.columns, catalog == MASTER_CATALOG)
-    rows: list[tuple] = []
-    ids = [str(s) for s in source_ids]
-    stmt = select(*[t.c[c] for c in cols]).where(
-        t.c.catalog == catalog, t.c.source_id.in_(bindparam("ids", expanding=True))
-    )
-    with _engine(settings).connect() as conn:
-        for start in range(0, len(ids), 500):
-            rows += [tuple(r) for r in conn.execute(stmt, {"ids": ids[start : start + 500]})]
+    rows = sources_by_id(_engine(settings), catalog, cols, source_ids)
     out = _result_columns(catalog, cols, rows)
     names = _output_names(cols)
     return Table([out[k] for k in names], names=names, copy=False)
@@ -711,14 +470,10 @@ def _info_from_row(row) -> CatalogInfo:
 
 def list_catalogs(*, settings: Settings | None = None) -> list[CatalogInfo]:
     """Return the records of every ingested catalog, by name."""
-    from sqlalchemy import select
-
-    from ..database.tables.catalog import catalog_meta
+    from ..database.catalogs import catalog_meta_rows
 
     settings = resolve_settings(settings)
-    with _engine(settings).connect() as conn:
-        rows = conn.execute(select(catalog_meta).order_by(catalog_meta.c.name)).all()
-    return [_info_from_row(r) for r in rows]
+    return [_info_from_row(r) for r in catalog_meta_rows(_engine(settings))]
 
 
 def catalog_info(name: str, *, settings: Settings | None = None) -> CatalogInfo:
@@ -729,27 +484,17 @@ def catalog_info(name: str, *, settings: Settings | None = None) -> CatalogInfo:
     CatalogError
         The catalog is not ingested.
     """
-    from sqlalchemy import select
-
-    from ..database.tables.catalog import catalog_meta
+    from ..database.catalogs import catalog_meta_rows
 
     settings = resolve_settings(settings)
-    with _engine(settings).connect() as conn:
-        row = conn.execute(select(catalog_meta).where(catalog_meta.c.name == name)).first()
-    if row is None:
+    rows = catalog_meta_rows(_engine(settings), name)
+    if not rows:
         raise CatalogError(f"catalog {name!r} is not ingested")
-    return _info_from_row(row)
+    return _info_from_row(rows[0])
 
 
 def delete_catalog(name: str, *, settings: Settings | None = None) -> int:
     """Delete a catalog and its record; return the number of sources removed."""
-    from sqlalchemy import delete
+    from ..database.catalogs import delete_catalog_rows
 
-    from ..database import write_transaction
-    from ..database.tables.catalog import catalog_meta, catalog_sources
-
-    settings = resolve_settings(settings)
-    with write_transaction(_engine(settings)) as conn:
-        n = conn.execute(delete(catalog_sources).where(catalog_sources.c.catalog == name)).rowcount
-        conn.execute(delete(catalog_meta).where(catalog_meta.c.name == name))
-    return int(n or 0)
+    return delete_catalog_rows(_engine(resolve_settings(settings)), name)

@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
-from ..errors import ContimgError
 from . import (
     calibrate,
     caltables,
@@ -30,6 +28,7 @@ from . import (
     stream,
     variability,
 )
+from . import images, prune  # issue 15: contimg images add, contimg prune
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]
@@ -55,7 +54,9 @@ def _root(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Database URL (CONTIMG_DATABASE_URL).")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logging (and tracebacks).")
+    ] = 0,
 ) -> None:
     """Build the settings once; every command receives them."""
     from ..config import Settings
@@ -76,6 +77,8 @@ for _module in (
 ):
     _module.register(app, groups)
 groups.attach(app)
+images.register(app, groups)
+prune.register(app, groups)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,25 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``).
     """
-    command = typer.main.get_command(app)
-    try:
-        command.main(args=argv, prog_name="contimg", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.UsageError as exc:
-        exc.show()
-        code = 2
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        print("contimg: interrupted", file=sys.stderr)
-        code = 130
-    except ContimgError as exc:
-        print(f"contimg: error: {exc}", file=sys.stderr)
-        code = 2
-    else:
-        code = 0
+    from ._run import run
+
+    code = run(argv)
     if argv is None:
         sys.exit(code)
     return code

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass, fields
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -11,10 +14,110 @@ from rich.logging import RichHandler
 
 from ..config import Settings
 
-__all__ = ["Groups", "console", "err_console", "get_settings", "setup_logging"]
+__all__ = [
+    "MAX_COUNT",
+    "MAX_ID",
+    "DataType",
+    "EsePreset",
+    "EseStatus",
+    "Groups",
+    "JobStatus",
+    "MosaicStatus",
+    "PhotometryStatus",
+    "Series",
+    "console",
+    "err_console",
+    "get_settings",
+    "setup_logging",
+]
 
-console = Console()
-err_console = Console(stderr=True)
+#: Largest row id (a signed 64-bit integer: SQLite INTEGER, PostgreSQL BIGINT).
+MAX_ID = 2**63 - 1
+#: Largest count a flag accepts (sources, groups, rows shown, processes).
+MAX_COUNT = 10_000_000
+
+
+class CaltableStatus(StrEnum):
+    """States of a calibration solution set."""
+
+    valid = "valid"
+    refused = "refused"
+
+
+class JobStatus(StrEnum):
+    """States of a batch job."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    partial = "partial"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class PhotometryStatus(StrEnum):
+    """Photometry states of a registered product (``database.registry.PHOTOMETRY_STATUSES``)."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class DataType(StrEnum):
+    """Kinds of registered products."""
+
+    image = "image"
+    mosaic = "mosaic"
+
+
+class MosaicStatus(StrEnum):
+    """States of a mosaic group (``database.mosaics.GROUP_STATUSES``)."""
+
+    pending = "pending"
+    building = "building"
+    built = "built"
+    failed = "failed"
+    abandoned = "abandoned"
+
+
+class Series(StrEnum):
+    """Light-curve series."""
+
+    epoch = "epoch"
+    image = "image"
+    mosaic = "mosaic"
+
+
+class EsePreset(StrEnum):
+    """ESE presets."""
+
+    conservative = "conservative"
+    moderate = "moderate"
+    sensitive = "sensitive"
+
+
+class EseStatus(StrEnum):
+    """States of an ESE candidate."""
+
+    active = "active"
+    dismissed = "dismissed"
+    confirmed = "confirmed"
+
+
+def _width(stream) -> int | None:
+    """Return the console width: the terminal's own, or 200 columns for a file or pipe.
+
+    ``make demo > log`` then gets tables that are not cut at 80 columns; ``COLUMNS`` wins.
+    """
+    if os.environ.get("COLUMNS") or (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    return 200
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def get_settings(ctx: typer.Context) -> Settings:
@@ -25,12 +128,54 @@ def get_settings(ctx: typer.Context) -> Settings:
     return obj
 
 
+class RepeatSummary(logging.Filter):
+    """Show the first ``keep`` records of each message template, then count the rest.
+
+    A batch of 25 images that are all "not normalizable" for the same kind of reason gives
+    three lines and, at the end (:meth:`summary`), one line: "... 22 more like: image %s not
+    normalizable: %s". Warnings and errors are counted the same way; nothing is lost from
+    the database, only from the terminal. ``-v`` shows every record.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        super().__init__()
+        self.keep = keep
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging's name
+        key = (str(record.msg), record.levelno)
+        n = self.counts.get(key, 0) + 1
+        self.counts[key] = n
+        return n <= self.keep
+
+    def summary(self) -> list[str]:
+        """One line per template that had records left out."""
+        import re
+
+        return [
+            f"... {n - self.keep} more like: {re.sub(r'%[-#0-9.]*[sdifgr]', '…', msg)}"
+            for (msg, _lvl), n in self.counts.items()
+            if n > self.keep
+        ]
+
+
 def setup_logging(level: str, verbose: int = 0) -> None:
-    """Send log records to standard error (only the CLI and the API configure logging)."""
+    """Send log records to standard error (only the CLI and the API configure logging).
+
+    Repeated messages are summarized (:class:`RepeatSummary`) unless ``verbose``.
+    """
     lvl = logging.DEBUG if verbose > 0 else getattr(logging, level.upper(), logging.INFO)
     root = logging.getLogger()
     if not any(isinstance(h, RichHandler) for h in root.handlers):
-        root.addHandler(RichHandler(console=err_console, show_path=False, rich_tracebacks=False))
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+        if verbose == 0:
+            repeats = RepeatSummary()
+            handler.addFilter(repeats)
+            import atexit
+
+            atexit.register(lambda: [err_console.print(line, highlight=False, style="dim")
+                                     for line in repeats.summary()])  # fmt: skip
+        root.addHandler(handler)
     root.setLevel(lvl)
     logging.getLogger("dsa110_contimg").setLevel(lvl)
     for noisy in ("alembic", "distributed", "watchdog", "matplotlib", "PIL"):

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError, NotFoundError
-from ._common import Groups, console, get_settings
+from ..errors import NotFoundError
+from ._common import MAX_COUNT, CaltableStatus, Groups, console, get_settings
 from .jobs import _show, _when
 
 __all__ = ["register"]
@@ -36,18 +36,19 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @g.command("list")
     def caltables_list(
         ctx: typer.Context,
-        status: Annotated[str | None, typer.Option(
-            "--status", help="Only 'valid' or only 'refused' sets.")] = None,
+        status: Annotated[CaltableStatus | None, typer.Option(
+            "--status", help="Only valid or only refused sets.")] = None,
         calibrator: Annotated[str | None, typer.Option(
             "--calibrator", help="Only this calibrator's sets.")] = None,
-        limit: Annotated[int, typer.Option("--limit", min=1, help="Most sets shown.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_COUNT, help="Most sets shown.")
+        ] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """List solution sets, latest transit first, with their QA and status."""
-        from ..database.caltables import CALTABLE_STATUSES, count_caltables, list_caltables
+        from ..database.caltables import count_caltables, list_caltables
 
-        if status is not None and status not in CALTABLE_STATUSES:
-            raise ConfigError(f"--status must be one of {', '.join(CALTABLE_STATUSES)}")
+        status = None if status is None else str(status.value)
         settings = get_settings(ctx)
         recs = list_caltables(status=status, calibrator=calibrator, limit=limit,
                               settings=settings)
@@ -72,7 +73,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @g.command("show")
     def caltables_show(
         ctx: typer.Context,
-        caltable_id: Annotated[int, typer.Argument(help="Solution set id.")],
+        caltable_id: Annotated[
+            int, typer.Argument(min=1, max=2**63 - 1, help="Solution set id.")
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Show one solution set: tables, validity, QA, status and the images it calibrated."""

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import Groups, console, err_console, get_settings
+from ._common import MAX_COUNT, Groups, console, err_console, get_settings
 
 
 def register(app: typer.Typer, groups: Groups) -> None:
@@ -64,14 +64,21 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def query(
         ctx: typer.Context,
         name: Annotated[str, typer.Argument(help="Catalog name.")],
-        ra: Annotated[float, typer.Option("--ra", help="Cone centre RA (deg).")],
-        dec: Annotated[float, typer.Option("--dec", help="Cone centre Dec (deg).")],
-        radius: Annotated[float, typer.Option("--radius", help="Cone radius (deg).")],
+        ra: Annotated[
+            float, typer.Option("--ra", min=0.0, max=360.0, help="Cone centre RA (deg).")
+        ],
+        dec: Annotated[
+            float, typer.Option("--dec", min=-90.0, max=90.0, help="Cone centre Dec (deg).")
+        ],
+        radius: Annotated[
+            float, typer.Option("--radius", min=0.0, max=180.0, help="Cone radius (deg).")
+        ],
         min_flux: Annotated[
-            float | None, typer.Option("--min-flux", help="Faintest flux (mJy).")
+            float | None, typer.Option("--min-flux", min=0.0, max=1e9, help="Faintest flux (mJy).")
         ] = None,
         max_sources: Annotated[
-            int | None, typer.Option("--max-sources", help="Keep the brightest N.")
+            int | None,
+            typer.Option("--max-sources", min=1, max=MAX_COUNT, help="Keep the brightest N."),
         ] = None,
         output: Annotated[
             Path | None, typer.Option("--output", help="Write the sources to this CSV file.")

@@ -362,8 +362,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         output_dir: Annotated[Path, typer.Option(help="Where the demo writes its files.")] = Path(
             "demo-output"),
-        n_groups: Annotated[int, typer.Option("--groups", help="Drift-scan groups to stream.")] = 4,
-        n_epochs: Annotated[int, typer.Option("--epochs", help="Daily images of the field.")] = 30,
+        n_groups: Annotated[int, typer.Option("--groups", min=1, max=1000, help="Drift-scan groups to stream.")] = 4,
+        n_epochs: Annotated[int, typer.Option("--epochs", min=1, max=10_000, help="Daily images of the field.")] = 30,
         fresh: Annotated[bool, typer.Option(help="Start from an empty state and output.")] = True,
         corrupt: Annotated[bool, typer.Option(
             help="Stream a corrupted night (calibrator transit, gains, RFI) and calibrate it; "

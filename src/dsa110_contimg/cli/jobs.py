@@ -11,7 +11,17 @@ import typer
 from rich.table import Table
 
 from ..errors import NotFoundError
-from ._common import Groups, console, get_settings
+from ._common import (
+    MAX_COUNT,
+    MAX_ID,
+    DataType,
+    Groups,
+    JobStatus,
+    PhotometryStatus,
+    console,
+    err_console,
+    get_settings,
+)
 
 
 def _when(ts: float | None) -> str:
@@ -31,7 +41,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def worker(
         ctx: typer.Context,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", "-n", min=1, help="Images measured at once.")
+            int,
+            typer.Option("--concurrency", "-n", min=1, max=1024, help="Images measured at once."),
         ] = 1,
         dask_scheduler: Annotated[
             str | None,
@@ -53,10 +64,20 @@ def register(app: typer.Typer, groups: Groups) -> None:
         settings = get_settings(ctx)
         w = Worker(settings, concurrency=concurrency, dask_scheduler=dask_scheduler)
 
+        grace = settings.jobs.stop_grace_seconds
+
         def _stop(signum, _frame):  # noqa: ANN001
             if w.stopping:
-                raise KeyboardInterrupt
-            console.print(f"stopping worker (signal {signum}); finishing items in flight")
+                console.print(
+                    f"second stop signal ({signal.Signals(signum).name}): giving items in flight "
+                    "back to the queue (uncharged) and stopping now"
+                )
+                w.stop(immediate=True)
+                return
+            console.print(
+                f"stopping worker ({signal.Signals(signum).name}): finishing items in flight "
+                f"(at most {grace:g} s, jobs.stop_grace_seconds; a second signal stops at once)"
+            )
             w.stop()
 
         old = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -65,18 +86,31 @@ def register(app: typer.Typer, groups: Groups) -> None:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+        extra = ""
+        if stats.released:
+            extra += f", {stats.released} given back (result not stored)"
+        if stats.returned:
+            extra += f", {stats.returned} given back unfinished"
         console.print(
             f"worker {w.worker_id}: {stats.completed} completed, {stats.failed} failed, "
-            f"{stats.retried} retried, {stats.rows} rows"
+            f"{stats.retried} retried, {stats.rows} rows{extra}"
         )
+        if stats.degraded:
+            err_console.print(
+                f"contimg worker: degraded: {stats.degraded}; the items given back are measured "
+                "again by the next worker run once the database accepts writes"
+            )
+            raise typer.Exit(2)
 
     @groups.jobs.command("list")
     def jobs_list(
         ctx: typer.Context,
         status: Annotated[
-            str | None, typer.Option("--status", help="Only jobs in this state.")
+            JobStatus | None, typer.Option("--status", help="Only jobs in this state.")
         ] = None,
-        limit: Annotated[int, typer.Option("--limit", help="Most jobs shown.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_COUNT, help="Most jobs shown.")
+        ] = 50,
     ) -> None:
         """List batch jobs, newest first."""
         from ..jobs import alive_workers, list_jobs
@@ -95,7 +129,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             "finished",
         ):
             table.add_column(col)
-        for j in list_jobs(status=status, limit=limit, settings=settings):
+        for j in list_jobs(status=status.value if status else None, limit=limit, settings=settings):
             table.add_row(
                 str(j.job_id),
                 j.job_type,
@@ -113,7 +147,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.jobs.command("show")
     def jobs_show(
         ctx: typer.Context,
-        job_id: Annotated[int, typer.Argument(help="Job id.")],
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Show a job and its items."""
@@ -151,7 +185,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("cancel")
     def jobs_cancel(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]
+        ctx: typer.Context,
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
     ) -> None:
         """Cancel a pending or running job."""
         from ..jobs import cancel_job
@@ -161,7 +196,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @groups.jobs.command("retry")
     def jobs_retry(
-        ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")]
+        ctx: typer.Context,
+        job_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Job id.")],
     ) -> None:
         """Queue a job's failed and cancelled items again."""
         from ..jobs import retry_job
@@ -174,17 +210,23 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.registry.command("list")
     def registry_list(
         ctx: typer.Context,
-        data_type: Annotated[str | None, typer.Option("--type", help="image or mosaic.")] = None,
+        data_type: Annotated[
+            DataType | None, typer.Option("--type", help="Kind of product.")
+        ] = None,
         photometry_status: Annotated[
-            str | None,
+            PhotometryStatus | None,
             typer.Option("--photometry-status", help="Only products in this photometry state."),
         ] = None,
-        limit: Annotated[int, typer.Option("--limit", help="Most records shown.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_COUNT, help="Most records shown.")
+        ] = 50,
     ) -> None:
         """List data products, newest first."""
         from ..database import count_data, list_data
 
         settings = get_settings(ctx)
+        data_type = data_type.value if data_type else None
+        photometry_status = photometry_status.value if photometry_status else None
         recs = list_data(
             data_type=data_type, photometry_status=photometry_status, limit=limit, settings=settings
         )

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ContimgError
-from ._common import Groups, console, get_settings
+from ._common import MAX_COUNT, Groups, MosaicStatus, console, get_settings
 
 __all__ = ["register"]
 
@@ -61,15 +60,19 @@ def register(app: typer.Typer, groups: Groups) -> None:
             "--once", help="Poll once (form groups, build the pending ones) and exit.")] = False,
         enable_photometry: Annotated[bool, typer.Option(
             "--enable-photometry", help="Queue forced photometry of each new mosaic.")] = False,
-        photometry_catalog: Annotated[str, typer.Option(
-            "--photometry-catalog", help="Catalog measured on the mosaics.")] = "nvss",
+        photometry_catalog: Annotated[str | None, typer.Option(
+            "--photometry-catalog",
+            help="Catalog measured on the mosaics (default: [photometry] default_catalog).",
+        )] = None,
         photometry_radius: Annotated[float | None, typer.Option(
-            "--photometry-radius", help="Search radius in degrees (default: whole footprint)."
+            "--photometry-radius", min=0.0, max=180.0,
+            help="Search radius in degrees (default: whole footprint)."
         )] = None,
         photometry_normalize: Annotated[bool, typer.Option(
             "--photometry-normalize", help="Normalize the mosaic photometry.")] = False,
         photometry_max_sources: Annotated[int | None, typer.Option(
-            "--photometry-max-sources", help="Brightest sources measured.")] = None,
+            "--photometry-max-sources", min=1, max=MAX_COUNT,
+            help="Brightest sources measured.")] = None,
     ) -> None:
         """Run the orchestrator: group consecutive images, build and measure their mosaics."""
         from ..mosaic import MosaicOrchestrator
@@ -79,7 +82,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             settings,
             enable_photometry=enable_photometry,
             photometry_config={
-                "catalog": photometry_catalog,
+                "catalog": photometry_catalog or settings.photometry.default_catalog,
                 "radius_deg": photometry_radius,
                 "normalize": photometry_normalize,
                 "max_sources": photometry_max_sources,
@@ -97,18 +100,17 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @g.command("list")
     def list_(
         ctx: typer.Context,
-        status: Annotated[str | None, typer.Option(
-            "--status", help="Only groups with this status (pending, building, built, failed, "
-            "abandoned).")] = None,
-        limit: Annotated[int | None, typer.Option("--limit", help="Most groups shown.")] = None,
+        status: Annotated[MosaicStatus | None, typer.Option(
+            "--status", help="Only groups with this status.")] = None,
+        limit: Annotated[int | None, typer.Option(
+            "--limit", min=1, max=MAX_COUNT, help="Most groups shown.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     ) -> None:
         """List the mosaic groups and their mosaics."""
-        from ..database.mosaics import GROUP_STATUSES, list_mosaic_groups
+        from ..database.mosaics import list_mosaic_groups
 
-        if status is not None and status not in GROUP_STATUSES:
-            raise ContimgError(f"unknown status {status!r}; one of {', '.join(GROUP_STATUSES)}")
         settings = get_settings(ctx)
+        status = status.value if status is not None else None
         groups = list_mosaic_groups(status=status, limit=limit, settings=settings)
         if as_json:
             for grp in groups:

@@ -10,29 +10,39 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._common import Groups, console, get_settings
+from ._common import MAX_COUNT, Groups, console, get_settings
 
 log = logging.getLogger(__name__)
 
 _IN = typer.Option("--input-dir", help="Directory the telescope writes <timestamp>_sbNN.hdf5 into.")
 _OUT = typer.Option("--output-dir", help="Where Measurement Sets and images are written.")
-_CATALOG = typer.Option("--photometry-catalog", help="Catalog whose sources are measured.")
+_CATALOG = typer.Option(
+    "--photometry-catalog",
+    help="Catalog whose sources are measured (default: [photometry] default_catalog).",
+)
 _RADIUS = typer.Option(
-    "--photometry-radius", help="Search radius in degrees (default: whole image)."
+    "--photometry-radius",
+    min=0.0,
+    max=180.0,
+    help="Search radius in degrees (default: whole image).",
 )
 _MAX_SOURCES = typer.Option(
-    "--photometry-max-sources", help="At most N brightest sources per image."
+    "--photometry-max-sources", min=1, max=MAX_COUNT, help="At most N brightest sources per image."
+)
+_MAX_GROUPS = typer.Option(
+    "--max-groups", min=1, max=MAX_COUNT, help="Exit after processing N groups."
 )
 
 
 def _options(
-    enable_photometry, catalog, radius, normalize, max_sources, enable_mosaic, *, warn=True
+    settings, enable_photometry, catalog, radius, normalize, max_sources, enable_mosaic, *,
+    warn=True,
 ):
     from ..conversion.streaming import StreamOptions
 
     return StreamOptions(
         enable_photometry=enable_photometry,
-        photometry_catalog=catalog,
+        photometry_catalog=catalog if catalog is not None else settings.photometry.default_catalog,
         photometry_radius_deg=radius,
         photometry_normalize=normalize,
         photometry_max_sources=max_sources,
@@ -67,7 +77,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             bool,
             typer.Option("--enable-photometry", help="Queue forced photometry of every new image."),
         ] = False,
-        photometry_catalog: Annotated[str, _CATALOG] = "nvss",
+        photometry_catalog: Annotated[str | None, _CATALOG] = None,
         photometry_radius: Annotated[float | None, _RADIUS] = None,
         photometry_normalize: Annotated[
             bool, typer.Option("--photometry-normalize", help="Normalize the measurements.")
@@ -80,9 +90,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         once: Annotated[
             bool, typer.Option("--once", help="One pass over the directory, then exit.")
         ] = False,
-        max_groups: Annotated[
-            int | None, typer.Option("--max-groups", help="Exit after processing N groups.")
-        ] = None,
+        max_groups: Annotated[int | None, _MAX_GROUPS] = None,
         status: Annotated[
             bool, typer.Option("--status", help="Print the stream status as JSON and exit.")
         ] = False,
@@ -97,6 +105,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         if input_dir is None or output_dir is None:
             raise ConfigError("--input-dir and --output-dir are required")
         opts = _options(
+            settings,
             enable_photometry,
             photometry_catalog,
             photometry_radius,
@@ -114,7 +123,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         input_dir: Annotated[Path, _IN],
         output_dir: Annotated[Path, _OUT],
-        photometry_catalog: Annotated[str, _CATALOG] = "nvss",
+        photometry_catalog: Annotated[str | None, _CATALOG] = None,
         photometry_radius: Annotated[float | None, _RADIUS] = None,
         photometry_max_sources: Annotated[int | None, _MAX_SOURCES] = None,
         no_normalize: Annotated[
@@ -123,13 +132,20 @@ def register(app: typer.Typer, groups: Groups) -> None:
         no_mosaic: Annotated[
             bool, typer.Option("--no-mosaic", help="Do not build mosaics.")
         ] = False,
-        concurrency: Annotated[int, typer.Option("--concurrency", help="Worker concurrency.")] = 1,
+        concurrency: Annotated[
+            int, typer.Option("--concurrency", min=1, max=1024, help="Worker concurrency.")
+        ] = 1,
         once: Annotated[
             bool, typer.Option("--once", help="Bounded: stream what is there, drain, exit.")
         ] = False,
         max_groups: Annotated[
             int | None,
-            typer.Option("--max-groups", help="Bounded: stop after N groups, drain, exit."),
+            typer.Option(
+                "--max-groups",
+                min=1,
+                max=MAX_COUNT,
+                help="Bounded: stop after N groups, drain, exit.",
+            ),
         ] = None,
     ) -> None:
         """Run the main job: streamer + photometry worker + mosaic orchestrator (Ctrl-C stops)."""
@@ -141,6 +157,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
             warn_reference_coverage(settings)
         opts = _options(
+            settings,
             True,
             photometry_catalog,
             photometry_radius,
@@ -171,8 +188,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         output_dir: Annotated[
             Path, typer.Option("--output-dir", help="Directory for the UVH5 files.")
         ],
-        groups_n: Annotated[int, typer.Option("--groups", help="Consecutive ~5 min groups.")] = 1,
-        dec: Annotated[float, typer.Option("--dec", help="Pointing declination (deg).")] = 37.0,
+        groups_n: Annotated[
+            int, typer.Option("--groups", min=1, max=10_000, help="Consecutive ~5 min groups.")
+        ] = 1,
+        dec: Annotated[
+            float, typer.Option("--dec", min=-90.0, max=90.0, help="Pointing declination (deg).")
+        ] = 37.0,
         start: Annotated[
             str, typer.Option("--start", help="UTC start (ISO).")
         ] = "2025-01-15T12:00:00",
@@ -184,8 +205,10 @@ def register(app: typer.Typer, groups: Groups) -> None:
                 "synthetic catalog, ingested into the store as catalog 'synthetic'.",
             ),
         ] = None,
-        channels: Annotated[int, typer.Option("--channels", help="Channels per subband.")] = 4,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        channels: Annotated[
+            int, typer.Option("--channels", min=1, max=65_536, help="Channels per subband.")
+        ] = 4,
+        seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
         corrupt: Annotated[
             bool,
             typer.Option("--corrupt", help="Corrupt the visibilities (gains, delays, bandpass, "

@@ -1,6 +1,7 @@
 """Commands of normalization, light curves and ESE candidates.
 
-``contimg photometry normalize [--all | --image DATA_ID] [--reestablish]``,
+``contimg photometry normalize [--all [--dask-scheduler tcp://... | --dask-workers N] |
+--image DATA_ID] [--reestablish]``,
 ``contimg lightcurve SOURCE_ID [--catalog nvss] [--series epoch|image|mosaic] [--output CSV]``,
 ``contimg ese list [--preset NAME] [--status S] [--output CSV]``,
 ``contimg ese dismiss|confirm|reopen ID [--note TEXT]``.
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._common import Groups, console, get_settings
+from ._common import MAX_ID, EsePreset, EseStatus, Groups, Series, console, get_settings
 
 
 def _write_or_print(table, output: Path | None, title: str) -> None:
@@ -54,43 +55,48 @@ def register(app: typer.Typer, groups: Groups) -> None:
                 "--reestablish", help="Re-establish every reference baseline first (with --all)."
             ),
         ] = False,
+        dask_scheduler: Annotated[
+            str | None,
+            typer.Option(
+                "--dask-scheduler",
+                help="With --all: run on this Dask scheduler (tcp://host:8786), or 'local'.",
+            ),
+        ] = None,
+        dask_workers: Annotated[
+            int | None,
+            typer.Option("--dask-workers", help="With --all: a local Dask cluster of N processes."),
+        ] = None,
     ) -> None:
         """Normalize stored photometry against the reference sources (no re-measuring)."""
         from ..variability.pipeline import (
-            establish_baselines,
             normalize_all,
-            normalize_image,
-            recompute_metrics,
+            normalize_all_distributed,
+            normalize_one_image,
         )
 
         settings = get_settings(ctx)
         if all_images == (image is not None):
             raise ConfigError("give exactly one of --all or --image DATA_ID")
-        if all_images:
+        if (dask_scheduler or dask_workers) and not all_images:
+            raise ConfigError("--dask-scheduler/--dask-workers go with --all")
+        if all_images and (dask_scheduler or dask_workers):
+            out = normalize_all_distributed(
+                reestablish=reestablish,
+                scheduler=None if dask_scheduler in (None, "local") else dask_scheduler,
+                n_workers=dask_workers,
+                settings=settings,
+            )
+            console.print(f"Dask: {out['tasks']} tasks")
+        elif all_images:
             out = normalize_all(reestablish=reestablish, settings=settings)
+        if all_images:
             console.print(
                 f"{out['images']} images: {out['normalized']} normalized, "
                 f"{out['not_normalizable']} not normalizable; {out['established']} baselines "
                 f"established, {out['dropped']} variable references dropped"
             )
             return
-        establish_baselines(settings=settings)
-        rec = normalize_image(image, settings=settings)
-        from sqlalchemy import select
-
-        from ..database import get_engine
-        from ..database.tables import photometry
-
-        with get_engine(settings).connect() as conn:
-            keys = [
-                tuple(r)
-                for r in conn.execute(
-                    select(photometry.c.catalog, photometry.c.source_id).where(
-                        photometry.c.data_id == image
-                    )
-                )
-            ]
-        recompute_metrics(keys, settings=settings)
+        rec = normalize_one_image(image, settings=settings)
         if rec.status == "normalized":
             console.print(
                 f"{image}: normalized, factor {rec.factor:.5f} +/- {rec.factor_err:.5f} "
@@ -104,30 +110,36 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         source_id: Annotated[str, typer.Argument(help="Catalog source id, e.g. an NVSS name.")],
         catalog: Annotated[str, typer.Option("--catalog", help="Catalog of the source.")] = "nvss",
-        series: Annotated[str, typer.Option("--series", help="epoch, image or mosaic.")] = "epoch",
+        series: Annotated[
+            Series, typer.Option("--series", help="Light-curve series.")
+        ] = Series.epoch,
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """Print (or write as CSV) one source's light curve, ordered by MJD."""
         from ..variability.pipeline import get_lightcurve
 
-        t = get_lightcurve(catalog, source_id, series=series, settings=get_settings(ctx))
-        _write_or_print(t, output, f"{catalog}:{source_id} ({series})")
+        t = get_lightcurve(catalog, source_id, series=series.value, settings=get_settings(ctx))
+        _write_or_print(t, output, f"{catalog}:{source_id} ({series.value})")
 
     @groups.ese.command("list")
     def ese_list(
         ctx: typer.Context,
         preset: Annotated[
-            str | None, typer.Option("--preset", help="conservative, moderate or sensitive.")
+            EsePreset | None, typer.Option("--preset", help="Thresholds preset.")
         ] = None,
         status: Annotated[
-            str | None, typer.Option("--status", help="active, dismissed or confirmed.")
+            EseStatus | None, typer.Option("--status", help="Only candidates in this state.")
         ] = None,
         output: Annotated[Path | None, typer.Option("--output", help="Write CSV here.")] = None,
     ) -> None:
         """List ESE candidates passing a preset, best first."""
         from ..variability.pipeline import list_candidates
 
-        t = list_candidates(preset=preset, status=status, settings=get_settings(ctx))
+        t = list_candidates(
+            preset=preset.value if preset else None,
+            status=status.value if status else None,
+            settings=get_settings(ctx),
+        )
         if len(t) == 0 and output is None:
             console.print("no ESE candidates pass these thresholds")
             return
@@ -140,7 +152,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         @groups.ese.command(action, help=help_text)
         def change(
             ctx: typer.Context,
-            cid: Annotated[int, typer.Argument(help="Candidate id.")],
+            cid: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Candidate id.")],
             note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
         ) -> None:
             from ..variability.pipeline import ese

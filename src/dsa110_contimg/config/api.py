@@ -37,6 +37,11 @@ class ApiSettings(BaseModel):
         images are block-averaged down to it).
     max_cone_radius_deg : float
         Largest radius of a cone search over measured sources.
+    allowed_hosts : list of str
+        Host header names (without port) write requests may carry, besides the bind address,
+        ``localhost``, ``127.0.0.1`` and ``::1`` (and this machine's name when bound to every
+        interface). Other Hosts are refused (DNS rebinding), as are cross-site write requests
+        (an ``Origin`` of another host, or ``Sec-Fetch-Site: cross-site``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,3 +57,4 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(8_000_000, ge=1024)
     max_cutout_pixels: int = Field(1024, ge=8)
     max_cone_radius_deg: float = Field(10.0, gt=0)
+    allowed_hosts: list[str] = []

@@ -40,7 +40,9 @@ class CalibrationSettings(BaseModel):
     tfcrop_timecutoff, tfcrop_freqcutoff : float
         ``flagdata mode='tfcrop'`` cut-offs in sigma (the recipe: 4).
     rflag_timedevscale, rflag_freqdevscale : float
-        ``flagdata mode='rflag'`` deviation scales (the recipe: 4).
+        ``flagdata mode='rflag'`` deviation scales. 5, not the 4 first measured: with the
+        residual pass after it, 5 keeps 100% recall and cuts false flags from 1.02% to 0.34%
+        (rflag at 4 spills a broadband burst into the neighbouring integrations).
     extend_growtime, extend_growfreq : float
         ``flagdata mode='extend'``: flag a whole channel (integration) when more than this
         percentage of its integrations (channels) is flagged.
@@ -100,33 +102,33 @@ class CalibrationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["auto", "off", "required"] = "auto"
-    min_flux_jy: float = 1.0
-    min_dominance: float = 5.0
-    dominance_radius_fwhm: float = 2.0
-    min_beam_response: float = 0.5
-    catalog: str = "nvss"
-    casa_timeout_seconds: float = 3600.0
-    tfcrop_timecutoff: float = 4.0
-    tfcrop_freqcutoff: float = 4.0
-    rflag_timedevscale: float = 4.0
-    rflag_freqdevscale: float = 4.0
-    extend_growtime: float = 50.0
-    extend_growfreq: float = 50.0
-    broadcast_baseline_fraction: float = 0.2
+    min_flux_jy: float = Field(1.0, gt=0, le=1e4)
+    min_dominance: float = Field(5.0, ge=1, le=1e6)
+    dominance_radius_fwhm: float = Field(2.0, gt=0, le=20)
+    min_beam_response: float = Field(0.5, gt=0, le=1)
+    catalog: str = Field("nvss", pattern=r"^[a-z][a-z0-9_]*$")
+    casa_timeout_seconds: float = Field(3600.0, gt=0, le=86400)
+    tfcrop_timecutoff: float = Field(4.0, gt=0, le=100)
+    tfcrop_freqcutoff: float = Field(4.0, gt=0, le=100)
+    rflag_timedevscale: float = Field(5.0, gt=0, le=100)
+    rflag_freqdevscale: float = Field(5.0, gt=0, le=100)
+    extend_growtime: float = Field(50.0, gt=0, le=100)
+    extend_growfreq: float = Field(50.0, gt=0, le=100)
+    broadcast_baseline_fraction: float = Field(0.2, gt=0, le=1)
     science_tfcrop: bool = True
-    channel_mask_threshold: float = 0.9
-    refant: str = ""
-    minsnr: float = 3.0
-    max_flagged_antenna_fraction: float = 0.5
-    min_antenna_snr_fraction: float = 0.25
-    validity_hours: float = Field(12.0, gt=0)
-    wait_seconds: float = Field(1800.0, ge=0)
-    min_snr: float = Field(10.0, ge=0)
+    channel_mask_threshold: float = Field(0.9, gt=0, le=1)
+    refant: str = Field("", pattern=r"^[A-Za-z0-9_,-]*$")
+    minsnr: float = Field(3.0, ge=0, le=1e4)
+    max_flagged_antenna_fraction: float = Field(0.5, ge=0, le=1)
+    min_antenna_snr_fraction: float = Field(0.25, ge=0, le=1)
+    validity_hours: float = Field(12.0, gt=0, le=24 * 30)
+    wait_seconds: float = Field(1800.0, ge=0, le=86400)
+    min_snr: float = Field(10.0, ge=0, le=1e6)
     max_flagged_fraction: float = Field(0.5, ge=0, le=1)
     max_antennas_flagged_fraction: float = Field(0.25, ge=0, le=1)
-    max_delay_jump_ns: float = Field(2.0, gt=0)
-    max_gain_jump: float = Field(0.3, gt=0)
-    jump_max_age_hours: float = Field(36.0, gt=0)
-    astrometry_max_offset_beams: float = Field(0.1, gt=0)
-    astrometry_n_sources: int = Field(30, ge=1)
-    astrometry_min_snr: float = Field(20.0, gt=0)
+    max_delay_jump_ns: float = Field(2.0, gt=0, le=1e4)
+    max_gain_jump: float = Field(0.3, gt=0, le=100)
+    jump_max_age_hours: float = Field(36.0, gt=0, le=24 * 365)
+    astrometry_max_offset_beams: float = Field(0.1, gt=0, le=10)
+    astrometry_n_sources: int = Field(30, ge=1, le=100_000)
+    astrometry_min_snr: float = Field(20.0, gt=0, le=1e6)

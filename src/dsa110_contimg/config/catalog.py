@@ -89,7 +89,7 @@ class CatalogSettings(BaseModel):
     nvss_resolved_size_arcsec: float = Field(30.0, ge=0)
     reference_min_snr: float = Field(50.0, ge=0)
     reference_min_flux_mjy: float = Field(0.0, ge=0)
-    reference_max_spectral_index: float | None = -0.5
+    reference_max_spectral_index: float | None = Field(-0.5, ge=-5.0, le=5.0)
     reference_allow_unknown_spectral_index: bool = False
     reference_fallback: bool = True
     spectral_coverage_nside: int = Field(128, ge=1, le=8192)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -73,27 +75,27 @@ class ImagingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     wsclean_path: str = "wsclean"
-    field_of_view_deg: float = 3.5
-    image_size_px: int | None = None
-    cell_arcsec: float | None = None
-    cell_fraction: float = 0.125
-    weighting: str = "briggs"
-    robust: float = 0.0
-    niter: int = 10000
-    mgain: float = 0.8
-    auto_threshold: float = 3.0
-    auto_mask: float = 5.0
-    threads: int = 0
+    field_of_view_deg: float = Field(3.5, gt=0, le=180)
+    image_size_px: int | None = Field(None, ge=16, le=65_536)
+    cell_arcsec: float | None = Field(None, gt=0, le=3600)
+    cell_fraction: float = Field(0.125, gt=0, le=1)
+    weighting: Literal["briggs", "natural", "uniform"] = "briggs"
+    robust: float = Field(0.0, ge=-2, le=2)
+    niter: int = Field(10000, ge=0, le=10**9)
+    mgain: float = Field(0.8, gt=0, le=1)
+    auto_threshold: float = Field(3.0, gt=0, le=1000)
+    auto_mask: float = Field(5.0, ge=0, le=1000)
+    threads: int = Field(0, ge=0, le=4096)
     extra_args: list[str] = Field(default_factory=list)
     keep_intermediate: bool = False
-    timeout_seconds: float = 1800.0
-    dish_diameter_m: float = 4.65
-    beam_fwhm_factor: float = 1.2
-    pb_cutoff: float = 0.1
-    beam_n_freqs: int = 8
-    sefd_jy: float = 5800.0
-    qa_max_noise_ratio: float = 6.0
-    qa_max_beam_axis_ratio: float = 4.0
-    qa_max_beam_arcsec: float = 300.0
-    qa_min_finite_fraction: float = 0.99
-    qa_min_dynamic_range: float = 5.0
+    timeout_seconds: float = Field(1800.0, gt=0, le=7 * 86400)
+    dish_diameter_m: float = Field(4.65, gt=0, le=1000)
+    beam_fwhm_factor: float = Field(1.2, gt=0, le=10)
+    pb_cutoff: float = Field(0.1, ge=0, lt=1)
+    beam_n_freqs: int = Field(8, ge=1, le=4096)
+    sefd_jy: float = Field(5800.0, gt=0, le=1e9)
+    qa_max_noise_ratio: float = Field(6.0, gt=0, le=1e6)
+    qa_max_beam_axis_ratio: float = Field(4.0, ge=1, le=1e6)
+    qa_max_beam_arcsec: float = Field(300.0, gt=0, le=1e6)
+    qa_min_finite_fraction: float = Field(0.99, ge=0, le=1)
+    qa_min_dynamic_range: float = Field(5.0, ge=0, le=1e9)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobSettings(BaseModel):
@@ -21,12 +21,24 @@ class JobSettings(BaseModel):
         Longest sleep of an idle worker between looks for new work.
     heartbeat_seconds : float
         Interval between worker heartbeats.
+    write_retries : int
+        Further tries of a result write that failed (database or disk full, database
+        unreachable) before the item is given back to the queue, uncharged, for a later try.
+    write_backoff_seconds : float
+        Delay before the first write retry; doubled at each further one.
+    stop_grace_seconds : float
+        After the first stop signal, how long a worker waits for the items in flight to finish
+        and be stored; items still running then are given back uncharged (a second signal
+        gives them back at once).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    lease_seconds: float = 30.0
-    max_attempts: int = 3
-    retry_backoff_seconds: float = 2.0
-    poll_seconds: float = 0.1
-    heartbeat_seconds: float = 5.0
+    lease_seconds: float = Field(30.0, gt=0, le=86400)
+    max_attempts: int = Field(3, ge=1, le=100)
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=86400)
+    poll_seconds: float = Field(0.1, gt=0, le=3600)
+    heartbeat_seconds: float = Field(5.0, gt=0, le=3600)
+    write_retries: int = Field(3, ge=0, le=100)
+    write_backoff_seconds: float = Field(0.5, ge=0, le=3600)
+    stop_grace_seconds: float = Field(300.0, ge=0, le=86400)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PhotometrySettings(BaseModel):
@@ -11,9 +11,10 @@ class PhotometrySettings(BaseModel):
     Parameters
     ----------
     default_catalog : str
-        Catalog whose sources are measured on each new image.
+        Catalog whose sources are measured on each new image, unless a command's
+        ``--photometry-catalog`` names another (flags > environment > TOML).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    default_catalog: str = "nvss"
+    default_catalog: str = Field("nvss", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")

@@ -53,6 +53,13 @@ def _default(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _allowed(loc: list[str]) -> str:
+    from . import allowed_values
+
+    text = allowed_values(loc)
+    return text.replace("|", "\\|").replace("<", "&lt;") if text else ""
+
+
 def render_markdown() -> str:
     """Return the Markdown reference of every setting (``docs/settings.md``)."""
     from . import Settings
@@ -67,8 +74,8 @@ def render_markdown() -> str:
         "",
         "## Top level",
         "",
-        "| setting | environment | default | meaning |",
-        "|---|---|---|---|",
+        "| setting | environment | default | allowed | meaning |",
+        "|---|---|---|---|---|",
     ]
     top = describe(Settings)
     sections = []
@@ -79,16 +86,17 @@ def render_markdown() -> str:
             continue
         parts.append(
             f"| `{name}` | `CONTIMG_{name.upper()}` | `{_default(field.default)}` | "
-            f"{top.get(name, '')} |"
+            f"{_allowed([name])} | {top.get(name, '')} |"
         )
     for sec, model in sections:
         desc = describe(model)
-        parts += ["", f"## `[{sec}]`", "", "| setting | environment | default | meaning |",
-                  "|---|---|---|---|"]
+        parts += ["", f"## `[{sec}]`", "",
+                  "| setting | environment | default | allowed | meaning |",
+                  "|---|---|---|---|---|"]
         for name, field in model.model_fields.items():
             default = field.default_factory() if field.default_factory else field.default
             parts.append(
                 f"| `{name}` | `CONTIMG_{sec.upper()}__{name.upper()}` | `{_default(default)}` "
-                f"| {desc.get(name, '')} |"
+                f"| {_allowed([sec, name])} | {desc.get(name, '')} |"
             )
     return "\n".join(parts) + "\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class StreamSettings(BaseModel):
@@ -42,14 +42,20 @@ class StreamSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_subbands: int = 16
-    group_timeout_seconds: float = 600.0
+    n_subbands: int = Field(16, ge=1, le=1024)
+    group_timeout_seconds: float = Field(600.0, ge=0, le=7 * 86400)
     process_incomplete: bool = False
-    min_subbands: int = 12
-    group_tolerance_seconds: float = 60.0
-    file_settle_seconds: float = 2.0
-    poll_interval_seconds: float = 2.0
+    min_subbands: int = Field(12, ge=1, le=1024)
+    group_tolerance_seconds: float = Field(60.0, ge=0, le=3600)
+    file_settle_seconds: float = Field(2.0, ge=0, le=3600)
+    poll_interval_seconds: float = Field(2.0, gt=0, le=3600)
     use_watchdog: bool = True
-    max_attempts: int = 2
+    max_attempts: int = Field(2, ge=1, le=100)
     keep_ms: bool = False
     file_pattern: str = "*_sb[0-9][0-9].hdf5"
+
+    @model_validator(mode="after")
+    def _check(self) -> StreamSettings:
+        if self.min_subbands > self.n_subbands:
+            raise ValueError("min_subbands must not exceed n_subbands")
+        return self

@@ -232,8 +232,6 @@ def _from_correlator(uv, layout: FileLayout, stations, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         uv.set_uvws_from_antenna_positions(update_vis=False)
-    if uv.vis_units is None or uv.vis_units == "uncalib":
-        uv.vis_units = "uncalib"
 
 
 def _flag_nans(uv) -> None:

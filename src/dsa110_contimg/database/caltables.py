@@ -41,6 +41,7 @@ __all__ = [
     "CALTABLE_STATUSES",
     "CalTableRecord",
     "calibration_summary",
+    "caltable_for_group",
     "caltables_covering",
     "count_caltables",
     "excluded_from_science",
@@ -382,6 +383,21 @@ def caltables_covering(
     stmt = stmt.order_by(caltables.c.transit_mjd, caltables.c.id)
     with get_engine(resolve_settings(settings)).connect() as conn:
         return [CalTableRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def caltable_for_group(
+    group_key: str, *, settings: Settings | None = None
+) -> CalTableRecord | None:
+    """Return the latest solution set solved on a stream group, or None."""
+    stmt = (
+        select(caltables)
+        .where(caltables.c.group_key == group_key)
+        .order_by(caltables.c.id.desc())
+        .limit(1)
+    )
+    with get_engine(resolve_settings(settings)).connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return CalTableRecord.from_row(row) if row is not None else None
 
 
 def previous_valid_caltable(

@@ -130,12 +130,43 @@ def get_engine(settings: Settings | None = None, *, migrate: bool = True) -> Eng
     settings = resolve_settings(settings)
     engine = settings._engine
     if engine is None:
-        engine = _create_engine(str(settings.database_url))
-        if migrate:
-            from .migrate import ensure_schema
-
-            ensure_schema(engine, auto_upgrade=settings.auto_migrate)
+        engine = _open_engine(str(settings.database_url), migrate, settings.auto_migrate)
         settings._engine = engine
+    return engine
+
+
+def _shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given (it has no password)
+        return url
+
+
+def _open_engine(url: str, migrate: bool, auto_migrate: bool) -> Engine:
+    """Create an engine (and check its schema); errors become one typed DatabaseError."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        engine = _create_engine(url)
+    except ArgumentError as exc:
+        raise DatabaseError(
+            f"malformed database URL {_shown_url(url)!r} ({exc}); expected "
+            "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    if migrate:
+        from .migrate import ensure_schema
+
+        try:
+            ensure_schema(engine, auto_upgrade=auto_migrate)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            orig = getattr(exc, "orig", None) or exc
+            reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+            path = sqlite_path(url)
+            raise DatabaseError(
+                f"cannot use the database {_shown_url(url)} ({reason})",
+                path=path if path is not None and path.exists() else None,
+            ) from None
     return engine
 
 

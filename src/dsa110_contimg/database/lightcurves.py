@@ -36,16 +36,21 @@ class LightcurvePoints:
 
 
 def read_lightcurve(engine: Engine, catalog: str, source_id: str) -> LightcurvePoints:
-    """Return one source's points (raw cursor: one index range, one row read per point)."""
+    """Return one source's points (raw cursor: one index range, one row read per point).
+
+    The product's kind (and whether it was superseded) is looked up per point through the
+    unique ``data_id`` indexes: as joins, PostgreSQL hashed the whole ``images`` table for
+    every light curve (a sequential scan growing with the survey; docs/architecture.md, Scale).
+    """
     ph = "?" if engine.dialect.name == "sqlite" else "%s"
     sql = (
         "SELECT p.mjd, p.data_id, p.flux_jy, p.flux_err_jy, p.normalized_flux_jy, "
-        "p.normalized_flux_err_jy, p.flags, i.kind FROM photometry p "
-        "LEFT OUTER JOIN images i ON i.data_id = p.data_id "
-        "LEFT OUTER JOIN data_registry r ON r.data_id = p.data_id "
+        "p.normalized_flux_err_jy, p.flags, "
+        "(SELECT i.kind FROM images i WHERE i.data_id = p.data_id) FROM photometry p "
         f"WHERE p.catalog = {ph} AND p.source_id = {ph} "
         # a product replaced by a re-calibrated one: its point is the new product's
-        "AND r.superseded_by IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM data_registry r WHERE r.data_id = p.data_id "
+        "AND r.superseded_by IS NOT NULL) "
         "ORDER BY p.mjd, p.data_id"
     )
     raw = engine.raw_connection()

@@ -128,7 +128,7 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     rows = fetch_raw(
         conn,
         f"SELECT catalog, source_id, mjd, {fcol.name}, {ecol.name} FROM photometry "
-        "WHERE data_id = ? AND flags = ''",
+        "WHERE data_id = ? AND flags = '' ORDER BY catalog, source_id",
         (data_id,),
     )
     if not rows:

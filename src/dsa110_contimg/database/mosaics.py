@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from ..config import Settings, resolve_settings
 from ..errors import DatabaseError, InvalidImageError
@@ -27,6 +27,7 @@ __all__ = [
     "GROUP_STATUSES",
     "MosaicGroupRecord",
     "MosaicRecord",
+    "mosaic_member_ids",
     "claim_mosaic_group",
     "get_mosaic",
     "get_mosaic_group",
@@ -222,6 +223,13 @@ def _members(conn: Connection, column, key_column, key, position_column) -> tupl
     return tuple(conn.execute(
         select(column).where(key_column == key).order_by(position_column)
     ).scalars().all())
+
+
+def mosaic_member_ids(engine: Engine, data_id: str) -> list[str]:
+    """Return the member images of a mosaic, in their order (empty when it has none)."""
+    with engine.connect() as conn:
+        return list(_members(conn, mosaic_members.c.member_data_id,
+                             mosaic_members.c.mosaic_data_id, data_id, mosaic_members.c.position))
 
 
 def _mosaic_from_row(conn: Connection, row) -> MosaicRecord:

@@ -277,11 +277,16 @@ class ImagePhotometry:
 
 
 def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
-    """Return the measurements of one product (raw cursor: ~10 000 rows per image)."""
+    """Return the measurements of one product (raw cursor: ~10 000 rows per image).
+
+    In (catalog, source_id) order: the order of the unique index SQLite reads them by anyway,
+    and on PostgreSQL (heap order otherwise, which updates change) what makes the factor's
+    sums, hence the results to the last bit, reproducible.
+    """
     rows = fetch_raw(
         conn,
         "SELECT id, catalog, source_id, flux_jy, flux_err_jy, flags FROM photometry "
-        "WHERE data_id = ?",
+        "WHERE data_id = ? ORDER BY catalog, source_id",
         (data_id,),
     )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 6

@@ -44,6 +44,7 @@ __all__ = [
     "list_images",
     "photometry_for_data",
     "photometry_insert",
+    "photometry_positions",
     "register_image",
 ]
 
@@ -869,3 +870,28 @@ def photometry_for_data(data_id: str, *, settings: Settings | None = None):
         else:
             table[name] = list(values) if values else np.array([], dtype=str)
     return table
+
+
+def photometry_positions(engine, data_id: str) -> list[tuple[float, float, bool]]:
+    """Return (ra_deg, dec_deg, clean) of each measurement on a product (for overlays).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The database.
+    data_id : str
+        The product.
+
+    Returns
+    -------
+    list of (float, float, bool)
+        Position and whether the measurement is unflagged.
+    """
+    from .tables.products import photometry
+
+    p = photometry
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(p.c.ra_deg, p.c.dec_deg, p.c.flags).where(p.c.data_id == data_id)
+        ).all()
+    return [(r.ra_deg, r.dec_deg, not r.flags) for r in rows]

@@ -27,6 +27,7 @@ from ..errors import ImagingError, ToolMissingError
 from .beam import write_pb_products
 from .msinfo import MsInfo, read_ms_info
 from .primary_beam import C_M_S
+from .tool import run_tied, stop_stale
 
 __all__ = ["ImagingResult", "find_wsclean", "image_geometry", "image_ms", "wsclean_command"]
 
@@ -249,18 +250,15 @@ def image_ms(
         ms_path, prefix, info, cfg, executable=exe, data_column=data_column
     )
     log.info("imaging %s: %s", ms_path.name, " ".join(argv[1:-3]))
+    # a WSClean left from a killed run must not write into this folder while we image again
+    pidfile = Path(f"{prefix}.pid")
+    if stop_stale(pidfile):
+        for stale in prefix.parent.glob(f"{prefix.name}-*.fits"):
+            stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=cfg.timeout_seconds,
-            check=False,
-            cwd=prefix.parent,
-            # own session: a Ctrl-C meant for the pipeline lets the image in progress finish
-            start_new_session=True,
-        )
+        # own session (a Ctrl-C meant for the pipeline lets the image finish), killed with us
+        proc = run_tied(argv, cwd=prefix.parent, timeout=cfg.timeout_seconds, pidfile=pidfile)
     except subprocess.TimeoutExpired:
         raise ImagingError(
             f"WSClean timed out after {cfg.timeout_seconds:.0f} s", path=ms_path

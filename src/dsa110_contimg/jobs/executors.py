@@ -36,11 +36,17 @@ def _noop() -> None:
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """Pool-process initializer: exit as soon as the worker process that started us is gone.
+    """Pool-process initializer: ignore stop signals; exit as soon as the worker is gone.
 
-    A worker killed with SIGKILL cannot stop its pool; without this its task processes would
-    live on as orphans.
+    SIGINT and SIGTERM are ignored: they are sent to the whole process group by Ctrl-C,
+    systemd and ``timeout``, and the worker decides what happens to the items in flight
+    (finish them, or give them back and kill this process). A worker killed with SIGKILL cannot
+    stop its pool; without the watch its task processes would live on as orphans.
     """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -76,9 +82,9 @@ class ThreadExecutor:
     def reset(self) -> None:
         """Nothing to rebuild for threads."""
 
-    def shutdown(self) -> None:
-        """Stop the threads (after the running tasks end)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, kill: bool = False) -> None:
+        """Stop the threads (after the running tasks end; threads cannot be killed)."""
+        self._pool.shutdown(wait=not kill, cancel_futures=True)
 
 
 class ProcessExecutor(ThreadExecutor):
@@ -112,6 +118,19 @@ class ProcessExecutor(ThreadExecutor):
         except BrokenProcessPool:
             self.reset()
             return self._pool.submit(fn, *args)
+
+    def shutdown(self, kill: bool = False) -> None:
+        """Stop the pool: wait for running tasks, or with ``kill`` kill the task processes."""
+        if not kill:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            return
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
+        for p in procs:
+            try:
+                p.kill()  # they ignore SIGTERM on purpose
+            except (OSError, ValueError, AttributeError):
+                pass
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def reset(self) -> None:
         """Replace the pool if it is broken (a task process died); otherwise do nothing."""
@@ -169,8 +188,8 @@ class DaskExecutor:
     def reset(self) -> None:
         """Dask reschedules lost tasks itself."""
 
-    def shutdown(self) -> None:
-        """Close the client (the cluster keeps running)."""
+    def shutdown(self, kill: bool = False) -> None:
+        """Close the client (the cluster keeps running; lost tasks are simply dropped)."""
         self._client.close()
 
 

@@ -37,9 +37,11 @@ __all__ = [
     "fail_item",
     "has_claimable_work",
     "heartbeat",
+    "mark_lost_workers",
     "outstanding_items",
     "refresh_job",
     "register_worker",
+    "release_item",
     "unregister_worker",
 ]
 
@@ -189,7 +191,33 @@ def refresh_job(conn: Connection, job_id: int, now: float) -> str:
     return status
 
 
+def heartbeat_window(settings: Settings) -> float:
+    """Seconds without a heartbeat after which a worker is no longer alive."""
+    cfg = settings.jobs
+    return max(3.0 * min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0), cfg.lease_seconds)
+
+
+def mark_lost_workers(conn: Connection, now: float, settings: Settings) -> int:
+    """Mark ``lost`` the workers whose heartbeat expired (killed, host down); return how many.
+
+    A worker that stopped cleanly is ``stopped``; one that died without a word stays
+    ``idle``/``running``/``degraded`` in its row until this runs (at every claim).
+    """
+    return int(
+        conn.execute(
+            update(workers)
+            .where(
+                workers.c.status.notin_(("stopped", "lost")),
+                workers.c.heartbeat_at < now - heartbeat_window(settings),
+            )
+            .values(status="lost", current_job_id=None)
+        ).rowcount
+        or 0
+    )
+
+
 def _reclaim_expired(conn: Connection, now: float, settings: Settings, job_id: int | None) -> None:
+    mark_lost_workers(conn, now, settings)
     q = (
         select(
             batch_job_items.c.id,
@@ -389,9 +417,21 @@ def complete_item(
 
 
 def fail_item(
-    engine: Engine, settings: Settings, item: ClaimedItem, worker_id: str, error: str
+    engine: Engine,
+    settings: Settings,
+    item: ClaimedItem,
+    worker_id: str,
+    error: str,
+    *,
+    final: bool = False,
 ) -> str | None:
     """Record a failed attempt: retry later with backoff, or fail the item for good.
+
+    Parameters
+    ----------
+    final : bool
+        Fail for good now, whatever the attempts left (an error retrying cannot change, such
+        as a file that is not FITS or has no celestial WCS).
 
     Returns
     -------
@@ -402,9 +442,9 @@ def fail_item(
 
     def fail() -> str | None:
         now = time.time()
-        final = item.attempts >= settings.jobs.max_attempts
+        final_now = final or item.attempts >= settings.jobs.max_attempts
         values: dict[str, Any] = {"error": error[:4000], "lease_expires_at": None}
-        if final:
+        if final_now:
             values.update(status="failed", finished_at=now)
         else:
             values.update(
@@ -416,7 +456,7 @@ def fail_item(
             if not _update_if_held(conn, item, worker_id, **values):
                 return None
             refresh_job(conn, item.job_id, now)
-            state = "failed" if final else "pending"
+            state = "failed" if final_now else "pending"
             set_photometry_status(conn, [item.data_id], state, None, only_job=item.job_id)
             return state
 
@@ -424,18 +464,35 @@ def fail_item(
 
 
 def heartbeat(
-    engine: Engine, settings: Settings, worker_id: str, *, status: str, current_job_id: int | None
+    engine: Engine,
+    settings: Settings,
+    worker_id: str,
+    *,
+    status: str,
+    current_job_id: int | None,
+    item_ids: list[int] | None = None,
 ) -> None:
-    """Record the worker's heartbeat and extend the leases of the items it holds."""
+    """Record the worker's heartbeat and extend the leases of the items it holds.
+
+    Parameters
+    ----------
+    item_ids : list of int, optional
+        Extend only these items' leases (the ones the worker still works on); None extends
+        every item it holds. An item the worker gave up on is left out, so its lease runs out
+        even if giving it back failed.
+    """
 
     def beat() -> None:
         now = time.time()
         with write_transaction(engine) as conn:
+            cond = and_(
+                batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
+            )
+            if item_ids is not None:
+                cond = and_(cond, batch_job_items.c.id.in_(list(item_ids) or [-1]))
             conn.execute(
                 update(batch_job_items)
-                .where(
-                    batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
-                )
+                .where(cond)
                 .values(lease_expires_at=now + settings.jobs.lease_seconds)
             )
             conn.execute(
@@ -445,6 +502,47 @@ def heartbeat(
             )
 
     retrying(beat, what="heartbeat")
+
+
+def release_item(
+    engine: Engine, settings: Settings, item: ClaimedItem, worker_id: str, reason: str
+) -> bool:
+    """Give an item back to the queue without charging the attempt (its result was lost).
+
+    Used when a measured item's result cannot be stored (database or disk full): the item is
+    measured again later, by any worker, once the database accepts writes.
+
+    Returns
+    -------
+    bool
+        False when the item was no longer held by this worker.
+    """
+
+    def release() -> bool:
+        now = time.time()
+        attempts = (
+            func.max(batch_job_items.c.attempts - 1, 0)
+            if engine.dialect.name == "sqlite"
+            else func.greatest(batch_job_items.c.attempts - 1, 0)
+        )
+        with write_transaction(engine) as conn:
+            if not _update_if_held(
+                conn,
+                item,
+                worker_id,
+                status="pending",
+                worker_id=None,
+                lease_expires_at=None,
+                next_attempt_at=now + settings.jobs.retry_backoff_seconds,
+                attempts=attempts,
+                error=f"result not stored, will be measured again: {reason}"[:4000],
+            ):
+                return False
+            refresh_job(conn, item.job_id, now)
+            set_photometry_status(conn, [item.data_id], "pending", None, only_job=item.job_id)
+            return True
+
+    return retrying(release, what="release")
 
 
 def register_worker(engine: Engine, worker_id: str, hostname: str, pid: int) -> None:

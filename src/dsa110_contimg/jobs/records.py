@@ -392,13 +392,13 @@ def alive_workers(*, settings: Settings | None = None) -> list[WorkerRecord]:
     settings : Settings, optional
         Settings naming the database and the job timings.
     """
+    from .queue import heartbeat_window
+
     settings = resolve_settings(settings)
-    cfg = settings.jobs
-    window = max(3.0 * min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0), cfg.lease_seconds)
-    since = time.time() - window
+    since = time.time() - heartbeat_window(settings)
     stmt = (
         select(workers)
-        .where(workers.c.heartbeat_at >= since, workers.c.status != "stopped")
+        .where(workers.c.heartbeat_at >= since, workers.c.status.notin_(("stopped", "lost")))
         .order_by(workers.c.heartbeat_at.desc())
     )
     with get_engine(settings).connect() as conn:

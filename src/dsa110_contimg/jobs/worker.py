@@ -14,9 +14,23 @@ cluster when a scheduler address is given) and a row in the ``workers`` table. I
    write lock), reclaiming expired leases on the way;
 4. wait up to ``poll_seconds`` for a task to finish or for new work.
 
-``stop()`` makes it stop claiming, finish what is in flight, give back nothing half-done and
-mark itself stopped. ``run(once=True)`` drains the queue (items waiting for a retry and
-leases of dead workers included) and returns.
+``stop()`` makes it stop claiming, finish what is in flight (for at most
+``jobs.stop_grace_seconds``), give back uncharged what did not finish and mark itself stopped;
+``stop(immediate=True)`` (a second signal) gives the items in flight back at once and kills
+the task processes (which ignore SIGINT/SIGTERM themselves, so a signal sent to the whole
+process group, as systemd, ``timeout`` and Ctrl-C do, never kills a measurement half-way).
+``run(once=True)`` drains the queue (items waiting for a retry and leases of dead workers
+included) and returns.
+
+Faults:
+
+* a result that cannot be stored (``database or disk is full``, database unreachable) is
+  retried ``jobs.write_retries`` times with backoff; then the item is given back to the queue
+  uncharged (its lease is no longer renewed even if giving it back failed), the worker reports
+  itself ``degraded`` until a write succeeds again, and a ``--once`` run stops (a later run
+  measures those items again; rows are upserted, so every item is stored exactly once);
+* an error retrying cannot change (:class:`~dsa110_contimg.errors.InvalidImageError`: not
+  FITS, no celestial WCS) fails the item at once with the reason.
 """
 
 from __future__ import annotations
@@ -25,12 +39,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..config import Settings, resolve_settings
 from ..database import get_engine
@@ -45,6 +61,7 @@ from .queue import (
     heartbeat,
     outstanding_items,
     register_worker,
+    release_item,
     unregister_worker,
 )
 from .tasks import measure_item
@@ -52,6 +69,24 @@ from .tasks import measure_item
 __all__ = ["Worker", "WorkerStats", "run_batch_photometry_job"]
 
 log = logging.getLogger(__name__)
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a database write (SQLAlchemy's, and the drivers' raised by bulk inserts)."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [DBAPIError, sqlite3.Error, OSError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ImportError:  # pragma: no cover - PostgreSQL extra not installed
+        pass
+    return tuple(errors)
+
+
+#: Errors of a database write (see :func:`_store_errors`).
+STORE_ERRORS = _store_errors()
 
 
 @dataclass
@@ -71,6 +106,12 @@ class WorkerStats:
         or reclaimed after the lease ran out).
     rows : int
         Photometry rows written.
+    released : int
+        Items given back uncharged because their result could not be stored.
+    returned : int
+        Items given back uncharged because the worker was stopped before they finished.
+    degraded : str or None
+        Why the worker was degraded when it stopped (None if its last write succeeded).
     """
 
     completed: int = 0
@@ -78,15 +119,20 @@ class WorkerStats:
     retried: int = 0
     discarded: int = 0
     rows: int = 0
+    released: int = 0
+    returned: int = 0
+    degraded: str | None = None
     errors: list[str] = field(default_factory=list)
 
 
 def _normalization_hook():
-    """Return ``variability.pipeline.on_photometry_written`` when normalization exists."""
-    try:
-        from ..variability.pipeline import on_photometry_written
-    except ImportError:  # normalization not installed in this tree
-        return None
+    """Return ``variability.pipeline.on_photometry_written``, the hook run after rows are stored.
+
+    Normalization is part of this package, never optional: an ImportError here is a broken
+    installation (or a bug) and is raised, not turned into "normalization off".
+    """
+    from ..variability.pipeline import on_photometry_written
+
     return on_photometry_written
 
 
@@ -105,6 +151,11 @@ class Worker:
         Work only on this job.
     in_process : bool
         Measure on threads of this process instead of a process pool.
+    clock : callable, optional
+        Monotonic clock (seconds) for the stop grace period; tests inject one.
+    sleep : callable, optional
+        ``sleep(seconds)`` between result-write retries (default: interruptible by an
+        immediate stop); tests inject one.
 
     Examples
     --------
@@ -123,6 +174,8 @@ class Worker:
         *,
         job_id: int | None = None,
         in_process: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.settings = resolve_settings(settings)
         self.concurrency = max(1, int(concurrency))
@@ -135,10 +188,33 @@ class Worker:
         self._hook = _normalization_hook()
         self._beat_every = 1.0
         self._state: tuple[str, int | None] = ("idle", None)  # what the heartbeat reports
+        self._abort = threading.Event()
+        self._clock = clock
+        self._sleep = sleep if sleep is not None else self._abort.wait
+        self._stop_at: float | None = None
+        self._held: set[int] = set()  # items whose lease the heartbeat renews
+        self._degraded: str | None = None
+        self._once = False
 
-    def stop(self) -> None:
-        """Ask the worker to stop: no new claims; in-flight items are finished and stored."""
+    def stop(self, immediate: bool = False) -> None:
+        """Ask the worker to stop.
+
+        Parameters
+        ----------
+        immediate : bool
+            Give the items in flight back at once (uncharged) instead of finishing them; a
+            second call of ``stop()`` is immediate too.
+        """
+        if self._stop.is_set() or immediate:
+            self._abort.set()
+        if self._stop_at is None:
+            self._stop_at = self._clock()
         self._stop.set()
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the worker is degraded (its last result write failed), or None."""
+        return self._degraded
 
     @property
     def stopping(self) -> bool:
@@ -167,12 +243,14 @@ class Worker:
         cfg = self.settings.jobs
         engine = get_engine(self.settings)
         stats = WorkerStats()
+        self._once = once
         self._beat_every = max(0.05, min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0))
         executor = make_executor(
             concurrency=self.concurrency,
             dask_scheduler=self.dask_scheduler,
             in_process=self.in_process,
         )
+        self._held.clear()
         register_worker(engine, self.worker_id, socket.gethostname(), os.getpid())
         log.info(
             "worker %s started (concurrency %d%s)",
@@ -186,22 +264,50 @@ class Worker:
             target=self._beat_loop, args=(engine, beats_done), name="heartbeat", daemon=True
         )
         beats.start()
+        failures = 0
         try:
             while not self._stop.is_set():
                 try:
                     if self._step(engine, executor, inflight, stats, once):
                         break
-                except OperationalError as exc:  # database briefly unreachable: keep going
-                    log.warning("database error in the worker loop (retrying): %s", exc)
-                    self._stop.wait(min(5.0, 20 * cfg.poll_seconds))
-            while inflight:  # graceful stop: finish and store what was started
-                for fut in executor.wait(inflight, timeout=self._beat_every):
+                    failures = 0
+                except (OperationalError, *STORE_ERRORS[1:]) as exc:  # unreachable or full
+                    failures += 1
+                    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                    self._set_degraded(f"cannot claim work: {reason}")
+                    self._report(inflight)
+                    log.warning("database error in the worker loop (retrying): %s", reason)
+                    if once and failures > cfg.write_retries:
+                        log.error(
+                            "worker %s: the database keeps failing (%s); stopping the --once run",
+                            self.worker_id,
+                            reason,
+                        )
+                        self.stop()
+                        break
+                    self._abort.wait(min(5.0, 20 * cfg.poll_seconds))
+            stop_at = self._stop_at if self._stop_at is not None else self._clock()
+            deadline = stop_at + cfg.stop_grace_seconds
+            while inflight:  # graceful stop: finish and store what was started, within grace
+                if self._abort.is_set() or self._clock() >= deadline:
+                    log.warning(
+                        "worker %s: giving back %d item(s) in flight uncharged (%s)",
+                        self.worker_id,
+                        len(inflight),
+                        "second stop signal" if self._abort.is_set() else "grace period over",
+                    )
+                    stats.returned += len(inflight)
+                    self._abort.set()
+                    break
+                wait = max(0.0, min(self._beat_every, deadline - self._clock()))
+                for fut in executor.wait(inflight, timeout=wait):
                     self._collect(engine, executor, fut, inflight.pop(fut), stats)
                 self._report(inflight)
         finally:
             beats_done.set()
             beats.join()
-            executor.shutdown()
+            executor.shutdown(kill=self._abort.is_set())
+            stats.degraded = self._degraded
             unregister_worker(engine, self.worker_id)
             log.info(
                 "worker %s stopped: %d completed, %d failed, %d retried",
@@ -229,6 +335,7 @@ class Worker:
             )
             self._params.update(params)
             for item in claimed:
+                self._held.add(item.item_id)
                 inflight[self._submit(executor, item)] = item
         self._report(inflight)
         if once and not inflight and not claimed:
@@ -242,9 +349,10 @@ class Worker:
         return False
 
     def _report(self, inflight: dict[Any, ClaimedItem]) -> None:
-        """Set what the heartbeat reports: running (and which job) or idle."""
+        """Set what the heartbeat reports: degraded, running (and which job) or idle."""
         current = next(iter(inflight.values())).job_id if inflight else None
-        self._state = ("running" if inflight else "idle", current)
+        status = "degraded" if self._degraded else ("running" if inflight else "idle")
+        self._state = (status, current)
 
     def _beat_loop(self, engine, done: threading.Event) -> None:
         """Heartbeat until ``done`` is set (the worker's background thread)."""
@@ -252,7 +360,12 @@ class Worker:
             status, current = self._state
             try:
                 heartbeat(
-                    engine, self.settings, self.worker_id, status=status, current_job_id=current
+                    engine,
+                    self.settings,
+                    self.worker_id,
+                    status=status,
+                    current_job_id=current,
+                    item_ids=sorted(self._held),
                 )
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried on the next one
                 log.warning("heartbeat of worker %s failed (will retry): %s", self.worker_id, exc)
@@ -271,12 +384,81 @@ class Worker:
         )
 
     def _collect(self, engine, executor, fut, item: ClaimedItem, stats: WorkerStats) -> None:
+        try:
+            self._collect_one(engine, executor, fut, item, stats)
+        finally:
+            self._held.discard(item.item_id)
+
+    def _write(self, what: str, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run a result write, retried with backoff; return ``(ok, value)``."""
+        cfg = self.settings.jobs
+        for attempt in range(cfg.write_retries + 1):
+            try:
+                value = fn()
+            except STORE_ERRORS as exc:
+                orig = getattr(exc, "orig", None) or exc
+                reason = str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig)
+                self._set_degraded(f"cannot store results: {reason}")
+                self._state = ("degraded", self._state[1])
+                log.warning(
+                    "worker %s: %s failed (try %d of %d): %s",
+                    self.worker_id,
+                    what,
+                    attempt + 1,
+                    cfg.write_retries + 1,
+                    reason,
+                )
+                if attempt < cfg.write_retries and not self._abort.is_set():
+                    self._sleep(cfg.write_backoff_seconds * 2.0**attempt)
+                continue
+            if self._degraded is not None:
+                log.info("worker %s: results are stored again; no longer degraded", self.worker_id)
+            self._degraded = None
+            return True, value
+        return False, None
+
+    def _set_degraded(self, reason: str) -> None:
+        """Record why the worker is degraded; alert when it becomes so."""
+        was = self._degraded
+        self._degraded = reason
+        if was is None:
+            from ..alerts import send_alert
+
+            send_alert("worker_degraded", f"worker {self.worker_id} degraded: {reason}",
+                       {"worker_id": self.worker_id, "reason": reason},
+                       settings=self.settings)  # fmt: skip
+
+    def _give_back(self, engine, item: ClaimedItem, stats: WorkerStats) -> None:
+        """Release an item whose result could not be stored (uncharged)."""
+        reason = self._degraded or "the result could not be stored"
+        self._held.discard(item.item_id)  # its lease is no longer renewed, whatever happens
+        stats.released += 1
+        try:
+            release_item(engine, self.settings, item, self.worker_id, reason)
+            log.error(
+                "item %d of job %d given back to the queue (uncharged): %s",
+                item.item_id,
+                item.job_id,
+                reason,
+            )
+        except Exception as exc:  # noqa: BLE001 - the lease then runs out and it is reclaimed
+            log.error(
+                "item %d of job %d: result not stored and not given back (%s); its lease will "
+                "run out and it will be measured again",
+                item.item_id,
+                item.job_id,
+                exc,
+            )
+
+    def _collect_one(self, engine, executor, fut, item: ClaimedItem, stats: WorkerStats) -> None:
         error: str | None = None
+        final = False
         result: dict[str, Any] | None = None
         try:
             result = fut.result()
         except ContimgError as exc:
             error = str(exc)
+            final = not getattr(exc, "retryable", True)
         except BrokenProcessPool:
             error = "the measuring process died (out of memory or killed?)"
             executor.reset()
@@ -297,7 +479,14 @@ class Worker:
             except ContimgError as exc:
                 error = str(exc)
         if error is not None:
-            state = fail_item(engine, self.settings, item, self.worker_id, error)
+            ok, state = self._write(
+                "recording a failure",
+                lambda: fail_item(engine, self.settings, item, self.worker_id, error, final=final),
+            )
+            if not ok:
+                self._give_back(engine, item, stats)
+                self._stop_if_once()
+                return
             if state == "failed":
                 stats.failed += 1
                 stats.errors.append(error)
@@ -317,7 +506,14 @@ class Worker:
         params = self._params[item.job_id]
         rows = self._rows(item, params, result)
         n = len(params["sources"]["ra_deg"])
-        if not complete_item(engine, item, self.worker_id, rows, n):
+        ok, stored = self._write(
+            "storing the result", lambda: complete_item(engine, item, self.worker_id, rows, n)
+        )
+        if not ok:
+            self._give_back(engine, item, stats)
+            self._stop_if_once()
+            return
+        if not stored:
             stats.discarded += 1
             log.warning(
                 "item %d of job %d no longer leased by this worker; result discarded",
@@ -328,6 +524,16 @@ class Worker:
         stats.completed += 1
         stats.rows += n
         self._after_rows(item.data_id, bool(params.get("normalize")))
+
+    def _stop_if_once(self) -> None:
+        """Stop a draining (``once``) run when results cannot be stored: nothing to gain."""
+        if self._once:
+            log.error(
+                "worker %s: results cannot be stored; stopping (run again once the database "
+                "accepts writes)",
+                self.worker_id,
+            )
+            self.stop()
 
     @staticmethod
     def _rows(item: ClaimedItem, params: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
@@ -345,11 +551,48 @@ class Worker:
         rows.update(result["columns"])
         return rows
 
+    def _last_candidate_id(self) -> int | None:
+        """Newest ESE candidate id (only when alerts are configured)."""
+        cfg = self.settings.alerts
+        if not (cfg.webhook_url or cfg.smtp_host):
+            return None
+        from sqlalchemy import func, select
+
+        from ..database.tables.normalization import ese_candidates
+
+        with get_engine(self.settings).connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0)))
+                       .scalar_one())  # fmt: skip
+
+    def _alert_new_candidates(self, since: int | None, data_id: str) -> None:
+        if since is None:
+            return
+        from sqlalchemy import select
+
+        from ..alerts import send_alert
+        from ..database.tables.normalization import ese_candidates
+
+        with get_engine(self.settings).connect() as conn:
+            rows = conn.execute(
+                select(ese_candidates).where(ese_candidates.c.id > since)
+            ).mappings().all()
+        for r in rows:
+            send_alert(
+                "ese_candidate",
+                f"new ESE candidate {r['catalog']}:{r['source_id']} ({r['series']} series, "
+                f"score {r['score']:.1f}, preset {r['preset']}) after image {data_id}",
+                {k: r[k] for k in ("id", "catalog", "source_id", "series", "preset", "score",
+                                   "max_dip_sigma", "max_dip_depth")},  # fmt: skip
+                settings=self.settings,
+            )
+
     def _after_rows(self, data_id: str, normalize: bool) -> None:
         if self._hook is None:
             return
         try:
+            since = self._last_candidate_id()
             self._hook(data_id, normalize=normalize, settings=self.settings)
+            self._alert_new_candidates(since, data_id)
         except ContimgError as exc:
             log.warning("normalization/metrics after %s: %s", data_id, exc)
         except Exception:  # noqa: BLE001 - the rows are stored; a hook bug must not stop the worker

@@ -254,7 +254,9 @@ def read_image(path: str | Path) -> FitsImage:
     """
     path = Path(path)
     if not path.is_file():
-        raise InvalidImageError("file does not exist or is not a regular file", path=path)
+        missing = InvalidImageError("file does not exist or is not a regular file", path=path)
+        missing.retryable = True  # it may yet appear (a copy or a network file system)
+        raise missing
     try:
         hdul = fits.open(path, memmap=True, lazy_load_hdus=True)
     except (OSError, ValueError, TypeError) as exc:

@@ -42,6 +42,7 @@ __all__ = [
     "read_truth",
     "rfi_mask",
     "true_gains",
+    "truth_antenna_numbers",
     "write_truth",
 ]
 
@@ -213,6 +214,7 @@ def corrupt_visibilities(
     spec: CorruptionSpec,
     noise_jy: float,
     band_hz: tuple[float, float] | None = None,
+    antenna_names: dict | None = None,
 ) -> dict:
     """Corrupt visibilities in place and return the truth.
 
@@ -234,6 +236,10 @@ def corrupt_visibilities(
     band_hz : tuple of float, optional
         Band over which the bandpass ripple is defined (default: the edges of ``freqs_hz``);
         pass the full band when corrupting a part of it.
+    antenna_names : dict, optional
+        ``{antenna number: name}``; kept in the truth (``antenna_names``, aligned with
+        ``antennas``) so that a Measurement Set's antennas can be matched by name whatever
+        their numbering.
 
     Returns
     -------
@@ -251,6 +257,8 @@ def corrupt_visibilities(
     antennas = np.unique(np.concatenate([ant1, ant2]))
     truth = _antenna_parameters(spec, antennas, band_hz)
     truth["spec"] = spec.to_dict()
+    if antenna_names is not None:
+        truth["antenna_names"] = [str(antenna_names[int(a)]) for a in antennas]
     index = {int(a): i for i, a in enumerate(antennas)}
     i1 = np.array([index[int(a)] for a in ant1])
     i2 = np.array([index[int(a)] for a in ant2])
@@ -405,3 +413,12 @@ def score_flags(
         if kind == "all":
             out["false_flag"] = float(f[live][~m].mean())
     return out
+
+
+def truth_antenna_numbers(truth: dict, names) -> np.ndarray:
+    """Map antenna names (e.g. a Measurement Set's ``ANTENNA.NAME``) to the truth's numbers.
+
+    Names the truth does not know map to -1.
+    """
+    lookup = dict(zip(truth.get("antenna_names", []), truth["antennas"], strict=True))
+    return np.array([lookup.get(str(n), -1) for n in names])

@@ -548,12 +548,17 @@ def make_uvh5_group(
         from .corruptions import corrupt_visibilities
 
         # the truth is keyed by station number (the antenna's name in both layouts; the real
-        # layout numbers antennas from 0, one below their station)
+        # layout numbers antennas from 0, one below their station), and keeps the names
         station_of = 1 if real else 0
+        names = {
+            int(n) + station_of: str(a)
+            for n, a in zip(telescope.antenna_numbers, telescope.antenna_names, strict=True)
+        }
         corruption_truth = corrupt_visibilities(
             full, ant1=uv.ant_1_array + station_of, ant2=uv.ant_2_array + station_of,
             times_jd=uv.time_array,
             freqs_hz=freqs, spec=corruption, noise_jy=noise_jy or 1.0, band_hz=BAND_HZ,
+            antenna_names=names,
         )
     for it in nan_integrations:
         full.reshape(nt, nbls, nf, 2)[int(it)] = np.nan

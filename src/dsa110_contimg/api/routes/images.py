@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...database.tables import products as t
 from ...errors import NotFoundError
 from ..deps import Page, engine_dep, page_params
 from ..encoding import SafeJSONResponse, rows_to_csv
@@ -30,21 +28,10 @@ def _file(rec: dict) -> Path:
 
 
 def _members(engine, data_id: str) -> list[str] | None:
-    """Member images of a mosaic, when the mosaic tables say so (None when unknown)."""
-    from ...database import tables
+    """Member images of a mosaic (from ``mosaic_members``)."""
+    from ...database.mosaics import mosaic_member_ids
 
-    mosaics = getattr(tables, "mosaic_members", None)
-    if mosaics is None or "member_data_id" not in mosaics.c:
-        return None
-    key = "mosaic_data_id" if "mosaic_data_id" in mosaics.c else None
-    if key is None:
-        return None
-    order = mosaics.c["position"] if "position" in mosaics.c else mosaics.c.member_data_id
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(mosaics.c.member_data_id).where(mosaics.c[key] == data_id).order_by(order)
-        ).all()
-    return [r[0] for r in rows]
+    return mosaic_member_ids(engine, data_id)
 
 
 def _add_routes(prefix: str, kind: str) -> None:
@@ -96,15 +83,11 @@ def _add_routes(prefix: str, kind: str) -> None:
         rec = await run_in_threadpool(get_image_record, engine, data_id, kind=kind)
         path = _file(rec)
 
-        def _positions():
-            p = t.photometry
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(p.c.ra_deg, p.c.dec_deg, p.c.flags).where(p.c.data_id == data_id)
-                ).all()
-            return [(r.ra_deg, r.dec_deg, not r.flags) for r in rows]
+        from ...database.products import photometry_positions
 
-        positions = await run_in_threadpool(_positions) if overlay else []
+        positions = (
+            await run_in_threadpool(photometry_positions, engine, data_id) if overlay else []
+        )
         key = ("preview", str(path), path.stat().st_mtime_ns, len(positions), max_side, overlay)
         png = await run_in_threadpool(
             request.app.state.render_cache.get_or_make,

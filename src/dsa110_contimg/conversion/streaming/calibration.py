@@ -268,7 +268,10 @@ class CalibrationStep:
         solved = None
         match = cal.find_calibrator(info.phase_dec_deg, info.start_mjd, info.end_mjd, self.settings)
         if match is not None:
-            solved = self._solve(cal, group, ms_path, match, timings)
+            # solved before (a group released from waiting, or retried after a crash): reuse
+            solved = db.caltable_for_group(group.group_key, settings=self.settings)
+            if solved is None:
+                solved = self._solve(cal, group, ms_path, match, timings)
         chosen = None
         if solved is not None and solved.status == "valid":
             chosen = solved
@@ -289,7 +292,7 @@ class CalibrationStep:
                 db.set_group_waiting(group.id, until, reason=reason, settings=self.settings)
                 log.info("group %s: %s", group.group_key, reason)
                 return CalibrationPlan("waiting", solved=solved, reason=reason, timings=timings)
-        if match is None or solved is None:
+        if "flag" not in timings:  # not flagged by the calibrator recipe just now
             t0 = time.perf_counter()
             mask = None
             if chosen is not None and chosen.channel_mask_path:

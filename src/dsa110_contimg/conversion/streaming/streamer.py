@@ -117,11 +117,11 @@ def check_normalize_available() -> None:
     """
     try:
         from ...variability.pipeline import on_photometry_written  # noqa: F401
-    except ImportError:
+    except ImportError as exc:  # a broken installation: say what failed to import
         raise ConfigError(
             "--photometry-normalize needs the normalization stage "
-            "(dsa110_contimg.variability.pipeline), which is not available"
-        ) from None
+            f"(dsa110_contimg.variability.pipeline), which failed to import: {exc}"
+        ) from exc
 
 
 class Streamer:
@@ -446,11 +446,20 @@ class Streamer:
                 "watchdog + polling" if events.using_watchdog else "polling",
             )
         done: list[GroupOutcome] = []
+        stall_state: dict[str, bool] = {}
+        if once:  # files that just landed: wait until what is there has settled (issue 15)
+            self.wait_until_settled(stop_event)
         try:
             while not stop_event.is_set():
                 left = None if max_groups is None else max_groups - len(done)
+                if self._paused_for_disk():  # issue 15: disk watermark, no group failed
+                    if once:
+                        break
+                    events.wait(cfg.poll_interval_seconds)
+                    continue
                 done += self.step(max_groups=left, stop_event=stop_event)
                 done += self._failed_unprocessed(run_start, done)
+                self._check_stall(stall_state)  # issue 15: alert on a stalled stream
                 if once or (max_groups is not None and len(done) >= max_groups):
                     break
                 events.wait(cfg.poll_interval_seconds)
@@ -468,6 +477,48 @@ class Streamer:
                 self.input_dir, since, exclude=seen, settings=self.settings
             )
         ]
+
+    def _paused_for_disk(self) -> bool:
+        from .retention import disk_low
+
+        reason = disk_low(self.output_dir, self.settings, getattr(self, "free_bytes", None))
+        if reason != getattr(self, "paused", None):
+            (log.warning if reason else log.info)(reason or "disk space back: stream resumed")
+        self.paused = reason
+        return reason is not None
+
+    def _check_stall(self, state: dict[str, bool]) -> None:
+        cfg = self.settings.alerts
+        if cfg.webhook_url or cfg.smtp_host:
+            from ...alerts import check_stream_stall
+
+            check_stream_stall(queue.stream_status(self.settings), state=state,
+                               settings=self.settings)  # fmt: skip
+
+    def wait_until_settled(self, stop_event: threading.Event | None = None) -> None:
+        """Wait until the new files in the input directory have settled (``--once``).
+
+        Without this a ``--once`` pass right after files land would ingest nothing and leave
+        their group ``collecting``. Files still growing keep the wait going, for at most
+        ``group_timeout_seconds``.
+        """
+        cfg = self.settings.stream
+        stop_event = stop_event if stop_event is not None else threading.Event()
+        known = queue.known_paths(self.input_dir, settings=self.settings)
+        watcher = DirectoryWatcher(
+            self.input_dir, pattern=cfg.file_pattern, settle_seconds=cfg.file_settle_seconds,
+            use_watchdog=False,
+        )  # fmt: skip
+        end = time.monotonic() + cfg.group_timeout_seconds
+        try:
+            while not stop_event.is_set() and time.monotonic() < end:
+                wait = watcher.seconds_until_settled(known)
+                if wait <= 0:
+                    return
+                log.info("waiting %.1f s for files still being written to settle", wait)
+                stop_event.wait(min(wait + 0.05, max(0.0, end - time.monotonic())))
+        finally:
+            watcher.close()
 
     def close(self) -> None:
         """Release the watcher."""

@@ -101,6 +101,23 @@ class DirectoryWatcher:
                 out.append(p)
         return out
 
+    def seconds_until_settled(self, known: set[str], now: float | None = None) -> float:
+        """Seconds until every new file now present has been unchanged ``settle_seconds``.
+
+        0 when all are settled (or there are none). ``now`` may be injected (tests).
+        """
+        now = time.time() if now is None else now
+        wait = 0.0
+        for p in self.directory.glob(self.pattern):
+            if str(p) in known or p.name.startswith("."):
+                continue
+            try:
+                age = now - p.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            wait = max(wait, self.settle_seconds - age)
+        return wait
+
     def close(self) -> None:
         """Stop the watchdog observer."""
         if self._observer is not None:

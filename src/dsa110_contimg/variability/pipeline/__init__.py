@@ -7,6 +7,7 @@ What the job worker (:func:`on_photometry_written`), the CLI and the API call. F
 ``settings=None`` (``Settings()`` from the environment when omitted).
 """
 
+from .distributed import normalize_all_distributed
 from .ese import (
     confirm_candidate,
     dismiss_candidate,
@@ -23,6 +24,7 @@ from .normalize import (
     normalize_all,
     normalize_image,
     normalize_measurement,
+    normalize_one_image,
     on_photometry_written,
     set_references,
 )
@@ -37,8 +39,10 @@ __all__ = [
     "list_candidates",
     "list_references",
     "normalize_all",
+    "normalize_all_distributed",
     "normalize_image",
     "normalize_measurement",
+    "normalize_one_image",
     "on_photometry_written",
     "recompute_metrics",
     "reopen_candidate",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from astropy.table import Table
@@ -51,7 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_RECOMPUTE_CHUNK = 2000
+#: Sources per recomputation transaction (bounded memory on a big database).
+RECOMPUTE_CHUNK = 2000
 
 
 def _check_series(series: str) -> None:
@@ -180,17 +182,28 @@ def recompute_metrics(
             keys = store.photometry_keys(conn)
     keys = sorted(set(keys))
     written = 0
-    for i in range(0, len(keys), _RECOMPUTE_CHUNK):  # bounded memory on a big database
+    for i in range(0, len(keys), RECOMPUTE_CHUNK):  # bounded memory on a big database
         with write_transaction(engine) as conn:
-            written += _recompute(conn, keys[i : i + _RECOMPUTE_CHUNK], settings)
+            written += _recompute(conn, keys[i : i + RECOMPUTE_CHUNK], settings)
     return written
 
 
-def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
-    from .ese import update_candidates
+@dataclass(frozen=True)
+class MetricsOutcome:
+    """Recomputed (not yet stored) metrics of a block of sources.
 
+    ``series`` maps each metric series to ``(keys, packed state vectors, open_image,
+    derived metrics)`` (None when no source has points in it); ``all_keys`` are every source
+    of the block (whose old rows are replaced).
+    """
+
+    series: dict
+    all_keys: list
+
+
+def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> MetricsOutcome:
+    """Load the stored series of ``keys`` and rebuild their metric states (no write)."""
     p = _params(settings)
-    written = 0
     pts = store.metric_points(conn, keys, raw=_raw(settings))
     by_series, seen = series_points(
         pts.catalog,
@@ -202,20 +215,37 @@ def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
         pts.kind,
         confusion_noise=settings.normalize.confusion_noise_jy,
     )
-    all_keys_l = sorted(seen | set(keys))
+    out = {}
     for series in settings.normalize.metric_series:
-        store.delete_metrics(conn, series, all_keys_l)
         sp = by_series[series]
         if sp.keys:
             st = run_series(sp.mjd, sp.flux, sp.err, sp.image, merge=(series == "epoch"), **p)
             der = derive(st, cusum_k=p["cusum_k"])
-            written += _store_states(conn, sp.keys, series, st, der)
+            out[series] = (sp.keys, pack_states(st), list(st["open_image"]), der)
         else:
-            der = None
+            out[series] = None
+    return MetricsOutcome(out, sorted(seen | set(keys)))
+
+
+def store_metrics(conn, oc: MetricsOutcome, settings: Settings) -> int:
+    """Replace the metric rows and ESE candidates of a block (caller's write transaction)."""
+    from .ese import update_candidates
+
+    written = 0
+    for series in settings.normalize.metric_series:
+        store.delete_metrics(conn, series, oc.all_keys)
+        got = oc.series[series]
+        keys, der = ([], None) if got is None else (got[0], got[3])
+        if got is not None:
+            written += store.upsert_metrics(conn, got[0], series, got[1], got[2], got[3])
         if series == settings.normalize.ese_series:
-            update_candidates(conn, sp.keys, series, der, recompute_keys=all_keys_l)
-    rebuild_sources(conn, all_keys_l)  # the per-source table, exact from the stored rows
+            update_candidates(conn, keys, series, der, recompute_keys=oc.all_keys)
+    rebuild_sources(conn, oc.all_keys)  # the per-source table, exact from the stored rows
     return written
+
+
+def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
+    return store_metrics(conn, compute_metrics(conn, keys, settings), settings)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
-from ...database import metrics as mstore
 from ...database import normalization as store
 from ...database.caltables import excluded_from_science
-from ...errors import CatalogError, ContimgError, NormalizationError, NotFoundError
+from ...errors import ContimgError, NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
     apply_factor,
     canonical_catalog,
     normalize_image_arrays,
 )
-from ..references import assess_references, covering_circle, reference_baselines
+from .references import (
+    _establish,
+    _sync_master_references,
+    drop_variable_references,
+    establish_baselines,
+    list_references,
+    set_references,
+)
 
 __all__ = [
     "establish_baselines",
@@ -35,6 +41,7 @@ __all__ = [
     "normalize_all",
     "normalize_image",
     "normalize_measurement",
+    "normalize_one_image",
     "on_photometry_written",
     "set_references",
 ]
@@ -47,115 +54,6 @@ def _now() -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# references
-
-
-def set_references(
-    refs: Iterable[tuple[str, str]] | Iterable[dict],
-    *,
-    origin: str = "explicit",
-    settings: Settings | None = None,
-) -> int:
-    """Register reference sources (kept if already present).
-
-    Parameters
-    ----------
-    refs : iterable of (catalog, source_id) or dicts with those keys
-        The references.
-    origin : str
-        ``explicit`` (a given set) or ``master`` (the master catalog's selection).
-    settings : Settings, optional
-        Settings naming the database.
-
-    Returns
-    -------
-    int
-        Number of references added.
-    """
-    settings = resolve_settings(settings)
-    keys = []
-    for r in refs:
-        cat, sid = (r["catalog"], r["source_id"]) if isinstance(r, dict) else r
-        keys.append((canonical_catalog(str(cat)), str(sid)))
-    with write_transaction(get_engine(settings)) as conn:
-        return store.add_references(conn, keys, origin=origin, now=_now())
-
-
-def list_references(*, status: str | None = None, settings: Settings | None = None) -> list[dict]:
-    """Return the reference sources (with baselines, status and drop reasons) as dicts."""
-    settings = resolve_settings(settings)
-    with get_engine(settings).connect() as conn:
-        return store.list_references(conn, status=status)
-
-
-def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
-    """Add the master catalog's reference candidates lying on an image (if the catalog exists)."""
-    try:
-        from ...catalog import query_sources  # provided by the catalog stage
-    except ImportError:
-        return 0
-    box = store.measured_box(conn, data_id)
-    if box is None:
-        return 0
-    ra_c, dec_c, radius = covering_circle(*box, centre=store.image_centre(conn, data_id))
-    try:
-        table = query_sources("master", ra_c, dec_c, radius, settings=settings)
-    except CatalogError as exc:
-        log.debug("no master-catalog references for %s: %s", data_id, exc)
-        return 0
-    if "is_reference" not in table.colnames or len(table) == 0:
-        return 0
-    sel = np.asarray(table["is_reference"], dtype=bool)
-    keys = [("master", str(s)) for s in np.asarray(table["source_id"])[sel]]
-    return store.add_references(conn, keys, origin="master", now=_now())
-
-
-def _establish(conn, keys, settings: Settings) -> list[tuple[str, str]]:
-    """Set the baselines of ``keys`` that have enough good epochs; return those established."""
-    k = settings.normalize.baseline_epochs
-    pts = store.reference_points(conn, (s for _, s in keys))
-    baselines = reference_baselines(
-        keys, pts.catalog, pts.source_id, pts.mjd, pts.flux, pts.err, baseline_epochs=k
-    )
-    store.set_baselines(conn, baselines, n_baseline=k, now=_now())
-    return list(baselines)
-
-
-def establish_baselines(
-    *,
-    force: bool = False,
-    references: Iterable[tuple[str, str]] | None = None,
-    settings: Settings | None = None,
-) -> list[tuple[str, str]]:
-    """Establish reference baselines from stored photometry.
-
-    Parameters
-    ----------
-    force : bool
-        Re-establish every reference (dropped ones included: they get a fresh chance),
-        not only candidates without a baseline.
-    references : iterable of (catalog, source_id), optional
-        Restrict to these references.
-    settings : Settings, optional
-        Settings naming the database.
-
-    Returns
-    -------
-    list of (catalog, source_id)
-        References whose baseline was (re-)established. Images are not re-normalized here;
-        :func:`normalize_all` does both.
-    """
-    settings = resolve_settings(settings)
-    with write_transaction(get_engine(settings)) as conn:
-        statuses = ["candidate", "active", "dropped"] if force else ["candidate"]
-        keys = list(store.reference_rows(conn, statuses))
-        if references is not None:
-            wanted = {(canonical_catalog(c), s) for c, s in references}
-            keys = [key for key in keys if key in wanted]
-        return _establish(conn, keys, settings)
-
-
-# --------------------------------------------------------------------------------------------
 # per-image normalization
 
 
@@ -163,17 +61,47 @@ def _store(conn, rec: ImageNormalization) -> None:
     store.store_normalization(conn, rec.to_dict(), now=_now())
 
 
-def _normalize_image(
-    conn, data_id: str, settings: Settings, refs_seen: set | None = None
-) -> ImageNormalization:
-    ns = settings.normalize
+@dataclass(frozen=True)
+class ImageOutcome:
+    """A computed (not yet stored) normalization of one image.
 
-    def refuse(reason: str) -> ImageNormalization:
+    ``normalized_flux_jy`` None means refused: the image's normalized values are cleared.
+    """
+
+    record: ImageNormalization
+    ids: np.ndarray
+    normalized_flux_jy: np.ndarray | None
+    normalized_flux_err_jy: np.ndarray | None
+    references_seen: frozenset
+
+
+def active_baselines(conn) -> dict[tuple[str, str], float]:
+    """Baseline flux of every active reference (NaN when unset), keyed by canonical key."""
+    return {
+        key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
+        for key, r in store.reference_rows(conn, ["active"]).items()
+    }
+
+
+def compute_image(
+    conn, data_id: str, settings: Settings, baselines: dict | None = None
+) -> ImageOutcome:
+    """Load one image's rows and the active references; normalize (no write).
+
+    ``baselines`` (from :func:`active_baselines`) saves reading the references again when
+    many images are normalized against the same ones.
+
+    Raises
+    ------
+    NotFoundError
+        No image or photometry with that ``data_id``.
+    """
+    ns = settings.normalize
+    none = np.zeros(0, dtype=np.int64)
+
+    def refuse(reason: str) -> ImageOutcome:
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
-        store.clear_normalized(conn, data_id)
-        _store(conn, rec)
-        log.info("image %s not normalizable: %s", data_id, reason)
-        return rec
+        return ImageOutcome(rec, none, None, None, frozenset())
 
     if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
         raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
@@ -185,11 +113,8 @@ def _normalize_image(
     rows = store.image_photometry(conn, data_id)
     if not len(rows):
         return refuse("no photometry on the image")
-    active = store.reference_rows(conn, ["active"])
-    baselines = {
-        key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
-        for key, r in active.items()
-    }
+    if baselines is None:
+        baselines = active_baselines(conn)
     out = normalize_image_arrays(
         data_id,
         rows.catalog,
@@ -202,16 +127,34 @@ def _normalize_image(
         clip_sigma=ns.clip_sigma,
         max_iter=ns.clip_iterations,
     )
+    return ImageOutcome(
+        out.record,
+        rows.ids,
+        out.normalized_flux_jy,
+        out.normalized_flux_err_jy,
+        out.references_seen,
+    )
+
+
+def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
+    """Store a computed normalization (inside the caller's write transaction)."""
+    if oc.normalized_flux_jy is None:
+        store.clear_normalized(conn, oc.record.data_id)
+        _store(conn, oc.record)
+        log.info("image %s not normalizable: %s", oc.record.data_id, oc.record.reason)
+        return oc.record
+    store.write_normalized(conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy)
+    _store(conn, oc.record)
+    return oc.record
+
+
+def _normalize_image(
+    conn, data_id: str, settings: Settings, refs_seen: set | None = None
+) -> ImageNormalization:
+    oc = compute_image(conn, data_id, settings)
     if refs_seen is not None:
-        refs_seen.update(out.references_seen)
-    if out.normalized_flux_jy is None:
-        store.clear_normalized(conn, data_id)
-        _store(conn, out.record)
-        log.info("image %s not normalizable: %s", data_id, out.record.reason)
-        return out.record
-    store.write_normalized(conn, rows.ids, out.normalized_flux_jy, out.normalized_flux_err_jy)
-    _store(conn, out.record)
-    return out.record
+        refs_seen.update(oc.references_seen)
+    return store_image(conn, oc)
 
 
 def normalize_image(data_id: str, *, settings: Settings | None = None) -> ImageNormalization:
@@ -237,6 +180,34 @@ def normalize_image(data_id: str, *, settings: Settings | None = None) -> ImageN
     settings = resolve_settings(settings)
     with write_transaction(get_engine(settings)) as conn:
         return _normalize_image(conn, data_id, settings)
+
+
+def normalize_one_image(data_id: str, *, settings: Settings | None = None) -> ImageNormalization:
+    """Establish pending baselines, normalize one image, recompute its sources' metrics.
+
+    What ``contimg photometry normalize --image DATA_ID`` runs.
+
+    Parameters
+    ----------
+    data_id : str
+        The image's (or mosaic's) ``data_id``.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    ImageNormalization
+        The stored record.
+    """
+    from .metrics import recompute_metrics
+
+    settings = resolve_settings(settings)
+    establish_baselines(settings=settings)
+    rec = normalize_image(data_id, settings=settings)
+    with get_engine(settings).connect() as conn:
+        keys = sorted(store.sources_on_products(conn, [data_id]))
+    recompute_metrics(keys, settings=settings)
+    return rec
 
 
 def get_image_normalization(
@@ -295,49 +266,6 @@ def normalize_measurement(
 
 
 # --------------------------------------------------------------------------------------------
-# variable references
-
-
-def _drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[str, str]]:
-    """Drop active references whose normalized light curve varies; return those dropped."""
-    ns = settings.normalize
-    series = "image" if "image" in ns.metric_series else ns.metric_series[0]
-    refs = store.reference_rows(conn, ["active"])
-    if keys is not None:
-        wanted = set(keys)
-        refs = {k: v for k, v in refs.items() if k in wanted}
-    if not refs:
-        return []
-    rows = [
-        (canonical_catalog(c), s, eta, n)
-        for c, s, eta, n in mstore.reference_metrics(conn, series, [s for _, s in refs])
-    ]
-    rows = [r for r in rows if (r[0], r[1]) in refs]
-    tests = assess_references(
-        [r[2] for r in rows],
-        [r[3] for r in rows],
-        series=series,
-        drop_chi2=ns.reference_drop_chi2,
-        drop_p=ns.reference_drop_p,
-        min_epochs=ns.reference_min_epochs,
-    )
-    dropped = []
-    now = _now()
-    for (c, s, _, _), t in zip(rows, tests, strict=True):
-        if t is None:
-            continue
-        key = (c, s)
-        store.record_reference_test(
-            conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
-        )
-        if t.drop:
-            store.drop_reference(conn, key, reason=t.reason, now=now)
-            log.warning("reference %s:%s dropped, %s", key[0], key[1], t.reason)
-            dropped.append(key)
-    return dropped
-
-
-# --------------------------------------------------------------------------------------------
 # whole-database and per-item entry points
 
 
@@ -376,7 +304,7 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
             counts[rec.status] += 1
         recompute_metrics(settings=settings)
         with write_transaction(engine) as conn:
-            new = _drop_variable_references(conn, settings)
+            new = drop_variable_references(conn, settings)
         dropped += new
         if not new:
             break
@@ -457,5 +385,5 @@ def on_photometry_written(
         out["metrics"] = update_metrics_for_image(data_id, settings=settings)
     if normalize and refs_seen:
         with write_transaction(engine) as conn:
-            out["dropped"] = len(_drop_variable_references(conn, settings, refs_seen))
+            out["dropped"] = len(drop_variable_references(conn, settings, refs_seen))
     return out

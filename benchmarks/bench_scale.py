@@ -1,0 +1,599 @@
+"""A survey's worth of data on PostgreSQL (issue 17): load, bytes per row, reads, re-normalization.
+
+``make bench-scale`` (``SCALE_ROWS=1e7`` by default, ``1e8`` for the full size) generates a
+synthetic survey straight into a PostgreSQL server of its own (started like the tests' one,
+``scripts/pg-test-server.sh`` on port ``SCALE_PG_PORT``, default 54339, data under
+``SCALE_PG_DIR``), through the project's own schema (migrations), and measures:
+
+- **load**: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
+  observed for weeks each, 288 images a day, realistic fluxes/errors/flags, 0.5 % variable
+  sources), written with binary ``COPY`` with the indexes dropped and built after the load:
+  rows/s, index build time, bytes per row of the table and of each index; the same for the
+  compact candidate layout (integer keys, float4, per-image columns out of the row);
+- **reads**, p50/p99 over many random sources: a light curve of ~1,000 points
+  (``get_lightcurve``, image and epoch series) warm, and cold (fresh server, page cache
+  dropped when ``/proc/sys/vm/drop_caches`` is writable), in arrival order and after
+  clustering by source; a 0.5 deg cone (``query_sources`` on the catalog store: no photometry
+  touched); a sources page filtered on eta/V (``source_metrics``, paginated);
+- **a new epoch** of 10,000 measurements (``photometry_insert`` + ``on_photometry_written``:
+  normalization, metrics, ESE) and the **full re-normalization + metrics rebuild** as a Dask
+  graph (``normalize_all_distributed``), its compute phase with 1 and 2 workers;
+- EXPLAIN (ANALYZE, BUFFERS) of the light-curve and per-image statements.
+
+Figures are printed and written to ``.bench-out/scale-<rows>.json``. Run niced: the machine is
+shared. ``python benchmarks/bench_scale.py --rows 1e6`` for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".bench-out"
+PER_IMAGE = 650
+POINTS_PER_SOURCE = 1000
+STRIP_DEG = 3.5
+SEED = 17
+
+
+def _pg_server(port: int, data_dir: str) -> str:
+    env = dict(os.environ, CONTIMG_PG_PORT=str(port), CONTIMG_PG_DIR=data_dir)
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "pg-test-server.sh")],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _as_pg(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _restart(port: int, data_dir: str) -> bool:
+    """Restart the bench server and drop the page cache (when allowed); True if dropped."""
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    subprocess.run(_as_pg([str(bindir / "pg_ctl"), "-D", data_dir, "-w", "-m", "fast", "stop"]),
+                   check=True, capture_output=True)  # fmt: skip
+    dropped = False
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        dropped = True
+    except OSError:
+        pass
+    _pg_server(port, data_dir)  # started again as the first time (same options)
+    return dropped
+
+
+def _pct(x: list[float]) -> dict:
+    a = np.asarray(x) * 1e3
+    return {"p50_ms": round(float(np.percentile(a, 50)), 2),
+            "p99_ms": round(float(np.percentile(a, 99)), 2), "n": len(x)}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the survey
+
+
+class Survey:
+    """The synthetic survey: sources in declination strips, images sweeping each strip."""
+
+    def __init__(self, rows: int, seed: int = SEED):
+        rng = np.random.default_rng(seed)
+        self.n_sources = max(PER_IMAGE * 2, int(round(rows / POINTS_PER_SOURCE)))
+        self.n_images = int(round(rows / PER_IMAGE))
+        n_strips = max(1, min(20, self.n_sources // 2000))
+        self.strip = np.sort(rng.integers(0, n_strips, self.n_sources))
+        dec0 = -10.0 + STRIP_DEG * self.strip
+        self.dec = dec0 + rng.uniform(-STRIP_DEG / 2, STRIP_DEG / 2, self.n_sources)
+        self.ra = np.zeros(self.n_sources)
+        for s in range(n_strips):  # RA order inside each strip
+            m = self.strip == s
+            self.ra[m] = np.sort(rng.uniform(0, 360, m.sum()))
+        self.flux = 10 ** rng.uniform(np.log10(0.005), np.log10(2.0), self.n_sources)
+        self.ids = np.array([f"SCL{i:08d}" for i in range(self.n_sources)])
+        self.variable = rng.random(self.n_sources) < 0.005
+        self.is_ref = (~self.variable) & (self.flux > 0.1) & (rng.random(self.n_sources) < 0.3)
+        # images: strips in turn (a strip is held for weeks), each image the next block of
+        # PER_IMAGE sources of its strip (half overlapping the previous one)
+        starts = np.flatnonzero(np.r_[True, np.diff(self.strip) != 0])
+        sizes = np.diff(np.r_[starts, self.n_sources])
+        per_strip = np.maximum(1, np.round(self.n_images * sizes / self.n_sources)).astype(int)
+        self.n_images = int(per_strip.sum())
+        self.image_strip = np.repeat(np.arange(n_strips), per_strip)
+        self.image_first = np.concatenate(
+            [st + (np.arange(k) * (PER_IMAGE // 2)) % max(1, sz) for st, sz, k in
+             zip(starts, sizes, per_strip, strict=True)]
+        )  # fmt: skip
+        self.strip_start = dict(zip(range(n_strips), starts.tolist(), strict=True))
+        self.strip_size = dict(zip(range(n_strips), sizes.tolist(), strict=True))
+        self.mjd = 60000.0 + np.arange(self.n_images) / 288.0
+        self.gain = 1.0 + 0.03 * rng.standard_normal(self.n_images)
+        self.rng = rng
+
+    def members(self, i: int) -> np.ndarray:
+        s = int(self.image_strip[i])
+        st, sz = self.strip_start[s], self.strip_size[s]
+        k = min(PER_IMAGE, sz)
+        return st + (self.image_first[i] - st + np.arange(k)) % sz
+
+    def data_id(self, i: int) -> str:
+        return f"scale-{i:07d}"
+
+    def measure(self, i: int, rng) -> dict:
+        idx = self.members(i)
+        t = self.mjd[i]
+        f = self.flux[idx] * self.gain[i]
+        v = self.variable[idx]
+        f = np.where(v, f * (1 + 0.2 * np.sin(t / 7.0 + idx)), f)
+        # thermal noise and a 0.5 % calibration floor (in the errors too)
+        err = np.hypot(1.5e-3, 0.005 * self.flux[idx])
+        f = f + err * rng.standard_normal(idx.size)
+        flags = np.where(rng.random(idx.size) < 0.01, "edge", "")
+        return {"idx": idx, "flux": f, "err": err, "flags": flags, "mjd": t}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _constraints(cur, table: str) -> tuple[list[tuple[str, str]], list[str]]:
+    cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('p', 'u')", (table,))  # fmt: skip
+    cons = cur.fetchall()
+    cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        (table, table),
+    )
+    return cons, [d for _, d in cur.fetchall()]
+
+
+def load(url: str, sv: Survey) -> dict:
+    """COPY the survey into ``photometry`` (indexes dropped, rebuilt after); images, registry."""
+    import psycopg
+
+    from dsa110_contimg import __version__
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    rng = np.random.default_rng(SEED + 1)
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+        cons, index_defs = _constraints(cur, "photometry")
+        for name, _ in cons:
+            cur.execute(f"ALTER TABLE photometry DROP CONSTRAINT {name}")
+        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'photometry'")
+        for (name,) in cur.fetchall():
+            cur.execute(f"DROP INDEX {name}")
+        now = time.time()
+        with cur.copy("COPY images (data_id, path, kind, mjd_start, mjd_mid, mjd_end, "
+                      "ra_center_deg, dec_center_deg, created_at) FROM STDIN") as cp:  # fmt: skip
+            for i in range(sv.n_images):
+                m = sv.members(i)
+                cp.write_row((sv.data_id(i), f"sim://{sv.data_id(i)}", "image",
+                              sv.mjd[i] - 0.0018, sv.mjd[i], sv.mjd[i] + 0.0018,
+                              float(sv.ra[m].mean()), float(sv.dec[m].mean()), now))  # fmt: skip
+        with cur.copy("COPY data_registry (data_id, data_type, path, status, qa_status, "
+                      "photometry_status, created_at, updated_at) FROM STDIN") as cp:  # fmt: skip
+            for i in range(sv.n_images):
+                cp.write_row((sv.data_id(i), "image", f"sim://{sv.data_id(i)}", "registered",
+                              "passed", "completed", now, now))  # fmt: skip
+        cols = ("data_id, catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flux_jy, "
+                "flux_err_jy, local_rms_jy, snr, chi2, dof, flags, mjd, job_id, "
+                "software_version, measured_at")  # fmt: skip
+        types = ["text", "text", "text", "float8", "float8", "float8", "float8", "float8",
+                 "float8", "float8", "float8", "int4", "text", "float8", "int4", "text",
+                 "float8"]  # fmt: skip
+        t0 = time.perf_counter()
+        n = 0
+        with cur.copy(f"COPY photometry ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(types)
+            for i in range(sv.n_images):
+                m = sv.measure(i, rng)
+                idx = m["idx"]
+                did = sv.data_id(i)
+                rows = zip(
+                    [did] * idx.size, ["nvss"] * idx.size, sv.ids[idx].tolist(),
+                    sv.ra[idx].tolist(), sv.dec[idx].tolist(), (sv.flux[idx] * 1e3).tolist(),
+                    m["flux"].tolist(), m["err"].tolist(), m["err"].tolist(),
+                    (m["flux"] / m["err"]).tolist(), [1.0] * idx.size, [1] * idx.size,
+                    m["flags"].tolist(), [m["mjd"]] * idx.size, [1] * idx.size,
+                    [__version__] * idx.size, [now] * idx.size,
+                    strict=True,
+                )  # fmt: skip
+                for r in rows:
+                    cp.write_row(r)
+                n += idx.size
+                if i % 2000 == 0:
+                    print(f"  copied {n:,} rows", flush=True)
+        t_copy = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for name, definition in cons:
+            cur.execute(f"ALTER TABLE photometry ADD CONSTRAINT {name} {definition}")
+        for definition in index_defs:
+            cur.execute(definition)
+        t_index = time.perf_counter() - t1
+        cur.execute("ANALYZE photometry")
+        cur.execute("ANALYZE images")
+        cur.execute("ANALYZE data_registry")
+    return {"rows": n, "copy_s": round(t_copy, 1), "rows_per_s": round(n / t_copy),
+            "index_build_s": round(t_index, 1)}  # fmt: skip
+
+
+def sizes(url: str, table: str, rows: int) -> dict:
+    """Bytes per row of a table (heap + TOAST) and of each of its indexes."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT pg_table_size(%s::regclass)", (table,))
+        out = {"table_B_per_row": round(cur.fetchone()[0] / rows, 1)}
+        cur.execute("SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) "
+                    "FROM pg_index WHERE indrelid = %s::regclass", (table,))  # fmt: skip
+        for name, size in cur.fetchall():
+            out[f"{name}_B_per_row"] = round(size / rows, 1)
+        out["total_B_per_row"] = round(sum(out.values()), 1)
+    return out
+
+
+COMPACT_DDL = """
+CREATE TABLE phot_products AS
+  SELECT row_number() OVER (ORDER BY mjd_mid, data_id)::int4 AS product_key, data_id,
+         mjd_mid AS mjd FROM images;
+ALTER TABLE phot_products ADD PRIMARY KEY (product_key);
+CREATE UNIQUE INDEX ON phot_products (data_id);
+CREATE TABLE phot_sources AS
+  SELECT row_number() OVER (ORDER BY catalog, source_id)::int4 AS source_key, catalog,
+         source_id, min(ra_deg) AS ra_deg, min(dec_deg) AS dec_deg,
+         floor((min(dec_deg) + 90) / 3.5)::int2 AS strip
+  FROM photometry GROUP BY catalog, source_id;
+ALTER TABLE phot_sources ADD PRIMARY KEY (source_key);
+CREATE UNIQUE INDEX ON phot_sources (catalog, source_id);
+CREATE TABLE photometry_compact (
+  source_key int4 NOT NULL, product_key int4 NOT NULL, flux_jy float4, flux_err_jy float4,
+  local_rms_jy float4, snr float4, chi2 float4, normalized_flux_jy float4,
+  normalized_flux_err_jy float4, dof int2, flags int2 NOT NULL DEFAULT 0);
+INSERT INTO photometry_compact
+  SELECT s.source_key, pr.product_key, p.flux_jy, p.flux_err_jy, p.local_rms_jy, p.snr,
+         p.chi2, p.normalized_flux_jy, p.normalized_flux_err_jy, p.dof,
+         (p.flags <> '')::int::int2
+  FROM photometry p JOIN phot_sources s USING (catalog, source_id)
+  JOIN phot_products pr USING (data_id)
+  ORDER BY s.strip, s.source_key, pr.product_key;
+ALTER TABLE photometry_compact ADD PRIMARY KEY (source_key, product_key);
+CREATE INDEX ON photometry_compact USING brin (product_key);
+ANALYZE photometry_compact; ANALYZE phot_sources; ANALYZE phot_products;
+CREATE VIEW photometry_compact_view AS
+  SELECT pr.data_id, s.catalog, s.source_id, s.ra_deg, s.dec_deg, c.flux_jy::float8 AS flux_jy,
+         c.flux_err_jy::float8 AS flux_err_jy, c.normalized_flux_jy::float8 AS normalized_flux_jy,
+         c.normalized_flux_err_jy::float8 AS normalized_flux_err_jy, pr.mjd,
+         CASE WHEN c.flags = 0 THEN '' ELSE 'flagged' END AS flags
+  FROM photometry_compact c JOIN phot_sources s USING (source_key)
+  JOIN phot_products pr USING (product_key);
+"""
+
+
+def compact(url: str, rows: int) -> dict:
+    """Build the compact candidate layout from the loaded table; its bytes per row."""
+    import psycopg
+
+    t0 = time.perf_counter()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute("DROP VIEW IF EXISTS photometry_compact_view")
+        for t in ("photometry_compact", "phot_sources", "phot_products"):
+            conn.execute(f"DROP TABLE IF EXISTS {t}")
+        for stmt in COMPACT_DDL.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+    out = {"build_s": round(time.perf_counter() - t0, 1), **sizes(url, "photometry_compact", rows)}
+    return out
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def lightcurves(settings, sv: Survey, n: int, rng) -> dict:
+    from dsa110_contimg.variability.pipeline import get_lightcurve
+
+    out = {}
+    picks = rng.choice(sv.n_sources, size=n, replace=False)
+    for series in ("image", "epoch"):
+        ts, pts = [], []
+        for i in picks:
+            t0 = time.perf_counter()
+            lc = get_lightcurve("nvss", str(sv.ids[i]), series=series, settings=settings)
+            ts.append(time.perf_counter() - t0)
+            pts.append(len(lc))
+        out[series] = {**_pct(ts), "median_points": int(np.median(pts))}
+    return out
+
+
+def compact_lightcurves(url: str, sv: Survey, n: int, rng) -> dict:
+    import psycopg
+
+    ts = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cur = conn.cursor()
+        for i in rng.choice(sv.n_sources, size=n, replace=False):
+            t0 = time.perf_counter()
+            cur.execute("SELECT mjd, data_id, flux_jy, flux_err_jy, normalized_flux_jy, "
+                        "normalized_flux_err_jy, flags FROM photometry_compact_view "
+                        "WHERE catalog = %s AND source_id = %s ORDER BY mjd",
+                        ("nvss", str(sv.ids[i])))  # fmt: skip
+            cur.fetchall()
+            ts.append(time.perf_counter() - t0)
+    return _pct(ts)
+
+
+def cones(settings, sv: Survey, n: int, rng) -> dict:
+    from astropy.table import Table
+
+    from dsa110_contimg.catalog import ingest_table, query_sources
+
+    ingest_table("nvss", Table({"source_id": sv.ids, "ra_deg": sv.ra, "dec_deg": sv.dec,
+                                "flux_mjy": sv.flux * 1e3}), settings=settings)  # fmt: skip
+    ts, counts = [], []
+    for i in rng.choice(sv.n_sources, size=n):
+        t0 = time.perf_counter()
+        t = query_sources("nvss", float(sv.ra[i]), float(sv.dec[i]), 0.5, settings=settings)
+        ts.append(time.perf_counter() - t0)
+        counts.append(len(t))
+    return {**_pct(ts), "median_sources": int(np.median(counts))}
+
+
+def source_pages(url: str, n: int, rng) -> dict:
+    import psycopg
+
+    ts = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM source_metrics WHERE series = 'epoch' AND eta > 2")
+        total = cur.fetchone()[0]
+        for _ in range(n):
+            off = int(rng.integers(0, max(1, total - 50)))
+            t0 = time.perf_counter()
+            cur.execute(
+                "SELECT catalog, source_id, eta, v, mean_flux_jy, n_points FROM source_metrics "
+                "WHERE series = 'epoch' AND eta > %s AND v > %s "
+                "ORDER BY eta DESC, source_id LIMIT 50 OFFSET %s",
+                (2.0, 0.01, off),
+            )
+            cur.fetchall()
+            ts.append(time.perf_counter() - t0)
+    return {**_pct(ts), "matching": total}
+
+
+def new_epoch(settings, sv: Survey) -> dict:
+    """10,000 new measurements: 16 images of 625 sources, stored and normalized one by one."""
+    from dsa110_contimg.database import photometry_insert
+    from dsa110_contimg.variability.pipeline import on_photometry_written
+
+    rng = np.random.default_rng(SEED + 2)
+    t_all = time.perf_counter()
+    per = []
+    first = sv.strip_start[0]
+    for k in range(16):
+        idx = first + (np.arange(625) + 312 * k) % sv.strip_size[0]
+        t = float(sv.mjd[-1] + (k + 1) / 288.0)
+        f = sv.flux[idx] * (1 + 0.03 * rng.standard_normal()) + 1.5e-3 * rng.standard_normal(
+            idx.size
+        )
+        did = f"scale-new-{k:02d}"
+        t0 = time.perf_counter()
+        photometry_insert({"data_id": did, "catalog": "nvss", "source_id": sv.ids[idx],
+                           "ra_deg": sv.ra[idx], "dec_deg": sv.dec[idx], "flux_jy": f,
+                           "flux_err_jy": np.full(idx.size, 1.5e-3), "mjd": t},
+                          settings=settings)  # fmt: skip
+        on_photometry_written(did, normalize=True, settings=settings)
+        per.append(time.perf_counter() - t0)
+    return {"epoch_10000_s": round(time.perf_counter() - t_all, 2), "per_image": _pct(per)}
+
+
+def renormalize(settings, workers: list[int], sample_images: int, sample_sources: int) -> dict:
+    """The Dask re-normalization: its compute phase with 1 and 2 workers, and the storing.
+
+    With ``sample_images``/``sample_sources`` (0 = everything) the tasks run on the first
+    blocks only and the full figures are extrapolated linearly (reported as such): the
+    per-image work does not depend on the history length, the per-source work is linear in it.
+    """
+    from distributed import Client, LocalCluster
+
+    from dsa110_contimg.database import get_engine, write_transaction
+    from dsa110_contimg.database import metrics as mstore
+    from dsa110_contimg.database import normalization as nstore
+    from dsa110_contimg.variability.pipeline.distributed import _metrics_block, _normalize_block
+    from dsa110_contimg.variability.pipeline.normalize import store_image
+
+    out: dict = {}
+    kwargs = settings.child_kwargs()
+    with get_engine(settings).connect() as conn:
+        ids = nstore.products_in_order(conn)
+        keys = sorted(set(mstore.photometry_keys(conn)))
+    use_ids = ids[:sample_images] if sample_images else ids
+    use_keys = keys[:sample_sources] if sample_sources else keys
+    blocks = [use_ids[i : i + 100] for i in range(0, len(use_ids), 100)]
+    chunks = [use_keys[i : i + 2000] for i in range(0, len(use_keys), 2000)]
+    out["sample"] = {"images": len(use_ids), "of_images": len(ids), "sources": len(use_keys),
+                     "of_sources": len(keys)}  # fmt: skip
+    last = None
+    for w in workers:
+        cluster = LocalCluster(
+            n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        with cluster, Client(cluster) as client:
+            client.submit(len, [1]).result()  # workers up
+            t0 = time.perf_counter()
+            futures = [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]
+            last = [f.result() for f in futures]
+            t1 = time.perf_counter()
+            for f in [client.submit(_metrics_block, kwargs, c, pure=False) for c in chunks]:
+                f.result()
+            t2 = time.perf_counter()
+        out[f"compute_{w}_workers_s"] = {"normalize": round(t1 - t0, 1),
+                                         "metrics": round(t2 - t1, 1),
+                                         "total": round(t2 - t0, 1)}  # fmt: skip
+        print(f"  compute phase, {w} worker(s): {out[f'compute_{w}_workers_s']}", flush=True)
+    if len(workers) > 1:
+        a = out[f"compute_{workers[0]}_workers_s"]["total"]
+        b = out[f"compute_{workers[-1]}_workers_s"]["total"]
+        out["speedup_1_to_2"] = round(a / b, 2)
+    # storing (the one writer): the sample's normalized columns and factors
+    t0 = time.perf_counter()
+    n_stored = 0
+    for outcomes in last[: max(1, len(last) // 4)]:
+        with write_transaction(get_engine(settings)) as conn:
+            for oc in outcomes:
+                store_image(conn, oc)
+                n_stored += 1
+    t_store = time.perf_counter() - t0
+    out["store_s_per_image"] = round(t_store / max(1, n_stored), 4)
+    c = out[f"compute_{workers[-1]}_workers_s"]
+    scale_i = len(ids) / max(1, len(use_ids))
+    scale_s = len(keys) / max(1, len(use_keys))
+    out["extrapolated_full_s"] = {
+        "compute_2_workers": round(c["normalize"] * scale_i + c["metrics"] * scale_s),
+        "store": round(out["store_s_per_image"] * len(ids)),
+    }
+    print(f"  storing {out['store_s_per_image']} s/image; extrapolated "
+          f"{out['extrapolated_full_s']}", flush=True)  # fmt: skip
+    return out
+
+
+def explain(url: str, sv: Survey) -> dict:
+    import psycopg
+
+    sid = str(sv.ids[len(sv.ids) // 2])
+    stmts = {
+        "lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT p.mjd, p.data_id, p.flux_jy, "
+                       "p.flux_err_jy, p.normalized_flux_jy, p.normalized_flux_err_jy, p.flags, "
+                       "i.kind FROM photometry p LEFT OUTER JOIN images i ON i.data_id = "
+                       "p.data_id WHERE p.catalog = 'nvss' AND p.source_id = %s "
+                       "ORDER BY p.mjd, p.data_id", (sid,)),
+        "image_rows": ("EXPLAIN (ANALYZE, BUFFERS) SELECT id, catalog, source_id, flux_jy, "
+                       "flux_err_jy, flags FROM photometry WHERE data_id = %s",
+                       (sv.data_id(sv.n_images // 2),)),
+        "compact_lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT mjd, data_id, flux_jy, "
+                               "flux_err_jy, flags FROM photometry_compact_view WHERE "
+                               "catalog = 'nvss' AND source_id = %s ORDER BY mjd", (sid,)),
+    }  # fmt: skip
+    out = {}
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        cur = conn.cursor()
+        for name, (sql, params) in stmts.items():
+            try:
+                cur.execute(sql, params)
+                out[name] = [r[0] for r in cur.fetchall()]
+            except psycopg.Error as exc:
+                conn.rollback()
+                out[name] = [f"error: {exc}"]
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=float, default=float(os.environ.get("SCALE_ROWS", "1e7")))
+    ap.add_argument("--samples", type=int, default=200, help="sources per latency figure")
+    ap.add_argument("--sample-images", type=int, default=2000,
+                    help="images the re-normalization tasks run on (0: all; else extrapolated)")
+    ap.add_argument("--sample-sources", type=int, default=4000,
+                    help="sources the metric tasks run on (0: all)")
+    ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = ap.parse_args(argv)
+    rows = int(args.rows)
+    port = int(os.environ.get("SCALE_PG_PORT", "54339"))
+    data_dir = os.environ.get("SCALE_PG_DIR", f"/tmp/contimg-scale-pg-{port}")
+    admin = _pg_server(port, data_dir)
+    from sqlalchemy import create_engine, text
+
+    name = f"scale_{rows}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    eng.dispose()
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    from dsa110_contimg.config import Settings
+    from dsa110_contimg.database import dispose_engine, get_engine
+    from dsa110_contimg.variability.pipeline import (
+        establish_baselines,
+        recompute_metrics,
+        set_references,
+    )
+
+    state = OUT / f"scale-state-{rows}"
+    settings = Settings(state_dir=state, database_url=url)
+    get_engine(settings)
+    sv = Survey(rows)
+    machine = f"{os.cpu_count()} cores (shared with 7 other engineers' work)"
+    res: dict = {"rows_target": rows, "images": sv.n_images, "sources": sv.n_sources,
+                 "machine": machine}  # fmt: skip
+    print(f"survey: {sv.n_images:,} images x ~{PER_IMAGE} sources, {sv.n_sources:,} sources",
+          flush=True)  # fmt: skip
+    res["load"] = load(url, sv)
+    print(f"load: {res['load']}", flush=True)
+    res["bytes_today_after_load"] = sizes(url, "photometry", res["load"]["rows"])
+    print(f"bytes/row after load: {res['bytes_today_after_load']}", flush=True)
+    set_references([("nvss", str(s)) for s in sv.ids[sv.is_ref]], settings=settings)
+    rng = np.random.default_rng(SEED + 3)
+    t0 = time.perf_counter()
+    established = establish_baselines(settings=settings)
+    res["establish_baselines_s"] = round(time.perf_counter() - t0, 1)
+    print(f"{len(established)} baselines in {res['establish_baselines_s']} s", flush=True)
+    res["renormalize"] = renormalize(settings, [1, 2], args.sample_images, args.sample_sources)
+    # the full metrics rebuild, serial, on the raw fluxes (the images are not all normalized)
+    raw = Settings(**{**settings.child_kwargs(), "normalize": {
+        **settings.child_kwargs()["normalize"], "variability_flux": "raw"}})  # fmt: skip
+    t0 = time.perf_counter()
+    n_metrics = recompute_metrics(settings=raw)
+    res["metrics_rebuild_serial_s"] = round(time.perf_counter() - t0, 1)
+    print(f"metrics rebuild (serial, all {n_metrics} rows): {res['metrics_rebuild_serial_s']} s",
+          flush=True)  # fmt: skip
+    dispose_engine(raw)
+    # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
+    res["bytes_today"] = sizes(url, "photometry", res["load"]["rows"])
+    res["compact"] = compact(url, res["load"]["rows"])
+    print(f"bytes/row today {res['bytes_today']}\ncompact {res['compact']}", flush=True)
+    res["lightcurve_warm_arrival_order"] = lightcurves(settings, sv, args.samples, rng)
+    res["compact_lightcurve_warm"] = compact_lightcurves(url, sv, args.samples, rng)
+    res["cone_0p5deg"] = cones(settings, sv, args.samples, rng)
+    res["sources_page"] = source_pages(url, args.samples, rng)
+    print({k: res[k] for k in ("lightcurve_warm_arrival_order", "compact_lightcurve_warm",
+                               "cone_0p5deg", "sources_page")}, flush=True)  # fmt: skip
+    res["new_epoch"] = new_epoch(settings, sv)
+    print(f"new epoch: {res['new_epoch']}", flush=True)
+    res["explain_arrival_order"] = explain(url, sv)
+    dispose_engine(settings)
+    res["cache_dropped"] = _restart(port, data_dir)
+    res["lightcurve_cold_arrival_order"] = lightcurves(settings, sv, min(50, args.samples), rng)
+    res["compact_lightcurve_cold"] = compact_lightcurves(url, sv, min(50, args.samples), rng)
+    t0 = time.perf_counter()
+    with get_engine(settings).begin() as conn:
+        conn.execute(text("CLUSTER photometry USING ix_photometry_source_id_mjd"))
+        conn.execute(text("ANALYZE photometry"))
+    res["cluster_by_source_s"] = round(time.perf_counter() - t0, 1)
+    dispose_engine(settings)
+    _restart(port, data_dir)
+    res["lightcurve_cold_clustered"] = lightcurves(settings, sv, min(50, args.samples), rng)
+    res["lightcurve_warm_clustered"] = lightcurves(settings, sv, args.samples, rng)
+    res["explain_clustered"] = explain(url, sv)
+    dispose_engine(settings)
+    print(json.dumps({k: v for k, v in res.items() if not k.startswith("explain")}, indent=1))
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"scale-{rows}.json").write_text(json.dumps(res, indent=1, default=str))
+    if not args.keep:
+        eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        eng.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,186 @@
+"""Reference sources of stored photometry: registering, baselines, dropping the variable.
+
+The arithmetic is :mod:`dsa110_contimg.variability.references`; the storage
+:mod:`dsa110_contimg.database.normalization` (``reference_sources``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from ...config import Settings, resolve_settings
+from ...database import get_engine, write_transaction
+from ...database import metrics as mstore
+from ...database import normalization as store
+from ...errors import CatalogError
+from ..normalization import canonical_catalog
+from ..references import assess_references, covering_circle, reference_baselines
+
+__all__ = [
+    "drop_variable_references",
+    "establish_baselines",
+    "list_references",
+    "set_references",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> float:
+    return time.time()
+
+
+# --------------------------------------------------------------------------------------------
+# references
+
+
+def set_references(
+    refs: Iterable[tuple[str, str]] | Iterable[dict],
+    *,
+    origin: str = "explicit",
+    settings: Settings | None = None,
+) -> int:
+    """Register reference sources (kept if already present).
+
+    Parameters
+    ----------
+    refs : iterable of (catalog, source_id) or dicts with those keys
+        The references.
+    origin : str
+        ``explicit`` (a given set) or ``master`` (the master catalog's selection).
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of references added.
+    """
+    settings = resolve_settings(settings)
+    keys = []
+    for r in refs:
+        cat, sid = (r["catalog"], r["source_id"]) if isinstance(r, dict) else r
+        keys.append((canonical_catalog(str(cat)), str(sid)))
+    with write_transaction(get_engine(settings)) as conn:
+        return store.add_references(conn, keys, origin=origin, now=_now())
+
+
+def list_references(*, status: str | None = None, settings: Settings | None = None) -> list[dict]:
+    """Return the reference sources (with baselines, status and drop reasons) as dicts."""
+    settings = resolve_settings(settings)
+    with get_engine(settings).connect() as conn:
+        return store.list_references(conn, status=status)
+
+
+def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
+    """Add the master catalog's reference candidates lying on an image (if the catalog exists)."""
+    try:
+        from ...catalog import query_sources  # provided by the catalog stage
+    except ImportError:
+        return 0
+    box = store.measured_box(conn, data_id)
+    if box is None:
+        return 0
+    ra_c, dec_c, radius = covering_circle(*box, centre=store.image_centre(conn, data_id))
+    try:
+        table = query_sources("master", ra_c, dec_c, radius, settings=settings)
+    except CatalogError as exc:
+        log.debug("no master-catalog references for %s: %s", data_id, exc)
+        return 0
+    if "is_reference" not in table.colnames or len(table) == 0:
+        return 0
+    sel = np.asarray(table["is_reference"], dtype=bool)
+    keys = [("master", str(s)) for s in np.asarray(table["source_id"])[sel]]
+    return store.add_references(conn, keys, origin="master", now=_now())
+
+
+def _establish(conn, keys, settings: Settings) -> list[tuple[str, str]]:
+    """Set the baselines of ``keys`` that have enough good epochs; return those established."""
+    k = settings.normalize.baseline_epochs
+    pts = store.reference_points(conn, (s for _, s in keys))
+    baselines = reference_baselines(
+        keys, pts.catalog, pts.source_id, pts.mjd, pts.flux, pts.err, baseline_epochs=k
+    )
+    store.set_baselines(conn, baselines, n_baseline=k, now=_now())
+    return list(baselines)
+
+
+def establish_baselines(
+    *,
+    force: bool = False,
+    references: Iterable[tuple[str, str]] | None = None,
+    settings: Settings | None = None,
+) -> list[tuple[str, str]]:
+    """Establish reference baselines from stored photometry.
+
+    Parameters
+    ----------
+    force : bool
+        Re-establish every reference (dropped ones included: they get a fresh chance),
+        not only candidates without a baseline.
+    references : iterable of (catalog, source_id), optional
+        Restrict to these references.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    list of (catalog, source_id)
+        References whose baseline was (re-)established. Images are not re-normalized here;
+        :func:`normalize_all` does both.
+    """
+    settings = resolve_settings(settings)
+    with write_transaction(get_engine(settings)) as conn:
+        statuses = ["candidate", "active", "dropped"] if force else ["candidate"]
+        keys = list(store.reference_rows(conn, statuses))
+        if references is not None:
+            wanted = {(canonical_catalog(c), s) for c, s in references}
+            keys = [key for key in keys if key in wanted]
+        return _establish(conn, keys, settings)
+
+
+# --------------------------------------------------------------------------------------------
+# variable references
+
+
+def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[str, str]]:
+    """Drop active references whose normalized light curve varies; return those dropped."""
+    ns = settings.normalize
+    series = "image" if "image" in ns.metric_series else ns.metric_series[0]
+    refs = store.reference_rows(conn, ["active"])
+    if keys is not None:
+        wanted = set(keys)
+        refs = {k: v for k, v in refs.items() if k in wanted}
+    if not refs:
+        return []
+    rows = [
+        (canonical_catalog(c), s, eta, n)
+        for c, s, eta, n in mstore.reference_metrics(conn, series, [s for _, s in refs])
+    ]
+    rows = [r for r in rows if (r[0], r[1]) in refs]
+    tests = assess_references(
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        series=series,
+        drop_chi2=ns.reference_drop_chi2,
+        drop_p=ns.reference_drop_p,
+        min_epochs=ns.reference_min_epochs,
+    )
+    dropped = []
+    now = _now()
+    for (c, s, _, _), t in zip(rows, tests, strict=True):
+        if t is None:
+            continue
+        key = (c, s)
+        store.record_reference_test(
+            conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
+        )
+        if t.drop:
+            store.drop_reference(conn, key, reason=t.reason, now=now)
+            log.warning("reference %s:%s dropped, %s", key[0], key[1], t.reason)
+            dropped.append(key)
+    return dropped

@@ -1,0 +1,29 @@
+"""Operator output: tables not cut at 80 columns in files, repeated log lines summarized."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from dsa110_contimg.cli._common import RepeatSummary, _width
+
+
+def test_tables_written_to_a_file_are_wide(monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert _width(io.StringIO()) == 200
+    monkeypatch.setenv("COLUMNS", "90")
+    assert _width(io.StringIO()) is None  # Rich then honours COLUMNS
+
+
+def test_repeated_messages_give_one_summary_line():
+    f = RepeatSummary(keep=3)
+    shown = []
+    for i in range(25):
+        rec = logging.LogRecord("x", logging.INFO, __file__, 1, "image %s not normalizable: %s",
+                                (f"img{i}", "too few references"), None)  # fmt: skip
+        if f.filter(rec):
+            shown.append(rec.getMessage())
+    other = logging.LogRecord("x", logging.WARNING, __file__, 1, "something else", (), None)
+    assert f.filter(other)
+    assert len(shown) == 3
+    assert f.summary() == ["... 22 more like: image … not normalizable: …"]

@@ -1,0 +1,65 @@
+"""Retention: ``contimg prune`` and the disk watermark at which the stream pauses."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import insert
+
+from dsa110_contimg.cli import main
+from dsa110_contimg.conversion.streaming import Streamer
+from dsa110_contimg.conversion.streaming.retention import disk_low, prune
+from dsa110_contimg.database import get_engine, write_transaction
+from dsa110_contimg.database.tables.stream import stream_groups
+
+
+def _group(settings, tmp_path, key, finished_at, status="completed"):
+    out = tmp_path / "out" / key
+    ms = out / f"{key}.ms"
+    (ms / "table").mkdir(parents=True)
+    (ms / "table" / "data").write_bytes(b"\0" * 1000)
+    prefix = out / key
+    for suffix in ("-image.fits", "-beam.fits", "-residual.fits", "-image-pb.fits"):
+        (out / f"{key}{suffix}").write_bytes(b"\0" * 100)
+    with write_transaction(get_engine(settings)) as conn:
+        conn.execute(insert(stream_groups).values(
+            group_key=key, group_time=0.0, input_dir=str(tmp_path), status=status, n_files=16,
+            expected_files=16, first_seen_at=0.0, last_file_at=0.0, finished_at=finished_at,
+            ms_path=str(ms), image_path=f"{prefix}-image-pb.fits",
+            updated_at=finished_at))  # fmt: skip
+    return ms, prefix
+
+
+def test_prune_keeps_recent_running_and_registered_images(settings, tmp_path):
+    now = 1_800_000_000.0
+    old_ms, old = _group(settings, tmp_path, "old", now - 3 * 86400)
+    new_ms, _ = _group(settings, tmp_path, "new", now - 3600)
+    run_ms, _ = _group(settings, tmp_path, "run", now - 9 * 86400, status="running")
+    rep = prune(older_than_days=1, intermediate=True, dry_run=True, now=now, settings=settings)
+    assert rep.groups == 1 and old_ms in rep.paths and old_ms.exists()  # dry run
+    rep = prune(older_than_days=1, intermediate=True, now=now, settings=settings)
+    assert not old_ms.exists() and rep.bytes >= 1300
+    assert not (old.parent / "old-image.fits").exists()
+    assert (old.parent / "old-image-pb.fits").exists()  # the registered image stays
+    assert new_ms.exists() and run_ms.exists()
+
+
+def test_prune_command(settings, tmp_path, capsys):
+    ms, _ = _group(settings, tmp_path, "g1", time.time() - 10 * 86400)
+    code = main(["--database-url", settings.database_url, "prune", "--older-than-days", "1"])
+    assert code == 0 and not ms.exists()
+    assert "1 path(s) of 1 group(s)" in capsys.readouterr().out
+
+
+def test_stream_pauses_below_the_watermark_and_resumes(settings, tmp_path, caplog):
+    settings.retention.min_free_gb = 10.0
+    assert "below the watermark" in disk_low(tmp_path, settings, lambda p: int(5e9))
+    assert disk_low(tmp_path, settings, lambda p: int(20e9)) is None
+    (tmp_path / "in").mkdir()
+    s = Streamer(tmp_path / "in", tmp_path / "out", settings=settings)
+    s.free_bytes = lambda p: int(1e9)  # injected: the disk is nearly full
+    assert s.run(once=True) == []
+    assert "paused" in s.paused and "contimg prune" in caplog.text
+    s.free_bytes = lambda p: int(50e9)
+    s.run(once=True)
+    assert s.paused is None and "stream resumed" in caplog.text
