@@ -110,8 +110,10 @@ class MosaicError(ContimgError):
 
 
 class CalibrationError(ContimgError):
-    """Flagging, calibration (a CASA task) or a calibrator look-up failed for a Measurement Set,
-    or the stream cannot calibrate a group."""
+    """Flagging, calibration or a calibrator look-up failed, or a group cannot be calibrated.
+
+    Raised for a Measurement Set when a CASA task fails, or by the stream for a group.
+    """
 
 
 class NormalizationError(ContimgError):

@@ -23,7 +23,8 @@ def test_vectorized_matches_scalar():
     rng = np.random.default_rng(1)
     ra = rng.uniform(0, 360, 200)
     dec = rng.uniform(-90, 90, 200)
-    assert position_source_ids(ra, dec) == [position_source_id(a, d) for a, d in zip(ra, dec)]
+    expected = [position_source_id(a, d) for a, d in zip(ra, dec, strict=True)]
+    assert position_source_ids(ra, dec) == expected
 
 
 @pytest.mark.parametrize("ra,dec", [(np.nan, 0.0), (0.0, 91.0)])

@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::astropy.wcs.
 
 def test_waits_then_imaged_uncalibrated_and_excluded(settings, small_group, tmp_path):
     from astropy.io import fits
-    from dsa110_contimg.calibration.casa import casa_available
 
+    from dsa110_contimg.calibration.casa import casa_available
     from dsa110_contimg.database import get_data
     from dsa110_contimg.database.caltables import image_calibration
 

@@ -133,7 +133,8 @@ def test_normalization_on_real_catalog_file(case, tmp_path, data_dir):
     assert all(d in norm for d in data_ids) and not not_norm, not_norm
     if variable is not None:
         dropped = {r.source_id: r.drop_reason for r in ref_rows if r.status == "dropped"}
-        assert variable in dropped and "variable" in dropped[variable], [r for r in ref_rows if r.source_id == variable]
+        mine = [r for r in ref_rows if r.source_id == variable]
+        assert variable in dropped and "variable" in dropped[variable], mine
 
     # light curves of every stable source measured cleanly on every image
     rows = [photometry_for_data(d, settings=settings) for d in data_ids]

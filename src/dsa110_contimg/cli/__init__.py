@@ -15,20 +15,21 @@ from typing import Annotated
 
 import typer
 
-from . import (
+from . import (  # issue 15: contimg images add, contimg prune
     calibrate,
     caltables,
     catalog,
     db,
     demo,
+    images,
     jobs,
     mosaic,
     photometry,
+    prune,
     serve,
     stream,
     variability,
 )
-from . import images, prune  # issue 15: contimg images add, contimg prune
 from ._common import Groups, setup_logging
 
 __all__ = ["app", "main"]

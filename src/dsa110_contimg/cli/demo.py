@@ -51,7 +51,7 @@ def _bundled(name: str) -> Path:
 
 
 def _demo_settings(settings: Settings, output_dir: Path) -> Settings:
-    """The demo's settings: the caller's, with a short mosaic cadence and its own folders."""
+    """Return the demo's settings: the caller's, with a short mosaic cadence and own folders."""
     data = settings.child_kwargs()
     data["mosaic"].update({"images_per_mosaic": 4, "overlap": 1, "min_images": 3,
                            "output_dir": str(output_dir / "mosaics")})
@@ -247,7 +247,7 @@ def _stream(settings: Settings, output_dir: Path, n_groups: int, corrupt: bool =
 
 
 def _pick_dip_source(sky, refs: set[str], noise_jy: float) -> int:
-    """A compact, isolated, non-reference source near SNR 50."""
+    """Return a compact, isolated, non-reference source near SNR 50."""
     ra = np.asarray(sky["ra_deg"], dtype=float)
     dec = np.asarray(sky["dec_deg"], dtype=float)
     flux = np.asarray(sky["flux_mjy"], dtype=float) / 1e3
@@ -279,7 +279,7 @@ def _variability(settings: Settings, output_dir: Path, n_epochs: int) -> None:
     noise_jy = 1.5e-3
     sky = query_sources("nvss", FIELD_RA_DEG, FIELD_DEC_DEG, 2.4, settings=settings)
     master = query_sources("master", FIELD_RA_DEG, FIELD_DEC_DEG, 2.4, settings=settings)
-    refs = {str(s) for s, r in zip(master["source_id"], master["is_reference"]) if r}
+    refs = {str(s) for s, r in zip(master["source_id"], master["is_reference"], strict=True) if r}
     dip = _pick_dip_source(sky, refs, noise_jy)
     dip_id = str(sky["source_id"][dip])
     dip_epochs = range(n_epochs // 2, n_epochs // 2 + 7)
@@ -362,8 +362,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ctx: typer.Context,
         output_dir: Annotated[Path, typer.Option(help="Where the demo writes its files.")] = Path(
             "demo-output"),
-        n_groups: Annotated[int, typer.Option("--groups", min=1, max=1000, help="Drift-scan groups to stream.")] = 4,
-        n_epochs: Annotated[int, typer.Option("--epochs", min=1, max=10_000, help="Daily images of the field.")] = 30,
+        n_groups: Annotated[
+            int, typer.Option("--groups", min=1, max=1000, help="Drift-scan groups to stream.")
+        ] = 4,
+        n_epochs: Annotated[
+            int, typer.Option("--epochs", min=1, max=10_000, help="Daily images of the field.")
+        ] = 30,
         fresh: Annotated[bool, typer.Option(help="Start from an empty state and output.")] = True,
         corrupt: Annotated[bool, typer.Option(
             help="Stream a corrupted night (calibrator transit, gains, RFI) and calibrate it; "

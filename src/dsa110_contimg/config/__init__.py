@@ -178,7 +178,8 @@ class Settings(BaseSettings):
         """Order the sources: flags > environment > TOML > defaults."""
         init_kwargs = getattr(init_settings, "init_kwargs", {}) or {}
         path = init_kwargs.get("config") or os.environ.get(_ENV_PREFIX + "CONFIG")
-        return (init_settings, env_settings, _TomlSource(settings_cls, Path(path) if path else None))
+        toml = _TomlSource(settings_cls, Path(path) if path else None)
+        return (init_settings, env_settings, toml)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -88,7 +88,9 @@ def _create_engine(url: str) -> Engine:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise DatabaseError(f"cannot create the database directory ({exc})", path=path.parent) from None
+                raise DatabaseError(
+                    f"cannot create the database directory ({exc})", path=path.parent
+                ) from None
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
