@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from sqlalchemy import Engine, bindparam, delete, select
@@ -95,10 +96,26 @@ def load_catalog(
         _load_postgres(engine, name, columns, arrays, n, meta, progress)
 
 
-def _load_sqlite(engine, name, columns, data, n, meta, progress) -> None:
+@contextmanager
+def _catalog_load(engine: Engine, name: str) -> Iterator:
+    """Yield the driver connection for loading catalog ``name``, closed afterwards.
+
+    Any failure other than a catalog error (:class:`DuplicateIds` included) becomes a
+    :class:`CatalogError` naming the catalog; both backends' loads use it.
+    """
     raw = engine.raw_connection()
     try:
-        conn = raw.driver_connection
+        yield raw.driver_connection
+    except Exception as exc:
+        if isinstance(exc, CatalogError | DuplicateIds):
+            raise
+        raise CatalogError(f"could not store catalog {name!r}: {exc}") from exc
+    finally:
+        raw.close()
+
+
+def _load_sqlite(engine, name, columns, data, n, meta, progress) -> None:
+    with _catalog_load(engine, name) as conn:
         cur = conn.cursor()
         # a large page cache for the load, so pages are written once at commit
         cur.execute("PRAGMA cache_size = -524288")
@@ -139,12 +156,6 @@ def _load_sqlite(engine, name, columns, data, n, meta, progress) -> None:
         finally:
             cur.execute("PRAGMA cache_size = -65536")
             cur.close()
-    except Exception as exc:
-        if isinstance(exc, CatalogError | DuplicateIds):
-            raise
-        raise CatalogError(f"could not store catalog {name!r}: {exc}") from exc
-    finally:
-        raw.close()
 
 
 
@@ -165,9 +176,7 @@ def _pg_column(arr: np.ndarray) -> tuple[str, list]:
 
 
 def _load_postgres(engine, name, columns, arrays, n, meta, progress) -> None:
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
+    with _catalog_load(engine, name) as conn:
         try:
             with conn.cursor() as cur:
                 cur.execute("DELETE FROM catalog_sources WHERE catalog = %s", (name,))
@@ -203,12 +212,6 @@ def _load_postgres(engine, name, columns, arrays, n, meta, progress) -> None:
         with conn.cursor() as cur:  # fresh statistics for the planner (outside the load)
             cur.execute("ANALYZE catalog_sources")
         conn.commit()
-    except Exception as exc:
-        if isinstance(exc, CatalogError | DuplicateIds):
-            raise
-        raise CatalogError(f"could not store catalog {name!r}: {exc}") from exc
-    finally:
-        raw.close()
 
 
 
