@@ -27,3 +27,29 @@ def test_repeated_messages_give_one_summary_line():
     assert f.filter(other)
     assert len(shown) == 3
     assert f.summary() == ["... 22 more like: image … not normalizable: …"]
+
+
+def test_each_command_ends_its_own_summary(capsys):
+    """Two commands in one process: the second shows its first records again."""
+    from dsa110_contimg.cli import main
+    from dsa110_contimg.cli._common import flush_repeats
+
+    root = logging.getLogger()
+    f = RepeatSummary(keep=3)
+    handler = logging.NullHandler()
+    handler.addFilter(f)
+    root.addHandler(handler)
+    try:
+
+        def records():
+            rec = logging.LogRecord("x", logging.INFO, __file__, 1, "group %s failed", ("g",), None)
+            return [f.filter(rec) for _ in range(5)]
+
+        assert records() == [True] * 3 + [False] * 2
+        main(["--help"])  # the end of a command flushes the summary and resets the counts
+        assert "... 2 more like: group … failed" in capsys.readouterr().err
+        assert records() == [True] * 3 + [False] * 2
+        flush_repeats()
+        assert f.counts == {}
+    finally:
+        root.removeHandler(handler)

@@ -90,9 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     argv : list of str, optional
         Arguments (default ``sys.argv[1:]``).
     """
+    from ._common import flush_repeats
     from ._run import run
 
-    code = run(argv)
+    try:
+        code = run(argv)
+    finally:
+        flush_repeats()
     if argv is None:
         sys.exit(code)
     return code

@@ -148,6 +148,12 @@ class RepeatSummary(logging.Filter):
         self.counts[key] = n
         return n <= self.keep
 
+    def flush(self) -> None:
+        """Print the summary on standard error and start counting afresh (end of a command)."""
+        for line in self.summary():
+            err_console.print(line, highlight=False, style="dim")
+        self.counts.clear()
+
     def summary(self) -> list[str]:
         """One line per template that had records left out."""
         import re
@@ -173,13 +179,25 @@ def setup_logging(level: str, verbose: int = 0) -> None:
             handler.addFilter(repeats)
             import atexit
 
-            atexit.register(lambda: [err_console.print(line, highlight=False, style="dim")
-                                     for line in repeats.summary()])  # fmt: skip
+            atexit.register(repeats.flush)  # what no command end flushed (see flush_repeats)
         root.addHandler(handler)
     root.setLevel(lvl)
     logging.getLogger("dsa110_contimg").setLevel(lvl)
     for noisy in ("alembic", "distributed", "watchdog", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
+
+
+def flush_repeats() -> None:
+    """End a command's repeat summary: print it and reset the counts.
+
+    The log handler lives as long as the process, so a process that runs several commands
+    (tests, a library caller of :func:`~dsa110_contimg.cli.main`) would otherwise carry one
+    command's counts into the next and hide its first records.
+    """
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RepeatSummary):
+                f.flush()
 
 
 def _group(name: str, help_text: str) -> typer.Typer:
