@@ -1,9 +1,13 @@
-"""Alerts reach a webhook (a real HTTP receiver on 127.0.0.1): new ESE candidate, stalled
+"""Alerts reach a webhook (a real HTTP receiver on 127.0.0.1) and an SMTP server (a real SMTP
+receiver on 127.0.0.1, written here with the standard library): new ESE candidate, stalled
 stream, degraded worker, refused calibration; delivery failures never raise."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import socketserver
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +45,55 @@ def receiver():
     server.server_close()
 
 
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """The server side of RFC 5321, just enough for :mod:`smtplib` (no ESMTP extensions)."""
+
+    def _reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self):
+        self._reply("220 127.0.0.1 test SMTP receiver")
+        envelope: dict = {"from": None, "to": []}
+        while line := self.rfile.readline():
+            verb = line.decode().strip().split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self._reply("250 127.0.0.1")
+            elif verb == "MAIL":
+                envelope = {"from": line.decode().strip()[10:], "to": []}
+                self._reply("250 OK")
+            elif verb == "RCPT":
+                envelope["to"].append(line.decode().strip()[8:])
+                self._reply("250 OK")
+            elif verb == "DATA":
+                self._reply("354 end data with <CR><LF>.<CR><LF>")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    chunk = chunk[1:] if chunk.startswith(b"..") else chunk  # dot-unstuffing
+                    data += chunk.replace(b"\r\n", b"\n")  # stored as a mailbox would
+                self.server.mails.append(  # type: ignore[attr-defined]
+                    (envelope, email.message_from_bytes(data, policy=email.policy.default))
+                )
+                self._reply("250 OK queued")
+            elif verb == "QUIT":
+                self._reply("221 bye")
+                return
+            else:
+                self._reply("502 not implemented")
+
+
+@pytest.fixture
+def smtp_receiver():
+    """A real SMTP server on 127.0.0.1: yields (port, list of (envelope, message))."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpHandler)
+    server.daemon_threads = True
+    server.mails = []  # type: ignore[attr-defined]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield server.server_address[1], server.mails  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def asettings(settings, receiver):
     settings.alerts.webhook_url = receiver[0]
@@ -55,6 +108,41 @@ def test_alert_is_posted_as_json(asettings, receiver):
     assert n == 1
     assert got[0]["kind"] == "calibration_refused" and got[0]["details"] == {"calibrator": "3C286"}
     assert "3C286" in got[0]["text"]
+
+
+def test_alert_is_mailed_with_subject_and_body(settings, smtp_receiver):
+    port, mails = smtp_receiver
+    settings.alerts.smtp_host = "127.0.0.1"
+    settings.alerts.smtp_port = port
+    settings.alerts.smtp_from = "contimg@dsa110.example"
+    settings.alerts.smtp_to = ["operator@dsa110.example", "night@dsa110.example"]
+    settings.alerts.timeout_s = 30.0
+    n = send_alert("calibration_refused", "calibration of 3C286 transit refused (SNR 3)",
+                   {"calibrator": "3C286", "snr": 3.0}, settings=settings)  # fmt: skip
+    assert n == 1
+    assert len(mails) == 1
+    envelope, mail = mails[0]
+    assert "contimg@dsa110.example" in envelope["from"]
+    assert len(envelope["to"]) == 2 and "night@dsa110.example" in envelope["to"][1]
+    # a subject over 78 characters is folded onto a continuation line; unfolded, its value
+    # starts after the folding white space (Python's parser keeps that space)
+    assert mail["Subject"].lstrip() == (
+        "[contimg] calibration_refused: calibration of 3C286 transit refused (SNR 3)"
+    )
+    assert mail["From"] == "contimg@dsa110.example"
+    assert mail["To"] == "operator@dsa110.example, night@dsa110.example"
+    body = mail.get_content()
+    assert body.startswith("calibration of 3C286 transit refused (SNR 3)\n")
+    assert json.loads(body.split("\n\n", 1)[1]) == {"calibrator": "3C286", "snr": 3.0}
+
+
+def test_undeliverable_mail_never_raises(settings, caplog):
+    settings.alerts.smtp_host = "127.0.0.1"
+    settings.alerts.smtp_port = 1  # nothing listens
+    settings.alerts.smtp_to = ["operator@dsa110.example"]
+    settings.alerts.timeout_s = 5.0
+    assert send_alert("stream_stalled", "x", settings=settings) == 0
+    assert "not delivered by e-mail" in caplog.text and "ALERT stream_stalled" in caplog.text
 
 
 def test_undeliverable_alert_never_raises(settings, caplog):
