@@ -196,3 +196,37 @@ def test_degraded_worker_alerts(asettings, receiver, tmp_path):
     kinds = [g["kind"] for g in got]
     assert kinds.count("worker_degraded") == 1
     assert "database or disk is full" in got[kinds.index("worker_degraded")]["message"]
+
+
+def _solution(snr: float):
+    from dsa110_contimg.calibration.solve import CalSolution, SolutionQA
+
+    qa = SolutionQA(snr_median=snr, flagged_fraction=0.02, antennas_flagged=(3,),
+                    delay_scatter_ns=1.0, n_antennas=96)  # fmt: skip
+    return CalSolution(tables={}, calibrator="3C286", transit_mjd=61000.25, qa=qa,
+                       channel_mask=None)  # fmt: skip
+
+
+def test_refused_calibration_alerts(asettings, receiver, tmp_path):
+    """The stream's policy path (no CASA: a synthetic solution) alerts on a refused set only."""
+    from dsa110_contimg.conversion.streaming.calibration import CalibrationStep
+    from dsa110_contimg.database.caltables import list_caltables
+
+    _, got = receiver
+    step = CalibrationStep(asettings, tmp_path)
+    low = asettings.calibration.min_snr / 4
+    rec = step.register_solution(_solution(low), "2026-01-01T06:00:00", tmp_path / "cal.ms",
+                                 tmp_path / "caltables")  # fmt: skip
+    assert rec.status == "refused"
+    assert [g["kind"] for g in got] == ["calibration_refused"]
+    alert = got[0]
+    assert alert["details"]["id"] == rec.id and alert["details"]["calibrator"] == "3C286"
+    assert alert["details"]["reason"] == rec.reason and "SNR" in rec.reason
+    assert f"solution {rec.id} of 3C286" in alert["message"] and "refused" in alert["message"]
+    assert [c.status for c in list_caltables(settings=asettings)] == ["refused"]
+
+    good = step.register_solution(_solution(asettings.calibration.min_snr * 10),
+                                  "2026-01-01T12:00:00", tmp_path / "cal2.ms",
+                                  tmp_path / "caltables")  # fmt: skip
+    assert good.status == "valid"
+    assert len(got) == 1  # a valid set sends nothing

@@ -6,8 +6,8 @@ Kinds sent by the pipeline:
 * ``worker_degraded``: a worker cannot store results (database or disk full, unreachable);
 * ``stream_stalled``: the oldest unfinished stream group is older than
   ``alerts.stream_stall_seconds`` (checked by the stream at each pass);
-* ``calibration_refused``: a calibration solution was refused (sent by the calibration stage
-  through :func:`send_alert`).
+* ``calibration_refused``: the stream refused a calibration solution (its policy path,
+  ``CalibrationStep.register_solution`` in ``conversion.streaming.calibration``).
 
 Delivery never raises: a failed delivery is logged and the pipeline goes on.
 """

@@ -335,8 +335,6 @@ class CalibrationStep:
 
     def _solve(self, cal, group, ms_path: Path, match, timings: dict):
         """Flag, model and solve a calibrator group; register the set (valid or refused)."""
-        from .calpolicy import SolutionSummary, refusal_reasons
-
         workdir = self.caldir / group.group_key
         workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
@@ -349,6 +347,29 @@ class CalibrationStep:
         timings["model"] = t1 - t0
         timings["flag"] = t2 - t1
         timings["solve"] = time.perf_counter() - t2
+        return self.register_solution(sol, group.group_key, ms_path, workdir)
+
+    def register_solution(self, sol, group_key: str, ms_path: Path, workdir: Path):
+        """Judge a solved set against the policy, register it; alert when it is refused.
+
+        Parameters
+        ----------
+        sol : dsa110_contimg.calibration.CalSolution
+            The solution of the calibrator group.
+        group_key : str
+            The calibrator group.
+        ms_path, workdir : Path
+            Its Measurement Set and the folder of its tables (the channel mask goes there).
+
+        Returns
+        -------
+        CalTableRecord
+            The registered set, ``valid`` or ``refused``. A refused set sends a
+            ``calibration_refused`` alert (:func:`~dsa110_contimg.alerts.send_alert`): the
+            previous valid set stays in use, and a person should look at the transit.
+        """
+        from .calpolicy import SolutionSummary, refusal_reasons
+
         tables = {k: Path(v) for k, v in sol.tables.items()}
         mask_path = None
         if sol.channel_mask is not None:
@@ -394,12 +415,26 @@ class CalibrationStep:
             antenna_delays_ns=delays,
             antenna_gain_amps=amps,
             channel_mask_path=mask_path,
-            group_key=group.group_key,
+            group_key=group_key,
             ms_path=ms_path,
             settings=self.settings,
         )
         if rec.status == "valid":
             db.groups_to_recalibrate(rec, group_mid_mjd=group_mid_mjd, settings=self.settings)
+        else:
+            from ...alerts import send_alert
+
+            send_alert(
+                "calibration_refused",
+                f"calibration solution {rec.id} of {name} (transit MJD {rec.transit_mjd:.4f}, "
+                f"group {group_key}) refused: {rec.reason}; groups keep using the previous "
+                "valid solution (or wait, then go uncalibrated)",
+                {"id": rec.id, "calibrator": name, "transit_mjd": rec.transit_mjd,
+                 "group_key": group_key, "reason": rec.reason, "snr_median": rec.snr_median,
+                 "flagged_fraction": rec.flagged_fraction,
+                 "antennas_flagged": list(rec.antennas_flagged)},  # fmt: skip
+                settings=self.settings,
+            )
         return rec
 
     # --- after imaging --------------------------------------------------------------------
