@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import insert
 
@@ -10,6 +16,7 @@ from dsa110_contimg.cli import main
 from dsa110_contimg.conversion.streaming import Streamer
 from dsa110_contimg.conversion.streaming.retention import disk_low, prune
 from dsa110_contimg.database import get_engine, write_transaction
+from dsa110_contimg.database.stream_state import list_stream_states
 from dsa110_contimg.database.tables.stream import stream_groups
 
 
@@ -63,3 +70,73 @@ def test_stream_pauses_below_the_watermark_and_resumes(settings, tmp_path, caplo
     s.free_bytes = lambda p: int(50e9)
     s.run(once=True)
     assert s.paused is None and "stream resumed" in caplog.text
+
+
+def _wait_for_state(settings, state: str, deadline_s: float = 120.0) -> dict:
+    """Poll the database until the stream's row says ``state`` (a generous bound, no timing)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        rows = list_stream_states(settings)
+        if rows and rows[0]["state"] == state:
+            return rows[0]
+        time.sleep(0.02)
+    raise AssertionError(f"the stream never became {state}: {list_stream_states(settings)}")
+
+
+def _status_from_another_process(settings) -> dict:
+    env = dict(os.environ, CONTIMG_DATABASE_URL=settings.database_url or "")
+    if not settings.database_url:
+        env.pop("CONTIMG_DATABASE_URL")
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "contimg"), "--state-dir", str(settings.state_dir),
+         "stream", "--status"],
+        capture_output=True, text=True, check=True, env=env,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def test_the_watermark_pause_is_in_stream_status_of_another_process(db_settings, tmp_path):
+    """A running stream paused at the watermark: ``contimg stream --status`` (another process,
+    the real database) says "paused: disk ... below the watermark ..."; then running, stopped."""
+    settings = db_settings
+    settings.retention.min_free_gb = 10.0
+    settings.stream.poll_interval_seconds = 0.05
+    (tmp_path / "in").mkdir()
+    s = Streamer(tmp_path / "in", tmp_path / "out", settings=settings)
+    s.free_bytes = lambda p: int(1e9)  # injected: the disk is nearly full
+    stop = threading.Event()
+    t = threading.Thread(target=s.run, kwargs={"stop_event": stop}, daemon=True)
+    t.start()
+    try:
+        row = _wait_for_state(settings, "paused")
+        assert row["input_dir"] == str(tmp_path / "in") and row["pid"] == os.getpid()
+        status = _status_from_another_process(settings)
+        assert status["state"].startswith("paused: disk nearly full, 1.00 GB free")
+        assert "below the watermark retention.min_free_gb = 10 GB" in status["state"]
+        assert [r["state"] for r in status["streams"]] == ["paused"]
+        since = row["since"]
+        s.free_bytes = lambda p: int(50e9)  # space is back
+        row = _wait_for_state(settings, "running")
+        assert row["reason"] is None and row["since"] >= since
+        assert _status_from_another_process(settings)["state"] == "running"
+    finally:
+        stop.set()
+        t.join(60)
+    assert not t.is_alive()
+    assert list_stream_states(settings)[0]["state"] == "stopped"
+
+
+def test_a_once_run_that_paused_says_so_when_stopped(settings, tmp_path):
+    from dsa110_contimg.conversion.streaming import stream_status
+
+    settings.retention.min_free_gb = 10.0
+    (tmp_path / "in").mkdir()
+    s = Streamer(tmp_path / "in", tmp_path / "out", settings=settings)
+    assert stream_status(settings)["state"] is None  # no stream ever ran
+    s.free_bytes = lambda p: int(1e9)
+    s.run(once=True)
+    state = stream_status(settings)["state"]
+    assert state.startswith("stopped (its last pass paused: disk nearly full")
+    s.free_bytes = lambda p: int(50e9)
+    s.run(once=True)
+    assert stream_status(settings)["state"] == "stopped"

@@ -436,7 +436,8 @@ def stream_status(settings) -> dict:
     """Return the stream's state (the streaming queue's own summary) for health and metrics.
 
     Adds ``groups`` (counts by group status) and a ``warning`` when the oldest unfinished
-    group is older than twice the group time-out (the stream is stuck or not running).
+    group is older than twice the group time-out (the stream is stuck or not running), or when
+    a stream is paused (its reason: the disk watermark).
     """
     from ..conversion.streaming.queue import stream_status as queue_status
 
@@ -446,6 +447,8 @@ def stream_status(settings) -> dict:
     limit = 2 * settings.stream.group_timeout_seconds
     if lag > limit:
         out["warning"] = f"the oldest unfinished stream group is {lag:.0f} s old (> {limit:.0f} s)"
+    if str(out.get("state") or "").startswith("paused"):  # the disk watermark (issue 15)
+        out["warning"] = out["state"]
     return out
 
 

@@ -18,8 +18,9 @@ class RetentionSettings(BaseModel):
         ``-residual.fits``, ``-psf``/``-model``/``-dirty``); the registered primary-beam-
         corrected image (``-image-pb.fits``) is always kept.
     min_free_gb : float
-        Disk watermark: the stream pauses (a clear log line, no group failed) while the free
-        space of its output directory is below this many GB, and resumes when space returns.
+        Disk watermark: the stream pauses (a clear log line, no group failed, and
+        ``contimg stream --status`` says "paused: disk nearly full ...") while the free space
+        of its output directory is below this many GB, and resumes when space returns.
         0 disables it.
     """
 

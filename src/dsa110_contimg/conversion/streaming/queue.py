@@ -467,7 +467,10 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
     dict
         ``counts`` per group status, ``lag_seconds`` (age of the oldest group not yet
         finished, 0 when none), ``last_completed_at`` / ``last_completed_group``,
-        ``last_failed_group`` and ``last_error``, ``last_file_at``, ``files_seen``.
+        ``last_failed_group`` and ``last_error``, ``last_file_at``, ``files_seen``,
+        ``state`` (``"paused: disk nearly full, ... below the watermark ..."``, ``running``,
+        ``stopped``; None before any stream ran) and ``streams`` (each stream's state row,
+        ``database.stream_state``).
 
     Examples
     --------
@@ -510,4 +513,13 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
         "last_error": last_failed[1] if last_failed else None,
         "files_seen": int(files[0] or 0),
         "last_file_at": files[1],
+        **_stream_state_fields(settings),
     }
+
+
+def _stream_state_fields(settings: Settings | None) -> dict[str, Any]:
+    """``state`` (one line: paused and why, running, stopped) and ``streams`` (every row)."""
+    from ...database.stream_state import describe_streams, list_stream_states
+
+    rows = list_stream_states(settings)
+    return {"state": describe_streams(rows), "streams": rows}

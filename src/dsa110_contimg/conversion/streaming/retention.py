@@ -117,6 +117,7 @@ def disk_low(
     free = free_bytes(probe) if free_bytes is not None else shutil.disk_usage(probe).free
     if free >= limit:
         return None
-    return (f"paused: {free / 1e9:.2f} GB free on {probe}, below the watermark "
-            f"retention.min_free_gb = {settings.retention.min_free_gb:g}; run 'contimg prune' "
-            "or free space, the stream resumes by itself")  # fmt: skip
+    return (f"paused: disk nearly full, {free / 1e9:.2f} GB free on {probe}, below the "
+            f"watermark retention.min_free_gb = {settings.retention.min_free_gb:g} GB; no "
+            "group is failed; run 'contimg prune' or free space, the stream resumes by "
+            "itself")  # fmt: skip

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ...config import Settings, resolve_settings
 from ...errors import ConfigError, ContimgError, StreamError
 from . import queue
@@ -447,6 +449,7 @@ class Streamer:
             )
         done: list[GroupOutcome] = []
         stall_state: dict[str, bool] = {}
+        self._store_state("running")
         if once:  # files that just landed: wait until what is there has settled (issue 15)
             self.wait_until_settled(stop_event)
         try:
@@ -466,7 +469,18 @@ class Streamer:
         finally:
             if events is not None:
                 events.close()
+            self._store_state("stopped", getattr(self, "paused", None))
         return done
+
+    def _store_state(self, state: str, reason: str | None = None) -> None:
+        """Record the stream's state for ``stream --status`` in any process (never raises)."""
+        from ...database.stream_state import set_stream_state
+
+        self._stored_reason = reason if state == "paused" else None
+        try:
+            set_stream_state(str(self.input_dir), state, reason, settings=self.settings)
+        except (ContimgError, OSError, SQLAlchemyError) as exc:
+            log.warning("stream state %s not stored: %s", state, exc)
 
     def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
         """Return groups failed at intake or by time-out since ``since``, not in ``done``."""
@@ -484,6 +498,8 @@ class Streamer:
         reason = disk_low(self.output_dir, self.settings, getattr(self, "free_bytes", None))
         if reason != getattr(self, "paused", None):
             (log.warning if reason else log.info)(reason or "disk space back: stream resumed")
+        if reason != getattr(self, "_stored_reason", None):  # what --status shows
+            self._store_state("paused" if reason else "running", reason)
         self.paused = reason
         return reason is not None
 

@@ -4,15 +4,17 @@
 timestamp within a tolerance) with its state: ``collecting`` (files arriving) -> ``pending``
 (all subbands, or processing what it has after the timeout when so configured) -> ``running``
 -> ``completed`` | ``failed`` (with the reason). ``stream_files`` holds one row per file ever
-seen (unique path), so no file is queued twice, even across restarts.
-Bookkeeping times are Unix seconds.
+seen (unique path), so no file is queued twice, even across restarts. ``stream_state``
+(migration 0015) holds one row per stream (its input directory): ``running``, ``paused`` (with
+the reason, e.g. the disk watermark) or ``stopped``, so ``contimg stream --status`` in another
+process sees it. Bookkeeping times are Unix seconds.
 """
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from ._meta import metadata
 
-__all__ = ["stream_files", "stream_groups"]
+__all__ = ["stream_files", "stream_groups", "stream_state"]
 
 stream_groups = Table(
     "stream_groups",
@@ -60,4 +62,16 @@ stream_files = Table(
     Column("error", Text),
     Column("seen_at", Float, nullable=False),
     Index(None, "group_id"),
+)
+
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("input_dir", String(1024), primary_key=True),
+    Column("state", String(16), nullable=False),  # running | paused | stopped
+    Column("reason", Text),  # why paused (stopped: why the last pass paused, if it did)
+    Column("since", Float, nullable=False),  # when the state last changed
+    Column("hostname", String(255)),
+    Column("pid", Integer),
+    Column("updated_at", Float, nullable=False),
 )
