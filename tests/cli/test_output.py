@@ -29,6 +29,14 @@ def test_repeated_messages_give_one_summary_line():
     assert f.summary() == ["... 22 more like: image … not normalizable: …"]
 
 
+def test_summary_shows_a_percent_sign_as_the_log_does():
+    f = RepeatSummary(keep=1)
+    for _ in range(2):
+        f.filter(logging.LogRecord("x", logging.INFO, __file__, 1, "flagged %s: %.2f%% -> %.1e%%",
+                                   ("ms", 1.0, 2.0), None))  # fmt: skip
+    assert f.summary() == ["... 1 more like: flagged …: …% -> …%"]
+
+
 def test_each_command_ends_its_own_summary(capsys):
     """Two commands in one process: the second shows its first records again."""
     from dsa110_contimg.cli import main

@@ -184,3 +184,45 @@ def test_references_come_from_the_master_catalog(db_settings):
     assert all(r["catalog"] == "master" and r["origin"] == "master" for r in refs)
     assert all(r["status"] == "active" for r in refs)
     assert get_image_normalization(sim.data_ids[0], settings=db_settings).n_refs == 8
+
+
+def test_dropped_references_are_explained_and_summarized_once(settings):
+    """Each dropped reference says in its log line what it means and what to do; repeated,
+    the CLI's repeat summary gives the rest as one line that carries the same explanation."""
+    import logging
+
+    from dsa110_contimg.cli._common import RepeatSummary
+
+    sim = _sim(n_epochs=40, n_references=14)
+    wobble = 1 + 0.15 * np.sin(np.arange(40) / 3.0)
+    for r in range(5):  # five scintillating sources wrongly selected as references
+        sim.flux_jy[0, r, :] *= wobble if r % 2 else wobble[::-1]
+    write_simulated_photometry(sim, settings=settings)
+
+    shown: list[str] = []
+    summary = RepeatSummary(keep=3)
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            shown.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    handler.addFilter(summary)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        out = normalize_all(settings=settings)
+    finally:
+        root.removeHandler(handler)
+    assert out["dropped"] == 5
+    dropped = [m for m in shown if m.startswith("reference ")]
+    assert len(dropped) == 3  # the first three, in full
+    for line in dropped:
+        sid = line.split(":", 2)[1].split(" ")[0]
+        assert sid in {str(s) for s in sim.source_ids[:5]}
+        assert "scatters" in line and "times its errors" in line  # what it means
+        assert "no longer normalizes images" in line
+        assert "Nothing to do unless many are dropped (over 20%" in line  # what to do
+    lines = summary.summary()
+    assert len(lines) == 1 and lines[0].startswith("... 2 more like: reference …:… dropped:")
+    assert "no longer normalizes images" in lines[0] and "(over 20%: suspect" in lines[0]

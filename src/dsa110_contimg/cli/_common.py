@@ -158,8 +158,11 @@ class RepeatSummary(logging.Filter):
         """One line per template that had records left out."""
         import re
 
+        def template(msg: str) -> str:  # arguments as "…", a literal "%%" as "%"
+            return re.sub(r"%[-#0-9.]*[sdifgre]", "…", msg).replace("%%", "%")
+
         return [
-            f"... {n - self.keep} more like: {re.sub(r'%[-#0-9.]*[sdifgr]', '…', msg)}"
+            f"... {n - self.keep} more like: {template(msg)}"
             for (msg, _lvl), n in self.counts.items()
             if n > self.keep
         ]

@@ -152,6 +152,7 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
     ns = settings.normalize
     series = "image" if "image" in ns.metric_series else ns.metric_series[0]
     refs = store.reference_rows(conn, ["active"])
+    n_active = len(refs)
     if keys is not None:
         wanted = set(keys)
         refs = {k: v for k, v in refs.items() if k in wanted}
@@ -181,6 +182,38 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
         )
         if t.drop:
             store.drop_reference(conn, key, reason=t.reason, now=now)
-            log.warning("reference %s:%s dropped, %s", key[0], key[1], t.reason)
             dropped.append(key)
+            _log_dropped(key, t, series, n_active)
     return dropped
+
+
+#: The operator's guidance on dropped references: a share of the active ones above this
+#: in one pass points at the images (calibration, primary beam), not at the sources.
+MANY_DROPPED_FRACTION = 0.2
+
+#: The log line of a dropped reference: what it means and what to do, in the line itself.
+#: One template for every reference (arguments, not an f-string), so the CLI's repeat summary
+#: (``cli._common.RepeatSummary``) shows the first few and then one "... N more like" line per
+#: run that carries the same explanation.
+DROPPED_MESSAGE = (
+    "reference %s:%s dropped: its normalized flux scatters %.1f times its errors between "
+    "epochs (reduced chi2 %.2f over %d %s points, p=%.1e): it varies, so it no longer "
+    "normalizes images; the other references do (%d active before this pass). Nothing to do "
+    f"unless many are dropped (over {round(100 * MANY_DROPPED_FRACTION)}%%: suspect the "
+    "images' calibration, not the sources)"
+)
+
+
+def _log_dropped(key: tuple[str, str], t, series: str, n_active: int) -> None:
+    """Log :data:`DROPPED_MESSAGE` for one dropped reference."""
+    log.warning(
+        DROPPED_MESSAGE,
+        key[0],
+        key[1],
+        float(np.sqrt(max(t.chi2_reduced, 0.0))),
+        t.chi2_reduced,
+        t.n_epochs,
+        series,
+        t.p_value,
+        n_active,
+    )
