@@ -56,6 +56,9 @@ def test_trigger_measures_the_catalog_sources_on_an_image(jsettings, tmp_path, c
     with caplog.at_level(logging.WARNING, logger="dsa110_contimg.jobs.trigger"):
         assert trigger_photometry(empty, settings=jsettings) is None
     assert "no nvss sources" in caplog.text
+    # explained where it appears: what it means and what to do (issue 15)
+    assert "catalog store holds no nvss source in this image's field" in caplog.text
+    assert "stays registered" in caplog.text and "contimg catalog ingest" in caplog.text
 
 
 def test_dask_cluster_gives_the_same_results(settings, field):

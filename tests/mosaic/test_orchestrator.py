@@ -83,7 +83,7 @@ def test_groups_of_n_overlapping_built_and_registered(db_settings, mk):
     assert last.member_data_ids == (ids[6], *ids2)
 
 
-def test_gap_closes_the_group_short_or_abandoned(db_settings, mk):
+def test_gap_closes_the_group_short_or_abandoned(db_settings, mk, caplog):
     settings = _settings(db_settings)
     _, a = mk(settings, 3)  # closed early by the gap: 3 >= min_images -> built, incomplete
     _, b = mk(settings, 2, start=_later(T0, 3600))  # 2 < 3 -> abandoned
@@ -95,6 +95,11 @@ def test_gap_closes_the_group_short_or_abandoned(db_settings, mk):
     assert [g.status for g in groups] == ["built", "abandoned", "built"]
     assert not groups[0].complete and "gap of" in groups[0].reason
     assert "only 2 image(s)" in groups[1].reason and groups[1].mosaic_path is None
+    # the warning explains itself: the images are kept and measured, nothing to do (issue 15)
+    abandoned = [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
+    assert len(abandoned) == 1 and f"mosaic group {groups[1].id}: 2 images" in abandoned[0]
+    assert "stay registered, measured and in the light curves" in abandoned[0]
+    assert "nothing to do unless" in abandoned[0]
     assert groups[2].complete and groups[2].reason is None
 
 

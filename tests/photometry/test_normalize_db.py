@@ -43,7 +43,8 @@ def _stored(settings, data_id):
         ).all()
 
 
-def test_hook_backfills_then_flags_the_dip(db_settings):
+def test_hook_backfills_then_flags_the_dip(db_settings, caplog):
+    caplog.set_level("INFO", logger="dsa110_contimg.variability")
     sim = _sim()
     first = None
     for i, did in enumerate(sim.data_ids):
@@ -55,6 +56,10 @@ def test_hook_backfills_then_flags_the_dip(db_settings):
             assert out["established"] == 8 and out["backfilled"] == 9
     assert first["normalization"]["status"] == "not_normalizable"
     assert "no reference has a baseline yet" in first["normalization"]["reason"]
+    # the log line says what it means for the image and what to do (issue 15)
+    line = next(r.getMessage() for r in caplog.records if "not normalizable" in r.getMessage())
+    assert f"image {sim.data_ids[0]} not normalizable: no reference has a baseline yet" in line
+    assert "raw fluxes are stored" in line and "back-filled" in line and "nothing to do" in line
     for did in sim.data_ids:
         rec = get_image_normalization(did, settings=db_settings)
         assert rec.status == "normalized" and rec.n_refs == 8

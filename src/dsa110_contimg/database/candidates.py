@@ -9,11 +9,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, Float, Integer, bindparam, delete, select, update
+from sqlalchemy import Connection, Float, Integer, bindparam, delete, func, select, update
 
 from .tables import ese_candidates
 
-__all__ = ["candidate_columns", "list_candidate_rows", "set_candidate_status", "store_candidates"]
+__all__ = [
+    "candidate_columns",
+    "candidates_after",
+    "candidates_updated_since",
+    "list_candidate_rows",
+    "newest_candidate_id",
+    "set_candidate_status",
+    "store_candidates",
+]
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -85,7 +93,13 @@ def store_candidates(
                      note=None, created_at=now)
             )  # fmt: skip
             log.info(
-                "ESE candidate %s:%s (%s, score %.1f)", key[0], key[1], v["preset"], v["score"]
+                "new ESE candidate %s:%s: score %.1f over %d points (%s preset); the stored "
+                "score follows the light curve as epochs arrive",
+                key[0],
+                key[1],
+                v["score"],
+                v["n_points"],
+                v["preset"],
             )
     if updates:
         cols = [c for c in updates[0] if c != "b_id"]
@@ -133,3 +147,25 @@ def set_candidate_status(conn: Connection, cid: int, values: Mapping) -> dict | 
 
     refresh_source_states(conn, [(row.catalog, row.source_id)])
     return dict(row._mapping)
+
+
+def newest_candidate_id(conn: Connection) -> int:
+    """Return the largest candidate id (0 when there is none)."""
+    return int(conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0))).scalar_one())
+
+
+def candidates_after(conn: Connection, cid: int) -> list[dict]:
+    """Return the candidates created after the one with id ``cid``, by id."""
+    c = ese_candidates.c
+    stmt = select(ese_candidates).where(c.id > int(cid)).order_by(c.id)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def candidates_updated_since(conn: Connection, since: float) -> list[dict]:
+    """Return the candidates created or refreshed at or after ``since`` (Unix), best first."""
+    stmt = (
+        select(ese_candidates)
+        .where(ese_candidates.c.updated_at >= float(since))
+        .order_by(ese_candidates.c.score.desc(), ese_candidates.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]

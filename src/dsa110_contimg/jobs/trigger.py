@@ -14,6 +14,14 @@ __all__ = ["trigger_photometry"]
 
 log = logging.getLogger(__name__)
 
+#: An image without catalog sources, explained in the line itself: what it means, what to do.
+NO_SOURCES_MESSAGE = (
+    "no %s sources on %s: no photometry job created. The catalog store holds no %s source in "
+    "this image's field (a field outside the ingested catalog's area, e.g. a calibrator's); "
+    "the image stays registered without photometry. To measure it, ingest a catalog that "
+    "covers it ('contimg catalog ingest') and run 'contimg images add' on it"
+)
+
 
 def trigger_photometry(
     fits_path: str | Path,
@@ -72,7 +80,7 @@ def trigger_photometry(
         settings=settings,
     )
     if not sources:
-        log.warning("no %s sources on %s: no photometry job created", catalog, fits_path)
+        log.warning(NO_SOURCES_MESSAGE, catalog, fits_path, catalog)
         return None
     # registers the image unless it is registered already (then its data_id is reused)
     job_id = create_batch_photometry_job(

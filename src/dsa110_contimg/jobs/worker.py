@@ -243,6 +243,7 @@ class Worker:
         cfg = self.settings.jobs
         engine = get_engine(self.settings)
         stats = WorkerStats()
+        run_started = time.time()  # the clock of the candidates' updated_at
         self._once = once
         self._beat_every = max(0.05, min(cfg.heartbeat_seconds, cfg.lease_seconds / 3.0))
         executor = make_executor(
@@ -316,7 +317,18 @@ class Worker:
                 stats.failed,
                 stats.retried,
             )
+            if self._hook is not None and stats.completed:
+                self._log_candidates(run_started)
         return stats
+
+    def _log_candidates(self, since: float) -> None:
+        """Log the stored score of the ESE candidates this run created or refreshed."""
+        from ..variability.pipeline.ese import log_updated_candidates
+
+        try:
+            log_updated_candidates(since, settings=self.settings)
+        except (ContimgError, *STORE_ERRORS) as exc:  # a report only: never fail the run
+            log.warning("ESE candidates of this run not listed: %s", exc)
 
     # ----------------------------------------------------------------------------------------
 
@@ -556,26 +568,19 @@ class Worker:
         cfg = self.settings.alerts
         if not (cfg.webhook_url or cfg.smtp_host):
             return None
-        from sqlalchemy import func, select
-
-        from ..database.tables.normalization import ese_candidates
+        from ..database.candidates import newest_candidate_id
 
         with get_engine(self.settings).connect() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0)))
-                       .scalar_one())  # fmt: skip
+            return newest_candidate_id(conn)
 
     def _alert_new_candidates(self, since: int | None, data_id: str) -> None:
         if since is None:
             return
-        from sqlalchemy import select
-
         from ..alerts import send_alert
-        from ..database.tables.normalization import ese_candidates
+        from ..database.candidates import candidates_after
 
         with get_engine(self.settings).connect() as conn:
-            rows = conn.execute(
-                select(ese_candidates).where(ese_candidates.c.id > since)
-            ).mappings().all()
+            rows = candidates_after(conn, since)
         for r in rows:
             send_alert(
                 "ese_candidate",

@@ -50,6 +50,13 @@ __all__ = ["DEFAULT_PHOTOMETRY_CONFIG", "MosaicOrchestrator"]
 
 log = logging.getLogger(__name__)
 
+#: An abandoned mosaic group, explained in the line itself: what it means, what to do.
+ABANDONED_MESSAGE = (
+    "mosaic group %d: %d images, abandoned (%s): these images stay registered, measured and "
+    "in the light curves, they are only not mosaicked (too few consecutive images between "
+    "breaks); nothing to do unless it happens within a continuous observation"
+)
+
 #: Photometry options of the mosaics (the same as the image trigger's).
 DEFAULT_PHOTOMETRY_CONFIG: dict[str, Any] = {
     "catalog": "nvss",
@@ -183,9 +190,11 @@ class MosaicOrchestrator:
                     reason=g.reason,
                 )
                 ids.append(gid)
-                log.log(logging.WARNING if g.status == "abandoned" else logging.INFO,
-                        "mosaic group %d: %d images, %s%s", gid, len(g.members), g.status,
-                        f" ({g.reason})" if g.reason else "")
+                if g.status == "abandoned":  # explained where it appears (issue 15)
+                    log.warning(ABANDONED_MESSAGE, gid, len(g.members), g.reason)
+                else:
+                    log.info("mosaic group %d: %d images, %s%s", gid, len(g.members), g.status,
+                             f" ({g.reason})" if g.reason else "")
         return ids
 
     # -- building --------------------------------------------------------------------------

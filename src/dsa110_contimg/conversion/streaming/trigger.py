@@ -64,5 +64,6 @@ def trigger_photometry_for_image(
         g = get_group(group_id, settings=settings)
         if g is not None:
             update_group(g.id, photometry_job_id=int(job_id), settings=settings)
-    log.info("photometry job %s for %s (group %s)", job_id, Path(image_path).name, group_id)
+    if job_id is not None:  # none: the trigger said why (no catalog source on the image)
+        log.info("photometry job %s for %s (group %s)", job_id, Path(image_path).name, group_id)
     return job_id

@@ -9,6 +9,7 @@ thresholds) filters on the stored statistics.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 
@@ -28,11 +29,14 @@ __all__ = [
     "dismiss_candidate",
     "flag",
     "list_candidates",
+    "log_updated_candidates",
     "reopen_candidate",
     "resolve_thresholds",
     "thresholds_dict",
     "update_candidates",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_thresholds(
@@ -135,6 +139,54 @@ def list_candidates(
     if not rows:
         return Table(names=names, dtype=dtypes)
     return Table(rows=[[r[n] for n in names] for r in rows], names=names, dtype=dtypes)
+
+
+#: Candidates named one by one by :func:`log_updated_candidates`; the rest are counted.
+LOGGED_CANDIDATES = 10
+
+
+def log_updated_candidates(since: float, *, settings: Settings | None = None) -> list[dict]:
+    """Log the stored score of each candidate created or refreshed since ``since``.
+
+    A candidate's score (``score``: the peak CUSUM of its dip, ``max_cusum``) follows its light
+    curve: the line logged when it is first flagged gives the score of that moment, and each
+    new epoch refreshes it. After a run (a worker's, ``--once``) this gives the score as
+    stored, the one ``contimg ese list``, the API and the web UI show, so the log's last word
+    on a candidate and the table agree.
+
+    Parameters
+    ----------
+    since : float
+        Unix time the run started.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    list of dict
+        The candidates' rows, best score first.
+    """
+    with get_engine(resolve_settings(settings)).connect() as conn:
+        rows = store.candidates_updated_since(conn, since)
+    for r in rows[:LOGGED_CANDIDATES]:
+        log.info(
+            "ESE candidate %s:%s (id %d, %s series, %s): score %.1f over %d points, %s preset, "
+            "as stored ('contimg ese list' and the web UI show this score)",
+            r["catalog"],
+            r["source_id"],
+            r["id"],
+            r["series"],
+            r["status"],
+            r["score"],
+            r["n_points"] or 0,
+            r["preset"],
+        )
+    if len(rows) > LOGGED_CANDIDATES:
+        log.info(
+            "... and %d more ESE candidates updated ('contimg ese list')",
+            len(rows) - LOGGED_CANDIDATES,
+        )
+    return rows
 
 
 def _set_status(cid: int, status: str, note: str | None, settings: Settings | None) -> dict:

@@ -141,7 +141,13 @@ def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
     if oc.normalized_flux_jy is None:
         store.clear_normalized(conn, oc.record.data_id)
         _store(conn, oc.record)
-        log.info("image %s not normalizable: %s", oc.record.data_id, oc.record.reason)
+        log.info(
+            "image %s not normalizable: %s. Its raw fluxes are stored; it is normalized later "
+            "(back-filled) when enough of its references have baselines: nothing to do while a "
+            "field is young; a field that stays so has too few stable references",
+            oc.record.data_id,
+            oc.record.reason,
+        )
         return oc.record
     store.write_normalized(conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy)
     _store(conn, oc.record)
