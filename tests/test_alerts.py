@@ -207,7 +207,7 @@ def _solution(snr: float):
                        channel_mask=None)  # fmt: skip
 
 
-def test_refused_calibration_alerts(asettings, receiver, tmp_path):
+def test_refused_calibration_alerts(asettings, receiver, tmp_path, caplog):
     """The stream's policy path (no CASA: a synthetic solution) alerts on a refused set only."""
     from dsa110_contimg.conversion.streaming.calibration import CalibrationStep
     from dsa110_contimg.database.caltables import list_caltables
@@ -224,6 +224,8 @@ def test_refused_calibration_alerts(asettings, receiver, tmp_path):
     assert alert["details"]["reason"] == rec.reason and "SNR" in rec.reason
     assert f"solution {rec.id} of 3C286" in alert["message"] and "refused" in alert["message"]
     assert [c.status for c in list_caltables(settings=asettings)] == ["refused"]
+    # the log line explains itself too (issue 15)
+    assert "never applied: groups use the previous valid solution" in caplog.text
 
     good = step.register_solution(_solution(asettings.calibration.min_snr * 10),
                                   "2026-01-01T12:00:00", tmp_path / "cal2.ms",

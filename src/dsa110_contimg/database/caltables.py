@@ -275,7 +275,9 @@ def register_caltable(
     rec = CalTableRecord.from_row(row)
     if status == "refused":
         log.warning(
-            "calibration solution %d (%s, transit MJD %.5f) refused: %s",
+            "calibration solution %d (%s, transit MJD %.5f) refused: %s. It is kept but never "
+            "applied: groups use the previous valid solution within its window (or wait, then "
+            "go uncalibrated); nothing to do for one transit, look at the array if it recurs",
             rec.id,
             calibrator,
             transit_mjd,

@@ -309,7 +309,12 @@ class CalibrationStep:
                 f"uncalibrated: no valid calibration solution within {self.cfg.validity_hours:g} h"
                 " of the group"
             )
-            log.warning("group %s: %s", group.group_key, reason)
+            log.warning(
+                "group %s: %s; it is imaged from uncalibrated data and imaged again when a valid "
+                "solution covering it is registered (the next calibrator transit)",
+                group.group_key,
+                reason,
+            )
             return CalibrationPlan(
                 "uncalibrated", solved=solved, reason=reason, timings=timings, flag_summary=summary
             )
