@@ -76,3 +76,24 @@ def test_unreachable_database_is_503(postgres_admin_url, postgres_url, tmp_path)
         assert r.status_code == 503
         assert r.json()["error"]["type"] == "DatabaseError"
     dispose_engine(s)
+
+
+def test_a_stream_paused_at_the_disk_watermark_is_a_health_warning(settings, tmp_path):
+    from dsa110_contimg.conversion.streaming import Streamer
+
+    settings.retention.min_free_gb = 10.0
+    (tmp_path / "in").mkdir()
+    s = Streamer(tmp_path / "in", tmp_path / "out", settings=settings)
+    s.free_bytes = lambda p: int(2e9)  # injected: the disk is nearly full
+    s.run(once=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        h = c.get("/api/health").json()
+        assert h["stream"]["state"].startswith("stopped (its last pass paused: disk nearly full")
+    from dsa110_contimg.database.stream_state import set_stream_state
+
+    set_stream_state(str(tmp_path / "in"), "paused", s.paused, settings=settings)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        h = c.get("/api/health").json()
+        assert h["status"] == "degraded"
+        assert any(w.startswith("paused: disk nearly full, 2.00 GB free") for w in h["warnings"])
+        assert h["stream"]["streams"][0]["state"] == "paused"

@@ -448,7 +448,7 @@ def stream_status(settings) -> dict:
     if lag > limit:
         out["warning"] = f"the oldest unfinished stream group is {lag:.0f} s old (> {limit:.0f} s)"
     if str(out.get("state") or "").startswith("paused"):  # the disk watermark (issue 15)
-        out["warning"] = out["state"]
+        out["warning"] = "; ".join(w for w in (out["state"], out.get("warning")) if w)
     return out
 
 
