@@ -300,11 +300,11 @@ class Streamer:
             photometry_job_id=job_id,
         )
         log.info(
-            "group %s completed: %s (QA %s, job %s) in %.1f s",
+            "group %s completed: %s (QA %s, %s) in %.1f s",
             name,
             img.pb_image_path.name,
             qa.status,
-            job_id,
+            f"job {job_id}" if job_id is not None else "no photometry job",
             timings["total"],
         )
         return GroupOutcome(

@@ -142,7 +142,7 @@ def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
         store.clear_normalized(conn, oc.record.data_id)
         _store(conn, oc.record)
         log.info(
-            "image %s not normalizable: %s. Its raw fluxes are stored; it is normalized later "
+            "image %s not normalizable: %s; its raw fluxes are stored, it is normalized later "
             "(back-filled) when enough of its references have baselines: nothing to do while a "
             "field is young; a field that stays so has too few stable references",
             oc.record.data_id,
