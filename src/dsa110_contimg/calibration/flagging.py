@@ -11,8 +11,11 @@ Science groups (:func:`flag_science_ms`): autocorrelations, zeros, the calibrato
 mask (channels flagged on the calibrator stay flagged: persistent narrow-band RFI) and
 ``tfcrop`` only, then ``extend`` in polarization.
 
-All steps run in one CASA child process (:mod:`dsa110_contimg.calibration.casa`); the flagged
-fraction is read from ``flagdata`` summaries before, after each step and at the end.
+The steps run in CASA child processes (:mod:`dsa110_contimg.calibration.casa`), one per block
+of spectral windows (``calibration.casa_processes``, :mod:`~dsa110_contimg.calibration.parallel`):
+each window is flagged on its own, so the blocks give the flags one process would, side by side
+on the machine's cores. The flagged fraction is read from ``flagdata`` summaries before, after
+each step and at the end, summed over the blocks.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .casa import run_casa_tasks
+from .parallel import run_blocks, spw_blocks
 
 __all__ = [
     "FlagSummary",
@@ -33,6 +37,7 @@ __all__ = [
     "flag_calibrator_ms",
     "flag_science_ms",
     "mask_to_spw_selection",
+    "restrict_spw_selection",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,39 @@ def mask_to_spw_selection(mask: np.ndarray, chans_per_spw: list[int]) -> str:
     return ",".join(parts)
 
 
+def _spw_ids(block: str) -> set[int]:
+    """Window ids of a block selection (``"8~15"`` or ``"3"``)."""
+    lo, _, hi = block.partition("~")
+    return set(range(int(lo), int(hi or lo) + 1))
+
+
+def restrict_spw_selection(selection: str, ids: set[int]) -> str:
+    """Keep the parts of a ``"0:3;7,1:0"`` selection whose window is in ``ids``.
+
+    Examples
+    --------
+    >>> restrict_spw_selection("0:3;7,1:0,9:2", {8, 9})
+    '9:2'
+    >>> restrict_spw_selection("0:3", {1})
+    ''
+    """
+    return ",".join(p for p in selection.split(",") if int(p.split(":")[0]) in ids)
+
+
+def _sum_summaries(parts: list[dict]) -> dict:
+    """One ``flagdata`` summary from the summaries of disjoint blocks of windows."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict = {"flagged": sum(float(p["flagged"]) for p in parts),
+                 "total": sum(float(p["total"]) for p in parts)}
+    chans: dict = {}
+    for p in parts:
+        chans.update(p.get("spw:channel", {}))
+    if chans:
+        out["spw:channel"] = chans
+    return out
+
+
 def _chans_per_spw(ms: Path) -> list[int]:
     from casacore.tables import table
 
@@ -118,17 +156,34 @@ def _run(ms: Path, steps: list[tuple[str, dict]], settings, label: str) -> FlagS
             time.perf_counter() - t0, second.channel_fraction,
         )
     vis = str(ms)
-    calls: list[tuple[str, dict]] = [("flagdata", {"vis": vis, "mode": "summary"})]
-    for _, kw in steps:
-        calls.append(("flagdata", {"vis": vis, "flagbackup": False, **kw}))
-        calls.append(("flagdata", {"vis": vis, "mode": "summary"}))
-    calls[-1] = ("flagdata", {"vis": vis, "mode": "summary", "spwchan": True})
+    per_spw = _chans_per_spw(ms)
+    blocks = spw_blocks(len(per_spw), settings.calibration.casa_processes)
     workdir = Path(ms).parent / (Path(ms).name + ".cal")
+
+    def flag_block(i: int, spw: str) -> list:
+        # the same steps on one block of spectral windows, in its own CASA process
+        sel = {"spw": spw} if spw else {}
+        summary = ("flagdata", {"vis": vis, "mode": "summary", **sel})
+        calls: list[tuple[str, dict]] = [summary]
+        for _, kw in steps:
+            kw = dict(kw)
+            if spw and kw.get("spw"):
+                kw["spw"] = restrict_spw_selection(kw["spw"], _spw_ids(spw))
+                if not kw["spw"]:  # e.g. no masked channel in this block
+                    calls += [summary, summary]
+                    continue
+            calls.append(("flagdata", {"vis": vis, "flagbackup": False, **sel, **kw}))
+            calls.append(summary)
+        calls[-1] = ("flagdata", {"vis": vis, "mode": "summary", "spwchan": True, **sel})
+        return run_casa_tasks(calls, ms=ms, workdir=workdir,
+                              label=label if len(blocks) == 1 else f"{label}_{i}",
+                              timeout=settings.calibration.casa_timeout_seconds)
+
     t0 = time.perf_counter()
-    res = run_casa_tasks(calls, ms=ms, workdir=workdir, label=label,
-                         timeout=settings.calibration.casa_timeout_seconds)
+    results = run_blocks(blocks, flag_block)
     seconds = time.perf_counter() - t0
-    summaries = [res[0]] + [res[i] for i in range(2, len(res), 2)]
+    summaries = [_sum_summaries([res[j] for res in results])
+                 for j in [0, *range(2, len(results[0]), 2)]]
     fr = [_fraction(s) for s in summaries]
     step_frac = {name: fr[i + 1] - fr[i] for i, (name, _) in enumerate(steps)}
     chan_frac, _ = channel_mask_from_summary(summaries[-1], 1.0)
