@@ -179,6 +179,7 @@ def test_new_ese_candidate_alerts(asettings, receiver):
     w._alert_new_candidates(since, "day11")
     assert [g["kind"] for g in got] == ["ese_candidate"]
     assert "J150730+461718" in got[0]["message"] and got[0]["details"]["score"] == 18.1
+    assert "score 18.1 at first flagging" in got[0]["message"]
 
 
 def test_degraded_worker_alerts(asettings, receiver, tmp_path):

@@ -585,7 +585,8 @@ class Worker:
             send_alert(
                 "ese_candidate",
                 f"new ESE candidate {r['catalog']}:{r['source_id']} ({r['series']} series, "
-                f"score {r['score']:.1f}, preset {r['preset']}) after image {data_id}",
+                f"score {r['score']:.1f} at first flagging, preset {r['preset']}) after image "
+                f"{data_id}; the stored score follows the light curve ('contimg ese list')",
                 {k: r[k] for k in ("id", "catalog", "source_id", "series", "preset", "score",
                                    "max_dip_sigma", "max_dip_depth")},  # fmt: skip
                 settings=self.settings,
