@@ -140,3 +140,24 @@ def test_a_once_run_that_paused_says_so_when_stopped(settings, tmp_path):
     s.free_bytes = lambda p: int(50e9)
     s.run(once=True)
     assert stream_status(settings)["state"] == "stopped"
+
+
+def test_a_stream_killed_while_paused_is_not_shown_as_paused(settings, tmp_path):
+    from dsa110_contimg.conversion.streaming import stream_status
+    from dsa110_contimg.database.stream_state import set_stream_state
+
+    set_stream_state(str(tmp_path / "in"), "paused", "paused: disk nearly full, 1.00 GB free",
+                     settings=settings)  # fmt: skip
+    assert stream_status(settings)["state"] == "paused: disk nearly full, 1.00 GB free"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    with write_transaction(get_engine(settings)) as conn:  # as if that process had written it
+        from dsa110_contimg.database.tables.stream import stream_state
+
+        conn.execute(stream_state.update().values(pid=int(gone.stdout)))
+    status = stream_status(settings)
+    assert status["state"] == (
+        f"died (process {int(gone.stdout)} on {status['streams'][0]['hostname']} is gone; its "
+        "last state: paused: disk nearly full, 1.00 GB free)"
+    )
+    assert status["streams"][0]["alive"] is False

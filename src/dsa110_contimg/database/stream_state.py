@@ -18,7 +18,13 @@ from ..config import Settings, resolve_settings
 from .engine import get_engine, write_transaction
 from .tables.stream import stream_state
 
-__all__ = ["STREAM_STATES", "describe_streams", "list_stream_states", "set_stream_state"]
+__all__ = [
+    "STREAM_STATES",
+    "describe_streams",
+    "list_stream_states",
+    "process_alive",
+    "set_stream_state",
+]
 
 #: What a stream can be doing.
 STREAM_STATES = ("running", "paused", "stopped")
@@ -73,11 +79,32 @@ def set_stream_state(
         conn.execute(update(stream_state).where(stream_state.c.input_dir == key).values(**values))
 
 
+def process_alive(hostname: str | None, pid: int | None) -> bool | None:
+    """Whether the process ``pid`` of ``hostname`` runs (None: another host, or unknown)."""
+    if pid is None or hostname != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 def list_stream_states(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Return every stream's state row, most recently updated first."""
+    """Return every stream's state row, most recently updated first.
+
+    Each row gains ``alive``: whether the process that wrote it still runs (None when it
+    cannot be told: another host). A stream killed outright (SIGKILL, power) leaves its last
+    state behind; :func:`describe_streams` then says so.
+    """
     with get_engine(resolve_settings(settings)).connect() as conn:
         rows = conn.execute(select(stream_state).order_by(stream_state.c.updated_at.desc()))
-        return [dict(r._mapping) for r in rows]
+        out = [dict(r._mapping) for r in rows]
+    for r in out:
+        r["alive"] = None if r["state"] == "stopped" else process_alive(r["hostname"], r["pid"])
+    return out
 
 
 def describe_streams(rows: list[dict[str, Any]]) -> str | None:
@@ -90,13 +117,19 @@ def describe_streams(rows: list[dict[str, Any]]) -> str | None:
     'paused: disk low'
     >>> describe_streams([{"input_dir": "/in", "state": "stopped", "reason": "paused: x"}])
     'stopped (its last pass paused: x)'
+    >>> describe_streams([{"input_dir": "/in", "state": "paused", "reason": "paused: x",
+    ...                    "pid": 99, "hostname": "h", "alive": False}])
+    'died (process 99 on h is gone; its last state: paused: x)'
     >>> describe_streams([]) is None
     True
     """
     if not rows:
         return None
-    paused = [r for r in rows if r["state"] == "paused"]
+    paused = [r for r in rows if r["state"] == "paused" and r.get("alive") is not False]
     row = paused[0] if paused else rows[0]
+    if row.get("alive") is False:
+        last = row["reason"] if row["state"] == "paused" and row["reason"] else row["state"]
+        return f"died (process {row['pid']} on {row['hostname']} is gone; its last state: {last})"
     if row["state"] == "paused":
         return row["reason"] or "paused"
     if row["state"] == "stopped" and row["reason"]:
