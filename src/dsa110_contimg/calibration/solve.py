@@ -13,8 +13,9 @@ The recipe (measured on the project's own corrupted simulations, see ``docs/cali
 (and the intermediate phase table) are written into a work directory, each chain of four
 solves run by one CASA child process per block of spectral windows
 (``calibration.casa_processes``; no solve combines windows, so the blocks' tables, joined by
-:func:`~dsa110_contimg.calibration.parallel.merge_caltables`, are those of one process); their QA (SNR,
-flagged fraction, flagged antennas, delay scatter) is read back with python-casacore.
+:func:`~dsa110_contimg.calibration.parallel.merge_caltables`, are those of one process);
+their QA (SNR, flagged fraction, flagged antennas, delay scatter) is read back with
+python-casacore.
 :func:`apply_calibration` runs ``applycal`` (nearest for K and B, linear for G,
 ``calwt=False``) into ``CORRECTED_DATA``.
 """
