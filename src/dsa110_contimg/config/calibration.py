@@ -80,6 +80,12 @@ class CalibrationSettings(BaseModel):
     refant : str
         Reference antenna (CASA antenna selection); empty: the first antenna with the fewest
         flags is chosen.
+    solve_channel_width_hz : float
+        The K, phase, B and G solves run on a copy of the calibrator group averaged in
+        frequency to channels at most this wide (the largest divisor of the channels per window
+        that fits): 1.3 MHz (4 of DSA-110's 48 channels per subband) keeps delays of a few ns
+        and the bandpass ripple resolved and cuts the solves ~4x. B is applied with linear
+        interpolation in frequency. 0: solve at the native resolution.
     minsnr : float
         Solutions below this SNR are flagged by ``gaincal``/``bandpass``.
     max_flagged_antenna_fraction : float
@@ -144,6 +150,7 @@ class CalibrationSettings(BaseModel):
     average_max_smearing: float = Field(0.01, ge=0, le=0.1)
     channel_mask_threshold: float = Field(0.9, gt=0, le=1)
     refant: str = Field("", pattern=r"^[A-Za-z0-9_,-]*$")
+    solve_channel_width_hz: float = Field(1.5e6, ge=0, le=1e9)
     minsnr: float = Field(3.0, ge=0, le=1e4)
     max_flagged_antenna_fraction: float = Field(0.5, ge=0, le=1)
     min_antenna_snr_fraction: float = Field(0.25, ge=0, le=1)
