@@ -342,7 +342,7 @@ def solve_calibrator(ms: Path, match, workdir: Path, settings=None) -> CalSoluti
         seconds["merge"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     (summary,) = run_casa_tasks(
-        [("flagdata", {"vis": vis, "mode": "summary", "spwchan": True})],
+        [("flagdata", {"vis": str(ms), "mode": "summary", "spwchan": True})],
         ms=ms, workdir=workdir, label="solve_summary", timeout=cs.casa_timeout_seconds)
     _, mask = channel_mask_from_summary(summary, cs.channel_mask_threshold)
     seconds["summary"] = time.perf_counter() - t0
