@@ -67,12 +67,13 @@ class CalibrationSettings(BaseModel):
         Run ``tfcrop`` on science groups (the cheap path: zeros, autos, the calibrator's
         channel mask, one ``tfcrop`` pass).
     average_max_smearing : float
-        A calibrated science group is averaged in frequency before imaging by the largest
-        factor (a divisor of the channels per subband) whose bandwidth smearing at the image's
-        edge (half ``imaging.field_of_view_deg`` from the centre) stays below this fractional
-        peak loss; calibration is applied in the same pass (``mstransform`` with a calibration
-        library), so no full-resolution ``CORRECTED_DATA`` is written. 0: no averaging
-        (``applycal``, then WSClean on the full resolution).
+        A calibrated (or already calibrated) group is averaged in frequency before imaging by
+        the largest factor (a divisor of the channels per subband) whose bandwidth smearing at
+        the image's edge (half ``imaging.field_of_view_deg`` from the centre) stays below this
+        fractional peak loss; calibration is applied in the same pass (``mstransform`` with a
+        calibration library), so no full-resolution ``CORRECTED_DATA`` is written. 0: no
+        averaging (``applycal``, then WSClean on the full resolution). Groups imaged
+        ``uncalibrated`` are not averaged.
     channel_mask_threshold : float
         A channel whose flagged fraction on the calibrator (all data, autocorrelations and dead
         antennas included) exceeds this becomes part of the channel mask applied to the science
