@@ -153,3 +153,141 @@ def test_migration_0008_fills_the_table_of_an_existing_database(tmp_path):
     assert first["n_measurements"] == 4 and first["n_clean"] == 3
     assert first["last_flags"] == "blended" and first["last_mjd"] == pytest.approx(sim.mjd[3])
     dispose_engine(s)
+
+
+def _metric_rows(settings, series="epoch") -> dict:
+    from dsa110_contimg.database.tables import source_metrics
+
+    m = source_metrics.c
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(select(source_metrics).where(m.series == series)).all()
+    return {r.source_id: dict(r._mapping) for r in rows}
+
+
+def test_stored_median_flux_is_the_median_of_the_light_curve(db_settings, field):
+    """Images one by one: each source's median flux is numpy's median of its epoch curve."""
+    from dsa110_contimg.variability.pipeline import get_lightcurve
+
+    write_simulated_photometry(field, images=slice(0, 4), settings=db_settings)
+    normalize_all(settings=db_settings)
+    for i in range(4, N_EPOCHS):
+        (did,) = write_simulated_photometry(
+            field, images=[i], register_references=False, settings=db_settings
+        )
+        on_photometry_written(did, normalize=True, settings=db_settings)
+    stored = _metric_rows(db_settings)
+    assert len(stored) == len(field.source_ids)
+    for sid, row in stored.items():
+        lc = get_lightcurve("nvss", sid, series="epoch", settings=db_settings)
+        f = np.asarray(lc["normalized_flux_jy"], dtype=float)
+        f = f[np.isfinite(f)]
+        assert row["median_flux_jy"] == pytest.approx(float(np.median(f)), rel=1e-9), sid
+    dipper = field.source_ids[field.dips[0]["source"]]
+    # the dip (5 of 16 epochs 40 % deep) pulls the mean down, not the median
+    assert stored[dipper]["median_flux_jy"] > stored[dipper]["mean_flux_jy"]
+    with get_engine(db_settings).connect() as conn:
+        rows, total = list_sources(conn, sort="median_flux_jy", order="desc", limit=1000)
+        assert total == len(field.source_ids)
+        meds = [r["median_flux_jy"] for r in rows]
+        assert meds == sorted(meds, reverse=True) and None not in meds
+        bright, n = list_sources(conn, sort="source_id", median_flux_min=meds[4])
+        assert n == 5 and {r["source_id"] for r in bright} == {r["source_id"] for r in rows[:5]}
+
+
+def test_migration_0012_backfills_the_median(settings, field):
+    """A database whose metric states predate the median band: upgrading fills the column."""
+    from alembic import command
+    from sqlalchemy import inspect, update
+
+    from dsa110_contimg.database.migrate import alembic_config, current_revision, upgrade
+    from dsa110_contimg.database.tables import source_metrics
+
+    write_simulated_photometry(field, settings=settings)
+    normalize_all(settings=settings)
+    before = _metric_rows(settings)
+    engine = get_engine(settings)
+    cfg = alembic_config()
+    with engine.begin() as conn:  # back to 0011: the column and the indexes dropped
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+    assert current_revision(engine) == "0011"
+    cols = {c["name"] for c in inspect(engine).get_columns("source_metrics")}
+    assert "median_flux_jy" not in cols
+    old_width = len(before[field.source_ids[0]]["state"]) - 8 * 34  # no band, no band counts
+    with engine.begin() as conn:
+        conn.execute(update(source_metrics).values(state=b"\0" * old_width))
+    upgrade(engine, "head", settings=settings)
+    after = _metric_rows(settings)
+    assert after.keys() == before.keys()
+    for sid, row in after.items():
+        assert row["median_flux_jy"] == before[sid]["median_flux_jy"], sid
+        assert row["state"] == before[sid]["state"], sid
+        for k in ("eta", "v", "mean_flux_jy", "max_dip_sigma", "n_points"):
+            assert row[k] == before[sid][k], (sid, k)
+
+
+@pytest.mark.parametrize(
+    "sort, order, filters",
+    [
+        ("eta", "desc", {}),
+        ("median_flux_jy", "asc", {}),
+        ("vs", "desc", {"reference": False}),  # joined path (not the metric index alone)
+        ("last_mjd", "asc", {}),  # every source ties: the key decides
+        ("ese_score", "desc", {}),  # one source has a score: the rest come after it
+        ("ese_score", "asc", {"median_flux_min": 0.0}),
+        ("source_id", "desc", {}),
+        ("n_measurements", "asc", {"ese_status": None}),
+    ],
+)
+def test_cursor_walk_returns_every_source_once_in_order(db_settings, field, sort, order, filters):
+    """Walking by next_cursor (any page size) gives the offset list's rows, each once; and
+    walking back by prev_cursor gives them in reverse."""
+    from dsa110_contimg.database.source_lists import page_sources
+
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    with get_engine(db_settings).connect() as conn:
+        everything, total = list_sources(conn, sort=sort, order=order, limit=10**6, **filters)
+        want = [(r["catalog"], r["source_id"]) for r in everything]
+        assert len(set(want)) == len(want) == total > 0
+        for size in (1, 4, total, total + 3):
+            got, pages, cursor = [], [], None
+            while True:
+                page = page_sources(
+                    conn, cursor=cursor, sort=sort, order=order, limit=size, **filters
+                )
+                assert page.total == total
+                assert (page.prev_cursor is None) == (cursor is None)
+                pages.append(page)
+                got += [(r["catalog"], r["source_id"]) for r in page.rows]
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+                assert len(pages) <= total + 1
+            assert got == want, (size, got, want)
+            # the offset pages agree page by page
+            for i, page in enumerate(pages[:3]):
+                rows, _ = list_sources(
+                    conn, sort=sort, order=order, limit=size, offset=i * size, **filters
+                )
+                assert [r["source_id"] for r in rows] == [r["source_id"] for r in page.rows]
+            back, cursor = [], pages[-1].prev_cursor
+            while cursor is not None:
+                page = page_sources(conn, cursor=cursor, sort=sort, order=order, limit=size,
+                                    **filters)
+                back = [(r["catalog"], r["source_id"]) for r in page.rows] + back
+                cursor = page.prev_cursor
+            assert back + [(r["catalog"], r["source_id"]) for r in pages[-1].rows] == want
+
+
+def test_bad_or_foreign_cursor_is_a_clear_error(settings, field):
+    from dsa110_contimg.database.source_lists import BadCursor, page_sources
+
+    write_simulated_photometry(field, settings=settings)
+    normalize_all(settings=settings)
+    with get_engine(settings).connect() as conn:
+        first = page_sources(conn, sort="eta", order="desc", limit=2)
+        with pytest.raises(BadCursor, match="sorted by eta desc"):
+            page_sources(conn, cursor=first.next_cursor, sort="v", order="desc")
+        with pytest.raises(BadCursor, match="cannot be read"):
+            page_sources(conn, cursor="not-a-cursor", sort="eta", order="desc")
