@@ -487,24 +487,32 @@ def source_list(
     eta_min: float | None = None,
     v_min: float | None = None,
     max_dip_sigma_min: float | None = None,
+    median_flux_min: float | None = None,
+    median_flux_max: float | None = None,
     ese_status: str | None = None,
     reference: bool | None = None,
     catalog: str | None = None,
+    cursor: str | None = None,
 ) -> dict:
     """Return one page of the per-source table (never a scan of photometry).
 
     ``q`` is a source name or a position as typed (see
     :func:`~dsa110_contimg.catalog.names.parse_sky_query`), searched within ``radius``; a
     name's exact match comes first. Without ``q`` or ``cone`` every measured source is listed,
-    sorted by ``sort`` (default ``eta``; ``separation`` for searches).
+    sorted by ``sort`` (default ``eta``; ``separation`` for searches), by offset or, with
+    ``cursor`` (a page's ``next_cursor``/``prev_cursor``), by keyset; every list page carries
+    ``next_cursor`` and ``prev_cursor`` (None for searches, which page by offset).
 
     Raises
     ------
     QueryParseError
         ``q`` or ``radius`` cannot be read.
+    BadCursor
+        ``cursor`` cannot be read, belongs to another sort, or is given with a search or an
+        offset.
     """
     from ..catalog.names import parse_sky_query
-    from ..database.source_lists import list_sources
+    from ..database.source_lists import BadCursor, list_sources, page_sources
 
     query = None
     if q is not None and q.strip():
@@ -521,13 +529,24 @@ def source_list(
         eta_min=eta_min,
         v_min=v_min,
         max_dip_sigma_min=max_dip_sigma_min,
+        median_flux_min=median_flux_min,
+        median_flux_max=median_flux_max,
         ese_status=ese_status,
         reference=reference,
         catalog=catalog,
         cone=cone,
     )
+    cursors = None
+    if cursor is not None and cone is not None:
+        raise BadCursor("a search pages by offset, not by cursor")
+    if cursor is not None and page.offset:
+        raise BadCursor("give either a cursor or an offset, not both")
     with engine.connect() as conn:
-        if query is not None and query.kind == "name":
+        if cone is None and sort != "separation" and (cursor is not None or page.offset == 0):
+            kwargs.pop("cone")
+            got = page_sources(conn, cursor=cursor, limit=page.limit, **kwargs)
+            rows, total, cursors = got.rows, got.total, (got.next_cursor, got.prev_cursor)
+        elif query is not None and query.kind == "name":
             rows, total = list_sources(conn, limit=10**9, offset=0, **kwargs)
             want = query.name.source_id.upper()
             exact = [r for r in rows if r["source_id"].upper() == want]
@@ -539,6 +558,12 @@ def source_list(
     for x in items:
         x["is_reference"] = bool(x["is_reference"])
     out = page.envelope(items, total)
+    if cursors is not None:
+        out["next_cursor"], out["prev_cursor"] = cursors
+        if cursor is not None:  # a keyset page: its offset is unknown
+            out["offset"] = out["next_offset"] = None
+    else:
+        out["next_cursor"] = out["prev_cursor"] = None
     if query is not None:
         out["query"] = {
             "kind": query.kind,

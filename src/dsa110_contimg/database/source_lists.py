@@ -474,16 +474,20 @@ def _rows_for_keys(conn, series: str, keys: list[tuple[str, str]]) -> list[dict]
     cols, on = _select(series)
     s = sources.c
     # catalog IN (...) AND source_id IN (...): primary-key lookups on both backends (a row-value
-    # IN list is a table scan on SQLite); the few extra combinations are dropped below
-    stmt = (
-        select(*cols)
-        .select_from(sources.outerjoin(source_metrics, on))
-        .where(
-            s.catalog.in_(sorted({k[0] for k in keys})),
-            s.source_id.in_(sorted({k[1] for k in keys})),
+    # IN list is a table scan on SQLite); the few extra combinations are dropped below. In
+    # chunks: an export's 200,000 keys would pass PostgreSQL's 65,535 bound parameters.
+    by_key: dict = {}
+    for i in range(0, len(keys), 5000):
+        part = keys[i : i + 5000]
+        stmt = (
+            select(*cols)
+            .select_from(sources.outerjoin(source_metrics, on))
+            .where(
+                s.catalog.in_(sorted({k[0] for k in part})),
+                s.source_id.in_(sorted({k[1] for k in part})),
+            )
         )
-    )
-    by_key = {(r.catalog, r.source_id): dict(r._mapping) for r in conn.execute(stmt)}
+        by_key.update({(r.catalog, r.source_id): dict(r._mapping) for r in conn.execute(stmt)})
     return [by_key[k] for k in keys if k in by_key]
 
 
