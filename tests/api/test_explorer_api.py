@@ -160,9 +160,7 @@ def test_median_flux_column_sorts_filters_and_exports(client, pipeline):
     csv_rows = list(
         csv.DictReader(
             io.StringIO(
-                client.get(
-                    "/api/sources", params={"sort": "median_flux_jy", "format": "csv"}
-                ).text
+                client.get("/api/sources", params={"sort": "median_flux_jy", "format": "csv"}).text
             )
         )
     )
@@ -188,9 +186,9 @@ def test_cursor_pages_walk_every_source_once(client, pipeline, sort):
     back = client.get(
         "/api/sources", params={"sort": sort, "limit": 4, "cursor": page["prev_cursor"]}
     ).json()
-    assert [x["source_id"] for x in back["items"]] == want[-len(page["items"]) - 4 : -len(
-        page["items"]
-    )]
+    assert [x["source_id"] for x in back["items"]] == want[
+        -len(page["items"]) - 4 : -len(page["items"])
+    ]
 
 
 @pytest.mark.parametrize(

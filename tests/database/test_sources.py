@@ -273,8 +273,9 @@ def test_cursor_walk_returns_every_source_once_in_order(db_settings, field, sort
                 assert [r["source_id"] for r in rows] == [r["source_id"] for r in page.rows]
             back, cursor = [], pages[-1].prev_cursor
             while cursor is not None:
-                page = page_sources(conn, cursor=cursor, sort=sort, order=order, limit=size,
-                                    **filters)
+                page = page_sources(
+                    conn, cursor=cursor, sort=sort, order=order, limit=size, **filters
+                )
                 back = [(r["catalog"], r["source_id"]) for r in page.rows] + back
                 cursor = page.prev_cursor
             assert back + [(r["catalog"], r["source_id"]) for r in pages[-1].rows] == want

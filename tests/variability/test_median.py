@@ -45,13 +45,23 @@ def test_incremental_median_is_exact(n_pts):
     for j in range(n_pts):
         # store and read back the state, as the pipeline does between images
         back = new_state(n_src, baseline_epochs=P["baseline_epochs"])
-        unpack_states(back, np.arange(n_src), pack_states(st), list(st["open_image"]),
-                      baseline_epochs=P["baseline_epochs"])
+        unpack_states(
+            back,
+            np.arange(n_src),
+            pack_states(st),
+            list(st["open_image"]),
+            baseline_epochs=P["baseline_epochs"],
+        )
         st = back
         stale, _ = fold_points(st, mjd[:, j], flux[:, j], err[:, j], img[:, j], merge=False, **P)
         for i in np.flatnonzero(stale):  # recompute from the stored series
-            full = run_series(mjd[i : i + 1, : j + 1], flux[i : i + 1, : j + 1],
-                              err[i : i + 1, : j + 1], merge=False, **P)
+            full = run_series(
+                mjd[i : i + 1, : j + 1],
+                flux[i : i + 1, : j + 1],
+                err[i : i + 1, : j + 1],
+                merge=False,
+                **P,
+            )
             for key in st:
                 st[key][i] = full[key][0]
             rebuilt += 1
@@ -73,8 +83,9 @@ def test_epoch_series_median_includes_the_open_epoch():
     rng = np.random.default_rng(1)
     f = 1.0 + 0.1 * rng.standard_normal(t.size)
     e = 0.05 + 0.05 * rng.random(t.size)
-    st = run_series(t[None], f[None], e[None], merge=True, window_days=0.1,
-                    baseline_epochs=3, cusum_k=1.0)
+    st = run_series(
+        t[None], f[None], e[None], merge=True, window_days=0.1, baseline_epochs=3, cusum_k=1.0
+    )
     w = 1.0 / e.reshape(10, 3) ** 2
     epochs = (w * f.reshape(10, 3)).sum(axis=1) / w.sum(axis=1)
     got = derive(st, cusum_k=1.0)["median_flux_jy"][0]

@@ -31,8 +31,9 @@ def _ids(page: str) -> list[str]:
 
 
 def _link(page: str, rel: str) -> str | None:
-    m = re.search(rf'<nav class="pager" id="pager-top">.*?<a rel="{rel}" href="([^"]+)"', page,
-                  re.S)
+    m = re.search(
+        rf'<nav class="pager" id="pager-top">.*?<a rel="{rel}" href="([^"]+)"', page, re.S
+    )
     return html.unescape(m.group(1)) if m else None
 
 

@@ -13,7 +13,13 @@ from sqlalchemy import Connection, Float, Integer, bindparam, delete, select, up
 
 from .tables import ese_candidates
 
-__all__ = ["candidate_columns", "list_candidate_rows", "set_candidate_status", "store_candidates"]
+__all__ = [
+    "best_candidate",
+    "candidate_columns",
+    "list_candidate_rows",
+    "set_candidate_status",
+    "store_candidates",
+]
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -119,6 +125,18 @@ def list_candidate_rows(conn: Connection, *, status: str | None = None) -> list[
     if status is not None:
         stmt = stmt.where(ese_candidates.c.status == status)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def best_candidate(conn: Connection, catalog: str, source_id: str) -> dict | None:
+    """Return the source's candidate row with the best score (any series), or None."""
+    c = ese_candidates.c
+    row = conn.execute(
+        select(ese_candidates)
+        .where(c.catalog == catalog, c.source_id == source_id)
+        .order_by(c.score.desc())
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
 
 
 def set_candidate_status(conn: Connection, cid: int, values: Mapping) -> dict | None:

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from ..config import Settings, resolve_settings
 from ..errors import DatabaseError
 
-__all__ = ["get_engine", "write_transaction", "sqlite_path", "is_sqlite", "dispose_engine"]
+__all__ = ["get_engine", "write_transaction", "sqlite_path", "is_sqlite", "dispose_engine", "ping"]
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +209,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
     finally:
         conn.close()
+
+
+def ping(engine: Engine) -> None:
+    """Open a connection and run a trivial query; the driver's error if the database is down."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")

@@ -31,6 +31,7 @@ __all__ = [
     "page_sources",
     "source_images",
     "source_row",
+    "source_summary",
 ]
 
 #: Sort keys of the source list that are metrics (``source_metrics`` columns of the series).
@@ -87,8 +88,6 @@ LIST_COLUMNS = [
     "ese_score",
     *_METRIC_COLUMNS,
 ]
-
-
 
 
 def _select(series: str):
@@ -557,6 +556,46 @@ def source_images(conn, catalog: str, source_id: str, *, kind: str = "image") ->
         for r in rows
         if (r[4] or "image") == kind
     ]
+
+
+def source_summary(conn, catalog: str, source_id: str, *, recent: int = 500) -> dict | None:
+    """Return a measured source's mean position, count, MJD range and latest measurements.
+
+    One light-curve read (the ``(source_id, mjd)`` index of photometry): ``ra_deg``,
+    ``dec_deg`` (means; None if not finite), ``n_measurements``, ``first_mjd``, ``last_mjd``,
+    ``catalog_flux_mjy`` and ``images`` (the ``recent`` latest measurements: ``data_id``,
+    ``mjd``, ``flux_jy``, ``flags``, ``kind``). None when the source has no measurement.
+    """
+    import math
+
+    from .tables import images
+
+    p = photometry.c
+    row = conn.execute(
+        select(
+            func.avg(p.ra_deg).label("ra_deg"),
+            func.avg(p.dec_deg).label("dec_deg"),
+            func.count().label("n_measurements"),
+            func.min(p.mjd).label("first_mjd"),
+            func.max(p.mjd).label("last_mjd"),
+            func.max(p.catalog_flux_mjy).label("catalog_flux_mjy"),
+        ).where(p.catalog == catalog, p.source_id == source_id)
+    ).first()
+    if row is None or not row.n_measurements:
+        return None
+    rec = {"catalog": catalog, "source_id": source_id, **dict(row._mapping)}
+    latest = conn.execute(
+        select(p.data_id, p.mjd, p.flux_jy, p.flags, images.c.kind)
+        .select_from(photometry.outerjoin(images, images.c.data_id == p.data_id))
+        .where(p.catalog == catalog, p.source_id == source_id)
+        .order_by(p.mjd.desc().nulls_last())
+        .limit(recent)
+    ).all()
+    rec["images"] = [dict(x._mapping) for x in latest]
+    for k in ("ra_deg", "dec_deg"):
+        if rec[k] is not None and not math.isfinite(rec[k]):
+            rec[k] = None
+    return rec
 
 
 def source_row(conn, catalog: str, source_id: str) -> dict | None:

@@ -126,7 +126,7 @@ def render_markdown(path: Path) -> str:
 
 
 def _source_pager(listing, result: dict, cursor: str | None) -> dict:
-    """The /sources pager: by cursor for the list, by offset for a search's results."""
+    """Return the /sources pager: by cursor for the list, by offset for a search's results."""
     n = len(result["items"])
     if result.get("next_cursor") is None and result.get("prev_cursor") is None and cursor is None:
         if result.get("query") is not None or listing.offset:

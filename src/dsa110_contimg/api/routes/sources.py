@@ -89,9 +89,9 @@ def search(
     Without ``q`` or a cone every measured source is listed with its metrics in ``series``,
     sorted by ``sort`` (sorting by a metric lists the sources that have it), paginated by
     ``offset`` or by ``cursor`` (each page's ``next_cursor``/``prev_cursor``; ties are broken
-    by catalog and source_id). ``q`` searches a name or a position within ``radius``; ``ra_deg``/``dec_deg``/``radius_deg`` is the same
-    cone in degrees. ``format=csv|votable`` exports the whole selection (up to 200,000 rows).
-    Never reads the photometry table.
+    by catalog and source_id). ``q`` searches a name or a position within ``radius``;
+    ``ra_deg``/``dec_deg``/``radius_deg`` is the same cone in degrees. ``format=csv|votable``
+    exports the whole selection (up to 200,000 rows). Never reads the photometry table.
     """
     cone = None
     if (ra_deg is None) != (dec_deg is None):

@@ -332,9 +332,9 @@ def get_metrics(
     """Return the stored variability metrics of one source (one dict per series).
 
     Each dict holds ``series, n_points, mean_flux_jy, median_flux_jy, eta, v, vs, m,
-    baseline_flux_jy, baseline_err_jy, dip_sigma, max_dip_sigma, max_dip_depth, max_dip_mjd, cusum, max_cusum,
-    dip_start_mjd, dip_end_mjd, last_mjd, updated_at`` (the open epoch included). Empty list
-    when none is stored.
+    baseline_flux_jy, baseline_err_jy, dip_sigma, max_dip_sigma, max_dip_depth, max_dip_mjd,
+    cusum, max_cusum, dip_start_mjd, dip_end_mjd, last_mjd, updated_at`` (the open epoch
+    included). Empty list when none is stored.
     """
     settings = resolve_settings(settings)
     if series is not None:

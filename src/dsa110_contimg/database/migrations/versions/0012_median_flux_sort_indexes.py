@@ -29,7 +29,14 @@ depends_on = None
 #: source_metrics columns indexed here as (series, column, catalog, source_id)
 METRIC_INDEXED = ("vs", "m", "n_points", "mean_flux_jy", "median_flux_jy", "max_cusum")
 #: sources columns indexed here as (column, catalog, source_id)
-SOURCE_INDEXED = ("ra_deg", "dec_deg", "n_measurements", "last_mjd", "catalog_flux_mjy", "ese_score")
+SOURCE_INDEXED = (
+    "ra_deg",
+    "dec_deg",
+    "n_measurements",
+    "last_mjd",
+    "catalog_flux_mjy",
+    "ese_score",
+)
 
 
 def upgrade() -> None:
