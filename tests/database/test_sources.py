@@ -292,3 +292,41 @@ def test_bad_or_foreign_cursor_is_a_clear_error(settings, field):
             page_sources(conn, cursor=first.next_cursor, sort="v", order="desc")
         with pytest.raises(BadCursor, match="cannot be read"):
             page_sources(conn, cursor="not-a-cursor", sort="eta", order="desc")
+
+
+def test_every_sort_key_pages_by_an_index_walk(db_settings, field):
+    """Each sort of the source list (offset and cursor pages, both directions) is served by an
+    index in its order: no sort of the whole table (SQLite: no temporary B-tree; PostgreSQL,
+    with sequential scans and sorts disfavoured: no Sort node)."""
+    from dsa110_contimg.database.source_lists import SOURCE_SORTS, page_sources
+
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    engine = get_engine(db_settings)
+    pg = engine.dialect.name == "postgresql"
+    stmts: list = []
+    event.listen(engine, "before_cursor_execute", lambda *a: stmts.append((a[2], a[3])))
+    sorting = {}
+    with engine.connect() as conn:
+        if pg:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_sort = off")
+        for sort in SOURCE_SORTS:
+            for order in ("asc", "desc"):
+                stmts.clear()
+                first = page_sources(conn, sort=sort, order=order, limit=3)
+                page_sources(conn, cursor=first.next_cursor, sort=sort, order=order, limit=3)
+                list_sources(conn, sort=sort, order=order, limit=3, offset=3)
+                for sql, params in [x for x in stmts if "ORDER BY" in x[0]]:
+                    explain = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
+                    plan = "\n".join(
+                        str(r[0] if pg else r[-1])
+                        for r in conn.exec_driver_sql(explain + sql, params)
+                    )
+                    if (
+                        ("Sort" in plan and "Incremental Sort" not in plan)
+                        if pg
+                        else ("TEMP B-TREE" in plan)
+                    ):
+                        sorting[(sort, order)] = plan
+    assert not sorting, "\n".join(f"{k}:\n{v}" for k, v in sorting.items())

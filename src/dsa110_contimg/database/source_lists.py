@@ -301,9 +301,27 @@ def list_sources(
         return _rows_for_keys(conn, series, keys), total
     if metric_sort:
         order_by = [_dir(c) for c in _index_order(sort)]
-    else:
-        order_by = [_dir(s[sort]).nulls_last(), _dir(s.catalog), _dir(s.source_id)]
-    page = conn.execute(stmt.order_by(*order_by).limit(limit).offset(offset)).all()
+        page = conn.execute(stmt.order_by(*order_by).limit(limit).offset(offset)).all()
+        return [dict(r._mapping) for r in page], total
+    # a per-source column: the rows with a value (in the column's index order), then those
+    # without (in key order). Two index walks rather than ``NULLS LAST``, which PostgreSQL's
+    # ascending indexes serve only in ascending order.
+    tie = [_dir(s.catalog), _dir(s.source_id)]
+    with_value = stmt.where(s[sort].is_not(None))
+    page = conn.execute(with_value.order_by(_dir(s[sort]), *tie).limit(limit).offset(offset)).all()
+    if len(page) < limit:
+        if page:
+            n_valued = offset + len(page)
+        else:
+            n_valued = int(
+                conn.execute(select(func.count()).select_from(with_value.subquery())).scalar_one()
+            )
+        page += conn.execute(
+            stmt.where(s[sort].is_(None))
+            .order_by(*tie)
+            .limit(limit - len(page))
+            .offset(max(0, offset - n_valued))
+        ).all()
     return [dict(r._mapping) for r in page], total
 
 
