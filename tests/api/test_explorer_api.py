@@ -183,6 +183,18 @@ def test_cursor_pages_walk_every_source_once(client, pipeline, sort):
         if cursor is None:
             break
     assert got == want and n == -(-len(want) // 4)
+    # an offset page hands out cursors too: jump by offset, walk on by cursor
+    mid = client.get("/api/sources", params={"sort": sort, "limit": 4, "offset": 4}).json()
+    assert [x["source_id"] for x in mid["items"]] == want[4:8]
+    on = client.get(
+        "/api/sources", params={"sort": sort, "limit": 4, "cursor": mid["next_cursor"]}
+    ).json()
+    assert [x["source_id"] for x in on["items"]] == want[8:12]
+    before = client.get(
+        "/api/sources", params={"sort": sort, "limit": 4, "cursor": mid["prev_cursor"]}
+    ).json()
+    assert [x["source_id"] for x in before["items"]] == want[:4]
+    assert before["prev_cursor"] is None
     back = client.get(
         "/api/sources", params={"sort": sort, "limit": 4, "cursor": page["prev_cursor"]}
     ).json()

@@ -277,7 +277,7 @@ def source_list(
         offset.
     """
     from ..catalog.names import parse_sky_query
-    from ..database.source_lists import BadCursor, list_sources, page_sources
+    from ..database.source_lists import BadCursor, list_sources, page_sources, row_cursor
 
     query = None
     if q is not None and q.strip():
@@ -319,6 +319,13 @@ def source_list(
             rows = rows[page.offset : page.offset + page.limit]
         else:
             rows, total = list_sources(conn, limit=page.limit, offset=page.offset, **kwargs)
+            if cone is None and sort != "separation" and rows:
+                # an offset page hands out cursors too: jump by offset, walk on by cursor
+                more = page.offset + len(rows) < total
+                cursors = (
+                    row_cursor(rows[-1], sort, order) if more else None,
+                    row_cursor(rows[0], sort, order, before=True) if page.offset else None,
+                )
     items = [{c: r.get(c) for c in SOURCE_LIST_COLUMNS} for r in rows]
     for x in items:
         x["is_reference"] = bool(x["is_reference"])

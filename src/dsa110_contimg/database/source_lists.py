@@ -29,6 +29,7 @@ __all__ = [
     "largest_beam_deg",
     "list_sources",
     "page_sources",
+    "row_cursor",
     "source_images",
     "source_row",
     "source_summary",
@@ -376,6 +377,19 @@ def _decode(token: str, sort: str, order: str) -> tuple[int, list, bool]:
     if len(values) != len(_phase_columns(sort, phase)):
         raise BadCursor(_UNREADABLE)
     return phase, values, direction == "after"
+
+
+def row_cursor(row: dict, sort: str, order: str, *, before: bool = False) -> str:
+    """Return the cursor of the page after (``before``: preceding) a row of the list.
+
+    Lets an offset page hand out cursors too: jump by offset, then walk by cursor.
+    """
+    if sort == "separation":
+        raise ValueError("a search pages by offset, not by cursor")
+    nullable = sort not in METRIC_SORTS and sort != "source_id"
+    phase = 2 if nullable and row.get(sort) is None else 1
+    values = [row[c.name] for c in _phase_columns(sort, phase)]
+    return _encode(sort, order, phase, values, "before" if before else "after")
 
 
 def _phase_columns(sort: str, phase: int) -> list:

@@ -77,8 +77,8 @@ class Listing:
         """
         nxt, prv = page.get("next_cursor"), page.get("prev_cursor")
         return {
-            "first": (1 if n_items else 0) if cursor is None else None,
-            "last": n_items if cursor is None else None,
+            "first": (self.offset + 1 if n_items else 0) if cursor is None else None,
+            "last": self.offset + n_items if cursor is None else None,
             "n_items": n_items,
             "total": total,
             "prev": self.url(cursor=prv, offset=0) if prv else None,

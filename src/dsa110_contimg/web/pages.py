@@ -128,9 +128,8 @@ def render_markdown(path: Path) -> str:
 def _source_pager(listing, result: dict, cursor: str | None) -> dict:
     """Return the /sources pager: by cursor for the list, by offset for a search's results."""
     n = len(result["items"])
-    if result.get("next_cursor") is None and result.get("prev_cursor") is None and cursor is None:
-        if result.get("query") is not None or listing.offset:
-            return {**listing.page_urls(result["total"], n), "n_items": n}
+    if result.get("query") is not None:
+        return {**listing.page_urls(result["total"], n), "n_items": n}
     return listing.cursor_page_urls(result["total"], n, result, cursor)
 
 
