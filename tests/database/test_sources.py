@@ -37,15 +37,20 @@ def _table(settings) -> dict:
     return {r.source_id: {k: v for k, v in r._mapping.items() if k != "updated_at"} for r in rows}
 
 
-def test_incremental_update_equals_rebuild(db_settings, field):
-    """Images arriving one by one keep the table exactly as a rebuild from photometry makes it."""
-    write_simulated_photometry(field, images=slice(0, 4), settings=db_settings)
-    normalize_all(settings=db_settings)
+def _write_image_by_image(settings, field) -> None:
+    """Four images at once, then the others one by one as the pipeline writes them."""
+    write_simulated_photometry(field, images=slice(0, 4), settings=settings)
+    normalize_all(settings=settings)
     for i in range(4, N_EPOCHS):
         (did,) = write_simulated_photometry(
-            field, images=[i], register_references=False, settings=db_settings
+            field, images=[i], register_references=False, settings=settings
         )
-        on_photometry_written(did, normalize=True, settings=db_settings)
+        on_photometry_written(did, normalize=True, settings=settings)
+
+
+def test_incremental_update_equals_rebuild(db_settings, field):
+    """Images arriving one by one keep the table exactly as a rebuild from photometry makes it."""
+    _write_image_by_image(db_settings, field)
     inc = _table(db_settings)
     assert len(inc) == len(field.source_ids)
     with write_transaction(get_engine(db_settings)) as conn:
@@ -168,13 +173,7 @@ def test_stored_median_flux_is_the_median_of_the_light_curve(db_settings, field)
     """Images one by one: each source's median flux is numpy's median of its epoch curve."""
     from dsa110_contimg.variability.pipeline import get_lightcurve
 
-    write_simulated_photometry(field, images=slice(0, 4), settings=db_settings)
-    normalize_all(settings=db_settings)
-    for i in range(4, N_EPOCHS):
-        (did,) = write_simulated_photometry(
-            field, images=[i], register_references=False, settings=db_settings
-        )
-        on_photometry_written(did, normalize=True, settings=db_settings)
+    _write_image_by_image(db_settings, field)
     stored = _metric_rows(db_settings)
     assert len(stored) == len(field.source_ids)
     for sid, row in stored.items():
