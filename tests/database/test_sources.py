@@ -193,7 +193,7 @@ def test_stored_median_flux_is_the_median_of_the_light_curve(db_settings, field)
         assert n == 5 and {r["source_id"] for r in bright} == {r["source_id"] for r in rows[:5]}
 
 
-def test_migration_0012_backfills_the_median(settings, field):
+def test_migration_0012_backfills_the_median(db_settings, field):
     """A database whose metric states predate the median band: upgrading fills the column."""
     from alembic import command
     from sqlalchemy import inspect, update
@@ -201,10 +201,10 @@ def test_migration_0012_backfills_the_median(settings, field):
     from dsa110_contimg.database.migrate import alembic_config, current_revision, upgrade
     from dsa110_contimg.database.tables import source_metrics
 
-    write_simulated_photometry(field, settings=settings)
-    normalize_all(settings=settings)
-    before = _metric_rows(settings)
-    engine = get_engine(settings)
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    before = _metric_rows(db_settings)
+    engine = get_engine(db_settings)
     cfg = alembic_config()
     with engine.begin() as conn:  # back to 0011: the column and the indexes dropped
         cfg.attributes["connection"] = conn
@@ -215,8 +215,8 @@ def test_migration_0012_backfills_the_median(settings, field):
     old_width = len(before[field.source_ids[0]]["state"]) - 8 * 34  # no band, no band counts
     with engine.begin() as conn:
         conn.execute(update(source_metrics).values(state=b"\0" * old_width))
-    upgrade(engine, "head", settings=settings)
-    after = _metric_rows(settings)
+    upgrade(engine, "head", settings=db_settings)
+    after = _metric_rows(db_settings)
     assert after.keys() == before.keys()
     for sid, row in after.items():
         assert row["median_flux_jy"] == before[sid]["median_flux_jy"], sid
