@@ -66,7 +66,6 @@ class Listing:
             "next": self.url(offset=self.offset + self.limit) if more else None,
         }
 
-
     def cursor_page_urls(
         self, total: int | None, n_items: int, page: dict, cursor: str | None
     ) -> dict:
