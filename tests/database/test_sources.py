@@ -291,6 +291,15 @@ def test_bad_or_foreign_cursor_is_a_clear_error(settings, field):
             page_sources(conn, cursor=first.next_cursor, sort="v", order="desc")
         with pytest.raises(BadCursor, match="cannot be read"):
             page_sources(conn, cursor="not-a-cursor", sort="eta", order="desc")
+        # forged tokens (a string for a number, too few values, NaN) never reach the database
+        import base64
+        import json
+
+        for values in (["x", 1.0, "nvss", "J1"], [1.0, "nvss", "J1"], [float("nan"), 1, "a", "b"]):
+            raw = json.dumps({"k": "eta", "o": "desc", "p": 1, "v": values, "d": "after"})
+            token = base64.urlsafe_b64encode(raw.encode()).decode()
+            with pytest.raises(BadCursor, match="cannot be read"):
+                page_sources(conn, cursor=token, sort="eta", order="desc")
 
 
 def test_every_sort_key_pages_by_an_index_walk(db_settings, field):

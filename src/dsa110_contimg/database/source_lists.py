@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, func, literal, or_, select, tuple_
 
 from .tables import photometry, source_metrics, sources
 
@@ -374,9 +375,17 @@ def _decode(token: str, sort: str, order: str) -> tuple[int, list, bool]:
         )
     if phase not in (1, 2) or direction not in ("after", "before"):
         raise BadCursor(_UNREADABLE)
-    if len(values) != len(_phase_columns(sort, phase)):
-        raise BadCursor(_UNREADABLE)
+    cols = _phase_columns(sort, phase)
+    if len(values) != len(cols) or not all(map(_fits, cols, values)):
+        raise BadCursor(_UNREADABLE)  # a forged or damaged token never reaches the database
     return phase, values, direction == "after"
+
+
+def _fits(col, value) -> bool:
+    """Whether a cursor value has the type of its column (a string, or a finite number)."""
+    if isinstance(col.type, String):
+        return isinstance(value, str)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def row_cursor(row: dict, sort: str, order: str, *, before: bool = False) -> str:
