@@ -8,8 +8,10 @@
 2. Starts the server as a subprocess (``contimg serve --port 0``).
 3. Measures, sequentially from one client (loopback):
    - the sources-table page: ``GET /api/sources`` (JSON) and ``GET /sources`` (HTML) at random
-     offsets over the whole list, sorted by eta (default), by V ascending, and filtered by
-     ``eta_min``/``v_min`` (p50/p99 over 200 requests each; target p99 <= 100 ms);
+     offsets over the whole list, sorted by eta (default), by V ascending, by median flux,
+     and filtered by ``eta_min``/``v_min`` (p50/p99 over 200 requests each; target p99 <= 100
+     ms); and the same pages reached by ``cursor`` (the ``next_cursor`` of a page at a random
+     offset, fetched untimed first), the keyset path the /sources page's links follow;
    - the eta-V data for 100,000 sources (``GET /api/variability/eta-v``; target <= 1 s) and,
      in headless Chromium, the time until the plot has drawn all points;
    - the source page's first paint in headless Chromium (``first-contentful-paint`` of the
@@ -58,18 +60,19 @@ def fill_metrics(settings, source_ids: list[str], *, seed: int = 2) -> dict:
     eta[var] *= 10 ** rng.uniform(1, 3, var.size)
     v[var] *= 10 ** rng.uniform(0.5, 1.2, var.size)
     dip = rng.normal(0, 1.5, n)
+    flux = 10 ** rng.uniform(-2.5, 0.0, n)  # 3 mJy - 1 Jy
     now = time.time()
     con = sqlite3.connect(sqlite_path(settings.database_url))
     t0 = time.perf_counter()
     with con:
         con.executemany(
             "INSERT INTO source_metrics (catalog, source_id, series, state, n_points, "
-            "mean_flux_jy, eta, v, vs, m, max_dip_sigma, max_cusum, last_mjd, updated_at) "
-            "VALUES (?, ?, 'epoch', x'', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "mean_flux_jy, median_flux_jy, eta, v, vs, m, max_dip_sigma, max_cusum, last_mjd, "
+            "updated_at) VALUES (?, ?, 'epoch', x'', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (CATALOG, s, N_IMAGES, 0.05, float(e), float(vv), 3.0, 0.1, float(d), 0.0,
-                 60709.0, now)
-                for s, e, vv, d in zip(source_ids, eta, v, dip, strict=True)
+                (CATALOG, s, N_IMAGES, float(f), float(f) * 1.01, float(e), float(vv), 3.0,
+                 0.1, float(d), 0.0, 60709.0, now)
+                for s, e, vv, d, f in zip(source_ids, eta, v, dip, flux, strict=True)
             ),
         )
     con.execute("ANALYZE")
@@ -175,6 +178,10 @@ def main() -> int:
                         f"/api/sources?sort=source_id&order=asc&limit=50&offset={o}"
                         for o in offs
                     ],
+                    "api_sources_median_asc": [
+                        f"/api/sources?sort=median_flux_jy&order=asc&limit=50&offset={o}"
+                        for o in offs
+                    ],
                     "page_sources_html": [f"/sources?limit=50&offset={o}" for o in offs],
                     "api_sources_search_position": [
                         f"/api/sources?q={180 + (o % 50) * 0.5:.3f}+{45 + (o % 40) * 0.5:.3f}"
@@ -182,6 +189,18 @@ def main() -> int:
                         for o in offs
                     ],
                 }
+                # the same pages by cursor: the next_cursor of a page at a random offset
+                for name, base in (
+                    ("api_sources_eta_desc_cursor", "/api/sources?limit=50"),
+                    ("api_sources_median_asc_cursor",
+                     "/api/sources?sort=median_flux_jy&order=asc&limit=50"),
+                    ("page_sources_html_cursor", "/sources?limit=50"),
+                ):
+                    api = "/api" + base if base.startswith("/sources") else base
+                    cursors = [
+                        client.get(url + f"{api}&offset={o}").json()["next_cursor"] for o in offs
+                    ]
+                    cases[name] = [f"{base}&cursor={c}" for c in cursors]
                 for name, paths in cases.items():
                     res[name] = time_requests(client, url, paths, proc.pid)
                     print(f"{name}: p50 {res[name]['p50_ms']} ms, p99 {res[name]['p99_ms']} ms,"

@@ -36,7 +36,7 @@ N_EPOCHS = 1000
 N_SOURCES = 10_000
 N_REFS = 200
 SEED = 110
-BUILD = {"version": 8, "epochs": N_EPOCHS, "sources": N_SOURCES, "refs": N_REFS, "seed": SEED}
+BUILD = {"version": 9, "epochs": N_EPOCHS, "sources": N_SOURCES, "refs": N_REFS, "seed": SEED}
 
 
 def _simulate():

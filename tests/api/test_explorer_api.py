@@ -134,3 +134,87 @@ def test_eta_v_data(client, pipeline):
     # single-image metrics are opt-in (normalize.metric_series): none kept here
     image = client.get("/api/variability/eta-v", params={"series": "image"}).json()
     assert image["count"] == 0 and image["thresholds"]["eta"] is None
+
+
+def test_median_flux_column_sorts_filters_and_exports(client, pipeline):
+    body = client.get(
+        "/api/sources", params={"sort": "median_flux_jy", "order": "asc", "limit": 100}
+    ).json()
+    meds = [x["median_flux_jy"] for x in body["items"]]
+    assert None not in meds and meds == sorted(meds) and len(meds) == body["total"] > 3
+    # the stored median is the median of the source's epoch light curve
+    one = body["items"][len(meds) // 2]
+    lc = client.get(
+        f"/api/sources/{one['catalog']}/{quote(one['source_id'], safe='')}/lightcurve",
+        params={"series": "epoch"},
+    ).json()
+    rows = lc["rows"] if "rows" in lc else lc["data"]
+    f = [r["normalized_flux_jy"] for r in rows if r["normalized_flux_jy"] is not None]
+    assert one["median_flux_jy"] == pytest.approx(float(np.median(f)), rel=1e-9)
+    lo, hi = meds[1], meds[-2]
+    got = client.get(
+        "/api/sources", params={"median_flux_min": lo, "median_flux_max": hi, "limit": 100}
+    ).json()
+    assert got["total"] == len(meds) - 2
+    assert all(lo <= x["median_flux_jy"] <= hi for x in got["items"])
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/api/sources", params={"sort": "median_flux_jy", "format": "csv"}).text
+            )
+        )
+    )
+    assert float(csv_rows[0]["median_flux_jy"]) == pytest.approx(meds[-1])
+
+
+@pytest.mark.parametrize("sort", ["eta", "median_flux_jy", "ese_score", "source_id"])
+def test_cursor_pages_walk_every_source_once(client, pipeline, sort):
+    full = client.get("/api/sources", params={"sort": sort, "limit": 100}).json()
+    want = [x["source_id"] for x in full["items"]]
+    assert len(want) == full["total"]
+    got, cursor, n = [], None, 0
+    while True:
+        params = {"sort": sort, "limit": 4, **({"cursor": cursor} if cursor else {})}
+        r = client.get("/api/sources", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        got += [x["source_id"] for x in page["items"]]
+        cursor, n = page["next_cursor"], n + 1
+        if cursor is None:
+            break
+    assert got == want and n == -(-len(want) // 4)
+    # an offset page hands out cursors too: jump by offset, walk on by cursor
+    mid = client.get("/api/sources", params={"sort": sort, "limit": 4, "offset": 4}).json()
+    assert [x["source_id"] for x in mid["items"]] == want[4:8]
+    on = client.get(
+        "/api/sources", params={"sort": sort, "limit": 4, "cursor": mid["next_cursor"]}
+    ).json()
+    assert [x["source_id"] for x in on["items"]] == want[8:12]
+    before = client.get(
+        "/api/sources", params={"sort": sort, "limit": 4, "cursor": mid["prev_cursor"]}
+    ).json()
+    assert [x["source_id"] for x in before["items"]] == want[:4]
+    assert before["prev_cursor"] is None
+    back = client.get(
+        "/api/sources", params={"sort": sort, "limit": 4, "cursor": page["prev_cursor"]}
+    ).json()
+    assert [x["source_id"] for x in back["items"]] == want[
+        -len(page["items"]) - 4 : -len(page["items"])
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ({"sort": "v"}, "sorted by eta desc"),
+        ({"q": "12:00:00 +55:00:00"}, "offset, not by cursor"),
+        ({"offset": 4}, "either a cursor or an offset"),
+    ],
+)
+def test_misused_cursor_is_422(client, pipeline, extra, words):
+    first = client.get("/api/sources", params={"limit": 2}).json()
+    r = client.get("/api/sources", params={"limit": 2, "cursor": first["next_cursor"], **extra})
+    assert r.status_code == 422
+    assert words in r.json()["error"]["message"]
+    junk = client.get("/api/sources", params={"cursor": "zz"})
+    assert junk.status_code == 422 and "cannot be read" in junk.json()["error"]["message"]

@@ -37,15 +37,20 @@ def _table(settings) -> dict:
     return {r.source_id: {k: v for k, v in r._mapping.items() if k != "updated_at"} for r in rows}
 
 
-def test_incremental_update_equals_rebuild(db_settings, field):
-    """Images arriving one by one keep the table exactly as a rebuild from photometry makes it."""
-    write_simulated_photometry(field, images=slice(0, 4), settings=db_settings)
-    normalize_all(settings=db_settings)
+def _write_image_by_image(settings, field) -> None:
+    """Four images at once, then the others one by one as the pipeline writes them."""
+    write_simulated_photometry(field, images=slice(0, 4), settings=settings)
+    normalize_all(settings=settings)
     for i in range(4, N_EPOCHS):
         (did,) = write_simulated_photometry(
-            field, images=[i], register_references=False, settings=db_settings
+            field, images=[i], register_references=False, settings=settings
         )
-        on_photometry_written(did, normalize=True, settings=db_settings)
+        on_photometry_written(did, normalize=True, settings=settings)
+
+
+def test_incremental_update_equals_rebuild(db_settings, field):
+    """Images arriving one by one keep the table exactly as a rebuild from photometry makes it."""
+    _write_image_by_image(db_settings, field)
     inc = _table(db_settings)
     assert len(inc) == len(field.source_ids)
     with write_transaction(get_engine(db_settings)) as conn:
@@ -153,3 +158,183 @@ def test_migration_0008_fills_the_table_of_an_existing_database(tmp_path):
     assert first["n_measurements"] == 4 and first["n_clean"] == 3
     assert first["last_flags"] == "blended" and first["last_mjd"] == pytest.approx(sim.mjd[3])
     dispose_engine(s)
+
+
+def _metric_rows(settings, series="epoch") -> dict:
+    from dsa110_contimg.database.tables import source_metrics
+
+    m = source_metrics.c
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(select(source_metrics).where(m.series == series)).all()
+    return {r.source_id: dict(r._mapping) for r in rows}
+
+
+def test_stored_median_flux_is_the_median_of_the_light_curve(db_settings, field):
+    """Images one by one: each source's median flux is numpy's median of its epoch curve."""
+    from dsa110_contimg.variability.pipeline import get_lightcurve
+
+    _write_image_by_image(db_settings, field)
+    stored = _metric_rows(db_settings)
+    assert len(stored) == len(field.source_ids)
+    for sid, row in stored.items():
+        lc = get_lightcurve("nvss", sid, series="epoch", settings=db_settings)
+        f = np.asarray(lc["normalized_flux_jy"], dtype=float)
+        f = f[np.isfinite(f)]
+        assert row["median_flux_jy"] == pytest.approx(float(np.median(f)), rel=1e-9), sid
+    dipper = field.source_ids[field.dips[0]["source"]]
+    # the dip (5 of 16 epochs 40 % deep) pulls the mean down, not the median
+    assert stored[dipper]["median_flux_jy"] > stored[dipper]["mean_flux_jy"]
+    with get_engine(db_settings).connect() as conn:
+        rows, total = list_sources(conn, sort="median_flux_jy", order="desc", limit=1000)
+        assert total == len(field.source_ids)
+        meds = [r["median_flux_jy"] for r in rows]
+        assert meds == sorted(meds, reverse=True) and None not in meds
+        bright, n = list_sources(conn, sort="source_id", median_flux_min=meds[4])
+        assert n == 5 and {r["source_id"] for r in bright} == {r["source_id"] for r in rows[:5]}
+
+
+def test_migration_0012_backfills_the_median(db_settings, field):
+    """A database whose metric states predate the median band: upgrading fills the column."""
+    from alembic import command
+    from sqlalchemy import inspect, update
+
+    from dsa110_contimg.database.migrate import alembic_config, current_revision, upgrade
+    from dsa110_contimg.database.tables import source_metrics
+
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    before = _metric_rows(db_settings)
+    engine = get_engine(db_settings)
+    cfg = alembic_config()
+    with engine.begin() as conn:  # back to 0011: the column and the indexes dropped
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+    assert current_revision(engine) == "0011"
+    cols = {c["name"] for c in inspect(engine).get_columns("source_metrics")}
+    assert "median_flux_jy" not in cols
+    old_width = len(before[field.source_ids[0]]["state"]) - 8 * 34  # no band, no band counts
+    with engine.begin() as conn:
+        conn.execute(update(source_metrics).values(state=b"\0" * old_width))
+    upgrade(engine, "head", settings=db_settings)
+    after = _metric_rows(db_settings)
+    assert after.keys() == before.keys()
+    for sid, row in after.items():
+        assert row["median_flux_jy"] == before[sid]["median_flux_jy"], sid
+        assert row["state"] == before[sid]["state"], sid
+        for k in ("eta", "v", "mean_flux_jy", "max_dip_sigma", "n_points"):
+            assert row[k] == before[sid][k], (sid, k)
+
+
+@pytest.mark.parametrize(
+    "sort, order, filters",
+    [
+        ("eta", "desc", {}),
+        ("median_flux_jy", "asc", {}),
+        ("vs", "desc", {"reference": False}),  # joined path (not the metric index alone)
+        ("last_mjd", "asc", {}),  # every source ties: the key decides
+        ("ese_score", "desc", {}),  # one source has a score: the rest come after it
+        ("ese_score", "asc", {"median_flux_min": 0.0}),
+        ("source_id", "desc", {}),
+        ("n_measurements", "asc", {"ese_status": None}),
+    ],
+)
+def test_cursor_walk_returns_every_source_once_in_order(db_settings, field, sort, order, filters):
+    """Walking by next_cursor (any page size) gives the offset list's rows, each once; and
+    walking back by prev_cursor gives them in reverse."""
+    from dsa110_contimg.database.source_lists import page_sources
+
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    with get_engine(db_settings).connect() as conn:
+        everything, total = list_sources(conn, sort=sort, order=order, limit=10**6, **filters)
+        want = [(r["catalog"], r["source_id"]) for r in everything]
+        assert len(set(want)) == len(want) == total > 0
+        for size in (1, 4, total, total + 3):
+            got, pages, cursor = [], [], None
+            while True:
+                page = page_sources(
+                    conn, cursor=cursor, sort=sort, order=order, limit=size, **filters
+                )
+                assert page.total == total
+                assert (page.prev_cursor is None) == (cursor is None)
+                pages.append(page)
+                got += [(r["catalog"], r["source_id"]) for r in page.rows]
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+                assert len(pages) <= total + 1
+            assert got == want, (size, got, want)
+            # the offset pages agree page by page
+            for i, page in enumerate(pages[:3]):
+                rows, _ = list_sources(
+                    conn, sort=sort, order=order, limit=size, offset=i * size, **filters
+                )
+                assert [r["source_id"] for r in rows] == [r["source_id"] for r in page.rows]
+            back, cursor = [], pages[-1].prev_cursor
+            while cursor is not None:
+                page = page_sources(
+                    conn, cursor=cursor, sort=sort, order=order, limit=size, **filters
+                )
+                back = [(r["catalog"], r["source_id"]) for r in page.rows] + back
+                cursor = page.prev_cursor
+            assert back + [(r["catalog"], r["source_id"]) for r in pages[-1].rows] == want
+
+
+def test_bad_or_foreign_cursor_is_a_clear_error(settings, field):
+    from dsa110_contimg.database.source_lists import BadCursor, page_sources
+
+    write_simulated_photometry(field, settings=settings)
+    normalize_all(settings=settings)
+    with get_engine(settings).connect() as conn:
+        first = page_sources(conn, sort="eta", order="desc", limit=2)
+        with pytest.raises(BadCursor, match="sorted by eta desc"):
+            page_sources(conn, cursor=first.next_cursor, sort="v", order="desc")
+        with pytest.raises(BadCursor, match="cannot be read"):
+            page_sources(conn, cursor="not-a-cursor", sort="eta", order="desc")
+        # forged tokens (a string for a number, too few values, NaN) never reach the database
+        import base64
+        import json
+
+        for values in (["x", 1.0, "nvss", "J1"], [1.0, "nvss", "J1"], [float("nan"), 1, "a", "b"]):
+            raw = json.dumps({"k": "eta", "o": "desc", "p": 1, "v": values, "d": "after"})
+            token = base64.urlsafe_b64encode(raw.encode()).decode()
+            with pytest.raises(BadCursor, match="cannot be read"):
+                page_sources(conn, cursor=token, sort="eta", order="desc")
+
+
+def test_every_sort_key_pages_by_an_index_walk(db_settings, field):
+    """Each sort of the source list (offset and cursor pages, both directions) is served by an
+    index in its order: no sort of the whole table (SQLite: no temporary B-tree; PostgreSQL,
+    with sequential scans and sorts disfavoured: no Sort node)."""
+    from dsa110_contimg.database.source_lists import SOURCE_SORTS, page_sources
+
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    engine = get_engine(db_settings)
+    pg = engine.dialect.name == "postgresql"
+    stmts: list = []
+    event.listen(engine, "before_cursor_execute", lambda *a: stmts.append((a[2], a[3])))
+    sorting = {}
+    with engine.connect() as conn:
+        if pg:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_sort = off")
+        for sort in SOURCE_SORTS:
+            for order in ("asc", "desc"):
+                stmts.clear()
+                first = page_sources(conn, sort=sort, order=order, limit=3)
+                page_sources(conn, cursor=first.next_cursor, sort=sort, order=order, limit=3)
+                list_sources(conn, sort=sort, order=order, limit=3, offset=3)
+                for sql, params in [x for x in stmts if "ORDER BY" in x[0]]:
+                    explain = "EXPLAIN " if pg else "EXPLAIN QUERY PLAN "
+                    plan = "\n".join(
+                        str(r[0] if pg else r[-1])
+                        for r in conn.exec_driver_sql(explain + sql, params)
+                    )
+                    if (
+                        ("Sort" in plan and "Incremental Sort" not in plan)
+                        if pg
+                        else ("TEMP B-TREE" in plan)
+                    ):
+                        sorting[(sort, order)] = plan
+    assert not sorting, "\n".join(f"{k}:\n{v}" for k, v in sorting.items())

@@ -17,7 +17,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
         settings = get_settings(ctx)
         engine = get_engine(settings, migrate=False)
-        upgrade(engine)
+        upgrade(engine, settings=settings)
         console.print(f"database at revision {current_revision(engine)}")
 
     @groups.db.command("current")

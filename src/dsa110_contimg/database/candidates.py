@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Float, Integer, bindparam, delete, func, sele
 from .tables import ese_candidates
 
 __all__ = [
+    "best_candidate",
     "candidate_columns",
     "candidates_after",
     "candidates_updated_since",
@@ -133,6 +134,18 @@ def list_candidate_rows(conn: Connection, *, status: str | None = None) -> list[
     if status is not None:
         stmt = stmt.where(ese_candidates.c.status == status)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def best_candidate(conn: Connection, catalog: str, source_id: str) -> dict | None:
+    """Return the source's candidate row with the best score (any series), or None."""
+    c = ese_candidates.c
+    row = conn.execute(
+        select(ese_candidates)
+        .where(c.catalog == catalog, c.source_id == source_id)
+        .order_by(c.score.desc())
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
 
 
 def set_candidate_status(conn: Connection, cid: int, values: Mapping) -> dict | None:

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from ..config import Settings, resolve_settings
 from ..errors import DatabaseError
 
-__all__ = ["get_engine", "write_transaction", "sqlite_path", "is_sqlite", "dispose_engine"]
+__all__ = ["get_engine", "write_transaction", "sqlite_path", "is_sqlite", "dispose_engine", "ping"]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ def get_engine(settings: Settings | None = None, *, migrate: bool = True) -> Eng
     settings = resolve_settings(settings)
     engine = settings._engine
     if engine is None:
-        engine = _open_engine(str(settings.database_url), migrate, settings.auto_migrate)
+        engine = _open_engine(
+            str(settings.database_url), migrate, settings.auto_migrate, settings=settings
+        )
         settings._engine = engine
     return engine
 
@@ -144,7 +146,9 @@ def _shown_url(url: str) -> str:
         return url
 
 
-def _open_engine(url: str, migrate: bool, auto_migrate: bool) -> Engine:
+def _open_engine(
+    url: str, migrate: bool, auto_migrate: bool, *, settings: Settings | None = None
+) -> Engine:
     """Create an engine (and check its schema); errors become one typed DatabaseError."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -159,7 +163,7 @@ def _open_engine(url: str, migrate: bool, auto_migrate: bool) -> Engine:
         from .migrate import ensure_schema
 
         try:
-            ensure_schema(engine, auto_upgrade=auto_migrate)
+            ensure_schema(engine, auto_upgrade=auto_migrate, settings=settings)
         except SQLAlchemyError as exc:
             engine.dispose()
             orig = getattr(exc, "orig", None) or exc
@@ -205,3 +209,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
     finally:
         conn.close()
+
+
+def ping(engine: Engine) -> None:
+    """Open a connection and run a trivial query; the driver's error if the database is down."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")

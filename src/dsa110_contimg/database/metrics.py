@@ -28,6 +28,7 @@ __all__ = [
     "StoredStates",
     "delete_metrics",
     "image_points",
+    "metric_keys",
     "metric_points",
     "metrics_of_source",
     "metrics_rows",
@@ -41,6 +42,7 @@ __all__ = [
 DERIVED_COLUMNS = (
     "n_points",
     "mean_flux_jy",
+    "median_flux_jy",
     "eta",
     "v",
     "vs",
@@ -181,6 +183,13 @@ def metric_points(
             ).all()
     cols = list(zip(*rows, strict=True)) if rows else [()] * 7
     return MetricPoints(*(list(c) for c in cols))
+
+
+def metric_keys(conn: Connection) -> list[tuple[str, str]]:
+    """Every (catalog, source_id) with a stored metric row, sorted."""
+    m = source_metrics.c
+    stmt = select(m.catalog, m.source_id).distinct().order_by(m.catalog, m.source_id)
+    return [(r[0], r[1]) for r in conn.execute(stmt)]
 
 
 def photometry_keys(conn: Connection) -> list[tuple[str, str]]:

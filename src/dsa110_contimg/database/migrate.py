@@ -79,17 +79,20 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
                 conn.commit()
 
 
-def _upgrade_locked(engine: Engine, revision: str) -> None:
+def _upgrade_locked(engine: Engine, revision: str, settings=None) -> None:
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        # a migration that backfills derived values (e.g. 0012) computes them as the
+        # process's settings say (the default settings when none are given)
+        cfg.attributes["settings"] = settings
         command.upgrade(cfg, revision)
     log.info(
         "database %s is at revision %s", engine.url.render_as_string(), current_revision(engine)
     )
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, settings=None) -> None:
     """Upgrade the database to ``revision`` under the migration lock.
 
     Parameters
@@ -98,12 +101,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         Engine of the database to upgrade.
     revision : str
         Target revision, ``"head"`` by default.
+    settings : Settings, optional
+        The settings a backfilling migration computes with (default settings if None).
     """
     with _migration_lock(engine):
-        _upgrade_locked(engine, revision)
+        _upgrade_locked(engine, revision, settings)
 
 
-def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
+def ensure_schema(engine: Engine, *, auto_upgrade: bool = True, settings=None) -> None:
     """Make sure the database schema is at the head revision.
 
     The whole check runs under the migration lock, first connection included: on a new SQLite
@@ -116,6 +121,8 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
         Engine of the database.
     auto_upgrade : bool
         Upgrade when behind; otherwise raise.
+    settings : Settings, optional
+        Passed to backfilling migrations (see :func:`upgrade`).
 
     Raises
     ------
@@ -139,4 +146,4 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
                 f"database {engine.url.render_as_string()} is at revision {current!r}, behind "
                 f"{head!r}; run 'contimg db upgrade'"
             )
-        _upgrade_locked(engine, "head")
+        _upgrade_locked(engine, "head", settings)

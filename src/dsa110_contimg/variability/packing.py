@@ -1,7 +1,8 @@
 """A metric state as one float64 vector per source (how it is stored).
 
 The vector holds :data:`~.metrics.STATE_FLOAT_KEYS` in order, then the ``(K, 2)`` baseline
-buffer, then the :data:`~.metrics.OPEN_SLOTS` open-epoch MJDs; ``open_image`` (a string) is
+buffer, then the :data:`~.metrics.OPEN_SLOTS` open-epoch MJDs, then the
+:data:`~.metrics.MEDIAN_BAND` values around the median; ``open_image`` (a string) is
 kept beside it. Reading and writing 10 000 states then costs a few milliseconds.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .metrics import OPEN_SLOTS, STATE_FLOAT_KEYS
+from .metrics import MEDIAN_BAND, OPEN_SLOTS, STATE_FLOAT_KEYS
 
 __all__ = ["pack_states", "state_width", "unpack_states"]
 
@@ -22,9 +23,9 @@ def state_width(baseline_epochs: int) -> int:
     Examples
     --------
     >>> state_width(10)
-    57
+    91
     """
-    return len(STATE_FLOAT_KEYS) + 2 * baseline_epochs + OPEN_SLOTS
+    return len(STATE_FLOAT_KEYS) + 2 * baseline_epochs + OPEN_SLOTS + MEDIAN_BAND
 
 
 def pack_states(st: dict[str, np.ndarray]) -> np.ndarray:
@@ -34,11 +35,14 @@ def pack_states(st: dict[str, np.ndarray]) -> np.ndarray:
     --------
     >>> from dsa110_contimg.variability.metrics import new_state
     >>> pack_states(new_state(2, baseline_epochs=3)).shape
-    (2, 43)
+    (2, 77)
     """
     n = len(st["n"])
+    if st["band"].shape[1] != MEDIAN_BAND:
+        raise ValueError(f"a median band of {st['band'].shape[1]} values; trim it first")
     mat = np.column_stack(
-        [st[key] for key in STATE_FLOAT_KEYS] + [st["buffer"].reshape(n, -1), st["open_mjds"]]
+        [st[key] for key in STATE_FLOAT_KEYS]
+        + [st["buffer"].reshape(n, -1), st["open_mjds"], st["band"]]
     )
     return np.ascontiguousarray(mat, dtype="<f8")
 
@@ -90,5 +94,6 @@ def unpack_states(
     for j, key in enumerate(STATE_FLOAT_KEYS):
         st[key][positions] = vectors[:, j]
     st["buffer"][positions] = vectors[:, nf : nf + 2 * k].reshape(-1, k, 2)
-    st["open_mjds"][positions] = vectors[:, nf + 2 * k :]
+    st["open_mjds"][positions] = vectors[:, nf + 2 * k : nf + 2 * k + OPEN_SLOTS]
+    st["band"][positions] = vectors[:, nf + 2 * k + OPEN_SLOTS :]
     st["open_image"][positions] = list(open_image)

@@ -7,6 +7,8 @@ The full definitions, with formulas, are in ``docs/variability.md`` (served at
 DEFINITIONS = {
     "n_points": "points in the light curve of this series (clean measurements only)",
     "mean_flux": "inverse-variance weighted mean flux density of the series, mJy",
+    "median_flux": "median flux density of the series' points (unweighted; a dip or a flare "
+    "moves it less than the mean), mJy",
     "baseline": "robust baseline: median of the first K epochs (normalize.baseline_epochs), mJy",
     "eta": "η: reduced χ² of the light curve about its weighted mean, "
     "Σ w_i (S_i − S̄_w)² / (N − 1), w_i = 1/σ_i²; ~1 for a steady source",

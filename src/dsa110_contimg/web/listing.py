@@ -66,6 +66,24 @@ class Listing:
             "next": self.url(offset=self.offset + self.limit) if more else None,
         }
 
+    def cursor_page_urls(
+        self, total: int | None, n_items: int, page: dict, cursor: str | None
+    ) -> dict:
+        """Return the pager of a keyset page: prev/next URLs carry the page's cursors.
+
+        ``page`` is the list envelope (``next_cursor``, ``prev_cursor``). Below the first
+        page the rows' position is not known (``first``/``last`` are None).
+        """
+        nxt, prv = page.get("next_cursor"), page.get("prev_cursor")
+        return {
+            "first": (self.offset + 1 if n_items else 0) if cursor is None else None,
+            "last": self.offset + n_items if cursor is None else None,
+            "n_items": n_items,
+            "total": total,
+            "prev": self.url(cursor=prv, offset=0) if prv else None,
+            "next": self.url(cursor=nxt, offset=0) if nxt else None,
+        }
+
 
 def read_listing(
     request,

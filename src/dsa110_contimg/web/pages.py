@@ -125,6 +125,14 @@ def render_markdown(path: Path) -> str:
     return Markup(html)
 
 
+def _source_pager(listing, result: dict, cursor: str | None) -> dict:
+    """Return the /sources pager: by cursor for the list, by offset for a search's results."""
+    n = len(result["items"])
+    if result.get("query") is not None:
+        return {**listing.page_urls(result["total"], n), "n_items": n}
+    return listing.cursor_page_urls(result["total"], n, result, cursor)
+
+
 def install(app) -> None:
     """Add the pages and the ``/static`` files to ``app``."""
     from fastapi.staticfiles import StaticFiles
@@ -294,9 +302,19 @@ def install(app) -> None:
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
     def source_search(request: Request):
         from ..catalog.names import QueryParseError
-        from ..database.source_lists import METRIC_SORTS, SOURCE_SORTS
+        from ..database.source_lists import METRIC_SORTS, SOURCE_SORTS, BadCursor
 
-        filters = ("q", "radius", "series", "eta_min", "v_min", "ese_status", "reference")
+        filters = (
+            "q",
+            "radius",
+            "series",
+            "eta_min",
+            "v_min",
+            "median_min_mjy",
+            "median_max_mjy",
+            "ese_status",
+            "reference",
+        )
         series = request.query_params.get("series") or "epoch"
         ctx = dict(
             title="Sources",
@@ -326,13 +344,20 @@ def install(app) -> None:
             if series not in ("epoch", "image", "mosaic"):
                 raise BadListRequest(f"series must be epoch, image or mosaic, not {series!r}")
             nums = {}
-            for k in ("eta_min", "v_min"):
+            # the page's fluxes are in mJy, the list's in Jy
+            numeric = {
+                "eta_min": ("eta_min", 1.0),
+                "v_min": ("v_min", 1.0),
+                "median_min_mjy": ("median_flux_min", 1e-3),
+                "median_max_mjy": ("median_flux_max", 1e-3),
+            }
+            for k, (arg, scale) in numeric.items():
                 if f.get(k):
                     try:
-                        nums[k] = float(f[k])
+                        nums[arg] = float(f[k]) * scale
                     except ValueError:
                         raise BadListRequest(f"{k} must be a number, not {f[k]!r}") from None
-                    if not math.isfinite(nums[k]):
+                    if not math.isfinite(nums[arg]):
                         raise BadListRequest(f"{k} must be a finite number")
             if f.get("ese_status") not in (None, "any", "active", "confirmed", "dismissed"):
                 raise BadListRequest(f"unknown ESE status {f['ese_status']!r}")
@@ -341,6 +366,9 @@ def install(app) -> None:
             ref = None if f.get("reference") is None else f["reference"] == "true"
             if listing.sort == "separation" and not searching:
                 raise BadListRequest("sorting by separation needs a search (q=...)")
+            cursor = request.query_params.get("cursor") or None
+            if cursor is not None and searching:
+                cursor = None  # a search pages by offset
             result = queries.source_list(
                 engine(request),
                 Page(listing.limit, listing.offset),
@@ -351,14 +379,20 @@ def install(app) -> None:
                 order=listing.order,
                 ese_status=f.get("ese_status"),
                 reference=ref,
+                cursor=cursor,
                 **nums,
             )
             limit = request.app.state.settings.api.max_cone_radius_deg
             if result.get("query") and result["query"]["radius_deg"] > limit:
                 raise BadListRequest(f"the radius is larger than the maximum of {limit} degrees")
-        except (BadListRequest, QueryParseError) as exc:
+        except (BadListRequest, QueryParseError, BadCursor) as exc:
             return render(request, "sources.html", 400, **{**ctx, "error": str(exc)})
+        ctx["pager"] = _source_pager(listing, result, cursor)
         params = {k: v for k, v in f.items() if v}
+        for k, (arg, scale) in numeric.items():  # the export link speaks the API's units
+            if k in params and scale != 1.0:
+                params[arg] = repr(nums[arg])
+                del params[k]
         params.update(sort=listing.sort, order=listing.order)
         export = "/api/sources?" + urlencode(params)
         ctx.update(result=result, export_url=export)

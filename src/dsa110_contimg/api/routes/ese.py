@@ -35,10 +35,10 @@ def candidates(
     if format == "csv":
         from starlette.responses import Response
 
-        from ...database.tables import ese_candidates
+        from ...database.candidates import candidate_columns
         from ..encoding import rows_to_csv
 
-        cols = [c.name for c in ese_candidates.columns]
+        cols = [name for name, _ in candidate_columns()]
         return Response(
             rows_to_csv(cols, rows),
             media_type="text/csv",

@@ -6,10 +6,10 @@ import dataclasses
 import time
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import text
 from starlette.responses import Response
 
 from ...config import Settings
+from ...database.engine import ping
 from ...errors import DatabaseError
 from ..deps import engine_dep, settings_dep
 from ..encoding import SafeJSONResponse
@@ -36,8 +36,7 @@ def health(settings: Settings = Depends(settings_dep), engine=Depends(engine_dep
     """
     t0 = time.perf_counter()
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
     except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
         raise DatabaseError(f"database unreachable ({type(exc).__name__})") from None
     db_ms = (time.perf_counter() - t0) * 1e3

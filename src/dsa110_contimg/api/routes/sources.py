@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ...catalog.names import QueryParseError
 from ...config import Settings
-from ...database.source_lists import SOURCE_SORTS
+from ...database.source_lists import SOURCE_SORTS, BadCursor
 from ..deps import Page, engine_dep, page_params, settings_dep
 from ..encoding import SafeJSONResponse, clean_json, table_response
 from ..errors import ApiError
@@ -65,6 +65,18 @@ def search(
     eta_min: float | None = Query(None, ge=0.0, allow_inf_nan=False),
     v_min: float | None = Query(None, ge=0.0, allow_inf_nan=False),
     max_dip_sigma_min: float | None = Query(None, allow_inf_nan=False),
+    median_flux_min: float | None = Query(
+        None, allow_inf_nan=False, description="Median flux at least this (Jy)."
+    ),
+    median_flux_max: float | None = Query(
+        None, allow_inf_nan=False, description="Median flux at most this (Jy)."
+    ),
+    cursor: str | None = Query(
+        None,
+        max_length=2000,
+        description="`next_cursor` or `prev_cursor` of a page of the same sort and order: "
+        "keyset pagination (stable, every source once), instead of `offset`. Not for searches.",
+    ),
     ese_status: str | None = Query(None, pattern="^(any|active|confirmed|dismissed)$"),
     reference: bool | None = Query(None, description="Only references (true) or not (false)."),
     format: str = Query("json", pattern="^(json|csv|votable)$"),
@@ -75,10 +87,11 @@ def search(
     """List measured sources from the per-source table: sort, filter, search, paginate, export.
 
     Without ``q`` or a cone every measured source is listed with its metrics in ``series``,
-    sorted by ``sort`` (sorting by a metric lists the sources that have it). ``q`` searches a
-    name or a position within ``radius``; ``ra_deg``/``dec_deg``/``radius_deg`` is the same
-    cone in degrees. ``format=csv|votable`` exports the whole selection (up to 200,000 rows).
-    Never reads the photometry table.
+    sorted by ``sort`` (sorting by a metric lists the sources that have it), paginated by
+    ``offset`` or by ``cursor`` (each page's ``next_cursor``/``prev_cursor``; ties are broken
+    by catalog and source_id). ``q`` searches a name or a position within ``radius``;
+    ``ra_deg``/``dec_deg``/``radius_deg`` is the same cone in degrees. ``format=csv|votable``
+    exports the whole selection (up to 200,000 rows). Never reads the photometry table.
     """
     cone = None
     if (ra_deg is None) != (dec_deg is None):
@@ -105,11 +118,14 @@ def search(
             eta_min=eta_min,
             v_min=v_min,
             max_dip_sigma_min=max_dip_sigma_min,
+            median_flux_min=median_flux_min,
+            median_flux_max=median_flux_max,
             ese_status=ese_status,
             reference=reference,
             catalog=catalog,
+            cursor=cursor,
         )
-    except QueryParseError as exc:
+    except (QueryParseError, BadCursor) as exc:
         raise ApiError(422, str(exc)) from None
     radius_max = settings.api.max_cone_radius_deg
     if out.get("query") and out["query"]["radius_deg"] > radius_max:

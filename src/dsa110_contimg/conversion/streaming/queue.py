@@ -479,31 +479,13 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
     >>> stream_status(Settings(state_dir=tempfile.mkdtemp()))["counts"]["pending"]
     0
     """
+    from ...database.stream import stream_summary
+
     now = time.time()
     with _engine(settings).connect() as conn:
-        counts = dict(
-            conn.execute(
-                select(stream_groups.c.status, func.count()).group_by(stream_groups.c.status)
-            ).all()
-        )
-        oldest = conn.execute(
-            select(func.min(stream_groups.c.first_seen_at)).where(
-                stream_groups.c.status.in_(("collecting", "pending", "running"))
-            )
-        ).scalar()
-        last_done = conn.execute(
-            select(stream_groups.c.group_key, stream_groups.c.finished_at)
-            .where(stream_groups.c.status == "completed")
-            .order_by(stream_groups.c.finished_at.desc())
-            .limit(1)
-        ).first()
-        last_failed = conn.execute(
-            select(stream_groups.c.group_key, stream_groups.c.error)
-            .where(stream_groups.c.status == "failed")
-            .order_by(stream_groups.c.finished_at.desc())
-            .limit(1)
-        ).first()
-        files = conn.execute(select(func.count(), func.max(stream_files.c.seen_at))).first()
+        st = stream_summary(conn)
+    counts, oldest = st["counts"], st["oldest_unfinished_at"]
+    last_done, last_failed = st["last_completed"], st["last_failed"]
     return {
         "counts": {s: int(counts.get(s, 0)) for s in GROUP_STATUSES},
         "lag_seconds": round(now - oldest, 3) if oldest is not None else 0.0,
@@ -511,8 +493,8 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
         "last_completed_at": last_done[1] if last_done else None,
         "last_failed_group": last_failed[0] if last_failed else None,
         "last_error": last_failed[1] if last_failed else None,
-        "files_seen": int(files[0] or 0),
-        "last_file_at": files[1],
+        "files_seen": st["files_seen"],
+        "last_file_at": st["last_file_at"],
         **_stream_state_fields(settings),
     }
 

@@ -72,6 +72,7 @@ source_metrics = Table(
     # derived metrics (committed points plus the open epoch), for queries and the API
     Column("n_points", Integer, nullable=False),
     Column("mean_flux_jy", Float),
+    Column("median_flux_jy", Float),  # exact median of the points (migration 0012)
     Column("eta", Float),
     Column("v", Float),
     Column("vs", Float),

@@ -63,3 +63,17 @@ Index(
     source_metrics.c.series,
     source_metrics.c.max_dip_sigma,
 )
+
+# indexes added by migration 0012 so that every sortable column of the source list is an index
+# range walk (offset or cursor); the key suffix is the list's tie-breaker
+for _col in ("vs", "m", "n_points", "mean_flux_jy", "median_flux_jy", "max_cusum"):
+    Index(
+        f"ix_source_metrics_series_{_col}_key",
+        source_metrics.c.series,
+        source_metrics.c[_col],
+        source_metrics.c.catalog,
+        source_metrics.c.source_id,
+    )
+for _col in ("ra_deg", "dec_deg", "n_measurements", "last_mjd", "catalog_flux_mjy", "ese_score"):
+    Index(f"ix_sources_{_col}_key", sources.c[_col], sources.c.catalog, sources.c.source_id)
+del _col

@@ -248,6 +248,30 @@ def _recompute(conn, keys: list[tuple[str, str]], settings: Settings) -> int:
     return store_metrics(conn, compute_metrics(conn, keys, settings), settings)
 
 
+def refresh_metric_states(conn, settings: Settings) -> int:
+    """Recompute every stored metric row in place from its series (caller's transaction).
+
+    States and derived metrics are rewritten (a new state layout, a new derived column);
+    ESE candidates and the per-source table are not touched. Used by migration 0012.
+
+    Returns
+    -------
+    int
+        Metric rows written.
+    """
+    keys = store.metric_keys(conn)
+    written = 0
+    for i in range(0, len(keys), RECOMPUTE_CHUNK):
+        oc = compute_metrics(conn, keys[i : i + RECOMPUTE_CHUNK], settings)
+        for series, got in oc.series.items():
+            if got is not None:
+                keys_s, vectors, open_image, derived = got
+                written += store.upsert_metrics(
+                    conn, keys_s, series, vectors, open_image, derived
+                )
+    return written
+
+
 # --------------------------------------------------------------------------------------------
 # reading
 
@@ -307,10 +331,10 @@ def get_metrics(
 ) -> list[dict]:
     """Return the stored variability metrics of one source (one dict per series).
 
-    Each dict holds ``series, n_points, mean_flux_jy, eta, v, vs, m, baseline_flux_jy,
-    baseline_err_jy, dip_sigma, max_dip_sigma, max_dip_depth, max_dip_mjd, cusum, max_cusum,
-    dip_start_mjd, dip_end_mjd, last_mjd, updated_at`` (the open epoch included). Empty list
-    when none is stored.
+    Each dict holds ``series, n_points, mean_flux_jy, median_flux_jy, eta, v, vs, m,
+    baseline_flux_jy, baseline_err_jy, dip_sigma, max_dip_sigma, max_dip_depth, max_dip_mjd,
+    cusum, max_cusum, dip_start_mjd, dip_end_mjd, last_mjd, updated_at`` (the open epoch
+    included). Empty list when none is stored.
     """
     settings = resolve_settings(settings)
     if series is not None:
