@@ -9,7 +9,8 @@ registry states in one transaction, and only if the item is still leased by the 
 so a worker that lost its lease never overwrites anybody's work; and the rows are upserted on
 their natural key, so measuring an item twice can never duplicate a row.
 
-Lock order (PostgreSQL): items, then jobs, then registry records.
+Lock order (PostgreSQL): items, then jobs, then registry records. This module decides; the
+statements (and their row locks) are :mod:`dsa110_contimg.database.jobs`.
 """
 
 from __future__ import annotations

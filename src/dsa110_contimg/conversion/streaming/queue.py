@@ -5,6 +5,7 @@ state change is one transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row lock
 path is unique, so after a crash the streamer resumes where it was: files already recorded are
 not queued again, a group that was ``running`` goes back to ``pending`` (at most
 ``stream.max_attempts`` times) and a ``completed`` or ``failed`` group is never processed again.
+This module decides; the statements are :mod:`dsa110_contimg.database.stream_groups`.
 """
 
 from __future__ import annotations
