@@ -9,18 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, Float, Integer, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Float, Integer, bindparam, delete, func, select, update
 
 from .tables import ese_candidates
 
-__all__ = [
-    "candidate_columns",
-    "candidates_after",
-    "last_candidate_id",
-    "list_candidate_rows",
-    "set_candidate_status",
-    "store_candidates",
-]
+__all__ = ["candidate_columns", "list_candidate_rows", "set_candidate_status", "store_candidates"]
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -142,16 +135,13 @@ def set_candidate_status(conn: Connection, cid: int, values: Mapping) -> dict | 
     return dict(row._mapping)
 
 
-def last_candidate_id(engine: Engine) -> int:
-    """Return the newest candidate's id (0 when there is none)."""
-    with engine.connect() as conn:
-        return int(
-            conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0))).scalar_one()
-        )
+def newest_candidate_id(conn: Connection) -> int:
+    """Return the largest candidate id (0 when there is none)."""
+    return int(conn.execute(select(func.coalesce(func.max(ese_candidates.c.id), 0))).scalar_one())
 
 
-def candidates_after(engine: Engine, since: int) -> list[dict]:
-    """Return the candidates whose id is greater than ``since`` (rows as dicts)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(ese_candidates).where(ese_candidates.c.id > since)).mappings()
-        return [dict(r) for r in rows]
+def candidates_after(conn: Connection, cid: int) -> list[dict]:
+    """Return the candidates created after the one with id ``cid``, by id."""
+    c = ese_candidates.c
+    stmt = select(ese_candidates).where(c.id > int(cid)).order_by(c.id)
+    return [dict(r._mapping) for r in conn.execute(stmt)]

@@ -12,7 +12,7 @@ import sqlite3
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
-__all__ = ["STORE_ERRORS", "UNREACHABLE_ERRORS", "describe_error"]
+__all__ = ["DATABASE_ERRORS", "STORE_ERRORS", "UNREACHABLE_ERRORS", "describe_error"]
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
@@ -26,6 +26,10 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
         pass
     return tuple(errors)
 
+
+#: Any error of the database layer (SQLAlchemy's base class): for a step that must never fail
+#: the run over its bookkeeping (``except (ContimgError, OSError, *DATABASE_ERRORS)``).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError,)
 
 #: Errors of a database write (SQLAlchemy's, and the drivers' raised by bulk inserts).
 STORE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, *_driver_errors())

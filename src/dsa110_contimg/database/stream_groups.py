@@ -5,6 +5,7 @@ when a group is complete, timed out or interrupted) is in
 :mod:`dsa110_contimg.conversion.streaming.queue`. Writers take a ``conn`` inside the caller's
 write transaction (:func:`~dsa110_contimg.database.engine.write_transaction`); readers that
 stand alone take the engine. Rows are returned as mappings of ``stream_groups`` columns.
+The stream's status figures are read by :mod:`dsa110_contimg.database.stream`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ __all__ = [
     "queued_files",
     "queued_subbands",
     "start_group",
-    "stream_summary",
     "update_group",
 ]
 
@@ -107,51 +107,6 @@ def pruneable_outputs(
                 )
             ).all()
         ]
-
-
-def stream_summary(engine: Engine) -> dict[str, Any]:
-    """Return the stored figures of the stream's state.
-
-    Returns
-    -------
-    dict
-        ``counts`` (groups per status present), ``oldest_open_seen_at`` (first file of the
-        oldest group not finished, or None), ``last_completed`` (``(group_key, finished_at)``
-        or None), ``last_failed`` (``(group_key, error)`` or None), ``files_seen`` and
-        ``last_file_at``.
-    """
-    with engine.connect() as conn:
-        counts = dict(
-            conn.execute(
-                select(stream_groups.c.status, func.count()).group_by(stream_groups.c.status)
-            ).all()
-        )
-        oldest = conn.execute(
-            select(func.min(stream_groups.c.first_seen_at)).where(
-                stream_groups.c.status.in_(("collecting", "pending", "running"))
-            )
-        ).scalar()
-        last_done = conn.execute(
-            select(stream_groups.c.group_key, stream_groups.c.finished_at)
-            .where(stream_groups.c.status == "completed")
-            .order_by(stream_groups.c.finished_at.desc())
-            .limit(1)
-        ).first()
-        last_failed = conn.execute(
-            select(stream_groups.c.group_key, stream_groups.c.error)
-            .where(stream_groups.c.status == "failed")
-            .order_by(stream_groups.c.finished_at.desc())
-            .limit(1)
-        ).first()
-        files = conn.execute(select(func.count(), func.max(stream_files.c.seen_at))).first()
-    return {
-        "counts": counts,
-        "oldest_open_seen_at": oldest,
-        "last_completed": tuple(last_done) if last_done else None,
-        "last_failed": tuple(last_failed) if last_failed else None,
-        "files_seen": int(files[0] or 0),
-        "last_file_at": files[1],
-    }
 
 
 # -- inside a write transaction -----------------------------------------------------------------

@@ -537,9 +537,10 @@ class Worker:
         cfg = self.settings.alerts
         if not (cfg.webhook_url or cfg.smtp_host):
             return None
-        from ..database.candidates import last_candidate_id
+        from ..database.candidates import newest_candidate_id
 
-        return last_candidate_id(get_engine(self.settings))
+        with get_engine(self.settings).connect() as conn:
+            return newest_candidate_id(conn)
 
     def _alert_new_candidates(self, since: int | None, data_id: str) -> None:
         if since is None:
@@ -547,7 +548,8 @@ class Worker:
         from ..alerts import send_alert
         from ..database.candidates import candidates_after
 
-        rows = candidates_after(get_engine(self.settings), since)
+        with get_engine(self.settings).connect() as conn:
+            rows = candidates_after(conn, since)
         for r in rows:
             send_alert(
                 "ese_candidate",

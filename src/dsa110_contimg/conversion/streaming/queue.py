@@ -382,11 +382,13 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
     >>> stream_status(Settings(state_dir=tempfile.mkdtemp()))["counts"]["pending"]
     0
     """
+    from ...database.stream import stream_summary
+
     now = time.time()
-    stored = db.stream_summary(_engine(settings))
-    counts, oldest = stored["counts"], stored["oldest_open_seen_at"]
-    last_done, last_failed = stored["last_completed"], stored["last_failed"]
-    files = (stored["files_seen"], stored["last_file_at"])
+    with _engine(settings).connect() as conn:
+        st = stream_summary(conn)
+    counts, oldest = st["counts"], st["oldest_unfinished_at"]
+    last_done, last_failed = st["last_completed"], st["last_failed"]
     return {
         "counts": {s: int(counts.get(s, 0)) for s in GROUP_STATUSES},
         "lag_seconds": round(now - oldest, 3) if oldest is not None else 0.0,
@@ -394,6 +396,6 @@ def stream_status(settings: Settings | None = None) -> dict[str, Any]:
         "last_completed_at": last_done[1] if last_done else None,
         "last_failed_group": last_failed[0] if last_failed else None,
         "last_error": last_failed[1] if last_failed else None,
-        "files_seen": int(files[0] or 0),
-        "last_file_at": files[1],
+        "files_seen": st["files_seen"],
+        "last_file_at": st["last_file_at"],
     }
