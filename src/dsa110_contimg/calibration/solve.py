@@ -10,8 +10,12 @@ The recipe (measured on the project's own corrupted simulations, see ``docs/cali
 
 ``MODEL_DATA`` must hold the calibrator through the primary beam
 (:func:`~dsa110_contimg.calibration.model.predict_model`). The tables ``K``, ``B`` and ``G``
-(and the intermediate phase table) are written into a work directory; their QA (SNR,
-flagged fraction, flagged antennas, delay scatter) is read back with python-casacore.
+(and the intermediate phase table) are written into a work directory, each chain of four
+solves run by one CASA child process per block of spectral windows
+(``calibration.casa_processes``; no solve combines windows, so the blocks' tables, joined by
+:func:`~dsa110_contimg.calibration.parallel.merge_caltables`, are those of one process);
+their QA (SNR, flagged fraction, flagged antennas, delay scatter) is read back with
+python-casacore.
 :func:`apply_calibration` runs ``applycal`` (nearest for K and B, linear for G,
 ``calwt=False``) into ``CORRECTED_DATA``.
 """
@@ -29,6 +33,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from .casa import run_casa_tasks
+from .parallel import merge_caltables, run_blocks, spw_blocks
 
 __all__ = [
     "CalSolution",
@@ -117,6 +122,43 @@ def choose_refant(ms: Path) -> str:
     if counts.max() <= 0:
         raise CalibrationError("every visibility is flagged: nothing to calibrate on", path=ms)
     return str(names[int(np.argmax(counts))])
+
+
+def _n_spw(ms: Path) -> int:
+    from casacore.tables import table
+
+    with table(str(ms) + "/SPECTRAL_WINDOW", ack=False) as t:
+        return int(t.nrows())
+
+
+def _solve_average_factor(ms: Path, max_width_hz: float) -> int:
+    """Largest divisor of the channels per window keeping averaged channels <= max_width_hz."""
+    from casacore.tables import table
+
+    if max_width_hz <= 0:
+        return 1
+    with table(str(ms) + "/SPECTRAL_WINDOW", ack=False) as t:
+        nchan = [int(n) for n in t.getcol("NUM_CHAN")]
+        width = max(float(np.max(np.abs(t.getcell("CHAN_WIDTH", i)))) for i in range(t.nrows()))
+    best = 1
+    for f in range(2, min(nchan) + 1):
+        if all(n % f == 0 for n in nchan) and f * width <= max_width_hz * (1 + 1e-9):
+            best = f
+    return best
+
+
+def _average_for_solve(ms: Path, out: Path, factor: int, workdir: Path, timeout: float) -> None:
+    """Average DATA and MODEL_DATA (and flags) of ``ms`` by ``factor`` channels into ``out``."""
+    from casacore.tables import table
+
+    with table(str(ms), readonly=False, ack=False) as t:
+        if "CORRECTED_DATA" in t.colnames():
+            t.removecols("CORRECTED_DATA")  # the flagging's residual: not needed any more
+    if out.exists():
+        shutil.rmtree(out)
+    run_casa_tasks([("mstransform", {"vis": str(ms), "outputvis": str(out), "datacolumn": "all",
+                                     "chanaverage": True, "chanbin": int(factor)})],
+                   ms=ms, workdir=workdir, label="solve_average", timeout=timeout)
 
 
 def _antennas_with_data(ms: Path) -> np.ndarray:
@@ -235,33 +277,72 @@ def solve_calibrator(ms: Path, match, workdir: Path, settings=None) -> CalSoluti
     for p in tabs.values():
         if p.exists():
             shutil.rmtree(p)
-    vis = str(ms)
-    common = {"vis": vis, "refant": refant, "minsnr": cs.minsnr}
-    steps = [
-        ("K", "gaincal", {**common, "caltable": str(tabs["K"]), "gaintype": "K",
-                          "solint": "inf", "combine": "scan"}),
-        ("Gp", "gaincal", {**common, "caltable": str(tabs["Gp"]), "gaintype": "G",
-                           "calmode": "p", "solint": "int", "gaintable": [str(tabs["K"])]}),
-        ("B", "bandpass", {**common, "caltable": str(tabs["B"]), "bandtype": "B",
-                           "solint": "inf", "combine": "scan", "solnorm": True,
-                           "gaintable": [str(tabs["K"]), str(tabs["Gp"])]}),
-        ("G", "gaincal", {**common, "caltable": str(tabs["G"]), "gaintype": "G",
-                          "calmode": "ap", "solint": "int",
-                          "gaintable": [str(tabs["K"]), str(tabs["B"])]}),
-    ]
-    seconds = {}
-    for key, task, kw in steps:
+    seconds: dict[str, float] = {}
+    factor = _solve_average_factor(ms, cs.solve_channel_width_hz)
+    solve_ms = ms
+    if factor > 1:
+        # the solves on channels averaged to <= solve_channel_width_hz: the same solutions
+        # (delays, a smooth bandpass, per-window gains) for a fraction of the time
         t0 = time.perf_counter()
-        run_casa_tasks([(task, kw)], ms=ms, workdir=workdir, label=f"solve_{key}",
-                       timeout=cs.casa_timeout_seconds)
-        seconds[key] = time.perf_counter() - t0
-        if not tabs[key].exists():
-            raise CalibrationError(
-                f"CASA {task} ({key}) wrote no table (no unflagged data or no solution; "
-                f"log {workdir / f'casa-solve_{key}.log'})", path=ms)
+        solve_ms = workdir / f"{stem}.avg{factor}.ms"
+        _average_for_solve(ms, solve_ms, factor, workdir, cs.casa_timeout_seconds)
+        seconds["average"] = time.perf_counter() - t0
+    vis = str(solve_ms)
+    blocks = spw_blocks(_n_spw(ms), cs.casa_processes)
+
+    def chain(part: dict[str, Path], spw: str) -> list[tuple[str, str, dict]]:
+        common = {"vis": vis, "refant": refant, "minsnr": cs.minsnr, "spw": spw}
+        return [
+            ("K", "gaincal", {**common, "caltable": str(part["K"]), "gaintype": "K",
+                              "solint": "inf", "combine": "scan"}),
+            ("Gp", "gaincal", {**common, "caltable": str(part["Gp"]), "gaintype": "G",
+                               "calmode": "p", "solint": "int", "gaintable": [str(part["K"])]}),
+            ("B", "bandpass", {**common, "caltable": str(part["B"]), "bandtype": "B",
+                               "solint": "inf", "combine": "scan", "solnorm": True,
+                               "gaintable": [str(part["K"]), str(part["Gp"])]}),
+            ("G", "gaincal", {**common, "caltable": str(part["G"]), "gaintype": "G",
+                              "calmode": "ap", "solint": "int",
+                              "gaintable": [str(part["K"]), str(part["B"])]}),
+        ]
+
+    def solve_block(i: int, spw: str) -> tuple[dict[str, Path], list[float]]:
+        # one child process per block of spectral windows runs the whole chain
+        part = tabs if len(blocks) == 1 else {k: Path(f"{p}.part{i}") for k, p in tabs.items()}
+        for p in part.values():
+            if p.exists():
+                shutil.rmtree(p)
+        steps = chain(part, spw)
+        label = "solve" if len(blocks) == 1 else f"solve_{i}"
+        secs: list[float] = []
+        try:
+            run_casa_tasks([(task, kw) for _, task, kw in steps], ms=ms, workdir=workdir,
+                           label=label, timeout=cs.casa_timeout_seconds, seconds=secs)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{exc.message} (spectral windows {spw or 'all'})",
+                                   path=ms) from None
+        for key, task, _ in steps:
+            if not part[key].exists():
+                raise CalibrationError(
+                    f"CASA {task} ({key}) wrote no table for spectral windows {spw or 'all'} "
+                    f"(no unflagged data or no solution; log {workdir / f'casa-{label}.log'})",
+                    path=ms)
+        return part, secs
+
+    done = run_blocks(blocks, solve_block)
+    keys = ("K", "Gp", "B", "G")
+    # each step's time: the slowest block's (the blocks run side by side)
+    seconds.update({k: max(secs[j] if j < len(secs) else 0.0 for _, secs in done)
+                    for j, k in enumerate(keys)})
+    if solve_ms != ms:
+        shutil.rmtree(solve_ms, ignore_errors=True)
+    if len(blocks) > 1:
+        t0 = time.perf_counter()
+        for k in keys:
+            merge_caltables([part[k] for part, _ in done], tabs[k])
+        seconds["merge"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     (summary,) = run_casa_tasks(
-        [("flagdata", {"vis": vis, "mode": "summary", "spwchan": True})],
+        [("flagdata", {"vis": str(ms), "mode": "summary", "spwchan": True})],
         ms=ms, workdir=workdir, label="solve_summary", timeout=cs.casa_timeout_seconds)
     _, mask = channel_mask_from_summary(summary, cs.channel_mask_threshold)
     seconds["summary"] = time.perf_counter() - t0
@@ -282,8 +363,9 @@ def solve_calibrator(ms: Path, match, workdir: Path, settings=None) -> CalSoluti
 def apply_calibration(ms: Path, tables: Mapping[str, Path], settings=None) -> None:
     """Apply K, B and G tables to a Measurement Set (``CORRECTED_DATA``).
 
-    ``applycal`` with interpolation ``nearest`` for K and B, ``linear`` for G (outside the
-    table's time range CASA uses the nearest solution), ``calwt=False``, no flag backup.
+    ``applycal`` with interpolation ``nearest`` in time for K and B (B ``linear`` in frequency:
+    it may be solved on averaged channels), ``linear`` for G (outside the table's time range
+    CASA uses the nearest solution), ``calwt=False``, no flag backup.
 
     Parameters
     ----------
@@ -309,7 +391,7 @@ def apply_calibration(ms: Path, tables: Mapping[str, Path], settings=None) -> No
     for k in order:
         if not Path(tables[k]).exists():
             raise CalibrationError(f"calibration table {k} not found: {tables[k]}", path=ms)
-    interp = {"K": "nearest", "B": "nearest", "G": "linear"}
+    interp = {"K": "nearest", "B": "nearest,linear", "G": "linear"}
     workdir = ms.parent / (ms.name + ".cal")
     run_casa_tasks(
         [("applycal", {"vis": str(ms), "gaintable": [str(tables[k]) for k in order],

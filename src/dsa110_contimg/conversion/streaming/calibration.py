@@ -199,6 +199,12 @@ class CalibrationPlan:
         Why the group is uncalibrated or waits.
     data_column : str or None
         The column to image (``CORRECTED_DATA`` once calibrated; None: WSClean's default).
+    image_ms : Path or None
+        The Measurement Set to image when it is not the converted one: the calibrated group
+        averaged in frequency (``calibration.average_max_smearing``); removed with the group's
+        MS unless ``stream.keep_ms``.
+    average_factor : int
+        Channels averaged into one before imaging (1: none).
     supersedes : str or None
         ``data_id`` of the uncalibrated image this group's new image replaces.
     timings : dict
@@ -215,6 +221,8 @@ class CalibrationPlan:
     supersedes: str | None = None
     timings: dict = field(default_factory=dict)
     flag_summary: Any = None
+    image_ms: Path | None = None
+    average_factor: int = 1
 
     def image_name(self, name: str) -> str:
         """Image prefix: a re-calibration gets a new name so the old product stays."""
@@ -255,9 +263,15 @@ class CalibrationStep:
 
         ``waiting`` plans have already put the group in the ``waiting`` state.
         """
-        if not group_is_raw(files, self.cfg.mode):
-            return CalibrationPlan("precalibrated")
         from ...imaging.msinfo import read_ms_info
+
+        if not group_is_raw(files, self.cfg.mode):
+            # already calibrated: averaged in frequency (within the smearing budget) as is
+            t0 = time.perf_counter()
+            image_ms, factor = self._average(ms_path, read_ms_info(ms_path), None)
+            timings = {"average": time.perf_counter() - t0} if factor > 1 else {}
+            return CalibrationPlan("precalibrated", image_ms=image_ms, average_factor=factor,
+                                   timings=timings)
 
         now = time.time() if now is None else float(now)
         info = read_ms_info(ms_path)
@@ -314,24 +328,56 @@ class CalibrationStep:
                 "uncalibrated", solved=solved, reason=reason, timings=timings, flag_summary=summary
             )
         t0 = time.perf_counter()
-        cal.apply_calibration(ms_path, chosen.tables, self.settings)
+        # calibrate and average in one pass: no full-resolution CORRECTED_DATA written
+        image_ms, factor = self._average(ms_path, info, chosen.tables)
+        data_column = None
+        if image_ms is None:
+            cal.apply_calibration(ms_path, chosen.tables, self.settings)
+            data_column = "CORRECTED_DATA"
         timings["apply"] = time.perf_counter() - t0
         log.info(
-            "group %s calibrated with solution %d (%s, transit MJD %.4f)",
+            "group %s calibrated with solution %d (%s, transit MJD %.4f)%s",
             group.group_key,
             chosen.id,
             chosen.calibrator,
             chosen.transit_mjd,
+            f", averaged {factor} channels into one" if factor > 1 else "",
         )
         return CalibrationPlan(
             "calibrated",
             caltable=chosen,
             solved=solved,
-            data_column="CORRECTED_DATA",
+            data_column=data_column,
             supersedes=supersedes,
             timings=timings,
             flag_summary=summary,
+            image_ms=image_ms,
+            average_factor=factor,
         )
+
+    def _average(self, ms_path: Path, info, tables) -> tuple[Path | None, int]:
+        """Average (and calibrate with ``tables``) into ``<ms>.avg<factor>.ms``; (None, 1): no."""
+        factor = self.average_factor(info)
+        if factor <= 1:
+            return None, 1
+        from ...calibration.average import average_channels
+
+        out = ms_path.with_name(f"{ms_path.stem}.avg{factor}.ms")
+        average_channels(ms_path, out, factor, tables=tables,
+                         timeout=self.cfg.casa_timeout_seconds)
+        return out, factor
+
+    def average_factor(self, info) -> int:
+        """Channels to average before imaging within ``calibration.average_max_smearing``."""
+        budget = self.cfg.average_max_smearing
+        if budget <= 0 or info.n_spws <= 0:
+            return 1
+        from ...calibration.average import max_average_factor
+
+        n_chan = len(info.freqs_hz) // info.n_spws
+        edge = self.settings.imaging.field_of_view_deg / 2
+        return max_average_factor(n_chan, abs(info.channel_width_hz), edge,
+                                  info.max_baseline_m, budget)
 
     def _solve(self, cal, group, ms_path: Path, match, timings: dict):
         """Flag, model and solve a calibrator group; register the set (valid or refused)."""
