@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, select
 
 from ..config import Settings, resolve_settings
 from ..simulation.catalogs import NVSS_DENSITY_PER_DEG2
@@ -126,8 +125,8 @@ def record_reference_strips(
     -------
     list of ReferenceStrip
     """
-    from ..database import get_engine, write_transaction
-    from ..database.tables import reference_strips
+    from ..database import get_engine
+    from ..database.catalogs import replace_reference_strips
 
     settings = resolve_settings(settings)
     h = settings.catalog.reference_strip_deg
@@ -150,24 +149,21 @@ def record_reference_strips(
             )
         )
     now = time.time()
-    with write_transaction(get_engine(settings)) as conn:
-        conn.execute(delete(reference_strips))
-        if strips:
-            conn.execute(
-                reference_strips.insert(),
-                [
-                    {
-                        "dec_lo_deg": s.dec_lo_deg,
-                        "dec_hi_deg": s.dec_hi_deg,
-                        "n_sources": s.n_sources,
-                        "n_references": s.n_references,
-                        "n_nvss_only": s.n_nvss_only,
-                        "refs_per_image": s.refs_per_image,
-                        "built_at": now,
-                    }
-                    for s in strips
-                ],
-            )
+    replace_reference_strips(
+        get_engine(settings),
+        [
+            {
+                "dec_lo_deg": s.dec_lo_deg,
+                "dec_hi_deg": s.dec_hi_deg,
+                "n_sources": s.n_sources,
+                "n_references": s.n_references,
+                "n_nvss_only": s.n_nvss_only,
+                "refs_per_image": s.refs_per_image,
+                "built_at": now,
+            }
+            for s in strips
+        ],
+    )
     return strips
 
 
@@ -184,13 +180,13 @@ def reference_report(*, settings: Settings | None = None) -> ReferenceReport:
     ReferenceReport
     """
     from ..database import get_engine
-    from ..database.tables import catalog_meta, reference_strips
+    from ..database.catalogs import catalog_build_times, reference_strip_rows
 
     settings = resolve_settings(settings)
     threshold = settings.catalog.reference_warn_per_image
-    with get_engine(settings).connect() as conn:
-        built = dict(conn.execute(select(catalog_meta.c.name, catalog_meta.c.ingested_at)).all())
-        rows = conn.execute(select(reference_strips).order_by(reference_strips.c.dec_lo_deg)).all()
+    engine = get_engine(settings)
+    built = catalog_build_times(engine)
+    rows = reference_strip_rows(engine)
     strips = [
         ReferenceStrip(
             r.dec_lo_deg, r.dec_hi_deg, r.n_sources, r.n_references, r.n_nvss_only, r.refs_per_image

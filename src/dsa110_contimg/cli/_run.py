@@ -148,16 +148,11 @@ def _environment_error(exc: BaseException) -> str | None:
         return f"{where}: {what}" if where else what
     if isinstance(exc, OverflowError):
         return f"a number is out of range ({exc})"
-    try:
-        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-    except ImportError:  # pragma: no cover
+    if "sqlalchemy" not in sys.modules:  # then the error cannot be one of the database's
         return None
-    if isinstance(exc, ArgumentError):
-        return f"invalid database URL ({exc})"
-    if isinstance(exc, SQLAlchemyError):
-        orig = getattr(exc, "orig", None)
-        return f"database error: {orig if orig is not None else exc}".splitlines()[0]
-    return None
+    from ..database.errors import describe_error
+
+    return describe_error(exc)
 
 
 def run(argv: list[str] | None = None) -> int:

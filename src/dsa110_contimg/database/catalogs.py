@@ -20,15 +20,18 @@ from sqlalchemy import Engine, bindparam, delete, select
 
 from ..errors import CatalogError
 from .engine import write_transaction
-from .tables.catalog import catalog_meta, catalog_sources
+from .tables.catalog import catalog_meta, catalog_sources, reference_strips
 
 __all__ = [
     "DuplicateIds",
     "catalog_meta_rows",
     "catalog_rows",
     "cone_rows",
+    "catalog_build_times",
     "delete_catalog_rows",
     "load_catalog",
+    "reference_strip_rows",
+    "replace_reference_strips",
     "sources_by_id",
 ]
 
@@ -395,3 +398,23 @@ def meta_row(info_fields: dict) -> tuple:
         info_fields["ingested_at"],
         json.dumps(list(info_fields["columns"])),
     )
+
+
+def replace_reference_strips(engine: Engine, rows: Sequence[dict]) -> None:
+    """Replace every ``reference_strips`` row by ``rows``, in one transaction."""
+    with write_transaction(engine) as conn:
+        conn.execute(delete(reference_strips))
+        if rows:
+            conn.execute(reference_strips.insert(), list(rows))
+
+
+def catalog_build_times(engine: Engine) -> dict[str, float]:
+    """Return when each stored catalog was ingested (or built), by name."""
+    with engine.connect() as conn:
+        return dict(conn.execute(select(catalog_meta.c.name, catalog_meta.c.ingested_at)).all())
+
+
+def reference_strip_rows(engine: Engine) -> list:
+    """Return the ``reference_strips`` rows, southernmost first (attribute access by column)."""
+    with engine.connect() as conn:
+        return conn.execute(select(reference_strips).order_by(reference_strips.c.dec_lo_deg)).all()

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from ..config import Settings, resolve_settings
 from ..errors import DatabaseError, InvalidImageError
+from .caltables import science_usable
 from .engine import get_engine, write_transaction
 from .products import register_image, upsert
 from .tables.mosaic import mosaic_group_members, mosaic_groups, mosaic_members, mosaics
+from .tables.products import data_registry, images
 
 __all__ = [
     "GROUP_STATUSES",
@@ -29,6 +31,11 @@ __all__ = [
     "MosaicRecord",
     "mosaic_member_ids",
     "claim_mosaic_group",
+    "group_carry_candidates",
+    "group_member_inputs",
+    "last_mosaic_group",
+    "lock_group_formation",
+    "mosaic_candidates",
     "get_mosaic",
     "get_mosaic_group",
     "insert_mosaic_group",
@@ -407,3 +414,87 @@ def update_mosaic_group(group_id: int, *, settings: Settings | None = None, **va
         if res.rowcount != 1:
             raise DatabaseError(f"no mosaic group {group_id}")
 
+
+# -- the orchestrator's group formation (inside its write transaction) ----------------------------
+
+#: Key of the PostgreSQL advisory lock that serializes group formation.
+PG_FORM_LOCK = 0x0D5A1106
+
+
+def lock_group_formation(conn: Connection) -> None:
+    """Serialize group formation across processes until the transaction ends.
+
+    On PostgreSQL an advisory transaction lock; on SQLite the write transaction's
+    ``BEGIN IMMEDIATE`` already does it.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_FORM_LOCK})
+
+
+def last_mosaic_group(conn: Connection) -> dict[str, Any] | None:
+    """Return the row of the most recently formed group, or None."""
+    row = (
+        conn.execute(select(mosaic_groups).order_by(mosaic_groups.c.id.desc()).limit(1))
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def group_carry_candidates(
+    conn: Connection, group_id: int
+) -> list[tuple[str, float | None, float | None]]:
+    """Return ``(data_id, mjd_mid, dec_center_deg)`` of a group's members, in their order."""
+    rows = conn.execute(
+        select(
+            mosaic_group_members.c.data_id,
+            mosaic_group_members.c.mjd_mid,
+            images.c.dec_center_deg,
+        )
+        .join(images, images.c.data_id == mosaic_group_members.c.data_id, isouter=True)
+        .where(mosaic_group_members.c.group_id == group_id)
+        .order_by(mosaic_group_members.c.position)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def mosaic_candidates(
+    conn: Connection, *, after_mjd: float | None = None
+) -> list[tuple[str, float, float | None]]:
+    """Return ``(data_id, mjd_mid, dec_center_deg)`` of the images that may enter a mosaic.
+
+    Registered images (``kind = "image"``) with a mid time, later than ``after_mjd`` when
+    given, leaving out uncalibrated and superseded ones
+    (:func:`~dsa110_contimg.database.caltables.science_usable`); ordered by mid time.
+    """
+    stmt = (
+        select(images.c.data_id, images.c.mjd_mid, images.c.dec_center_deg)
+        .select_from(images.outerjoin(data_registry, data_registry.c.data_id == images.c.data_id))
+        .where((images.c.kind == "image") & images.c.mjd_mid.is_not(None) & science_usable())
+    )
+    if after_mjd is not None:
+        stmt = stmt.where(images.c.mjd_mid > after_mjd)
+    rows = conn.execute(stmt.order_by(images.c.mjd_mid, images.c.id)).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def group_member_inputs(
+    engine: Engine, group_id: int
+) -> list[tuple[str, str | None, str | None, float | None]]:
+    """Return ``(data_id, path, beam_path, noise_jy)`` of a group's members, in their order.
+
+    ``path`` is None for a member no longer registered.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                mosaic_group_members.c.data_id,
+                images.c.path,
+                images.c.beam_path,
+                images.c.noise_jy,
+            )
+            .join(images, images.c.data_id == mosaic_group_members.c.data_id, isouter=True)
+            .where(mosaic_group_members.c.group_id == int(group_id))
+            .order_by(mosaic_group_members.c.position)
+        ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -39,7 +39,9 @@ __all__ = [
     "PHOTOMETRY_COLUMNS",
     "ImageRecord",
     "default_data_id",
+    "existing_image_ids",
     "get_image",
+    "insert_image_rows",
     "insert_photometry_rows",
     "list_images",
     "photometry_for_data",
@@ -438,6 +440,30 @@ def require_image(data_id_or_path: str | Path, *, settings: Settings | None = No
     if rec is None:
         raise NotFoundError(f"no registered image {str(data_id_or_path)!r}")
     return rec
+
+
+def existing_image_ids(conn: Connection, data_ids: Sequence[str]) -> set[str]:
+    """Return which of ``data_ids`` have an ``images`` row."""
+    return {
+        r[0] for r in conn.execute(select(images.c.data_id).where(images.c.data_id.in_(data_ids)))
+    }
+
+
+def insert_image_rows(
+    conn: Connection,
+    image_rows: Sequence[Mapping[str, Any]],
+    registry_rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert ``images`` rows and their data-registry rows as given (no file is read).
+
+    For products made without a file to describe, such as simulated epochs
+    (:func:`~dsa110_contimg.simulation.lightcurves.write_simulated_photometry`); an image
+    with a file is registered with :func:`register_image`.
+    """
+    if image_rows:
+        conn.execute(images.insert(), list(image_rows))
+    if registry_rows:
+        conn.execute(data_registry.insert(), list(registry_rows))
 
 
 # --------------------------------------------------------------------------------------------

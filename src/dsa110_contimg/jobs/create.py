@@ -10,13 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
+from ..database import jobs as db
 from ..database.products import register_image
 from ..database.registry import set_photometry_status
-from ..database.tables.products import batch_job_items, batch_jobs, images
 from ..errors import ContimgError, JobError
 
 __all__ = ["METHODS", "create_batch_photometry_job", "normalize_sources"]
@@ -201,14 +199,7 @@ def create_batch_photometry_job(
     sources = normalize_sources(coordinates)
     engine = get_engine(settings)
 
-    with engine.connect() as conn:
-        known = dict(
-            conn.execute(
-                select(images.c.path, images.c.data_id).where(
-                    images.c.path.in_([p.as_posix() for p in paths])
-                )
-            ).all()
-        )
+    known = db.image_ids_by_path(engine, [p.as_posix() for p in paths])
     ids: list[str | None] = []
     for p in paths:
         registered = known.get(p.as_posix())
@@ -231,22 +222,21 @@ def create_batch_photometry_job(
     }
     now = time.time()
     with write_transaction(engine) as conn:
-        job_id = conn.execute(
-            insert(batch_jobs)
-            .values(
-                job_type="photometry",
-                status="pending",
-                total_items=len(paths),
-                completed_items=0,
-                failed_items=0,
-                params=json.dumps(params),
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(batch_jobs.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(batch_job_items),
+        job_id = db.insert_job(
+            conn,
+            {
+                "job_type": "photometry",
+                "status": "pending",
+                "total_items": len(paths),
+                "completed_items": 0,
+                "failed_items": 0,
+                "params": json.dumps(params),
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        db.insert_items(
+            conn,
             [
                 {
                     "job_id": job_id,

@@ -9,26 +9,27 @@ registry states in one transaction, and only if the item is still leased by the 
 so a worker that lost its lease never overwrites anybody's work; and the rows are upserted on
 their natural key, so measuring an item twice can never duplicate a row.
 
-Lock order (PostgreSQL): items, then jobs, then registry records.
+Lock order (PostgreSQL): items, then jobs, then registry records. This module decides; the
+statements (and their row locks) are :mod:`dsa110_contimg.database.jobs`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
+from ..database import jobs as db
 from ..database import write_transaction
-from ..database.products import insert_photometry_rows, upsert
+from ..database.jobs import retrying
+from ..database.products import insert_photometry_rows
 from ..database.registry import set_photometry_status
-from ..database.tables.products import batch_job_items, batch_jobs, workers
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 __all__ = [
     "ClaimedItem",
@@ -46,9 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-_LIVE_JOB = ("pending", "running")
 
 
 @dataclass(frozen=True)
@@ -74,68 +72,19 @@ class ClaimedItem:
     attempts: int
 
 
-def retrying(fn: Callable[[], T], *, what: str, tries: int = 5) -> T:
-    """Run a transaction, retrying a PostgreSQL deadlock or serialization failure."""
-    for attempt in range(tries):
-        try:
-            return fn()
-        except DBAPIError as exc:
-            code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-            if code not in ("40P01", "40001") or attempt == tries - 1:
-                raise
-            log.debug("%s: %s, retrying", what, code)
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def backoff_seconds(settings: Settings, attempts: int) -> float:
     """Delay before the next attempt after ``attempts`` failed ones (exponential)."""
     return settings.jobs.retry_backoff_seconds * 2.0 ** max(attempts - 1, 0)
 
 
-def _claimable(now: float, job_id: int | None):
-    cond = and_(
-        batch_job_items.c.status == "pending",
-        or_(batch_job_items.c.next_attempt_at.is_(None), batch_job_items.c.next_attempt_at <= now),
-        batch_jobs.c.status.in_(_LIVE_JOB),
-    )
-    if job_id is not None:
-        cond = and_(cond, batch_job_items.c.job_id == job_id)
-    return cond
-
-
-def _expired(now: float, job_id: int | None):
-    cond = and_(batch_job_items.c.status == "running", batch_job_items.c.lease_expires_at < now)
-    if job_id is not None:
-        cond = and_(cond, batch_job_items.c.job_id == job_id)
-    return cond
-
-
-_FROM = batch_job_items.join(batch_jobs, batch_jobs.c.id == batch_job_items.c.job_id)
-
-
 def has_claimable_work(engine: Engine, *, job_id: int | None = None) -> bool:
     """Return whether an item waits to be claimed or a lease to be reclaimed (cheap read)."""
-    now = time.time()
-    with engine.connect() as conn:
-        hit = conn.execute(
-            select(batch_job_items.c.id)
-            .select_from(_FROM)
-            .where(or_(_claimable(now, job_id), _expired(now, job_id)))
-            .limit(1)
-        ).first()
-    return hit is not None
+    return db.has_claimable_item(engine, time.time(), job_id=job_id)
 
 
 def outstanding_items(engine: Engine, *, job_id: int | None = None) -> int:
     """Return how many items of live jobs are pending or running (the queue is drained at 0)."""
-    cond = and_(
-        batch_job_items.c.status.in_(("pending", "running")), batch_jobs.c.status.in_(_LIVE_JOB)
-    )
-    if job_id is not None:
-        cond = and_(cond, batch_job_items.c.job_id == job_id)
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(_FROM).where(cond)).scalar_one())
+    return db.count_outstanding_items(engine, job_id=job_id)
 
 
 def refresh_job(conn: Connection, job_id: int, now: float) -> str:
@@ -149,19 +98,10 @@ def refresh_job(conn: Connection, job_id: int, now: float) -> str:
     str
         The job's status.
     """
-    q = select(batch_jobs.c.status, batch_jobs.c.started_at).where(batch_jobs.c.id == job_id)
-    if conn.dialect.name != "sqlite":
-        q = q.with_for_update()
-    job = conn.execute(q).first()
+    job = db.job_state(conn, job_id, lock=True)
     if job is None:
         return "missing"
-    counts = dict(
-        conn.execute(
-            select(batch_job_items.c.status, func.count())
-            .where(batch_job_items.c.job_id == job_id)
-            .group_by(batch_job_items.c.status)
-        ).all()
-    )
+    counts = db.item_status_counts(conn, job_id)
     total = sum(counts.values())
     done, failed = counts.get("completed", 0), counts.get("failed", 0)
     active = counts.get("pending", 0) + counts.get("running", 0)
@@ -187,7 +127,7 @@ def refresh_job(conn: Connection, job_id: int, now: float) -> str:
             values["finished_at"] = now
             values["error"] = f"{failed} of {total} items failed" if failed else None
         values["status"] = status
-    conn.execute(update(batch_jobs).where(batch_jobs.c.id == job_id).values(**values))
+    db.update_job(conn, job_id, **values)
     return status
 
 
@@ -203,35 +143,12 @@ def mark_lost_workers(conn: Connection, now: float, settings: Settings) -> int:
     A worker that stopped cleanly is ``stopped``; one that died without a word stays
     ``idle``/``running``/``degraded`` in its row until this runs (at every claim).
     """
-    return int(
-        conn.execute(
-            update(workers)
-            .where(
-                workers.c.status.notin_(("stopped", "lost")),
-                workers.c.heartbeat_at < now - heartbeat_window(settings),
-            )
-            .values(status="lost", current_job_id=None)
-        ).rowcount
-        or 0
-    )
+    return db.mark_lost_workers(conn, now - heartbeat_window(settings))
 
 
 def _reclaim_expired(conn: Connection, now: float, settings: Settings, job_id: int | None) -> None:
     mark_lost_workers(conn, now, settings)
-    q = (
-        select(
-            batch_job_items.c.id,
-            batch_job_items.c.job_id,
-            batch_job_items.c.data_id,
-            batch_job_items.c.attempts,
-            batch_job_items.c.worker_id,
-        )
-        .where(_expired(now, job_id))
-        .order_by(batch_job_items.c.id)
-    )
-    if conn.dialect.name != "sqlite":
-        q = q.with_for_update(skip_locked=True)
-    rows = conn.execute(q).all()
+    rows = db.expired_items(conn, now, job_id=job_id)
     if not rows:
         return
     jobs: set[int] = set()
@@ -247,11 +164,7 @@ def _reclaim_expired(conn: Connection, now: float, settings: Settings, job_id: i
                 "error": reason,
             }
             state = "pending"
-        conn.execute(
-            update(batch_job_items)
-            .where(batch_job_items.c.id == r.id)
-            .values(worker_id=None, lease_expires_at=None, **values)
-        )
+        db.update_item(conn, r.id, worker_id=None, lease_expires_at=None, **values)
         jobs.add(r.job_id)
         log.warning("item %d of job %d reclaimed: %s", r.id, r.job_id, reason)
         set_photometry_status(conn, [r.data_id], state, None, only_job=r.job_id)
@@ -291,54 +204,20 @@ def claim_items(
             _reclaim_expired(conn, now, settings, job_id)
             if limit <= 0:
                 return [], {}
-            q = (
-                select(
-                    batch_job_items.c.id,
-                    batch_job_items.c.job_id,
-                    batch_job_items.c.fits_path,
-                    batch_job_items.c.data_id,
-                    batch_job_items.c.attempts,
-                )
-                .select_from(_FROM)
-                .where(_claimable(now, job_id))
-                .order_by(batch_job_items.c.job_id, batch_job_items.c.id)
-                .limit(limit)
-            )
-            if conn.dialect.name != "sqlite":
-                q = q.with_for_update(of=batch_job_items, skip_locked=True)
-            rows = conn.execute(q).all()
+            rows = db.claimable_items(conn, now, limit, job_id=job_id)
             if not rows:
                 return [], {}
             ids = [r.id for r in rows]
-            conn.execute(
-                update(batch_job_items)
-                .where(batch_job_items.c.id.in_(ids))
-                .values(
-                    status="running",
-                    worker_id=worker_id,
-                    lease_expires_at=now + settings.jobs.lease_seconds,
-                    attempts=batch_job_items.c.attempts + 1,
-                    started_at=now,
-                    finished_at=None,
-                )
+            db.start_items(
+                conn,
+                ids,
+                worker_id=worker_id,
+                lease_until=now + settings.jobs.lease_seconds,
+                now=now,
             )
             job_ids = sorted({r.job_id for r in rows})
-            conn.execute(
-                update(batch_jobs)
-                .where(batch_jobs.c.id.in_(job_ids), batch_jobs.c.status == "pending")
-                .values(status="running", started_at=now, updated_at=now)
-            )
-            conn.execute(
-                update(batch_jobs)
-                .where(batch_jobs.c.id.in_(job_ids), batch_jobs.c.started_at.is_(None))
-                .values(started_at=now)
-            )
-            params = {
-                r.id: json.loads(r.params) if r.params else {}
-                for r in conn.execute(
-                    select(batch_jobs.c.id, batch_jobs.c.params).where(batch_jobs.c.id.in_(job_ids))
-                )
-            }
+            db.start_jobs(conn, job_ids, now)
+            params = db.job_params(conn, job_ids)
             for j in job_ids:
                 set_photometry_status(
                     conn, [r.data_id for r in rows if r.job_id == j], "running", None, only_job=j
@@ -353,17 +232,7 @@ def claim_items(
 
 def _update_if_held(conn: Connection, item: ClaimedItem, holder: str, /, **values: Any) -> bool:
     """Update an item only while ``holder`` still holds it (the fence); return whether it did."""
-    return bool(
-        conn.execute(
-            update(batch_job_items)
-            .where(
-                batch_job_items.c.id == item.item_id,
-                batch_job_items.c.worker_id == holder,
-                batch_job_items.c.status == "running",
-            )
-            .values(**values)
-        ).rowcount
-    )
+    return db.update_item_if_held(conn, item.item_id, holder, **values)
 
 
 def complete_item(
@@ -485,20 +354,9 @@ def heartbeat(
     def beat() -> None:
         now = time.time()
         with write_transaction(engine) as conn:
-            cond = and_(
-                batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
-            )
-            if item_ids is not None:
-                cond = and_(cond, batch_job_items.c.id.in_(list(item_ids) or [-1]))
-            conn.execute(
-                update(batch_job_items)
-                .where(cond)
-                .values(lease_expires_at=now + settings.jobs.lease_seconds)
-            )
-            conn.execute(
-                update(workers)
-                .where(workers.c.worker_id == worker_id)
-                .values(heartbeat_at=now, status=status, current_job_id=current_job_id)
+            db.extend_leases(conn, worker_id, now + settings.jobs.lease_seconds, item_ids=item_ids)
+            db.update_worker(
+                conn, worker_id, heartbeat_at=now, status=status, current_job_id=current_job_id
             )
 
     retrying(beat, what="heartbeat")
@@ -520,11 +378,6 @@ def release_item(
 
     def release() -> bool:
         now = time.time()
-        attempts = (
-            func.max(batch_job_items.c.attempts - 1, 0)
-            if engine.dialect.name == "sqlite"
-            else func.greatest(batch_job_items.c.attempts - 1, 0)
-        )
         with write_transaction(engine) as conn:
             if not _update_if_held(
                 conn,
@@ -534,7 +387,7 @@ def release_item(
                 worker_id=None,
                 lease_expires_at=None,
                 next_attempt_at=now + settings.jobs.retry_backoff_seconds,
-                attempts=attempts,
+                uncharge_attempt=True,
                 error=f"result not stored, will be measured again: {reason}"[:4000],
             ):
                 return False
@@ -549,9 +402,8 @@ def register_worker(engine: Engine, worker_id: str, hostname: str, pid: int) -> 
     """Create (or reset) the worker's heartbeat row."""
     now = time.time()
     with write_transaction(engine) as conn:
-        upsert(
+        db.upsert_worker(
             conn,
-            workers,
             {
                 "worker_id": worker_id,
                 "hostname": hostname,
@@ -561,8 +413,6 @@ def register_worker(engine: Engine, worker_id: str, hostname: str, pid: int) -> 
                 "heartbeat_at": now,
                 "current_job_id": None,
             },
-            key=["worker_id"],
-            update=["hostname", "pid", "status", "started_at", "heartbeat_at", "current_job_id"],
         )
 
 
@@ -570,30 +420,18 @@ def unregister_worker(engine: Engine, worker_id: str) -> None:
     """Mark the worker stopped and give back, without counting an attempt, what it still holds."""
     now = time.time()
     with write_transaction(engine) as conn:
-        held = conn.execute(
-            select(batch_job_items.c.id, batch_job_items.c.job_id, batch_job_items.c.data_id).where(
-                batch_job_items.c.worker_id == worker_id, batch_job_items.c.status == "running"
-            )
-        ).all()
+        held = db.held_items(conn, worker_id)
         for r in held:
-            conn.execute(
-                update(batch_job_items)
-                .where(batch_job_items.c.id == r.id)
-                .values(
-                    status="pending",
-                    worker_id=None,
-                    lease_expires_at=None,
-                    next_attempt_at=now,
-                    attempts=func.max(batch_job_items.c.attempts - 1, 0)
-                    if conn.dialect.name == "sqlite"
-                    else func.greatest(batch_job_items.c.attempts - 1, 0),
-                )
+            db.update_item(
+                conn,
+                r.id,
+                uncharge_attempt=True,
+                status="pending",
+                worker_id=None,
+                lease_expires_at=None,
+                next_attempt_at=now,
             )
             set_photometry_status(conn, [r.data_id], "pending", None, only_job=r.job_id)
         for j in sorted({r.job_id for r in held}):
             refresh_job(conn, j, now)
-        conn.execute(
-            update(workers)
-            .where(workers.c.worker_id == worker_id)
-            .values(status="stopped", heartbeat_at=now, current_job_id=None)
-        )
+        db.update_worker(conn, worker_id, status="stopped", heartbeat_at=now, current_job_id=None)

@@ -13,12 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
-
 from ..config import Settings, resolve_settings
 from ..database import get_engine, write_transaction
+from ..database import jobs as db
 from ..database.registry import set_photometry_status
-from ..database.tables.products import batch_job_items, batch_jobs, workers
 from ..errors import JobError, NotFoundError
 from .queue import refresh_job
 
@@ -200,9 +198,7 @@ def get_job(
     NotFoundError
         No such job.
     """
-    engine = get_engine(resolve_settings(settings))
-    with engine.connect() as conn:
-        row = conn.execute(select(batch_jobs).where(batch_jobs.c.id == job_id)).mappings().first()
+    row = db.job_row(get_engine(resolve_settings(settings)), job_id)
     if row is None:
         raise NotFoundError(f"no batch job {job_id}")
     return JobRecord.from_row(row, with_sources=with_sources)
@@ -228,13 +224,9 @@ def list_jobs(
     settings : Settings, optional
         Settings naming the database.
     """
-    stmt = select(batch_jobs).order_by(batch_jobs.c.id.desc()).offset(offset)
-    if status is not None:
-        stmt = stmt.where(batch_jobs.c.status == status)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    with get_engine(resolve_settings(settings)).connect() as conn:
-        return [JobRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+    engine = get_engine(resolve_settings(settings))
+    rows = db.job_rows(engine, status=status, limit=limit, offset=offset)
+    return [JobRecord.from_row(r) for r in rows]
 
 
 def job_items(job_id: int, *, settings: Settings | None = None) -> list[ItemRecord]:
@@ -246,13 +238,8 @@ def job_items(job_id: int, *, settings: Settings | None = None) -> list[ItemReco
         No such job.
     """
     get_job(job_id, settings=settings)
-    stmt = (
-        select(batch_job_items)
-        .where(batch_job_items.c.job_id == job_id)
-        .order_by(batch_job_items.c.id)
-    )
-    with get_engine(resolve_settings(settings)).connect() as conn:
-        return [ItemRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+    rows = db.item_rows(get_engine(resolve_settings(settings)), job_id)
+    return [ItemRecord.from_row(r) for r in rows]
 
 
 def cancel_job(job_id: int, *, settings: Settings | None = None) -> JobRecord:
@@ -283,33 +270,20 @@ def cancel_job(job_id: int, *, settings: Settings | None = None) -> JobRecord:
     engine = get_engine(settings)
     now = time.time()
     with write_transaction(engine) as conn:
-        status = conn.execute(
-            select(batch_jobs.c.status).where(batch_jobs.c.id == job_id)
-        ).scalar_one_or_none()
-        if status is None:
+        state = db.job_state(conn, job_id)
+        if state is None:
             raise NotFoundError(f"no batch job {job_id}")
+        status = state.status
         if status not in ("pending", "running"):
             raise JobError(
                 f"batch job {job_id} is {status}; only pending or running jobs can be cancelled"
             )
-        active = batch_job_items.c.status.in_(("pending", "running"))
-        data_ids = (
-            conn.execute(
-                select(batch_job_items.c.data_id).where(batch_job_items.c.job_id == job_id, active)
-            )
-            .scalars()
-            .all()
+        active = ("pending", "running")
+        data_ids = db.item_data_ids(conn, job_id, active)
+        db.update_job_items(
+            conn, job_id, active, status="cancelled", finished_at=now, lease_expires_at=None
         )
-        conn.execute(
-            update(batch_job_items)
-            .where(batch_job_items.c.job_id == job_id, active)
-            .values(status="cancelled", finished_at=now, lease_expires_at=None)
-        )
-        conn.execute(
-            update(batch_jobs)
-            .where(batch_jobs.c.id == job_id)
-            .values(status="cancelled", finished_at=now, updated_at=now)
-        )
+        db.update_job(conn, job_id, status="cancelled", finished_at=now, updated_at=now)
         refresh_job(conn, job_id, now)
         set_photometry_status(conn, list(data_ids), "cancelled", None, only_job=job_id)
     return get_job(job_id, settings=settings)
@@ -341,35 +315,24 @@ def retry_job(job_id: int, *, settings: Settings | None = None) -> JobRecord:
     engine = get_engine(settings)
     now = time.time()
     with write_transaction(engine) as conn:
-        if conn.execute(select(batch_jobs.c.id).where(batch_jobs.c.id == job_id)).first() is None:
+        if db.job_state(conn, job_id) is None:
             raise NotFoundError(f"no batch job {job_id}")
-        again = batch_job_items.c.status.in_(("failed", "cancelled"))
-        data_ids = (
-            conn.execute(
-                select(batch_job_items.c.data_id).where(batch_job_items.c.job_id == job_id, again)
-            )
-            .scalars()
-            .all()
-        )
+        again = ("failed", "cancelled")
+        data_ids = db.item_data_ids(conn, job_id, again)
         if not data_ids:
             raise JobError(f"batch job {job_id} has no failed or cancelled item to retry")
-        conn.execute(
-            update(batch_job_items)
-            .where(batch_job_items.c.job_id == job_id, again)
-            .values(
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                finished_at=None,
-                worker_id=None,
-                lease_expires_at=None,
-            )
+        db.update_job_items(
+            conn,
+            job_id,
+            again,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            finished_at=None,
+            worker_id=None,
+            lease_expires_at=None,
         )
-        conn.execute(
-            update(batch_jobs)
-            .where(batch_jobs.c.id == job_id)
-            .values(status="pending", finished_at=None, error=None, updated_at=now)
-        )
+        db.update_job(conn, job_id, status="pending", finished_at=None, error=None, updated_at=now)
         refresh_job(conn, job_id, now)
         set_photometry_status(conn, list(data_ids), "pending", job_id)
     return get_job(job_id, settings=settings)
@@ -377,9 +340,8 @@ def retry_job(job_id: int, *, settings: Settings | None = None) -> JobRecord:
 
 def list_workers(*, settings: Settings | None = None) -> list[WorkerRecord]:
     """Return every worker's heartbeat row, latest heartbeat first."""
-    with get_engine(resolve_settings(settings)).connect() as conn:
-        rows = conn.execute(select(workers).order_by(workers.c.heartbeat_at.desc())).mappings()
-        return [WorkerRecord(**dict(r)) for r in rows]
+    rows = db.worker_rows(get_engine(resolve_settings(settings)))
+    return [WorkerRecord(**r) for r in rows]
 
 
 def alive_workers(*, settings: Settings | None = None) -> list[WorkerRecord]:
@@ -396,23 +358,9 @@ def alive_workers(*, settings: Settings | None = None) -> list[WorkerRecord]:
 
     settings = resolve_settings(settings)
     since = time.time() - heartbeat_window(settings)
-    stmt = (
-        select(workers)
-        .where(workers.c.heartbeat_at >= since, workers.c.status.notin_(("stopped", "lost")))
-        .order_by(workers.c.heartbeat_at.desc())
-    )
-    with get_engine(settings).connect() as conn:
-        return [WorkerRecord(**dict(r)) for r in conn.execute(stmt).mappings()]
+    return [WorkerRecord(**r) for r in db.worker_rows(get_engine(settings), alive_since=since)]
 
 
 def count_waiting_items(*, settings: Settings | None = None) -> int:
     """Return how many items wait for a worker (pending, in live jobs)."""
-    stmt = (
-        select(func.count())
-        .select_from(batch_job_items.join(batch_jobs, batch_jobs.c.id == batch_job_items.c.job_id))
-        .where(
-            batch_job_items.c.status == "pending", batch_jobs.c.status.in_(("pending", "running"))
-        )
-    )
-    with get_engine(resolve_settings(settings)).connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+    return db.count_waiting_items(get_engine(resolve_settings(settings)))

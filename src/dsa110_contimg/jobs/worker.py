@@ -46,10 +46,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from ..config import Settings, resolve_settings
 from ..database import get_engine
+from ..database.errors import STORE_ERRORS, UNREACHABLE_ERRORS
 from ..database.products import register_image
 from ..errors import ContimgError, JobError
 from .queue import (
@@ -69,24 +68,6 @@ from .tasks import measure_item
 __all__ = ["Worker", "WorkerStats", "run_batch_photometry_job"]
 
 log = logging.getLogger(__name__)
-
-
-def _store_errors() -> tuple[type[BaseException], ...]:
-    """Errors of a database write (SQLAlchemy's, and the drivers' raised by bulk inserts)."""
-    import sqlite3
-
-    errors: list[type[BaseException]] = [DBAPIError, sqlite3.Error, OSError]
-    try:
-        import psycopg
-
-        errors.append(psycopg.Error)
-    except ImportError:  # pragma: no cover - PostgreSQL extra not installed
-        pass
-    return tuple(errors)
-
-
-#: Errors of a database write (see :func:`_store_errors`).
-STORE_ERRORS = _store_errors()
 
 
 @dataclass
@@ -272,7 +253,7 @@ class Worker:
                     if self._step(engine, executor, inflight, stats, once):
                         break
                     failures = 0
-                except (OperationalError, *STORE_ERRORS[1:]) as exc:  # unreachable or full
+                except UNREACHABLE_ERRORS as exc:  # unreachable or full
                     failures += 1
                     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
                     self._set_degraded(f"cannot claim work: {reason}")

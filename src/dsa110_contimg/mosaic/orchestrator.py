@@ -27,21 +27,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
-
 from ..config import Settings, resolve_settings
-from ..database.caltables import science_usable
 from ..database.engine import get_engine, write_transaction
 from ..database.mosaics import (
     claim_mosaic_group,
     get_mosaic_group,
+    group_carry_candidates,
+    group_member_inputs,
     insert_mosaic_group,
+    last_mosaic_group,
     list_mosaic_groups,
+    lock_group_formation,
+    mosaic_candidates,
     register_mosaic,
     update_mosaic_group,
 )
-from ..database.tables.mosaic import mosaic_group_members, mosaic_groups
-from ..database.tables.products import data_registry, images
 from ..errors import ConfigError, ContimgError, MosaicError
 from .builder import MosaicResult, build_mosaic
 from .grouping import Candidate, cut_groups
@@ -64,8 +64,6 @@ DEFAULT_PHOTOMETRY_CONFIG: dict[str, Any] = {
     "normalize": False,
     "max_sources": None,
 }
-
-_PG_FORM_LOCK = 0x0D5A1106  # advisory lock serialising group formation on PostgreSQL
 
 
 class MosaicOrchestrator:
@@ -138,40 +136,16 @@ class MosaicOrchestrator:
         cfg = self.settings.mosaic
         engine = get_engine(self.settings)
         with write_transaction(engine) as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_FORM_LOCK})
-            last = conn.execute(
-                select(mosaic_groups).order_by(mosaic_groups.c.id.desc()).limit(1)
-            ).mappings().first()
+            lock_group_formation(conn)
+            last = last_mosaic_group(conn)
             carry: list[Candidate] = []
-            # uncalibrated and superseded images never enter a mosaic
-            stmt = (
-                select(images.c.data_id, images.c.mjd_mid, images.c.dec_center_deg)
-                .select_from(
-                    images.outerjoin(data_registry, data_registry.c.data_id == images.c.data_id)
-                )
-                .where(
-                    (images.c.kind == "image")
-                    & images.c.mjd_mid.is_not(None)
-                    & science_usable()
-                )
-            )
             if last is not None:
-                stmt = stmt.where(images.c.mjd_mid > last["mjd_last"])
                 if last["complete"] and last["status"] != "abandoned" and cfg.overlap > 0:
-                    rows = conn.execute(
-                        select(mosaic_group_members.c.data_id, mosaic_group_members.c.mjd_mid,
-                               images.c.dec_center_deg)
-                        .join(images, images.c.data_id == mosaic_group_members.c.data_id,
-                              isouter=True)
-                        .where(mosaic_group_members.c.group_id == last["id"])
-                        .order_by(mosaic_group_members.c.position)
-                    ).all()
-                    carry = [Candidate(r[0], r[1], r[2]) for r in rows][-cfg.overlap:]
-            new = [
-                Candidate(r[0], r[1], r[2])
-                for r in conn.execute(stmt.order_by(images.c.mjd_mid, images.c.id)).all()
-            ]
+                    rows = group_carry_candidates(conn, last["id"])
+                    carry = [Candidate(*r) for r in rows][-cfg.overlap:]
+            # uncalibrated and superseded images never enter a mosaic
+            after = None if last is None else last["mjd_last"]
+            new = [Candidate(*r) for r in mosaic_candidates(conn, after_mjd=after)]
             if not new:
                 return []
             groups, _open = cut_groups(
@@ -200,15 +174,7 @@ class MosaicOrchestrator:
     # -- building --------------------------------------------------------------------------
 
     def _member_inputs(self, group_id: int) -> tuple[list[str], list[Path], list, list]:
-        engine = get_engine(self.settings)
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(mosaic_group_members.c.data_id, images.c.path, images.c.beam_path,
-                       images.c.noise_jy)
-                .join(images, images.c.data_id == mosaic_group_members.c.data_id, isouter=True)
-                .where(mosaic_group_members.c.group_id == int(group_id))
-                .order_by(mosaic_group_members.c.position)
-            ).all()
+        rows = group_member_inputs(get_engine(self.settings), group_id)
         ids, paths, beams, noises = [], [], [], []
         for data_id, path, beam_path, noise in rows:
             if path is None:

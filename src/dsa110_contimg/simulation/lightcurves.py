@@ -252,13 +252,9 @@ def write_simulated_photometry(
     list of str
         The ``data_id`` of the stored images, in order.
     """
-    from sqlalchemy import select
-
     from ..config import resolve_settings
     from ..database import get_engine, write_transaction
-    from ..database.products import insert_photometry_rows
-    from ..database.tables import data_registry
-    from ..database.tables import images as images_table
+    from ..database.products import existing_image_ids, insert_image_rows, insert_photometry_rows
 
     settings = resolve_settings(settings)
     idx = np.arange(len(sim.data_ids))
@@ -269,14 +265,7 @@ def write_simulated_photometry(
     half = 2.5 / 1440.0
     engine = get_engine(settings)
     with write_transaction(engine) as conn:
-        have = {
-            r[0]
-            for r in conn.execute(
-                select(images_table.c.data_id).where(
-                    images_table.c.data_id.in_([sim.data_ids[i] for i in idx.tolist()])
-                )
-            )
-        }
+        have = existing_image_ids(conn, [sim.data_ids[i] for i in idx.tolist()])
         img_rows, reg_rows = [], []
         for i in idx.tolist():
             did = str(sim.data_ids[i])
@@ -309,8 +298,7 @@ def write_simulated_photometry(
                 }
             )
         if img_rows:
-            conn.execute(images_table.insert(), img_rows)
-            conn.execute(data_registry.insert(), reg_rows)
+            insert_image_rows(conn, img_rows, reg_rows)
         n_src = len(sim.source_ids)
         for i in idx.tolist():
             f = sim.flux_jy[trial, :, i]

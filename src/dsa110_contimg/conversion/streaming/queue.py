@@ -5,6 +5,7 @@ state change is one transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row lock
 path is unique, so after a crash the streamer resumes where it was: files already recorded are
 not queued again, a group that was ``running`` goes back to ``pending`` (at most
 ``stream.max_attempts`` times) and a ``completed`` or ``failed`` group is never processed again.
+This module decides; the statements are :mod:`dsa110_contimg.database.stream_groups`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
-
 from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
-from ...database.engine import is_sqlite
-from ...database.tables.stream import stream_files, stream_groups
+from ...database import stream_groups as db
 from .files import SubbandName
 
 __all__ = [
@@ -96,11 +94,7 @@ def _engine(settings: Settings | None):
 def known_paths(input_dir: str | Path, *, settings: Settings | None = None) -> set[str]:
     """Paths of the files already recorded from ``input_dir``."""
     prefix = str(Path(input_dir).resolve()).rstrip("/") + "/"
-    with _engine(settings).connect() as conn:
-        rows = conn.execute(
-            select(stream_files.c.path).where(stream_files.c.path.startswith(prefix))
-        )
-        return {r[0] for r in rows}
+    return db.paths_under(_engine(settings), prefix)
 
 
 def _iso(t: float) -> str:
@@ -143,36 +137,25 @@ def record_file(
     engine = get_engine(settings)
     size = Path(path).stat().st_size if Path(path).exists() else None
     with write_transaction(engine) as conn:
-        if conn.execute(select(stream_files.c.id).where(stream_files.c.path == path)).first():
+        if db.file_recorded(conn, path):
             return "known", None
-        tol = cfg.group_tolerance_seconds
-        g = (
-            conn.execute(
-                select(stream_groups)
-                .where(
-                    stream_groups.c.group_time.between(name.time_unix - tol, name.time_unix + tol)
-                )
-                .order_by(func.abs(stream_groups.c.group_time - name.time_unix))
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        g = db.nearest_group(conn, name.time_unix, cfg.group_tolerance_seconds)
         if g is None:
-            gid = conn.execute(
-                insert(stream_groups).values(
-                    group_key=_iso(name.time_unix),
-                    group_time=name.time_unix,
-                    input_dir=str(Path(input_dir).resolve()),
-                    status="collecting",
-                    n_files=0,
-                    expected_files=cfg.n_subbands,
-                    first_seen_at=now,
-                    last_file_at=now,
-                    attempts=0,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]
+            gid = db.insert_group(
+                conn,
+                {
+                    "group_key": _iso(name.time_unix),
+                    "group_time": name.time_unix,
+                    "input_dir": str(Path(input_dir).resolve()),
+                    "status": "collecting",
+                    "n_files": 0,
+                    "expected_files": cfg.n_subbands,
+                    "first_seen_at": now,
+                    "last_file_at": now,
+                    "attempts": 0,
+                    "updated_at": now,
+                },
+            )
             g = {
                 "id": gid,
                 "status": "collecting",
@@ -186,39 +169,30 @@ def record_file(
             status = "late"
         elif error is not None:
             status = "invalid"
-        elif conn.execute(
-            select(stream_files.c.id).where(
-                and_(
-                    stream_files.c.group_id == gid,
-                    stream_files.c.subband == name.subband,
-                    stream_files.c.status == "queued",
-                )
-            )
-        ).first():
+        elif db.queued_file_exists(conn, gid, name.subband):
             status = "duplicate"
-        conn.execute(
-            insert(stream_files).values(
-                path=path,
-                group_id=gid,
-                subband=name.subband,
-                timestamp=name.timestamp,
-                size_bytes=size,
-                status=status,
-                error=error,
-                seen_at=now,
-            )
+        db.insert_file(
+            conn,
+            {
+                "path": path,
+                "group_id": gid,
+                "subband": name.subband,
+                "timestamp": name.timestamp,
+                "size_bytes": size,
+                "status": status,
+                "error": error,
+                "seen_at": now,
+            },
         )
         if status == "invalid":
-            conn.execute(
-                update(stream_groups)
-                .where(stream_groups.c.id == gid)
-                .values(
-                    status="failed",
-                    error=f"subband {name.subband:02d}: {error}",
-                    finished_at=now,
-                    updated_at=now,
-                    last_file_at=now,
-                )
+            db.update_group(
+                conn,
+                gid,
+                status="failed",
+                error=f"subband {name.subband:02d}: {error}",
+                finished_at=now,
+                updated_at=now,
+                last_file_at=now,
             )
             log.error("group %s failed: %s", g["group_key"], error)
         elif status == "queued":
@@ -226,7 +200,7 @@ def record_file(
             values = {"n_files": n, "last_file_at": now, "updated_at": now}
             if n >= g["expected_files"]:
                 values.update(status="pending", pending_at=now)
-            conn.execute(update(stream_groups).where(stream_groups.c.id == gid).values(**values))
+            db.update_group(conn, gid, **values)
         else:
             log.info(
                 "%s file %s (group %s is %s): not queued", status, path, g["group_key"], g["status"]
@@ -248,27 +222,11 @@ def check_timeouts(*, settings: Settings | None = None, now: float | None = None
     changed = []
     engine = get_engine(settings)
     with write_transaction(engine) as conn:
-        rows = (
-            conn.execute(
-                select(stream_groups).where(
-                    and_(
-                        stream_groups.c.status == "collecting",
-                        stream_groups.c.first_seen_at <= now - cfg.group_timeout_seconds,
-                    )
-                )
-            )
-            .mappings()
-            .all()
+        rows = db.group_rows_in(
+            conn, "collecting", first_seen_before=now - cfg.group_timeout_seconds
         )
         for g in rows:
-            have = sorted(
-                r[0]
-                for r in conn.execute(
-                    select(stream_files.c.subband).where(
-                        and_(stream_files.c.group_id == g["id"], stream_files.c.status == "queued")
-                    )
-                )
-            )
+            have = sorted(db.queued_subbands(conn, g["id"]))
             missing = [i for i in range(g["expected_files"]) if i not in have]
             if cfg.process_incomplete and len(have) >= cfg.min_subbands:
                 values = {
@@ -289,11 +247,7 @@ def check_timeouts(*, settings: Settings | None = None, now: float | None = None
                     ),
                 }
                 log.error("group %s failed: %s", g["group_key"], values["error"])
-            conn.execute(
-                update(stream_groups)
-                .where(stream_groups.c.id == g["id"])
-                .values(updated_at=now, **values)
-            )
+            db.update_group(conn, g["id"], updated_at=now, **values)
             changed.append(g["id"])
     return changed
 
@@ -312,11 +266,7 @@ def recover_running(*, settings: Settings | None = None) -> list[int]:
     now = time.time()
     out = []
     with write_transaction(get_engine(settings)) as conn:
-        rows = (
-            conn.execute(select(stream_groups).where(stream_groups.c.status == "running"))
-            .mappings()
-            .all()
-        )
+        rows = db.group_rows_in(conn, "running")
         for g in rows:
             if g["attempts"] >= settings.stream.max_attempts:
                 values = {
@@ -326,11 +276,7 @@ def recover_running(*, settings: Settings | None = None) -> list[int]:
                 }
             else:
                 values = {"status": "pending"}
-            conn.execute(
-                update(stream_groups)
-                .where(stream_groups.c.id == g["id"])
-                .values(updated_at=now, **values)
-            )
+            db.update_group(conn, g["id"], updated_at=now, **values)
             log.warning("group %s was running at restart: now %s", g["group_key"], values["status"])
             out.append(g["id"])
     return out
@@ -342,40 +288,16 @@ def claim_next_group(*, settings: Settings | None = None) -> GroupRecord | None:
     engine = get_engine(settings)
     now = time.time()
     with write_transaction(engine) as conn:
-        stmt = (
-            select(stream_groups.c.id)
-            .where(stream_groups.c.status == "pending")
-            .order_by(stream_groups.c.group_time)
-            .limit(1)
-        )
-        if not is_sqlite(engine):
-            stmt = stmt.with_for_update(skip_locked=True)
-        row = conn.execute(stmt).first()
-        if row is None:
+        gid = db.oldest_pending_group_id(conn)
+        if gid is None:
             return None
-        conn.execute(
-            update(stream_groups)
-            .where(stream_groups.c.id == row[0])
-            .values(
-                status="running",
-                started_at=now,
-                updated_at=now,
-                attempts=stream_groups.c.attempts + 1,
-            )
-        )
-        g = conn.execute(select(stream_groups).where(stream_groups.c.id == row[0])).mappings().one()
+        g = db.start_group(conn, gid, now)
     return GroupRecord.from_row(g)
 
 
 def group_files(group_id: int, *, settings: Settings | None = None) -> list[tuple[int, str]]:
     """``(subband, path)`` of the queued files of a group, by subband."""
-    with _engine(settings).connect() as conn:
-        rows = conn.execute(
-            select(stream_files.c.subband, stream_files.c.path)
-            .where(and_(stream_files.c.group_id == group_id, stream_files.c.status == "queued"))
-            .order_by(stream_files.c.subband)
-        )
-        return [(int(r[0]), r[1]) for r in rows]
+    return db.queued_files(_engine(settings), group_id)
 
 
 def finish_group(
@@ -399,14 +321,14 @@ def finish_group(
     if timings is not None:
         vals["timings"] = json.dumps({k: round(float(v), 4) for k, v in timings.items()})
     with write_transaction(_engine(settings)) as conn:
-        conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**vals))
+        db.update_group(conn, group_id, **vals)
 
 
 def update_group(group_id: int, *, settings: Settings | None = None, **values: Any) -> None:
     """Set columns of a group row (progress: ms_path, image_path, data_id, ...)."""
     values["updated_at"] = time.time()
     with write_transaction(_engine(settings)) as conn:
-        conn.execute(update(stream_groups).where(stream_groups.c.id == group_id).values(**values))
+        db.update_group(conn, group_id, **values)
 
 
 def failed_since(
@@ -422,19 +344,8 @@ def failed_since(
     groups all failed their file check still ends.
     """
     exclude = exclude or set()
-    stmt = (
-        select(stream_groups)
-        .where(
-            and_(
-                stream_groups.c.input_dir == str(Path(input_dir).resolve()),
-                stream_groups.c.status == "failed",
-                stream_groups.c.finished_at >= since,
-            )
-        )
-        .order_by(stream_groups.c.group_time)
-    )
-    with _engine(settings).connect() as conn:
-        rows = [GroupRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+    found = db.failed_group_rows(_engine(settings), str(Path(input_dir).resolve()), since)
+    rows = [GroupRecord.from_row(r) for r in found]
     return [g for g in rows if g.id not in exclude]
 
 
@@ -442,9 +353,7 @@ def get_group(
     group_id_or_key: int | str, *, settings: Settings | None = None
 ) -> GroupRecord | None:
     """Return a group by id or key (ISO timestamp), or None."""
-    col = stream_groups.c.id if isinstance(group_id_or_key, int) else stream_groups.c.group_key
-    with _engine(settings).connect() as conn:
-        row = conn.execute(select(stream_groups).where(col == group_id_or_key)).mappings().first()
+    row = db.group_row(_engine(settings), group_id_or_key)
     return GroupRecord.from_row(row) if row else None
 
 
@@ -452,11 +361,8 @@ def list_groups(
     *, status: str | None = None, limit: int = 100, settings: Settings | None = None
 ) -> list[GroupRecord]:
     """Return groups, newest first, optionally of one status."""
-    stmt = select(stream_groups).order_by(stream_groups.c.group_time.desc()).limit(limit)
-    if status is not None:
-        stmt = stmt.where(stream_groups.c.status == status)
-    with _engine(settings).connect() as conn:
-        return [GroupRecord.from_row(r) for r in conn.execute(stmt).mappings()]
+    rows = db.group_rows(_engine(settings), status=status, limit=limit)
+    return [GroupRecord.from_row(r) for r in rows]
 
 
 def stream_status(settings: Settings | None = None) -> dict[str, Any]:

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from ...config import Settings, resolve_settings
 from ...database import get_engine
-from ...database.tables.stream import stream_groups
+from ...database.stream_groups import pruneable_outputs
 
 __all__ = ["PruneReport", "disk_low", "prune"]
 
@@ -71,13 +69,7 @@ def prune(
     days = cfg.prune_older_than_days if older_than_days is None else older_than_days
     inter = cfg.prune_intermediate if intermediate is None else intermediate
     now = time.time() if now is None else now
-    with get_engine(settings).connect() as conn:
-        rows = conn.execute(
-            select(stream_groups.c.ms_path, stream_groups.c.image_path).where(
-                stream_groups.c.status == "completed",
-                stream_groups.c.finished_at <= now - days * 86400.0,
-            )
-        ).all()
+    rows = pruneable_outputs(get_engine(settings), now - days * 86400.0)
     report = PruneReport()
     for ms_path, image_path in rows:
         targets: list[Path] = []

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ...config import Settings, resolve_settings
+from ...database.errors import DATABASE_ERRORS
 from ...errors import ConfigError, ContimgError, StreamError
 from . import queue
 from .files import check_uvh5_file, parse_subband_name
@@ -483,7 +482,7 @@ class Streamer:
         self._stored_reason = reason if state == "paused" else None
         try:
             set_stream_state(str(self.input_dir), state, reason, settings=self.settings)
-        except (ContimgError, OSError, SQLAlchemyError) as exc:
+        except (ContimgError, OSError, *DATABASE_ERRORS) as exc:
             log.warning("stream state %s not stored: %s", state, exc)
 
     def _failed_unprocessed(self, since: float, done: list[GroupOutcome]) -> list[GroupOutcome]:
