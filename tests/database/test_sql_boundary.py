@@ -22,13 +22,11 @@ PACKAGE = Path(dsa110_contimg.__file__).parent
 
 #: Modules (paths relative to the package) still allowed to touch SQL, and why.
 ALLOWED: dict[str, str] = {
-    # The HTTP API's queries and routes: moved into database/ by the API half of issue 17 on
-    # another branch; remove these entries when it lands.
+    # The HTTP API: its queries moved into database/ (tests/api/test_sql_lives_in_database.py);
+    # what remains is the Engine type and the mapping of OperationalError to HTTP 503.
     "api/queries.py": "the API's read queries (issue 17, API half)",
-    "api/routes/health.py": "the health check's SELECT 1 (issue 17, API half)",
     "api/deps.py": "the Engine type of the request dependency (issue 17, API half)",
     "api/errors.py": "maps sqlalchemy's OperationalError to HTTP 503 (issue 17, API half)",
-    "api/routes/ese.py": "the CSV header from the ese_candidates table (issue 17, API half)",
     # A compatibility re-export (the module runs no SQL): old imports of
     # ``photometry.normalize.fetch_raw`` keep working; the function is database.rawsql's.
     "photometry/normalize.py": "re-exports database.rawsql.fetch_raw for old imports",
