@@ -5,14 +5,14 @@ Written by the stream (``conversion.streaming.streamer``) when its state changes
 (``database.stream_state``).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
