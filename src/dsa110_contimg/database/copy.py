@@ -5,7 +5,7 @@ registry, photometry, catalogs, jobs, stream queue, mosaics, normalization and w
 migrations add) is streamed in primary-key order into an empty database of the target URL
 (migrated to the same head first), with ``COPY`` on PostgreSQL and batched inserts otherwise;
 identity sequences are moved past the copied ids; then both sides are read again in the same
-order and compared row for row.
+order and compared row for row, the views (``photometry``) included.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, Integer, Table, func, select, text
 
 from ..errors import DatabaseError
-from .tables import metadata
+from .tables import metadata, views
 
 __all__ = ["CopiedTable", "copy_database", "verify_copy"]
 
@@ -151,13 +151,16 @@ def copy_database(
 def verify_copy(source: Engine, target: Engine, *, batch_rows: int = 50_000) -> list[CopiedTable]:
     """Compare every table of two databases row for row (primary-key order, exact values).
 
+    The views (``photometry``: what every reader sees of the photometry base tables) are
+    compared first, in id order, then the tables.
+
     Raises
     ------
     DatabaseError
         A table differs (row count or any value).
     """
     out = []
-    for table in metadata.sorted_tables:
+    for table in [*views.sorted_tables, *metadata.sorted_tables]:
         a = _digest(source, table, batch_rows)
         b = _digest(target, table, batch_rows)
         if a != b:

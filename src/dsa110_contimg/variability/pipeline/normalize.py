@@ -143,7 +143,9 @@ def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
         _store(conn, oc.record)
         log.info("image %s not normalizable: %s", oc.record.data_id, oc.record.reason)
         return oc.record
-    store.write_normalized(conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy)
+    store.write_normalized(
+        conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy, data_id=oc.record.data_id
+    )
     _store(conn, oc.record)
     return oc.record
 
