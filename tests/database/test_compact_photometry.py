@@ -68,11 +68,17 @@ def _old_rows(n_images: int = 6, n_sources: int = 40) -> list[dict]:
     return rows
 
 
+#: float4 in the compact row (by design, see tables/photometry.py): compared as float32
+FLOAT4 = {"local_rms_jy", "snr", "chi2"}
+
+
 def _canon(rows) -> list[tuple]:
-    def c(v):
+    def c(k, v):
+        if isinstance(v, float) and k in FLOAT4:
+            v = float(np.float32(v))
         return ("f", v.hex()) if isinstance(v, float) else v
 
-    return [tuple(c(r[k]) for k in COLS) for r in rows]
+    return [tuple(c(k, r[k]) for k in COLS) for r in rows]
 
 
 def _read(engine) -> list[dict]:

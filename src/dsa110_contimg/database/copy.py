@@ -15,7 +15,8 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Integer, Table, func, select, text
+import numpy as np
+from sqlalchemy import REAL, Engine, Integer, Table, func, select, text
 
 from ..errors import DatabaseError
 from .tables import metadata, views
@@ -62,12 +63,24 @@ def _canonical(value) -> bytes:
     return b"\x05" + str(value).encode()
 
 
+def _float4(value):
+    return value if value is None else float(np.float32(value))
+
+
 def _digest(engine: Engine, table: Table, batch_rows: int) -> tuple[int, str]:
+    """Return the row count and digest of a table; float4 columns compared as float32.
+
+    An SQLite database holds them as doubles, PostgreSQL as float4 (``tables/photometry.py``).
+    """
+    f4 = [isinstance(c.type, REAL) or c.info.get("float4", False) for c in table.columns]
     h = hashlib.sha256()
     n = 0
     for rows in _batches(engine, table, batch_rows):
         for r in rows:
-            h.update(b"\x1e".join(_canonical(v) for v in r) + b"\x1d")
+            h.update(
+                b"\x1e".join(_canonical(_float4(v) if f else v) for v, f in zip(r, f4, strict=True))
+                + b"\x1d"
+            )
         n += len(rows)
     return n, h.hexdigest()
 

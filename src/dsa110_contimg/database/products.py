@@ -90,6 +90,8 @@ _FLOAT_COLUMNS = frozenset(
     }
 )
 _INT_COLUMNS = frozenset({"dof", "job_id"})
+#: Stored as float4 (migration 0009): rounded to float32 on the way in, on both backends.
+_FLOAT4_COLUMNS = frozenset({"local_rms_jy", "snr", "chi2"})
 
 
 @dataclass(frozen=True)
@@ -486,7 +488,8 @@ def _scalar_value(name: str, value: Any) -> Any:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return None
     if name in _FLOAT_COLUMNS:
-        value = float(value)
+        with np.errstate(over="ignore"):
+            value = float(np.float32(value)) if name in _FLOAT4_COLUMNS else float(value)
         return value if np.isfinite(value) else None
     if name in _INT_COLUMNS:
         return int(value)
@@ -500,6 +503,9 @@ def _column_values(name: str, value: Any) -> list:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             arr = np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+        if name in _FLOAT4_COLUMNS:
+            with np.errstate(over="ignore"):
+                arr = arr.astype(np.float32).astype(np.float64)
         bad = ~np.isfinite(arr)
         if bad.any():
             out = arr.astype(object)

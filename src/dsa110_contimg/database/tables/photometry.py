@@ -23,12 +23,31 @@ writes) go to the base tables directly. The view lives in :data:`views`, not in
 ``metadata``: it is not a table to compare with the migrations or to copy.
 
 Fluxes, errors and normalized values stay float8: they are the inputs and outputs of the
-normalization, whose results must stay identical to the last bit. The dictionaries hold
-the value an image's (source's) rows share; a row whose value differs holds its own in the
-row (NULL there otherwise), so the view reads back exactly what was written, row for row.
+normalization and the metrics, whose results must stay identical to the last bit. The fit
+diagnostics ``local_rms_jy``, ``snr`` and ``chi2`` are float4 (``REAL``) in the row: they are
+shown to people and filtered on (``snr > 30``), never an input of the normalization or the
+metrics, and 7 significant digits are far below their own statistical uncertainty.
+:func:`~dsa110_contimg.database.photometry_insert` rounds them to float32 on both backends
+(SQLite has no 4-byte float: it then holds the same values as PostgreSQL); the view returns
+them as float8. The row's columns are ordered 4-byte, 8-byte, 4-byte floats, flags, so that
+PostgreSQL pads nothing: 84 B per row (header and line pointer included), 100 B normalized.
+
+The dictionaries hold the value an image's (source's) rows share; a row whose value differs
+holds its own in the row (NULL there otherwise), so the view reads back exactly what was
+written, row for row.
 """
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (
+    REAL,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from ._meta import metadata
 
@@ -68,15 +87,15 @@ photometry_rows = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("image_key", Integer, nullable=False),
     Column("source_key", Integer, nullable=False),
+    Column("dof", Integer),
     Column("flux_jy", Float),
     Column("flux_err_jy", Float),
-    Column("local_rms_jy", Float),
-    Column("snr", Float),
-    Column("chi2", Float),
-    Column("dof", Integer),
-    Column("flags", String(200), nullable=False, server_default=""),
     Column("normalized_flux_jy", Float),
     Column("normalized_flux_err_jy", Float),
+    Column("local_rms_jy", REAL),  # float4: see the module docstring
+    Column("snr", REAL),
+    Column("chi2", REAL),
+    Column("flags", String(200), nullable=False, server_default=""),
     # the row's own value where it differs from its image's / source's (NULL: theirs)
     Column("mjd", Float),
     Column("job_id", Integer),
@@ -101,9 +120,9 @@ photometry = Table(
     Column("catalog_flux_mjy", Float),
     Column("flux_jy", Float),
     Column("flux_err_jy", Float),
-    Column("local_rms_jy", Float),
-    Column("snr", Float),
-    Column("chi2", Float),
+    Column("local_rms_jy", Float, info={"float4": True}),  # float4 in photometry_rows
+    Column("snr", Float, info={"float4": True}),
+    Column("chi2", Float, info={"float4": True}),
     Column("dof", Integer),
     Column("flags", String(200), nullable=False),
     Column("mjd", Float),  # the image's mid-exposure MJD (UTC)

@@ -32,6 +32,9 @@ ROW = ("flux_jy", "flux_err_jy", "local_rms_jy", "snr", "chi2", "dof", "flags",
 PRODUCT = ("mjd", "job_id", "software_version", "measured_at")
 SOURCE = ("ra_deg", "dec_deg", "catalog_flux_mjy")
 SHARED = PRODUCT + SOURCE  # stored once per image/source, in the row only where it differs
+#: float4 in the row (diagnostics shown to people, never an input of the normalization or the
+#: metrics: 7 significant digits are far below their own uncertainty); the view gives float8.
+FLOAT4 = ("local_rms_jy", "snr", "chi2")
 NULLABLE = ("mjd", "job_id", "software_version", "catalog_flux_mjy")
 #: The view's columns, in the order of the old table.
 VIEW = ("id", "data_id", "catalog", "source_id", "ra_deg", "dec_deg", "catalog_flux_mjy",
@@ -43,7 +46,9 @@ _OWNER = {**{c: "r" for c in ("id", *ROW)}, "data_id": "p", "catalog": "s", "sou
 
 
 def _view_expr(c: str) -> str:
-    return f"coalesce(r.{c}, {_OWNER[c]}.{c})" if c in SHARED else f"{_OWNER[c]}.{c}"
+    if c in SHARED:
+        return f"coalesce(r.{c}, {_OWNER[c]}.{c})"
+    return f"CAST(r.{c} AS FLOAT)" if c in FLOAT4 else f"{_OWNER[c]}.{c}"
 
 
 _FROM = (
@@ -167,11 +172,14 @@ def pg_functions() -> tuple[str, ...]:
     return funcs + triggers
 
 
+#: The row's columns after ``id``: 4-byte ones first, then 8-byte, then 4-byte floats, then
+#: the flags, so that PostgreSQL pads nothing (84 B per row with its header and line pointer,
+#: 100 B once normalized); the per-image/per-source values last (NULL: no bytes).
 _ROWS_COLUMNS = (
-    "image_key integer NOT NULL, source_key integer NOT NULL, flux_jy FLOAT, "
-    "flux_err_jy FLOAT, local_rms_jy FLOAT, snr FLOAT, chi2 FLOAT, dof INTEGER, "
-    "flags VARCHAR(200) DEFAULT '' NOT NULL, normalized_flux_jy FLOAT, "
-    "normalized_flux_err_jy FLOAT, mjd FLOAT, job_id INTEGER, software_version VARCHAR(64), "
+    "image_key integer NOT NULL, source_key integer NOT NULL, dof INTEGER, flux_jy FLOAT, "
+    "flux_err_jy FLOAT, normalized_flux_jy FLOAT, normalized_flux_err_jy FLOAT, "
+    "local_rms_jy REAL, snr REAL, chi2 REAL, flags VARCHAR(200) DEFAULT '' NOT NULL, "
+    "mjd FLOAT, job_id INTEGER, software_version VARCHAR(64), "
     "measured_at FLOAT, ra_deg FLOAT, dec_deg FLOAT, catalog_flux_mjy FLOAT, "
     "CONSTRAINT uq_photometry_rows_source_key_image_key UNIQUE (source_key, image_key)"
 )
@@ -225,6 +233,19 @@ def _owner_select(cols, group: str) -> str:
     )
 
 
+def _sqlite_float4(conn) -> None:
+    """Register ``contimg_float4(x)`` (x rounded to float32) on the SQLite connection."""
+    import numpy as np
+
+    def f4(x):
+        if x is None:
+            return None
+        y = float(np.float32(x))
+        return y if np.isfinite(y) else None
+
+    conn.connection.dbapi_connection.create_function("contimg_float4", 1, f4, deterministic=True)
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.execute("ALTER TABLE photometry RENAME TO photometry_legacy")
@@ -238,9 +259,20 @@ def upgrade() -> None:
         f"SELECT l.catalog, l.source_id, {_owner_select(SOURCE, 'l.catalog, l.source_id')}"
     )
     own = ", ".join(f"CASE WHEN l.{c} = {_OWNER[c]}.{c} THEN NULL ELSE l.{c} END" for c in SHARED)
+    if dialect == "sqlite":  # SQLite has no float4: round as PostgreSQL's column does
+        _sqlite_float4(op.get_bind())
+        legacy = ", ".join(f"contimg_float4(l.{c})" if c in FLOAT4 else f"l.{c}" for c in ROW)
+    else:  # as float32 conversion does: below float4's range 0, beyond it NULL (no error)
+        legacy = ", ".join(
+            f"CASE WHEN abs(l.{c}) < 1e-45 THEN 0 WHEN abs(l.{c}) > 3.4e38 THEN NULL "
+            f"ELSE l.{c} END"
+            if c in FLOAT4
+            else f"l.{c}"
+            for c in ROW
+        )
     op.execute(
         f"INSERT INTO photometry_rows (id, image_key, source_key, {', '.join((*ROW, *SHARED))}) "
-        f"SELECT l.id, p.image_key, s.source_key, {', '.join('l.' + c for c in ROW)}, {own} "
+        f"SELECT l.id, p.image_key, s.source_key, {legacy}, {own} "
         "FROM photometry_legacy l JOIN photometry_products p ON p.data_id = l.data_id "
         "JOIN photometry_sources s ON s.catalog = l.catalog AND s.source_id = l.source_id "
         "ORDER BY s.source_key, p.image_key"
