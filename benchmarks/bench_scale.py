@@ -203,7 +203,7 @@ def load(url: str, sv: Survey) -> dict:
                 cp.write_row((i + 1, sv.data_id(i), float(sv.mjd[i]), 1, __version__, now))
         cols = ("id, image_key, source_key, flux_jy, flux_err_jy, local_rms_jy, snr, chi2, "
                 "dof, flags")  # fmt: skip
-        types = ["int4", "int4", "int4", "float8", "float8", "float8", "float8", "float8",
+        types = ["int4", "int4", "int4", "float8", "float8", "float4", "float4", "float4",
                  "int4", "text"]  # fmt: skip
         n = 0
         with cur.copy(f"COPY photometry_rows ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
@@ -430,14 +430,18 @@ def explain(url: str, sv: Survey) -> dict:
 
     sid = str(sv.ids[len(sv.ids) // 2])
     stmts = {
+        # database.lightcurves.read_lightcurve's statement, as the pipeline sends it
         "lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT p.mjd, p.data_id, p.flux_jy, "
                        "p.flux_err_jy, p.normalized_flux_jy, p.normalized_flux_err_jy, p.flags, "
-                       "i.kind FROM photometry p LEFT OUTER JOIN images i ON i.data_id = "
-                       "p.data_id WHERE p.catalog = 'nvss' AND p.source_id = %s "
-                       "ORDER BY p.mjd, p.data_id", (sid,)),
+                       "(SELECT i.kind FROM images i WHERE i.data_id = p.data_id) "
+                       "FROM photometry p WHERE p.catalog = 'nvss' AND p.source_id = %s "
+                       "AND NOT EXISTS (SELECT 1 FROM data_registry r WHERE r.data_id = "
+                       "p.data_id AND r.superseded_by IS NOT NULL) ORDER BY p.mjd, p.data_id",
+                       (sid,)),
+        # database.normalization.image_photometry's (what the normalization reads per image)
         "image_rows": ("EXPLAIN (ANALYZE, BUFFERS) SELECT id, catalog, source_id, flux_jy, "
-                       "flux_err_jy, flags FROM photometry WHERE data_id = %s",
-                       (sv.data_id(sv.n_images // 2),)),
+                       "flux_err_jy, flags FROM photometry WHERE data_id = %s "
+                       "ORDER BY catalog, source_id", (sv.data_id(sv.n_images // 2),)),
     }  # fmt: skip
     out = {}
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
