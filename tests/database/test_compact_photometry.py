@@ -191,3 +191,23 @@ def test_writes_read_back_exactly_through_the_view(db_settings):
             with conn.begin_nested():
                 conn.execute(text("UPDATE photometry SET data_id = 'z' WHERE data_id = 'a'"))
     assert ("c", "Y") not in {(r["data_id"], r["source_id"]) for r in _read(engine)}
+
+
+def test_diagnostics_are_float4_on_both_backends(db_settings):
+    """local_rms_jy, snr, chi2 are stored as float32 values (PostgreSQL REAL; the writer rounds
+    on SQLite too, so both backends hold the same values); fluxes stay float64 exactly."""
+    third = 1.0 / 3.0
+    photometry_insert(
+        {"data_id": "d", "catalog": "nvss", "source_id": ["A", "B"], "ra_deg": [1.0, 2.0],
+         "dec_deg": [3.0, 4.0], "flux_jy": [third, 0.1], "flux_err_jy": [third, 0.2],
+         "local_rms_jy": [third, 1e40], "snr": [third, 5e-50], "chi2": third},
+        settings=db_settings,
+    )  # fmt: skip
+    got = {r["source_id"]: r for r in _read(get_engine(db_settings))}
+    f32 = float(np.float32(third))
+    assert f32 != third
+    assert got["A"]["flux_jy"] == third and got["A"]["flux_err_jy"] == third
+    assert got["A"]["local_rms_jy"] == f32 and got["A"]["snr"] == f32
+    assert got["A"]["chi2"] == f32 and got["B"]["chi2"] == f32
+    assert got["B"]["local_rms_jy"] is None  # beyond float4: NULL, as a non-finite value
+    assert got["B"]["snr"] == 0.0  # below float4's range
