@@ -123,8 +123,20 @@ def _store_row(dialect: str, insert: bool) -> list[str]:
         )
     else:
         sets = ", ".join(f"{c} = {v}" for c, v in zip(cols, values, strict=True))
-        out.append(f"UPDATE photometry_rows SET {sets} WHERE id = OLD.id")
+        out.append(f"UPDATE photometry_rows SET {sets} WHERE {_row_of_old(dialect)}")
     return out
+
+
+def _row_of_old(dialect: str) -> str:
+    """The stored row a view row stands for: by rowid on SQLite; by its keys on PostgreSQL,
+    where ``id`` has no index (through the unique (source_key, image_key) index)."""
+    if dialect == "sqlite":
+        return "id = OLD.id"
+    return (
+        "source_key = (SELECT source_key FROM photometry_sources "
+        "WHERE catalog = OLD.catalog AND source_id = OLD.source_id) "
+        "AND image_key = (SELECT image_key FROM photometry_products WHERE data_id = OLD.data_id)"
+    )
 
 
 _KEYS_CHANGED = (
@@ -162,7 +174,8 @@ def pg_functions() -> tuple[str, ...]:
         f"    RAISE EXCEPTION '{_KEYS_MSG}';\n  END IF;\n  "
         + body(_store_row("postgresql", False)) + ";\n  RETURN NEW;\nEND $fn$",
         "CREATE FUNCTION photometry_view_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
-        "BEGIN\n  DELETE FROM photometry_rows WHERE id = OLD.id;\n  RETURN OLD;\nEND $fn$",
+        f"BEGIN\n  DELETE FROM photometry_rows WHERE {_row_of_old('postgresql')};\n"
+        "  RETURN OLD;\nEND $fn$",
     )  # fmt: skip
     triggers = tuple(
         f"CREATE TRIGGER photometry_view_{w} INSTEAD OF {w.upper()} ON photometry "
@@ -264,8 +277,7 @@ def upgrade() -> None:
         legacy = ", ".join(f"contimg_float4(l.{c})" if c in FLOAT4 else f"l.{c}" for c in ROW)
     else:  # as float32 conversion does: below float4's range 0, beyond it NULL (no error)
         legacy = ", ".join(
-            f"CASE WHEN abs(l.{c}) < 1e-45 THEN 0 WHEN abs(l.{c}) > 3.4e38 THEN NULL "
-            f"ELSE l.{c} END"
+            f"CASE WHEN abs(l.{c}) < 1e-45 THEN 0 WHEN abs(l.{c}) > 3.4e38 THEN NULL ELSE l.{c} END"
             if c in FLOAT4
             else f"l.{c}"
             for c in ROW
