@@ -211,3 +211,33 @@ def test_diagnostics_are_float4_on_both_backends(db_settings):
     assert got["A"]["chi2"] == f32 and got["B"]["chi2"] == f32
     assert got["B"]["local_rms_jy"] is None  # beyond float4: NULL, as a non-finite value
     assert got["B"]["snr"] == 0.0  # below float4's range
+
+
+def test_cluster_puts_a_sources_rows_together(db_settings, tmp_path):
+    from dsa110_contimg.cli import main
+
+    n = 650
+    rng = np.random.default_rng(5)
+    for k in range(4):  # arrival order: image after image
+        photometry_insert(
+            {"data_id": f"i{k}", "catalog": "nvss", "source_id": [f"S{j:04d}" for j in range(n)],
+             "ra_deg": np.arange(n) * 0.01, "dec_deg": np.full(n, 40.0),
+             "flux_jy": rng.normal(1, 0.1, n), "flux_err_jy": np.full(n, 0.01), "mjd": 61000.0 + k},
+            settings=db_settings,
+        )  # fmt: skip
+    engine = get_engine(db_settings)
+    before = _read(engine)
+    pages = (
+        "SELECT max(c) FROM (SELECT count(DISTINCT (ctid::text::point)[0]) AS c "
+        "FROM photometry_rows GROUP BY source_key) t"
+    )
+    pg = engine.dialect.name == "postgresql"
+    if pg:
+        with engine.connect() as conn:
+            assert conn.execute(text(pages)).scalar() == 4  # one page per image
+    url = ["--database-url", db_settings.database_url] if pg else []
+    assert main(["--state-dir", str(db_settings.state_dir), *url, "db", "cluster"]) == 0
+    if pg:
+        with engine.connect() as conn:  # together (a page boundary may split a source)
+            assert conn.execute(text(pages)).scalar() <= 2
+    assert _canon(_read(engine)) == _canon(before)
