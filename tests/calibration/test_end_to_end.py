@@ -134,3 +134,25 @@ def test_rfi_found_on_science_cheaply(solved):
     assert s["false_flag"] <= 0.01
     assert "rflag" not in solved["fs_sci"].steps
     assert "residual_tfcrop" in solved["fs_cal"].steps  # the model was there
+
+
+def test_on_the_fly_calibration_and_averaging_equals_applycal(solved, tmp_path):
+    """One mstransform pass (DATA calibrated on the fly, averaged) = applycal, then average."""
+    from casacore.tables import table
+
+    from dsa110_contimg.calibration.average import average_channels
+
+    sci, tables = solved["sci"], solved["sol"].tables  # sci holds applycal's CORRECTED_DATA
+    ref = average_channels(sci, tmp_path / "ref.ms", 2, workdir=tmp_path / "w1")
+    otf = average_channels(sci, tmp_path / "otf.ms", 2, tables=tables, workdir=tmp_path / "w2")
+    with table(str(ref), ack=False) as a, table(str(otf), ack=False) as b:
+        assert b.nrows() == a.nrows()
+        da, db_ = a.getcol("DATA"), b.getcol("DATA")
+        fa, fb = a.getcol("FLAG"), b.getcol("FLAG")
+    with table(str(sci), ack=False) as t:
+        n_chan = t.getcell("DATA", 0).shape[0]
+    assert da.shape[1] * 2 == n_chan
+    np.testing.assert_array_equal(fb, fa)
+    ok = ~fa
+    assert ok.mean() > 0.5
+    np.testing.assert_allclose(db_[ok], da[ok], rtol=1e-5, atol=1e-6)

@@ -145,3 +145,33 @@ def test_uncalibrated_groups_queued_again_inside_a_new_window(db_settings, small
 @pytest.mark.parametrize("seconds", [0.0, 309.0])
 def test_group_mid_time(seconds):
     assert group_mid_mjd(seconds) - group_mid_mjd(0.0) == pytest.approx(seconds / 86400.0)
+
+
+@pytest.mark.parametrize(
+    ("n_chan", "budget", "expected"),
+    [(48, 0.01, None), (48, 0.0, 1), (4, 0.01, 1)],
+)
+def test_average_factor_within_the_smearing_budget(tmp_path, n_chan, budget, expected):
+    """The stream averages a calibrated group by the largest factor within the edge budget."""
+    import numpy as np
+
+    from dsa110_contimg.calibration.average import smearing_loss
+    from dsa110_contimg.config import Settings
+    from dsa110_contimg.conversion.streaming.calibration import CalibrationStep
+    from dsa110_contimg.imaging.msinfo import MsInfo
+
+    width = 250e6 / (16 * n_chan)  # DSA-110: 16 subbands over 250 MHz
+    info = MsInfo(path=tmp_path, times_mjd_s=np.zeros(1), integration_s=12.885, start_mjd=0.0,
+                  end_mjd=0.0, freqs_hz=1.28e9 + width * np.arange(16 * n_chan),
+                  channel_width_hz=width, phase_ra_deg=0.0, phase_dec_deg=40.0,
+                  max_baseline_m=440.0, n_cross_vis=1, n_pols=2, n_spws=16)
+    s = Settings(state_dir=tmp_path, calibration={"average_max_smearing": budget})
+    f = CalibrationStep(s, tmp_path).average_factor(info)
+    if expected is not None:
+        assert f == expected
+        return
+    edge = s.imaging.field_of_view_deg / 2
+    assert n_chan % f == 0 and f > 1
+    assert smearing_loss(f * width, edge, 440.0) < budget
+    bigger = [g for g in range(f + 1, n_chan + 1) if n_chan % g == 0]
+    assert smearing_loss(bigger[0] * width, edge, 440.0) >= budget

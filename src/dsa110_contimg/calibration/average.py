@@ -12,16 +12,24 @@ the peak keeps (Bridle & Schwab 1999, eq. 18-24)
 (independent of ``nu``): :func:`smearing_loss` is ``1 - R``; :func:`max_average_factor` the
 largest factor keeping it below a budget at the field's edge. Using ``lambda / B`` as the beam
 is conservative: the Briggs-weighted restoring beam is wider.
+
+With ``tables`` (:func:`average_channels`), the calibration is applied on the fly by the same
+``mstransform`` (a CASA calibration library, ``docallib``): the raw ``DATA`` is read once,
+calibrated as ``applycal`` would (K and B nearest, G linear in time, ``calwt=False``, data with
+flagged solutions flagged) and averaged, and only the averaged result is written. The stream
+uses this instead of ``applycal`` + averaging: it never writes a full-resolution
+``CORRECTED_DATA`` column.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from .casa import run_casa_tasks
 
-__all__ = ["average_channels", "max_average_factor", "smearing_loss"]
+__all__ = ["average_channels", "max_average_factor", "smearing_loss", "write_callib"]
 
 C_M_S = 299_792_458.0
 
@@ -54,26 +62,69 @@ def max_average_factor(n_chan: int, channel_width_hz: float, offset_deg: float,
     return best
 
 
-def average_channels(ms: Path, out: Path, factor: int, *, workdir: Path | None = None,
-                     timeout: float = 3600.0) -> Path:
+def write_callib(path: Path, tables: Mapping[str, Path], n_spw: int) -> Path:
+    """Write a CASA calibration library applying ``tables`` as :func:`apply_calibration` does.
+
+    One line per table in K, B, G order: ``nearest`` in time for K and B, ``linear`` for G,
+    ``calwt=False``, each window calibrated by its own solutions (an explicit identity
+    ``spwmap``: CASA refuses an empty one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> lib = write_callib(d / "cal.lib", {"G": "/x/g.G", "K": "/x/k.K"}, 2)
+    >>> print(lib.read_text(), end="")
+    caltable='/x/k.K' calwt=False tinterp='nearest' spwmap=[0, 1]
+    caltable='/x/g.G' calwt=False tinterp='linear' spwmap=[0, 1]
+    """
+    interp = {"K": "nearest", "B": "nearest", "G": "linear"}
+    spwmap = list(range(int(n_spw)))
+    lines = [f"caltable={str(tables[k])!r} calwt=False tinterp={interp[k]!r} spwmap={spwmap}"
+             for k in ("K", "B", "G") if k in tables]
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def average_channels(ms: Path, out: Path, factor: int, *, tables: Mapping[str, Path] | None = None,
+                     workdir: Path | None = None, timeout: float = 3600.0) -> Path:
     """Write ``out``: the calibrated data of ``ms`` averaged over ``factor`` channels.
 
-    ``CORRECTED_DATA`` (or ``DATA`` when the MS has none) becomes the new MS's ``DATA``;
-    flagged channels are excluded from each average (CASA ``mstransform``).
+    Without ``tables``, ``CORRECTED_DATA`` (or ``DATA`` when the MS has none) becomes the new
+    MS's ``DATA``. With ``tables`` (``{"K": path, "B": path, "G": path}``), ``DATA`` is
+    calibrated on the fly with them (see the module's notes) and then averaged. Flagged channels
+    are excluded from each average (CASA ``mstransform``); ``factor`` 1 copies (and calibrates).
+
+    Raises
+    ------
+    CalibrationError
+        A table is missing or ``mstransform`` failed.
     """
     from casacore.tables import table
 
+    from ..errors import CalibrationError
+
     ms, out = Path(ms), Path(out)
-    with table(str(ms), ack=False) as t:
-        col = "corrected" if "CORRECTED_DATA" in t.colnames() else "data"
+    workdir = Path(workdir) if workdir is not None else ms.parent / (ms.name + ".cal")
+    kw: dict = {"vis": str(ms), "outputvis": str(out), "chanaverage": int(factor) > 1,
+                "chanbin": int(factor)}
+    if tables:
+        for k, p in tables.items():
+            if not Path(p).exists():
+                raise CalibrationError(f"calibration table {k} not found: {p}", path=ms)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as t:
+            n_spw = t.nrows()
+        lib = write_callib(workdir / "callib.txt", tables, n_spw)
+        kw.update(datacolumn="corrected", docallib=True, callib=str(lib))
+    else:
+        with table(str(ms), ack=False) as t:
+            kw["datacolumn"] = "corrected" if "CORRECTED_DATA" in t.colnames() else "data"
     if out.exists():
         import shutil
 
         shutil.rmtree(out)
-    run_casa_tasks(
-        [("mstransform", {"vis": str(ms), "outputvis": str(out), "datacolumn": col,
-                          "chanaverage": True, "chanbin": int(factor)})],
-        ms=ms, workdir=workdir or ms.parent / (ms.name + ".cal"), label="average",
-        timeout=timeout,
-    )
+    run_casa_tasks([("mstransform", kw)], ms=ms, workdir=workdir, label="average",
+                   timeout=timeout)
     return out

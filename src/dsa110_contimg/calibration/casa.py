@@ -39,14 +39,16 @@ __all__ = ["casa_available", "casa_config", "run_casa_tasks"]
 log = logging.getLogger(__name__)
 
 _SCRIPT = r'''
-import json, sys, traceback
+import json, sys, time, traceback
 calls = json.load(open({calls!r}))
-out = []
+out, seconds = [], []
 name = "import casatasks"
 try:
     import casatasks
     for name, kwargs in calls:
+        t0 = time.perf_counter()
         out.append(getattr(casatasks, name)(**kwargs))
+        seconds.append(time.perf_counter() - t0)
 except BaseException as exc:
     json.dump({{"error": f"{{type(exc).__name__}}: {{exc}}", "task": name,
                "traceback": traceback.format_exc()}}, open({result!r}, "w"))
@@ -66,7 +68,7 @@ def clean(v):
         return v
     return repr(v)
 
-json.dump({{"results": clean(out)}}, open({result!r}, "w"))
+json.dump({{"results": clean(out), "seconds": seconds}}, open({result!r}, "w"))
 '''
 
 
@@ -132,6 +134,7 @@ def run_casa_tasks(
     workdir: str | Path,
     label: str,
     timeout: float = 3600.0,
+    seconds: list[float] | None = None,
 ) -> list[Any]:
     """Run CASA tasks one after the other in one child process.
 
@@ -148,6 +151,8 @@ def run_casa_tasks(
         Short name of the step (file names ``<label>.py``, ``<label>.out``, ``casa-<label>.log``).
     timeout : float
         Seconds before the child is killed.
+    seconds : list, optional
+        Filled with the wall time of each task (without the child's start-up).
 
     Returns
     -------
@@ -203,4 +208,6 @@ def run_casa_tasks(
         raise CalibrationError(
             f"CASA task {task} failed: {err}" + (f"\n{tail}" if tail else ""), path=ms
         )
+    if seconds is not None:
+        seconds[:] = result.get("seconds", [])
     return result["results"]

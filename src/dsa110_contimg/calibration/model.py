@@ -122,19 +122,27 @@ def model_visibilities(ms: str | Path, ra_deg: float, dec_deg: float, spectrum, 
     s_dir = _ecef_directions(ra_deg, dec_deg, times_jd, location)
     p_dir = _ecef_directions(phase_dir[0], phase_dir[1], times_jd, location)
     parallel = [0, n_corr - 1] if n_corr == 4 else list(range(n_corr))
+    order = np.argsort(tidx, kind="stable")
+    bounds = np.searchsorted(tidx[order], np.arange(len(utimes) + 1))
     for it in range(len(utimes)):
-        rows = np.flatnonzero(tidx == it)
-        freqs = np.stack([chan_freq[dd_spw[d]] for d in ddid[rows]])  # (nrows, nchan)
+        rows = order[bounds[it] : bounds[it + 1]]
         b = pos[a2[rows]] - pos[a1[rows]]
         delay_m = b @ (s_dir[it] - p_dir[it])  # (nrows,)
-        amp = spectrum(freqs) * gaussian_beam(
-            sep[it], freqs, dish_diameter_m=dish_diameter_m, fwhm_factor=fwhm_factor
-        )
-        # the sign of the converter's Measurement Sets (checked against a noise-free simulation)
-        v = (amp * np.exp(-2j * np.pi * delay_m[:, None] * freqs / C_M_S)).astype(np.complex64)
         out = np.zeros((len(rows), n_chan, n_corr), dtype=np.complex64)
-        for c in parallel:
-            out[:, :, c] = v
+        dds = ddid[rows]
+        for d in np.unique(dds):
+            # flux and beam depend on the channel only: once per window, not per row
+            sel = dds == d
+            freqs = chan_freq[dd_spw[d]]  # (nchan,)
+            amp = spectrum(freqs) * gaussian_beam(
+                sep[it], freqs, dish_diameter_m=dish_diameter_m, fwhm_factor=fwhm_factor
+            )
+            # the sign of the converter's Measurement Sets (checked against a noise-free
+            # simulation)
+            v = (amp * np.exp(-2j * np.pi * delay_m[sel, None] * freqs / C_M_S)).astype(
+                np.complex64)
+            for c in parallel:
+                out[sel, :, c] = v
         yield rows, out
 
 

@@ -10,8 +10,12 @@ The recipe (measured on the project's own corrupted simulations, see ``docs/cali
 
 ``MODEL_DATA`` must hold the calibrator through the primary beam
 (:func:`~dsa110_contimg.calibration.model.predict_model`). The tables ``K``, ``B`` and ``G``
-(and the intermediate phase table) are written into a work directory; their QA (SNR,
-flagged fraction, flagged antennas, delay scatter) is read back with python-casacore.
+(and the intermediate phase table) are written into a work directory, each chain of four
+solves run by one CASA child process per block of spectral windows
+(``calibration.casa_processes``; no solve combines windows, so the blocks' tables, joined by
+:func:`~dsa110_contimg.calibration.parallel.merge_caltables`, are those of one process);
+their QA (SNR, flagged fraction, flagged antennas, delay scatter) is read back with
+python-casacore.
 :func:`apply_calibration` runs ``applycal`` (nearest for K and B, linear for G,
 ``calwt=False``) into ``CORRECTED_DATA``.
 """
@@ -29,6 +33,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from .casa import run_casa_tasks
+from .parallel import merge_caltables, run_blocks, spw_blocks
 
 __all__ = [
     "CalSolution",
@@ -117,6 +122,13 @@ def choose_refant(ms: Path) -> str:
     if counts.max() <= 0:
         raise CalibrationError("every visibility is flagged: nothing to calibrate on", path=ms)
     return str(names[int(np.argmax(counts))])
+
+
+def _n_spw(ms: Path) -> int:
+    from casacore.tables import table
+
+    with table(str(ms) + "/SPECTRAL_WINDOW", ack=False) as t:
+        return int(t.nrows())
 
 
 def _antennas_with_data(ms: Path) -> np.ndarray:
@@ -236,29 +248,56 @@ def solve_calibrator(ms: Path, match, workdir: Path, settings=None) -> CalSoluti
         if p.exists():
             shutil.rmtree(p)
     vis = str(ms)
-    common = {"vis": vis, "refant": refant, "minsnr": cs.minsnr}
-    steps = [
-        ("K", "gaincal", {**common, "caltable": str(tabs["K"]), "gaintype": "K",
-                          "solint": "inf", "combine": "scan"}),
-        ("Gp", "gaincal", {**common, "caltable": str(tabs["Gp"]), "gaintype": "G",
-                           "calmode": "p", "solint": "int", "gaintable": [str(tabs["K"])]}),
-        ("B", "bandpass", {**common, "caltable": str(tabs["B"]), "bandtype": "B",
-                           "solint": "inf", "combine": "scan", "solnorm": True,
-                           "gaintable": [str(tabs["K"]), str(tabs["Gp"])]}),
-        ("G", "gaincal", {**common, "caltable": str(tabs["G"]), "gaintype": "G",
-                          "calmode": "ap", "solint": "int",
-                          "gaintable": [str(tabs["K"]), str(tabs["B"])]}),
-    ]
-    seconds = {}
-    for key, task, kw in steps:
+    blocks = spw_blocks(_n_spw(ms), cs.casa_processes)
+
+    def chain(part: dict[str, Path], spw: str) -> list[tuple[str, str, dict]]:
+        common = {"vis": vis, "refant": refant, "minsnr": cs.minsnr, "spw": spw}
+        return [
+            ("K", "gaincal", {**common, "caltable": str(part["K"]), "gaintype": "K",
+                              "solint": "inf", "combine": "scan"}),
+            ("Gp", "gaincal", {**common, "caltable": str(part["Gp"]), "gaintype": "G",
+                               "calmode": "p", "solint": "int", "gaintable": [str(part["K"])]}),
+            ("B", "bandpass", {**common, "caltable": str(part["B"]), "bandtype": "B",
+                               "solint": "inf", "combine": "scan", "solnorm": True,
+                               "gaintable": [str(part["K"]), str(part["Gp"])]}),
+            ("G", "gaincal", {**common, "caltable": str(part["G"]), "gaintype": "G",
+                              "calmode": "ap", "solint": "int",
+                              "gaintable": [str(part["K"]), str(part["B"])]}),
+        ]
+
+    def solve_block(i: int, spw: str) -> tuple[dict[str, Path], list[float]]:
+        # one child process per block of spectral windows runs the whole chain
+        part = tabs if len(blocks) == 1 else {k: Path(f"{p}.part{i}") for k, p in tabs.items()}
+        for p in part.values():
+            if p.exists():
+                shutil.rmtree(p)
+        steps = chain(part, spw)
+        label = "solve" if len(blocks) == 1 else f"solve_{i}"
+        secs: list[float] = []
+        try:
+            run_casa_tasks([(task, kw) for _, task, kw in steps], ms=ms, workdir=workdir,
+                           label=label, timeout=cs.casa_timeout_seconds, seconds=secs)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{exc.message} (spectral windows {spw or 'all'})",
+                                   path=ms) from None
+        for key, task, _ in steps:
+            if not part[key].exists():
+                raise CalibrationError(
+                    f"CASA {task} ({key}) wrote no table for spectral windows {spw or 'all'} "
+                    f"(no unflagged data or no solution; log {workdir / f'casa-{label}.log'})",
+                    path=ms)
+        return part, secs
+
+    done = run_blocks(blocks, solve_block)
+    keys = ("K", "Gp", "B", "G")
+    # each step's time: the slowest block's (the blocks run side by side)
+    seconds = {k: max(secs[j] if j < len(secs) else 0.0 for _, secs in done)
+               for j, k in enumerate(keys)}
+    if len(blocks) > 1:
         t0 = time.perf_counter()
-        run_casa_tasks([(task, kw)], ms=ms, workdir=workdir, label=f"solve_{key}",
-                       timeout=cs.casa_timeout_seconds)
-        seconds[key] = time.perf_counter() - t0
-        if not tabs[key].exists():
-            raise CalibrationError(
-                f"CASA {task} ({key}) wrote no table (no unflagged data or no solution; "
-                f"log {workdir / f'casa-solve_{key}.log'})", path=ms)
+        for k in keys:
+            merge_caltables([part[k] for part, _ in done], tabs[k])
+        seconds["merge"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     (summary,) = run_casa_tasks(
         [("flagdata", {"vis": vis, "mode": "summary", "spwchan": True})],

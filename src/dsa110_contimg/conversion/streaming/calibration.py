@@ -199,6 +199,12 @@ class CalibrationPlan:
         Why the group is uncalibrated or waits.
     data_column : str or None
         The column to image (``CORRECTED_DATA`` once calibrated; None: WSClean's default).
+    image_ms : Path or None
+        The Measurement Set to image when it is not the converted one: the calibrated group
+        averaged in frequency (``calibration.average_max_smearing``); removed with the group's
+        MS unless ``stream.keep_ms``.
+    average_factor : int
+        Channels averaged into one before imaging (1: none).
     supersedes : str or None
         ``data_id`` of the uncalibrated image this group's new image replaces.
     timings : dict
@@ -215,6 +221,8 @@ class CalibrationPlan:
     supersedes: str | None = None
     timings: dict = field(default_factory=dict)
     flag_summary: Any = None
+    image_ms: Path | None = None
+    average_factor: int = 1
 
     def image_name(self, name: str) -> str:
         """Image prefix: a re-calibration gets a new name so the old product stays."""
@@ -314,24 +322,50 @@ class CalibrationStep:
                 "uncalibrated", solved=solved, reason=reason, timings=timings, flag_summary=summary
             )
         t0 = time.perf_counter()
-        cal.apply_calibration(ms_path, chosen.tables, self.settings)
+        factor = self.average_factor(info)
+        image_ms, data_column = None, "CORRECTED_DATA"
+        if factor > 1:
+            # calibrate and average in one pass: no full-resolution CORRECTED_DATA written
+            from ...calibration.average import average_channels
+
+            image_ms = ms_path.with_name(f"{ms_path.stem}.avg{factor}.ms")
+            average_channels(ms_path, image_ms, factor, tables=chosen.tables,
+                             timeout=self.cfg.casa_timeout_seconds)
+            data_column = None
+        else:
+            cal.apply_calibration(ms_path, chosen.tables, self.settings)
         timings["apply"] = time.perf_counter() - t0
         log.info(
-            "group %s calibrated with solution %d (%s, transit MJD %.4f)",
+            "group %s calibrated with solution %d (%s, transit MJD %.4f)%s",
             group.group_key,
             chosen.id,
             chosen.calibrator,
             chosen.transit_mjd,
+            f", averaged {factor} channels into one" if factor > 1 else "",
         )
         return CalibrationPlan(
             "calibrated",
             caltable=chosen,
             solved=solved,
-            data_column="CORRECTED_DATA",
+            data_column=data_column,
             supersedes=supersedes,
             timings=timings,
             flag_summary=summary,
+            image_ms=image_ms,
+            average_factor=factor,
         )
+
+    def average_factor(self, info) -> int:
+        """Channels to average before imaging within ``calibration.average_max_smearing``."""
+        budget = self.cfg.average_max_smearing
+        if budget <= 0 or info.n_spws <= 0:
+            return 1
+        from ...calibration.average import max_average_factor
+
+        n_chan = len(info.freqs_hz) // info.n_spws
+        edge = self.settings.imaging.field_of_view_deg / 2
+        return max_average_factor(n_chan, abs(info.channel_width_hz), edge,
+                                  info.max_baseline_m, budget)
 
     def _solve(self, cal, group, ms_path: Path, match, timings: dict):
         """Flag, model and solve a calibrator group; register the set (valid or refused)."""

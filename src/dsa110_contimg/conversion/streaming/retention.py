@@ -82,7 +82,9 @@ def prune(
     for ms_path, image_path in rows:
         targets: list[Path] = []
         if ms_path:
-            targets.append(Path(ms_path))
+            ms = Path(ms_path)
+            # with the frequency-averaged copy the calibrated group was imaged from
+            targets += [ms, *sorted(ms.parent.glob(f"{ms.stem}.avg*.ms"))]
         if inter and image_path and str(image_path).endswith("-image-pb.fits"):
             prefix = str(image_path)[: -len("-image-pb.fits")]
             targets += [Path(prefix + s) for s in INTERMEDIATE_SUFFIXES]

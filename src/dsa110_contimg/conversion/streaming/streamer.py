@@ -226,7 +226,7 @@ class Streamer:
                 shutil.rmtree(ms_path, ignore_errors=True)
             return GroupOutcome(group.id, name, "waiting", cal.reason, timings=timings)
         img = image_ms(
-            ms_path,
+            cal.image_ms or ms_path,
             self.output_dir / "images" / cal.image_name(name),
             settings=s,
             data_column=cal.data_column,
@@ -250,6 +250,8 @@ class Streamer:
         from ...database import register_image
 
         params = dict(img.params, stream_group=name, n_subbands=conv.n_files)
+        if cal.average_factor > 1:
+            params["average_factor"] = cal.average_factor
         data_id = register_image(
             img.pb_image_path, beam_path=img.beam_path, imaging_params=params, settings=s
         )
@@ -265,6 +267,8 @@ class Streamer:
         timings["db"] = time.perf_counter() - t0
         if not s.stream.keep_ms:
             shutil.rmtree(ms_path, ignore_errors=True)
+            if cal.image_ms is not None:
+                shutil.rmtree(cal.image_ms, ignore_errors=True)
         job_id = None
         note = group.error  # e.g. processed without some subbands
         if self.options.enable_photometry:

@@ -1,0 +1,66 @@
+"""CASA work split by blocks of spectral windows gives what one process gives.
+
+A calibrator group with a missing subband in the middle becomes two windows (the converter
+splits at the gap); flagged and solved with one CASA process and with two, the flags and the
+K, B, G tables must be the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from dsa110_contimg.calibration import find_calibrator, flag_calibrator_ms, predict_model
+from dsa110_contimg.calibration.parallel import spw_blocks
+from dsa110_contimg.calibration.solve import solve_calibrator
+from dsa110_contimg.config import Settings
+
+from .conftest import needs_casa
+from .helpers import read_ms
+
+pytestmark = [needs_casa, pytest.mark.slow]
+
+
+def _sorted_solutions(path):
+    from casacore.tables import table
+
+    with table(str(path), ack=False) as t:
+        cols = [c for c in ("CPARAM", "FPARAM") if c in t.colnames()]
+        key = np.lexsort((t.getcol("TIME"), t.getcol("ANTENNA1"), t.getcol("SPECTRAL_WINDOW_ID")))
+        return {c: t.getcol(c)[key] for c in (*cols, "FLAG", "SPECTRAL_WINDOW_ID")}
+
+
+def test_two_blocks_of_windows_equal_one_process(cal_night, tmp_path):
+    from dsa110_contimg.conversion.uvh5_to_ms import convert_group
+
+    night, _ = cal_night["corrupt"]
+    paths = [p for p in night.calibrator_group.paths if "_sb07" not in str(p)]
+    one = convert_group(paths, tmp_path / "one.ms").ms_path
+    two = tmp_path / "two.ms"
+    shutil.copytree(one, two)
+    from casacore.tables import table
+
+    with table(str(one) + "/SPECTRAL_WINDOW", ack=False) as t:
+        n_spw = t.nrows()
+    assert n_spw == 2 and len(spw_blocks(n_spw, 2)) == 2
+    jd = read_ms(one)["JD"]
+    out = {}
+    for ms, n in ((one, 1), (two, 2)):
+        s = Settings(state_dir=tmp_path / f"s{n}", calibration={"casa_processes": n})
+        match = find_calibrator(night.calibrator_group.pointing_dec_deg,
+                                jd.min() - 2400000.5, jd.max() - 2400000.5, s)
+        predict_model(ms, match, s)
+        fs = flag_calibrator_ms(ms, s)
+        sol = solve_calibrator(ms, match, tmp_path / f"tables{n}", s)
+        out[n] = (fs, sol, read_ms(ms)["FLAG"])
+    (fs1, sol1, f1), (fs2, sol2, f2) = out[1], out[2]
+    np.testing.assert_array_equal(f2, f1)
+    assert fs2.steps == pytest.approx(fs1.steps, abs=1e-12)
+    assert sol1.qa.snr_median > 50
+    for k in ("K", "B", "G"):
+        a, b = _sorted_solutions(sol1.tables[k]), _sorted_solutions(sol2.tables[k])
+        assert set(np.unique(b["SPECTRAL_WINDOW_ID"])) == {0, 1}
+        for col in a:
+            np.testing.assert_allclose(b[col], a[col], rtol=1e-6, atol=1e-6, err_msg=f"{k} {col}")
