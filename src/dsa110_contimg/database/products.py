@@ -766,7 +766,9 @@ def merge_statements(batch: _PhotometryBatch, dialect: str) -> list[tuple[str, d
         f"SELECT {e('catalog')}, st.source_id, {', '.join(shared(c) for c in _SOURCE_COLUMNS)} "
         "FROM photometry_stage st WHERE NOT EXISTS (SELECT 1 FROM photometry_sources s "
         f"WHERE {known}){group(['catalog', 'source_id'])} HAVING count(*) > 0 "
-        "ORDER BY min(st.seq) ON CONFLICT (catalog, source_id) DO NOTHING",
+        # in name order: two writers adding the same new sources take their key locks in
+        # the same order (no deadlock); keys still follow the batches, i.e. the strips
+        f"ORDER BY {e('catalog')}, st.source_id ON CONFLICT (catalog, source_id) DO NOTHING",
     ]
     for c in ("mjd", "job_id", "software_version", "catalog_flux_mjy"):
         if not may_be_null(c):
