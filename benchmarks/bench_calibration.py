@@ -11,12 +11,12 @@ Timed, each stage in its own CASA child process(es) as in production:
   the largest factor whose bandwidth smearing at the image edge stays below
   ``calibration.average_max_smearing`` (1%), WSClean + primary beam on the averaged MS, forced
   photometry at the simulated sources (goal: real-time factor >= 2);
-- with ``--image``, also ``applycal`` and WSClean on the full-resolution data, and the
+- unless ``--no-full``, also ``applycal`` and WSClean on the full-resolution data, and the
   measured peak ratio averaged/full of the simulated sources, by distance from the centre
   (the smearing, shown).
 
-Run: ``.venv/bin/python benchmarks/bench_calibration.py [--image]`` (writes
-``.bench-out/calibration.json``).
+Run: ``.venv/bin/python benchmarks/bench_calibration.py [--no-full]`` (writes
+``.bench-out/calibration.json``; ~8 min).
 """
 
 from __future__ import annotations
@@ -28,6 +28,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def _science_sky(n: int = 30, seed: int = 7):
+    """Point sources (10 mJy - 1 Jy, N(>S) ~ S^-1) within 2.3 deg of the science pointing.
+
+    The science group starts 1 h after 3C286's transit, so it points ~15.04 deg of RA east of
+    the calibrator at its declination; the calibrator group is too far away to see them.
+    """
+    import numpy as np
+    from astropy.table import Table
+
+    from dsa110_contimg.calibration import get_calibrator
+
+    cal = get_calibrator("3C286")
+    rng = np.random.default_rng(seed)
+    r = 2.3 * np.sqrt(rng.uniform(0, 1, n))
+    pa = rng.uniform(0, 2 * np.pi, n)
+    dec = cal.dec_deg + r * np.cos(pa)
+    ra = cal.ra_deg + 15.04 + r * np.sin(pa) / np.cos(np.radians(dec))
+    flux = 0.01 / rng.uniform(0.01, 1.0, n)  # 10 mJy to 1 Jy
+    return Table({"ra_deg": ra, "dec_deg": dec, "flux_jy": np.minimum(flux, 1.0),
+                  "spectral_index": np.full(n, -0.7),
+                  "source_id": [f"bench{i}" for i in range(n)]})
 
 
 def main(argv: list[str]) -> int:
@@ -58,7 +81,7 @@ def main(argv: list[str]) -> int:
     from dsa110_contimg.simulation.uvh5 import INTEGRATION_S
 
     logging.basicConfig(level=logging.WARNING)
-    image = "--image" in argv
+    image = "--no-full" not in argv  # the full-resolution comparison (smearing, shown)
     channels = 48
     root = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
     settings = Settings(state_dir=root / "state")
@@ -66,8 +89,8 @@ def main(argv: list[str]) -> int:
     try:
         t0 = time.perf_counter()
         night = simulate_calibrator_night(root / "uvh5", corruption=CorruptionSpec(seed=3),
-                                          n_channels_per_subband=channels, n_integrations=24,
-                                          seed=1)
+                                          sky=_science_sky(), n_channels_per_subband=channels,
+                                          n_integrations=24, seed=1)
         out["simulate_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         cal = convert_group(night.calibrator_group.paths, root / "cal.ms").ms_path
@@ -96,8 +119,8 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         apply_calibration(cal, sol.tables, settings)
         c["applycal_s"] = round(time.perf_counter() - t0, 1)
-        c["total_s"] = round(c["predict_model_s"] + c["flag_s"] + sum(sol.seconds.values())
-                             + c["applycal_s"], 1)
+        # the goal: model + flagging + solves (the stream applies on the fly while averaging)
+        c["total_s"] = round(c["predict_model_s"] + c["flag_s"] + sum(sol.seconds.values()), 1)
         c["goal_s"] = 240
         c["qa"] = {"snr_median": round(sol.qa.snr_median, 1),
                    "antennas_flagged": list(sol.qa.antennas_flagged),
@@ -146,8 +169,15 @@ def main(argv: list[str]) -> int:
         s["beam_s"] = round(r_avg.beam_seconds, 1)
         sky = night.science_groups[0].truth
         t0 = time.perf_counter()
-        m_avg = measure_many(r_avg.image_path, sky)
+        m_avg = measure_many(r_avg.pb_image_path, sky)
         s["photometry_s"] = round(time.perf_counter() - t0, 1)
+        # the science check: measured / true flux of the bright simulated sources
+        bright = np.isfinite(m_avg["snr"]) & (m_avg["snr"] > 30)
+        true_flux = np.asarray(sky["flux_jy"], dtype=float)
+        s["n_snr_gt_30"] = int(bright.sum())
+        if bright.any():
+            s["median_measured_over_true"] = round(float(np.median(
+                np.asarray(m_avg["flux_jy"])[bright] / true_flux[bright])), 4)
         group_s = 24 * INTEGRATION_S
         total = (s["read_convert_s"] + s["flag_s"] + s["calibrate_average_s"] + s["wsclean_s"]
                  + s["beam_s"] + s["photometry_s"])
@@ -161,7 +191,7 @@ def main(argv: list[str]) -> int:
             r_full = image_ms(sci, root / "img_full", settings=settings,
                               data_column="CORRECTED_DATA")
             s["wsclean_full_s"] = round(r_full.wsclean_seconds, 1)
-            m_full = measure_many(r_full.image_path, sky)
+            m_full = measure_many(r_full.pb_image_path, sky)
             ok = np.isfinite(m_full["snr"]) & (m_full["snr"] > 30) & np.isfinite(m_avg["flux_jy"])
             ratio = np.asarray(m_avg["flux_jy"][ok] / m_full["flux_jy"][ok])
             from astropy.coordinates import SkyCoord

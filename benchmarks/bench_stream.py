@@ -89,6 +89,8 @@ def run_case(name: str, channels: int, root: Path) -> dict:
         "photometry_trigger": tm.get("photometry", 0.0),
         "photometry_worker": t_phot,
     }
+    # the calibration step's work (flagging, solves, calibrate-and-average, averaging alone)
+    stages.update({k: v for k, v in tm.items() if k.startswith("cal_")})
     processing = sum(v for k, v in stages.items() if k != "wait")
     observed = float(len(sim.times_jd) * INTEGRATION_S)
     return {

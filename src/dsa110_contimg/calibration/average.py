@@ -65,9 +65,9 @@ def max_average_factor(n_chan: int, channel_width_hz: float, offset_deg: float,
 def write_callib(path: Path, tables: Mapping[str, Path], n_spw: int) -> Path:
     """Write a CASA calibration library applying ``tables`` as :func:`apply_calibration` does.
 
-    One line per table in K, B, G order: ``nearest`` in time for K and B, ``linear`` for G,
-    ``calwt=False``, each window calibrated by its own solutions (an explicit identity
-    ``spwmap``: CASA refuses an empty one).
+    One line per table in K, B, G order: ``nearest`` in time for K and B (B ``linear`` in
+    frequency), ``linear`` for G, ``calwt=False``, each window calibrated by its own
+    solutions (an explicit identity ``spwmap``: CASA refuses an empty one).
 
     Examples
     --------
@@ -80,7 +80,8 @@ def write_callib(path: Path, tables: Mapping[str, Path], n_spw: int) -> Path:
     """
     interp = {"K": "nearest", "B": "nearest", "G": "linear"}
     spwmap = list(range(int(n_spw)))
-    lines = [f"caltable={str(tables[k])!r} calwt=False tinterp={interp[k]!r} spwmap={spwmap}"
+    lines = [f"caltable={str(tables[k])!r} calwt=False tinterp={interp[k]!r}"
+             + (" finterp='linear'" if k == "B" else "") + f" spwmap={spwmap}"
              for k in ("K", "B", "G") if k in tables]
     path = Path(path)
     path.write_text("\n".join(lines) + "\n")

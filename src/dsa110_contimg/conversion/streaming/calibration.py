@@ -263,9 +263,15 @@ class CalibrationStep:
 
         ``waiting`` plans have already put the group in the ``waiting`` state.
         """
-        if not group_is_raw(files, self.cfg.mode):
-            return CalibrationPlan("precalibrated")
         from ...imaging.msinfo import read_ms_info
+
+        if not group_is_raw(files, self.cfg.mode):
+            # already calibrated: averaged in frequency (within the smearing budget) as is
+            t0 = time.perf_counter()
+            image_ms, factor = self._average(ms_path, read_ms_info(ms_path), None)
+            timings = {"average": time.perf_counter() - t0} if factor > 1 else {}
+            return CalibrationPlan("precalibrated", image_ms=image_ms, average_factor=factor,
+                                   timings=timings)
 
         now = time.time() if now is None else float(now)
         info = read_ms_info(ms_path)
@@ -322,18 +328,12 @@ class CalibrationStep:
                 "uncalibrated", solved=solved, reason=reason, timings=timings, flag_summary=summary
             )
         t0 = time.perf_counter()
-        factor = self.average_factor(info)
-        image_ms, data_column = None, "CORRECTED_DATA"
-        if factor > 1:
-            # calibrate and average in one pass: no full-resolution CORRECTED_DATA written
-            from ...calibration.average import average_channels
-
-            image_ms = ms_path.with_name(f"{ms_path.stem}.avg{factor}.ms")
-            average_channels(ms_path, image_ms, factor, tables=chosen.tables,
-                             timeout=self.cfg.casa_timeout_seconds)
-            data_column = None
-        else:
+        # calibrate and average in one pass: no full-resolution CORRECTED_DATA written
+        image_ms, factor = self._average(ms_path, info, chosen.tables)
+        data_column = None
+        if image_ms is None:
             cal.apply_calibration(ms_path, chosen.tables, self.settings)
+            data_column = "CORRECTED_DATA"
         timings["apply"] = time.perf_counter() - t0
         log.info(
             "group %s calibrated with solution %d (%s, transit MJD %.4f)%s",
@@ -354,6 +354,18 @@ class CalibrationStep:
             image_ms=image_ms,
             average_factor=factor,
         )
+
+    def _average(self, ms_path: Path, info, tables) -> tuple[Path | None, int]:
+        """Average (and calibrate with ``tables``) into ``<ms>.avg<factor>.ms``; (None, 1): no."""
+        factor = self.average_factor(info)
+        if factor <= 1:
+            return None, 1
+        from ...calibration.average import average_channels
+
+        out = ms_path.with_name(f"{ms_path.stem}.avg{factor}.ms")
+        average_channels(ms_path, out, factor, tables=tables,
+                         timeout=self.cfg.casa_timeout_seconds)
+        return out, factor
 
     def average_factor(self, info) -> int:
         """Channels to average before imaging within ``calibration.average_max_smearing``."""
