@@ -93,15 +93,22 @@ def build(base: Path, sim) -> float:
     con.execute("PRAGMA cache_size = -1000000")
     idx_sql = con.execute(
         "SELECT sql FROM sqlite_master WHERE type='index' "
-        "AND name='ix_photometry_source_id_mjd'"
+        "AND name='ix_photometry_rows_image_key'"
     ).fetchone()[0]
-    con.execute("DROP INDEX ix_photometry_source_id_mjd")
+    con.execute("DROP INDEX ix_photometry_rows_image_key")
     con.execute("BEGIN")
     now = time.time()
     ids = [str(s) for s in sim.source_ids]
     ra = sim.ra_deg.tolist()
     dec = sim.dec_deg.tolist()
     cat_mjy = (sim.baseline_flux_jy * 1e3).tolist()
+    # the compact layout (migration 0009): the sources once, then per image its key and rows
+    con.executemany(
+        "INSERT INTO photometry_sources (source_key, catalog, source_id, ra_deg, dec_deg, "
+        "catalog_flux_mjy) VALUES (?, 'nvss', ?, ?, ?, ?)",
+        zip(range(1, N_SOURCES + 1), ids, ra, dec, cat_mjy, strict=True),
+    )
+    source_keys = list(range(1, N_SOURCES + 1))
     for i in range(e):
         did = str(sim.data_ids[i])
         t = float(sim.mjd[i])
@@ -115,28 +122,26 @@ def build(base: Path, sim) -> float:
             "updated_at) VALUES (?, 'image', ?, 'registered', 'passed', ?, ?)",
             (did, f"sim://{did}", now, now),
         )
+        con.execute(
+            "INSERT INTO photometry_products (image_key, data_id, mjd, software_version, "
+            "measured_at) VALUES (?, ?, ?, ?, ?)",
+            (i + 1, did, t, __version__, now),
+        )
         f, er = flux[:, i].tolist(), err[:, i].tolist()
         rows = zip(
-            [did] * N_SOURCES,
-            ids,
-            ra,
-            dec,
-            cat_mjy,
+            source_keys,
             f,
             er,
             er,
             (flux[:, i] / err[:, i]).tolist(),
-            [t] * N_SOURCES,
             nf[:, i].tolist(),
             ne[:, i].tolist(),
             strict=True,
         )
         con.executemany(
-            "INSERT INTO photometry (data_id, catalog, source_id, ra_deg, dec_deg, "
-            "catalog_flux_mjy, flux_jy, flux_err_jy, local_rms_jy, snr, flags, mjd, "
-            "normalized_flux_jy, normalized_flux_err_jy, software_version, measured_at) "
-            "VALUES (?, 'nvss', ?, ?, ?, ?, "
-            f"?, ?, ?, ?, '', ?, ?, ?, '{__version__}', {now})",
+            "INSERT INTO photometry_rows (image_key, source_key, flux_jy, flux_err_jy, "
+            f"local_rms_jy, snr, flags, normalized_flux_jy, normalized_flux_err_jy) "
+            f"VALUES ({i + 1}, ?, ?, ?, ?, ?, '', ?, ?)",
             rows,
         )
         con.execute(
@@ -232,7 +237,7 @@ def main() -> int:
     settings = _settings(work, CACHE / "state")
     get_engine(settings)
     with sqlite3.connect(work) as con:
-        n_rows = con.execute("SELECT max(id) FROM photometry").fetchone()[0]
+        n_rows = con.execute("SELECT max(id) FROM photometry_rows").fetchone()[0]
 
     def ingest(i: int) -> dict:
         did = str(sim.data_ids[i])

@@ -7,9 +7,10 @@ synthetic survey straight into a PostgreSQL server of its own (started like the 
 
 - **load**: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
   observed for weeks each, 288 images a day, realistic fluxes/errors/flags, 0.5 % variable
-  sources), written with binary ``COPY`` with the indexes dropped and built after the load:
-  rows/s, index build time, bytes per row of the table and of each index; the same for the
-  compact candidate layout (integer keys, float4, per-image columns out of the row);
+  sources), written with binary ``COPY`` into the photometry base tables (migration 0009:
+  integer image and source keys, per-image and per-source columns out of the row) with the
+  rows' index and constraint dropped and built after the load: rows/s, index build time,
+  bytes per row of the row table, of each of its indexes and of the two dictionaries;
 - **reads**, p50/p99 over many random sources: a light curve of ~1,000 points
   (``get_lightcurve``, image and epoch series) warm, and cold (fresh server, page cache
   dropped when ``/proc/sys/vm/drop_caches`` is writable), in arrival order and after
@@ -157,7 +158,13 @@ def _constraints(cur, table: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def load(url: str, sv: Survey) -> dict:
-    """COPY the survey into ``photometry`` (indexes dropped, rebuilt after); images, registry."""
+    """COPY the survey into the photometry base tables (migration 0009), in arrival order.
+
+    ``photometry_sources``, ``photometry_products``, ``photometry_rows`` (the rows' constraint
+    and index dropped and rebuilt after), image after image; images and registry too. Source
+    keys follow the survey's source order (declination strip, then RA): the order in which
+    the telescope, holding a strip for weeks, first sees them.
+    """
     import psycopg
 
     from dsa110_contimg import __version__
@@ -165,10 +172,10 @@ def load(url: str, sv: Survey) -> dict:
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     rng = np.random.default_rng(SEED + 1)
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
-        cons, index_defs = _constraints(cur, "photometry")
+        cons, index_defs = _constraints(cur, "photometry_rows")
         for name, _ in cons:
-            cur.execute(f"ALTER TABLE photometry DROP CONSTRAINT {name}")
-        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'photometry'")
+            cur.execute(f"ALTER TABLE photometry_rows DROP CONSTRAINT {name}")
+        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'photometry_rows'")
         for (name,) in cur.fetchall():
             cur.execute(f"DROP INDEX {name}")
         now = time.time()
@@ -184,27 +191,31 @@ def load(url: str, sv: Survey) -> dict:
             for i in range(sv.n_images):
                 cp.write_row((sv.data_id(i), "image", f"sim://{sv.data_id(i)}", "registered",
                               "passed", "completed", now, now))  # fmt: skip
-        cols = ("data_id, catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flux_jy, "
-                "flux_err_jy, local_rms_jy, snr, chi2, dof, flags, mjd, job_id, "
-                "software_version, measured_at")  # fmt: skip
-        types = ["text", "text", "text", "float8", "float8", "float8", "float8", "float8",
-                 "float8", "float8", "float8", "int4", "text", "float8", "int4", "text",
-                 "float8"]  # fmt: skip
         t0 = time.perf_counter()
+        with cur.copy("COPY photometry_sources (source_key, catalog, source_id, ra_deg, dec_deg, "
+                      "catalog_flux_mjy) FROM STDIN") as cp:  # fmt: skip
+            for k in range(sv.n_sources):
+                cp.write_row((k + 1, "nvss", str(sv.ids[k]), float(sv.ra[k]), float(sv.dec[k]),
+                              float(sv.flux[k] * 1e3)))  # fmt: skip
+        with cur.copy("COPY photometry_products (image_key, data_id, mjd, job_id, "
+                      "software_version, measured_at) FROM STDIN") as cp:  # fmt: skip
+            for i in range(sv.n_images):
+                cp.write_row((i + 1, sv.data_id(i), float(sv.mjd[i]), 1, __version__, now))
+        cols = ("id, image_key, source_key, flux_jy, flux_err_jy, local_rms_jy, snr, chi2, "
+                "dof, flags")  # fmt: skip
+        types = ["int4", "int4", "int4", "float8", "float8", "float4", "float4", "float4",
+                 "int4", "text"]  # fmt: skip
         n = 0
-        with cur.copy(f"COPY photometry ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
+        with cur.copy(f"COPY photometry_rows ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
             cp.set_types(types)
             for i in range(sv.n_images):
                 m = sv.measure(i, rng)
                 idx = m["idx"]
-                did = sv.data_id(i)
                 rows = zip(
-                    [did] * idx.size, ["nvss"] * idx.size, sv.ids[idx].tolist(),
-                    sv.ra[idx].tolist(), sv.dec[idx].tolist(), (sv.flux[idx] * 1e3).tolist(),
+                    range(n + 1, n + 1 + idx.size), [i + 1] * idx.size, (idx + 1).tolist(),
                     m["flux"].tolist(), m["err"].tolist(), m["err"].tolist(),
                     (m["flux"] / m["err"]).tolist(), [1.0] * idx.size, [1] * idx.size,
-                    m["flags"].tolist(), [m["mjd"]] * idx.size, [1] * idx.size,
-                    [__version__] * idx.size, [now] * idx.size,
+                    m["flags"].tolist(),
                     strict=True,
                 )  # fmt: skip
                 for r in rows:
@@ -215,13 +226,17 @@ def load(url: str, sv: Survey) -> dict:
         t_copy = time.perf_counter() - t0
         t1 = time.perf_counter()
         for name, definition in cons:
-            cur.execute(f"ALTER TABLE photometry ADD CONSTRAINT {name} {definition}")
+            cur.execute(f"ALTER TABLE photometry_rows ADD CONSTRAINT {name} {definition}")
         for definition in index_defs:
             cur.execute(definition)
         t_index = time.perf_counter() - t1
-        cur.execute("ANALYZE photometry")
-        cur.execute("ANALYZE images")
-        cur.execute("ANALYZE data_registry")
+        for table, col in (("photometry_rows", "id"), ("photometry_products", "image_key"),
+                           ("photometry_sources", "source_key")):  # fmt: skip
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
+                        f"(SELECT max({col}) FROM {table}))")  # fmt: skip
+        for table in ("photometry_rows", "photometry_products", "photometry_sources", "images",
+                      "data_registry"):  # fmt: skip
+            cur.execute(f"ANALYZE {table}")
     return {"rows": n, "copy_s": round(t_copy, 1), "rows_per_s": round(n / t_copy),
             "index_build_s": round(t_index, 1)}  # fmt: skip
 
@@ -242,57 +257,18 @@ def sizes(url: str, table: str, rows: int) -> dict:
     return out
 
 
-COMPACT_DDL = """
-CREATE TABLE phot_products AS
-  SELECT row_number() OVER (ORDER BY mjd_mid, data_id)::int4 AS product_key, data_id,
-         mjd_mid AS mjd FROM images;
-ALTER TABLE phot_products ADD PRIMARY KEY (product_key);
-CREATE UNIQUE INDEX ON phot_products (data_id);
-CREATE TABLE phot_sources AS
-  SELECT row_number() OVER (ORDER BY catalog, source_id)::int4 AS source_key, catalog,
-         source_id, min(ra_deg) AS ra_deg, min(dec_deg) AS dec_deg,
-         floor((min(dec_deg) + 90) / 3.5)::int2 AS strip
-  FROM photometry GROUP BY catalog, source_id;
-ALTER TABLE phot_sources ADD PRIMARY KEY (source_key);
-CREATE UNIQUE INDEX ON phot_sources (catalog, source_id);
-CREATE TABLE photometry_compact (
-  source_key int4 NOT NULL, product_key int4 NOT NULL, flux_jy float4, flux_err_jy float4,
-  local_rms_jy float4, snr float4, chi2 float4, normalized_flux_jy float4,
-  normalized_flux_err_jy float4, dof int2, flags int2 NOT NULL DEFAULT 0);
-INSERT INTO photometry_compact
-  SELECT s.source_key, pr.product_key, p.flux_jy, p.flux_err_jy, p.local_rms_jy, p.snr,
-         p.chi2, p.normalized_flux_jy, p.normalized_flux_err_jy, p.dof,
-         (p.flags <> '')::int::int2
-  FROM photometry p JOIN phot_sources s USING (catalog, source_id)
-  JOIN phot_products pr USING (data_id)
-  ORDER BY s.strip, s.source_key, pr.product_key;
-ALTER TABLE photometry_compact ADD PRIMARY KEY (source_key, product_key);
-CREATE INDEX ON photometry_compact USING brin (product_key);
-ANALYZE photometry_compact; ANALYZE phot_sources; ANALYZE phot_products;
-CREATE VIEW photometry_compact_view AS
-  SELECT pr.data_id, s.catalog, s.source_id, s.ra_deg, s.dec_deg, c.flux_jy::float8 AS flux_jy,
-         c.flux_err_jy::float8 AS flux_err_jy, c.normalized_flux_jy::float8 AS normalized_flux_jy,
-         c.normalized_flux_err_jy::float8 AS normalized_flux_err_jy, pr.mjd,
-         CASE WHEN c.flags = 0 THEN '' ELSE 'flagged' END AS flags
-  FROM photometry_compact c JOIN phot_sources s USING (source_key)
-  JOIN phot_products pr USING (product_key);
-"""
+def photometry_sizes(url: str, rows: int) -> dict:
+    """Bytes per measurement of the photometry storage (migration 0009).
 
-
-def compact(url: str, rows: int) -> dict:
-    """Build the compact candidate layout from the loaded table; its bytes per row."""
-    import psycopg
-
-    t0 = time.perf_counter()
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
-                         autocommit=True) as conn:  # fmt: skip
-        conn.execute("DROP VIEW IF EXISTS photometry_compact_view")
-        for t in ("photometry_compact", "phot_sources", "phot_products"):
-            conn.execute(f"DROP TABLE IF EXISTS {t}")
-        for stmt in COMPACT_DDL.split(";"):
-            if stmt.strip():
-                conn.execute(stmt)
-    out = {"build_s": round(time.perf_counter() - t0, 1), **sizes(url, "photometry_compact", rows)}
+    The rows (table and each index), and the two dictionaries (per image, per source, with
+    their indexes) spread over the rows.
+    """
+    out = {"rows": sizes(url, "photometry_rows", rows)}
+    for t in ("photometry_products", "photometry_sources"):
+        out[t] = sizes(url, t, rows)["total_B_per_row"]
+    out["total_B_per_row"] = round(
+        out["rows"]["total_B_per_row"] + out["photometry_products"] + out["photometry_sources"], 1
+    )
     return out
 
 
@@ -313,23 +289,6 @@ def lightcurves(settings, sv: Survey, n: int, rng) -> dict:
             pts.append(len(lc))
         out[series] = {**_pct(ts), "median_points": int(np.median(pts))}
     return out
-
-
-def compact_lightcurves(url: str, sv: Survey, n: int, rng) -> dict:
-    import psycopg
-
-    ts = []
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        cur = conn.cursor()
-        for i in rng.choice(sv.n_sources, size=n, replace=False):
-            t0 = time.perf_counter()
-            cur.execute("SELECT mjd, data_id, flux_jy, flux_err_jy, normalized_flux_jy, "
-                        "normalized_flux_err_jy, flags FROM photometry_compact_view "
-                        "WHERE catalog = %s AND source_id = %s ORDER BY mjd",
-                        ("nvss", str(sv.ids[i])))  # fmt: skip
-            cur.fetchall()
-            ts.append(time.perf_counter() - t0)
-    return _pct(ts)
 
 
 def cones(settings, sv: Survey, n: int, rng) -> dict:
@@ -471,17 +430,18 @@ def explain(url: str, sv: Survey) -> dict:
 
     sid = str(sv.ids[len(sv.ids) // 2])
     stmts = {
+        # database.lightcurves.read_lightcurve's statement, as the pipeline sends it
         "lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT p.mjd, p.data_id, p.flux_jy, "
                        "p.flux_err_jy, p.normalized_flux_jy, p.normalized_flux_err_jy, p.flags, "
-                       "i.kind FROM photometry p LEFT OUTER JOIN images i ON i.data_id = "
-                       "p.data_id WHERE p.catalog = 'nvss' AND p.source_id = %s "
-                       "ORDER BY p.mjd, p.data_id", (sid,)),
+                       "(SELECT i.kind FROM images i WHERE i.data_id = p.data_id) "
+                       "FROM photometry p WHERE p.catalog = 'nvss' AND p.source_id = %s "
+                       "AND NOT EXISTS (SELECT 1 FROM data_registry r WHERE r.data_id = "
+                       "p.data_id AND r.superseded_by IS NOT NULL) ORDER BY p.mjd, p.data_id",
+                       (sid,)),
+        # database.normalization.image_photometry's (what the normalization reads per image)
         "image_rows": ("EXPLAIN (ANALYZE, BUFFERS) SELECT id, catalog, source_id, flux_jy, "
-                       "flux_err_jy, flags FROM photometry WHERE data_id = %s",
-                       (sv.data_id(sv.n_images // 2),)),
-        "compact_lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT mjd, data_id, flux_jy, "
-                               "flux_err_jy, flags FROM photometry_compact_view WHERE "
-                               "catalog = 'nvss' AND source_id = %s ORDER BY mjd", (sid,)),
+                       "flux_err_jy, flags FROM photometry WHERE data_id = %s "
+                       "ORDER BY catalog, source_id", (sv.data_id(sv.n_images // 2),)),
     }  # fmt: skip
     out = {}
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
@@ -538,8 +498,8 @@ def main(argv: list[str]) -> int:
           flush=True)  # fmt: skip
     res["load"] = load(url, sv)
     print(f"load: {res['load']}", flush=True)
-    res["bytes_today_after_load"] = sizes(url, "photometry", res["load"]["rows"])
-    print(f"bytes/row after load: {res['bytes_today_after_load']}", flush=True)
+    res["bytes_after_load"] = photometry_sizes(url, res["load"]["rows"])
+    print(f"bytes/row after load: {res['bytes_after_load']}", flush=True)
     set_references([("nvss", str(s)) for s in sv.ids[sv.is_ref]], settings=settings)
     rng = np.random.default_rng(SEED + 3)
     t0 = time.perf_counter()
@@ -557,27 +517,28 @@ def main(argv: list[str]) -> int:
           flush=True)  # fmt: skip
     dispose_engine(raw)
     # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
-    res["bytes_today"] = sizes(url, "photometry", res["load"]["rows"])
-    res["compact"] = compact(url, res["load"]["rows"])
-    print(f"bytes/row today {res['bytes_today']}\ncompact {res['compact']}", flush=True)
+    res["bytes_after_normalization"] = photometry_sizes(url, res["load"]["rows"])
+    print(f"bytes/row after the sample's normalization: {res['bytes_after_normalization']}",
+          flush=True)  # fmt: skip
     res["lightcurve_warm_arrival_order"] = lightcurves(settings, sv, args.samples, rng)
-    res["compact_lightcurve_warm"] = compact_lightcurves(url, sv, args.samples, rng)
     res["cone_0p5deg"] = cones(settings, sv, args.samples, rng)
     res["sources_page"] = source_pages(url, args.samples, rng)
-    print({k: res[k] for k in ("lightcurve_warm_arrival_order", "compact_lightcurve_warm",
-                               "cone_0p5deg", "sources_page")}, flush=True)  # fmt: skip
+    print({k: res[k] for k in ("lightcurve_warm_arrival_order", "cone_0p5deg",
+                               "sources_page")}, flush=True)  # fmt: skip
     res["new_epoch"] = new_epoch(settings, sv)
     print(f"new epoch: {res['new_epoch']}", flush=True)
     res["explain_arrival_order"] = explain(url, sv)
     dispose_engine(settings)
     res["cache_dropped"] = _restart(port, data_dir)
     res["lightcurve_cold_arrival_order"] = lightcurves(settings, sv, min(50, args.samples), rng)
-    res["compact_lightcurve_cold"] = compact_lightcurves(url, sv, min(50, args.samples), rng)
     t0 = time.perf_counter()
     with get_engine(settings).begin() as conn:
-        conn.execute(text("CLUSTER photometry USING ix_photometry_source_id_mjd"))
-        conn.execute(text("ANALYZE photometry"))
+        conn.execute(
+            text("CLUSTER photometry_rows USING uq_photometry_rows_source_key_image_key")
+        )
+        conn.execute(text("ANALYZE photometry_rows"))
     res["cluster_by_source_s"] = round(time.perf_counter() - t0, 1)
+    res["bytes_clustered"] = photometry_sizes(url, res["load"]["rows"])
     dispose_engine(settings)
     _restart(port, data_dir)
     res["lightcurve_cold_clustered"] = lightcurves(settings, sv, min(50, args.samples), rng)

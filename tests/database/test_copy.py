@@ -8,7 +8,7 @@ from dsa110_contimg.catalog import ingest_table
 from dsa110_contimg.cli import main
 from dsa110_contimg.database import get_engine, photometry_insert
 from dsa110_contimg.database.copy import copy_database, verify_copy
-from dsa110_contimg.database.tables import metadata
+from dsa110_contimg.database.tables import metadata, views
 from dsa110_contimg.errors import DatabaseError
 from dsa110_contimg.jobs import create_batch_photometry_job
 from dsa110_contimg.simulation import make_fits_image
@@ -46,7 +46,9 @@ def test_copy_to_postgresql_is_row_for_row(filled, postgres_url, tmp_path):
                  "image_normalization", "source_metrics", "ese_candidates"):  # fmt: skip
         assert counts[name] > 0, name
     assert counts["photometry"] > 50  # several batches
-    assert {t.name for t in tables} == {t.name for t in metadata.sorted_tables}
+    assert {t.name for t in tables} == {
+        t.name for t in (*metadata.sorted_tables, *views.sorted_tables)
+    }
     # the verification reads both sides again: a changed value is found
     with get_engine(target).begin() as conn:
         conn.execute(text("UPDATE photometry SET flux_jy = flux_jy * (1 + 1e-15) WHERE id = 7"))

@@ -12,8 +12,9 @@ from dsa110_contimg.errors import SchemaError
 def test_fresh_database_is_migrated_to_head(db_settings):
     engine = get_engine(db_settings)
     assert current_revision(engine) == head_revision()
-    names = set(inspect(engine).get_table_names())
+    names = set(inspect(engine).get_table_names()) | set(inspect(engine).get_view_names())
     assert {"images", "photometry", "data_registry", "batch_jobs", "batch_job_items"} <= names
+    assert "photometry" in inspect(engine).get_view_names()  # migration 0009: a view
 
 
 def test_tables_match_migrations(db_settings):

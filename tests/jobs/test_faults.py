@@ -34,8 +34,9 @@ from .conftest import make_field
 
 REPO = Path(__file__).parents[2]
 BOUND = 180.0
-HEADROOM = 96  # pages: a claim or a release fits (the job row, ~40 pages, is rewritten), 3000
-# photometry rows (~250 pages) do not
+HEADROOM = 80  # pages: a claim or a release fits (the job row, ~58 pages, is rewritten), the
+# 3000 photometry rows of new positions of one image do not (~113 pages in the compact layout
+# of migration 0009, ~250 in the old one)
 
 
 def _many_positions(field, n=3000, seed=3):
@@ -53,18 +54,25 @@ class DiskFull:
         self.engine = engine
         self.full = False
         self.headroom = 0
+        self.cap: int | None = None
 
         @event.listens_for(engine, "connect")
         def _cap(dbapi_conn, _rec):  # noqa: ANN001
             if self.full:
                 cur = dbapi_conn.cursor()
-                (pages,) = cur.execute("PRAGMA page_count").fetchone()
-                cur.execute(f"PRAGMA max_page_count = {pages + self.headroom}")
+                if self.cap is None:  # the file's size when the cap was set, plus headroom
+                    (pages,) = cur.execute("PRAGMA page_count").fetchone()
+                    self.cap = pages + self.headroom
+                cur.execute(f"PRAGMA max_page_count = {self.cap}")
                 cur.close()
 
     def set(self, full: bool, headroom: int = 0) -> None:
-        """Cap the file at its size plus ``headroom`` pages (claims fit, results do not)."""
-        self.full, self.headroom = full, headroom
+        """Cap the file at its size plus ``headroom`` pages (claims fit, results do not).
+
+        The cap is fixed when set: a connection opened later (the worker's pool) does not
+        move it up by the pages written since.
+        """
+        self.full, self.headroom, self.cap = full, headroom, None
         self.engine.dispose()  # new connections get (or lose) the cap
 
 

@@ -28,6 +28,21 @@ def register(app: typer.Typer, groups: Groups) -> None:
         engine = get_engine(get_settings(ctx), migrate=False)
         console.print(f"current {current_revision(engine)}  head {head_revision()}")
 
+    @groups.db.command("cluster")
+    def cluster(ctx: typer.Context) -> None:
+        """Rewrite the photometry rows in light-curve order (PostgreSQL; locks the table).
+
+        New rows are appended image by image; a light curve reads one page per point until
+        the rows are clustered by source again. Run it in a quiet hour.
+        """
+        from ..database import get_engine
+        from ..database.photometry_layout import cluster_photometry
+
+        if cluster_photometry(get_engine(get_settings(ctx))):
+            console.print("photometry rows clustered by (source, image)")
+        else:
+            console.print("SQLite: nothing to do (rows are read through the light-curve index)")
+
     @groups.db.command("copy")
     def copy(
         ctx: typer.Context,

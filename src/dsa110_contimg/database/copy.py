@@ -5,7 +5,7 @@ registry, photometry, catalogs, jobs, stream queue, mosaics, normalization and w
 migrations add) is streamed in primary-key order into an empty database of the target URL
 (migrated to the same head first), with ``COPY`` on PostgreSQL and batched inserts otherwise;
 identity sequences are moved past the copied ids; then both sides are read again in the same
-order and compared row for row.
+order and compared row for row, the views (``photometry``) included.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Integer, Table, func, select, text
+import numpy as np
+from sqlalchemy import REAL, Engine, Integer, Table, func, select, text
 
 from ..errors import DatabaseError
-from .tables import metadata
+from .tables import metadata, views
 
 __all__ = ["CopiedTable", "copy_database", "verify_copy"]
 
@@ -62,12 +63,24 @@ def _canonical(value) -> bytes:
     return b"\x05" + str(value).encode()
 
 
+def _float4(value):
+    return value if value is None else float(np.float32(value))
+
+
 def _digest(engine: Engine, table: Table, batch_rows: int) -> tuple[int, str]:
+    """Return the row count and digest of a table; float4 columns compared as float32.
+
+    An SQLite database holds them as doubles, PostgreSQL as float4 (``tables/photometry.py``).
+    """
+    f4 = [isinstance(c.type, REAL) or c.info.get("float4", False) for c in table.columns]
     h = hashlib.sha256()
     n = 0
     for rows in _batches(engine, table, batch_rows):
         for r in rows:
-            h.update(b"\x1e".join(_canonical(v) for v in r) + b"\x1d")
+            h.update(
+                b"\x1e".join(_canonical(_float4(v) if f else v) for v, f in zip(r, f4, strict=True))
+                + b"\x1d"
+            )
         n += len(rows)
     return n, h.hexdigest()
 
@@ -151,13 +164,16 @@ def copy_database(
 def verify_copy(source: Engine, target: Engine, *, batch_rows: int = 50_000) -> list[CopiedTable]:
     """Compare every table of two databases row for row (primary-key order, exact values).
 
+    The views (``photometry``: what every reader sees of the photometry base tables) are
+    compared first, in id order, then the tables.
+
     Raises
     ------
     DatabaseError
         A table differs (row count or any value).
     """
     out = []
-    for table in metadata.sorted_tables:
+    for table in [*views.sorted_tables, *metadata.sorted_tables]:
         a = _digest(source, table, batch_rows)
         b = _digest(target, table, batch_rows)
         if a != b:

@@ -13,12 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, delete, exists, select, tuple_
 
 from .caltables import excluded_from_science
 from .normalization import clean_measurements
 from .rawsql import executemany_raw, fetch_raw
-from .tables import data_registry, images, photometry, source_metrics
+from .tables import (
+    data_registry,
+    images,
+    photometry,
+    photometry_rows,
+    photometry_sources,
+    source_metrics,
+)
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -193,9 +200,16 @@ def metric_keys(conn: Connection) -> list[tuple[str, str]]:
 
 
 def photometry_keys(conn: Connection) -> list[tuple[str, str]]:
-    """Every (catalog, source_id) with photometry."""
-    stmt = select(photometry.c.catalog, photometry.c.source_id).distinct()
-    return [(r[0], r[1]) for r in conn.execute(stmt)]
+    """Every (catalog, source_id) with photometry.
+
+    Read from the source dictionary (``photometry_sources``, one probe of the rows' index per
+    source) rather than as a DISTINCT over every photometry row.
+    """
+    s, r = photometry_sources, photometry_rows
+    stmt = select(s.c.catalog, s.c.source_id).where(
+        exists().where(r.c.source_key == s.c.source_key)
+    )
+    return [(row[0], row[1]) for row in conn.execute(stmt)]
 
 
 # --------------------------------------------------------------------------------------------

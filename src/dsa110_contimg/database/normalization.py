@@ -14,12 +14,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, text, update
 
 from .caltables import science_usable
 from .products import upsert
 from .rawsql import executemany_raw, fetch_raw
-from .tables import data_registry, image_normalization, images, photometry, reference_sources
+from .tables import (
+    data_registry,
+    image_normalization,
+    images,
+    photometry,
+    photometry_products,
+    photometry_rows,
+    reference_sources,
+)
 
 __all__ = [
     "ImagePhotometry",
@@ -300,22 +308,27 @@ def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
     )
 
 
-_SET_NORM = (
-    update(photometry)
-    .where(photometry.c.id == bindparam("b_id"))
-    .values(normalized_flux_jy=bindparam("b_nf"), normalized_flux_err_jy=bindparam("b_ne"))
-)
+def write_normalized(
+    conn: Connection,
+    ids: np.ndarray,
+    nf: np.ndarray,
+    ne: np.ndarray,
+    *,
+    data_id: str | None = None,
+) -> None:
+    """Store normalized flux and error of photometry rows (non-finite values as NULL).
 
-
-def write_normalized(conn: Connection, ids: np.ndarray, nf: np.ndarray, ne: np.ndarray) -> None:
-    """Store normalized flux and error of photometry rows (non-finite values as NULL)."""
+    Written to the base table ``photometry_rows`` by row id. On PostgreSQL the id has no index
+    of its own: the rows are found through their image (``data_id``, the index on
+    ``image_key``); without ``data_id`` the update joins the whole table.
+    """
     nf = np.where(np.isfinite(nf), nf, np.nan)
     params = [
-        {
-            "b_id": int(i),
-            "b_nf": (None if not math.isfinite(a) else float(a)),
-            "b_ne": (None if not math.isfinite(b) else float(b)),
-        }
+        (
+            None if not math.isfinite(a) else float(a),
+            None if not math.isfinite(b) else float(b),
+            int(i),
+        )
         for i, a, b in zip(ids, nf.tolist(), ne.tolist(), strict=True)
     ]
     if not params:
@@ -323,18 +336,38 @@ def write_normalized(conn: Connection, ids: np.ndarray, nf: np.ndarray, ne: np.n
     if conn.dialect.name == "sqlite":  # the driver's executemany: ~4x faster than Core here
         executemany_raw(
             conn,
-            "UPDATE photometry SET normalized_flux_jy = ?, normalized_flux_err_jy = ? WHERE id = ?",
-            [(p["b_nf"], p["b_ne"], p["b_id"]) for p in params],
+            "UPDATE photometry_rows SET normalized_flux_jy = ?, normalized_flux_err_jy = ? "
+            "WHERE id = ?",
+            params,
         )
-    else:
-        conn.execute(_SET_NORM, params)
+        return
+    nfs, nes, rids = (list(c) for c in zip(*params, strict=True))
+    image = (
+        "AND r.image_key = (SELECT image_key FROM photometry_products WHERE data_id = :d)"
+        if data_id is not None
+        else ""
+    )
+    conn.execute(
+        text(
+            "UPDATE photometry_rows r SET normalized_flux_jy = v.nf, "
+            "normalized_flux_err_jy = v.ne FROM (SELECT unnest(CAST(:ids AS int4[])) AS id, "
+            "unnest(CAST(:nf AS float8[])) AS nf, unnest(CAST(:ne AS float8[])) AS ne) v "
+            f"WHERE r.id = v.id {image}"
+        ),
+        {"ids": rids, "nf": nfs, "ne": nes, "d": data_id},
+    )
 
 
 def clear_normalized(conn: Connection, data_id: str) -> None:
     """Set the normalized columns of a product's photometry to NULL."""
     conn.execute(
-        update(photometry)
-        .where(photometry.c.data_id == data_id)
+        update(photometry_rows)
+        .where(
+            photometry_rows.c.image_key
+            == select(photometry_products.c.image_key)
+            .where(photometry_products.c.data_id == data_id)
+            .scalar_subquery()
+        )
         .values(normalized_flux_jy=None, normalized_flux_err_jy=None)
     )
 

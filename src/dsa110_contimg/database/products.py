@@ -92,6 +92,8 @@ _FLOAT_COLUMNS = frozenset(
     }
 )
 _INT_COLUMNS = frozenset({"dof", "job_id"})
+#: Stored as float4 (migration 0016): rounded to float32 on the way in, on both backends.
+_FLOAT4_COLUMNS = frozenset({"local_rms_jy", "snr", "chi2"})
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,8 @@ def _scalar_value(name: str, value: Any) -> Any:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return None
     if name in _FLOAT_COLUMNS:
-        value = float(value)
+        with np.errstate(over="ignore"):
+            value = float(np.float32(value)) if name in _FLOAT4_COLUMNS else float(value)
         return value if np.isfinite(value) else None
     if name in _INT_COLUMNS:
         return int(value)
@@ -526,6 +529,9 @@ def _column_values(name: str, value: Any) -> list:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             arr = np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+        if name in _FLOAT4_COLUMNS:
+            with np.errstate(over="ignore"):
+                arr = arr.astype(np.float32).astype(np.float64)
         bad = ~np.isfinite(arr)
         if bad.any():
             out = arr.astype(object)
@@ -646,14 +652,13 @@ def _prepare_rows(rows: Any) -> _PhotometryBatch:
     return _PhotometryBatch(columns, const, varying, vals, n)
 
 
-def _conflict_sql(columns: Sequence[str]) -> str:
-    """``ON CONFLICT`` clause of the photometry upsert (absent columns are reset to NULL)."""
-    sets = ", ".join(
-        f"{c} = excluded.{c}" if c in columns else f"{c} = NULL"
-        for c in PHOTOMETRY_COLUMNS
-        if c not in _KEY
-    )
-    return f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {sets}"
+#: Columns of the per-image dictionary (``photometry_products``) and of the per-source one.
+_PRODUCT_COLUMNS = ("mjd", "job_id", "software_version", "measured_at")
+_SOURCE_COLUMNS = ("ra_deg", "dec_deg", "catalog_flux_mjy")
+#: Columns of a measurement row (``photometry_rows``), besides its keys.
+_ROW_COLUMNS = tuple(
+    c for c in PHOTOMETRY_COLUMNS if c not in _KEY + _PRODUCT_COLUMNS + _SOURCE_COLUMNS
+)
 
 
 def _sqlite_literal(value: Any) -> str | None:
@@ -676,7 +681,7 @@ _SQLITE_MAX_PARAMS = 999
 
 
 def _sqlite_row(batch: _PhotometryBatch) -> tuple[str, tuple[str, ...]]:
-    """Return the ``VALUES`` row of a batch's SQLite upsert and the columns bound per row.
+    """Return the ``VALUES`` row of a batch's SQLite stage insert and the columns bound per row.
 
     The values the whole batch shares that SQLite reads back exactly (NULL, integers and
     strings: the ``data_id``, catalog, job id, software version, ...) are written into the row
@@ -696,54 +701,175 @@ def _sqlite_row(batch: _PhotometryBatch) -> tuple[str, tuple[str, ...]]:
 
 
 def _sqlite_sql(batch: _PhotometryBatch, row: str, rows: int) -> str:
-    """Return the SQLite upsert of ``rows`` copies of the ``VALUES`` row ``row``.
+    """Return the insert of ``rows`` copies of the ``VALUES`` row ``row`` into the stage.
 
-    SQLite applies the rows of a multi-row ``VALUES`` one after the other, so a key repeated
-    in a batch ends with its last row, as with one row per statement.
+    SQLite applies the rows of a multi-row ``VALUES`` one after the other: the stage's ``seq``
+    (its rowid) is the rows' order, and a key repeated in a batch ends with its last row.
     """
     return (
-        f"INSERT INTO photometry ({', '.join(batch.columns)}) VALUES {', '.join([row] * rows)} "
-        + _conflict_sql(batch.columns)
+        f"INSERT INTO photometry_stage ({', '.join(batch.columns)}) "
+        f"VALUES {', '.join([row] * rows)}"
     )
 
 
 def sqlite_upsert_statement(batch: _PhotometryBatch, rows: int = 1) -> tuple[str, tuple[str, ...]]:
-    """Return the SQLite upsert of ``rows`` rows of a batch, and the columns bound per row."""
+    """Return the SQLite insert of ``rows`` rows of a batch into the stage, and bound columns.
+
+    The stage is then merged into the base tables by :func:`merge_statements`.
+    """
     row, bound = _sqlite_row(batch)
     return _sqlite_sql(batch, row, rows), bound
 
 
+_STAGE_COLUMNS = (
+    "data_id text, catalog text, source_id text, ra_deg float8, dec_deg float8, "
+    "catalog_flux_mjy float8, flux_jy float8, flux_err_jy float8, local_rms_jy float8, "
+    "snr float8, chi2 float8, dof integer, flags text, mjd float8, normalized_flux_jy float8, "
+    "normalized_flux_err_jy float8, job_id integer, software_version text, measured_at float8"
+)
+_SQLITE_STAGE = f"CREATE TEMP TABLE photometry_stage (seq INTEGER PRIMARY KEY, {_STAGE_COLUMNS})"
+_PG_STAGE = f"CREATE TEMP TABLE photometry_stage (seq integer, {_STAGE_COLUMNS}) ON COMMIT DROP"
+
+
+def merge_statements(batch: _PhotometryBatch, dialect: str) -> list[tuple[str, dict]]:
+    """Return the statements merging the staged batch into the base tables (in order).
+
+    The stage ``photometry_stage`` holds the batch's rows in order (``seq``). On SQLite it
+    holds every written column; on PostgreSQL only the per-row ones, the batch's constants
+    being parameters of these statements. The last staged row of a key wins, as with one
+    upsert per row. The view ``photometry`` then reads back exactly the values written:
+
+    1. new images (``photometry_products``) and new sources (``photometry_sources``) are
+       inserted, with their rows' MJD, job, version, time (position, catalog flux): the
+       value they share, or NULL when one of them is NULL (no key is spent on a known one);
+    2. a known image or source whose value is not NULL, written a row with NULL, moves its
+       value into the rows that read it and holds NULL from then on;
+    3. the rows (``photometry_rows``) are upserted on ``(source_key, image_key)``, each
+       holding its own MJD (...) only where it differs from its image's (source's); columns
+       absent from the batch are written as NULL, as the old table's upsert did.
+    """
+    pg = dialect != "sqlite"
+    params: dict[str, Any] = {}
+
+    def e(c: str) -> str:
+        if c in batch.values or (not pg and c in batch.columns):
+            return f"st.{c}"
+        if c not in batch.columns:
+            return "NULL"
+        params[c] = batch.constants[c]
+        return f"CAST(%({c})s AS {_PG_TYPES.get(c, 'float8')})"
+
+    def varying(c: str) -> bool:
+        return c in batch.values or (not pg and c in batch.columns)
+
+    def may_be_null(c: str) -> bool:
+        if c not in batch.columns:
+            return True
+        return None in batch.values[c] if c in batch.values else batch.constants[c] is None
+
+    def shared(c: str) -> str:  # the value an image's/source's rows share, NULL if one is
+        if c not in batch.values:
+            return e(c)
+        return f"CASE WHEN count(st.{c}) < count(*) THEN NULL ELSE max(st.{c}) END"
+
+    def group(keys: Sequence[str]) -> str:
+        cols = [f"st.{k}" for k in keys if varying(k)]
+        return f" GROUP BY {', '.join(cols)}" if cols else ""
+
+    def last_of(keys: Sequence[str]) -> str:
+        return f"st.seq IN (SELECT max(seq) FROM photometry_stage st{group(keys)})"
+
+    product_cols = ("data_id", *_PRODUCT_COLUMNS)
+    source_cols = ("catalog", "source_id", *_SOURCE_COLUMNS)
+    known = f"s.catalog = {e('catalog')} AND s.source_id = st.source_id"
+    stmts = [
+        f"INSERT INTO photometry_products ({', '.join(product_cols)}) "
+        f"SELECT {e('data_id')}, {', '.join(shared(c) for c in _PRODUCT_COLUMNS)} "
+        "FROM photometry_stage st WHERE NOT EXISTS (SELECT 1 FROM photometry_products p "
+        f"WHERE p.data_id = {e('data_id')}){group(['data_id'])} HAVING count(*) > 0 "
+        "ORDER BY min(st.seq) ON CONFLICT (data_id) DO NOTHING",
+        f"INSERT INTO photometry_sources ({', '.join(source_cols)}) "
+        f"SELECT {e('catalog')}, st.source_id, {', '.join(shared(c) for c in _SOURCE_COLUMNS)} "
+        "FROM photometry_stage st WHERE NOT EXISTS (SELECT 1 FROM photometry_sources s "
+        f"WHERE {known}){group(['catalog', 'source_id'])} HAVING count(*) > 0 "
+        # in name order: two writers adding the same new sources take their key locks in
+        # the same order (no deadlock); keys still follow the batches, i.e. the strips
+        f"ORDER BY {e('catalog')}, st.source_id ON CONFLICT (catalog, source_id) DO NOTHING",
+    ]
+    for c in ("mjd", "job_id", "software_version", "catalog_flux_mjy"):
+        if not may_be_null(c):
+            continue
+        null = f"st.{c} IS NULL" if varying(c) else "1 = 1"
+        if c in _PRODUCT_COLUMNS:
+            table, key = "photometry_products", "image_key"
+            owners = (
+                f"SELECT p.image_key FROM photometry_products p WHERE p.{c} IS NOT NULL AND "
+                f"p.data_id IN (SELECT {e('data_id')} FROM photometry_stage st WHERE {null})"
+            )
+        else:
+            table, key = "photometry_sources", "source_key"
+            owners = (
+                f"SELECT s.source_key FROM photometry_sources s JOIN photometry_stage st "
+                f"ON {known} WHERE s.{c} IS NOT NULL AND {null}"
+            )
+        stmts += [
+            f"UPDATE photometry_rows SET {c} = (SELECT t.{c} FROM {table} t "
+            f"WHERE t.{key} = photometry_rows.{key}) WHERE {c} IS NULL AND {key} IN ({owners})",
+            f"UPDATE {table} SET {c} = NULL WHERE {key} IN ({owners})",
+        ]
+
+    def own(c: str) -> str:  # the row's value where it differs from its image's/source's
+        ex = e(c)
+        if ex == "NULL":
+            return ex
+        owner = "p" if c in _PRODUCT_COLUMNS else "s"
+        return f"CASE WHEN {ex} = {owner}.{c} THEN NULL ELSE {ex} END"
+
+    cols = (*_ROW_COLUMNS, *_PRODUCT_COLUMNS, *_SOURCE_COLUMNS)
+    values = [e(c) for c in _ROW_COLUMNS] + [own(c) for c in (*_PRODUCT_COLUMNS, *_SOURCE_COLUMNS)]
+    stmts.append(
+        f"INSERT INTO photometry_rows (image_key, source_key, {', '.join(cols)}) "
+        f"SELECT p.image_key, s.source_key, {', '.join(values)} "
+        f"FROM photometry_stage st JOIN photometry_products p ON p.data_id = {e('data_id')} "
+        # PostgreSQL's stage holds each key once (see _pg_insert): a semi-join there, planned
+        # on a temporary table without statistics, cost 20x the insert itself
+        f"JOIN photometry_sources s ON {known} WHERE {'TRUE' if pg else last_of(_KEY)} "
+        "ORDER BY st.seq "
+        "ON CONFLICT (source_key, image_key) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in cols)
+    )
+    return [(sql, params if pg else {}) for sql in stmts]
+
+
 def _sqlite_insert(dbapi, batch: _PhotometryBatch) -> None:
-    """Upsert a batch with the driver's ``executemany`` of multi-row statements.
+    """Stage a batch with the driver's ``executemany`` of multi-row statements, then merge it.
 
     Many rows per statement (up to :data:`_SQLITE_MAX_PARAMS` parameters) rather than one: the
     per-statement work of the driver and of SQLite is then paid once per block of rows (about
     1.2x the rows/s of one row per statement here).
     """
     row, bound = _sqlite_row(batch)
-    per = max(1, _SQLITE_MAX_PARAMS // len(bound))
-    width = per * len(bound)
-    flat = list(itertools.chain.from_iterable(batch.rows(bound)))
-    full, rest = divmod(batch.n, per)
     cur = dbapi.cursor()
     try:
-        if full:
-            sql = _sqlite_sql(batch, row, per)
-            cur.executemany(sql, (flat[i * width : (i + 1) * width] for i in range(full)))
-        if rest:
-            cur.execute(_sqlite_sql(batch, row, rest), flat[full * width :])
+        cur.execute("DROP TABLE IF EXISTS temp.photometry_stage")
+        cur.execute(_SQLITE_STAGE)
+        if bound:
+            per = max(1, _SQLITE_MAX_PARAMS // len(bound))
+            width = per * len(bound)
+            flat = list(itertools.chain.from_iterable(batch.rows(bound)))
+            full, rest = divmod(batch.n, per)
+            if full:
+                sql = _sqlite_sql(batch, row, per)
+                cur.executemany(sql, (flat[i * width : (i + 1) * width] for i in range(full)))
+            if rest:
+                cur.execute(_sqlite_sql(batch, row, rest), flat[full * width :])
+        else:
+            cur.executemany(_sqlite_sql(batch, row, 1), [()] * batch.n)
+        for sql, _ in merge_statements(batch, "sqlite"):
+            cur.execute(sql)
+        cur.execute("DROP TABLE temp.photometry_stage")
     finally:
         cur.close()
-
-
-_PG_STAGE = (
-    "CREATE TEMP TABLE photometry_stage ("
-    "data_id text, catalog text, source_id text, ra_deg float8, dec_deg float8, "
-    "catalog_flux_mjy float8, flux_jy float8, flux_err_jy float8, local_rms_jy float8, "
-    "snr float8, chi2 float8, dof integer, flags text, mjd float8, normalized_flux_jy float8, "
-    "normalized_flux_err_jy float8, job_id integer, software_version text, measured_at float8"
-    ") ON COMMIT DROP"
-)
 
 
 _PG_TYPES = {
@@ -754,40 +880,34 @@ _PG_TYPES = {
     "job_id": "int4",
     "flags": "text",
     "software_version": "text",
+    "seq": "int4",
 }
 
 
 def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
-    """Stream a batch with binary ``COPY`` into a temporary table and merge it in one upsert.
+    """Stream a batch with binary ``COPY`` into a temporary table and merge it.
 
-    Only the per-row columns are copied; the batch's constants are parameters of the merge.
+    Only the per-row columns are copied (with their order, ``seq``); the batch's constants
+    are parameters of the merge. A key repeated in the batch is copied once, its last row
+    (as SQLite's row-by-row upsert ends): ON CONFLICT cannot touch a row twice in one
+    statement.
     """
     tuples = list(batch.rows(batch.varying))
-    # ON CONFLICT cannot touch a row twice in one statement: keep the last of duplicate keys
-    # (as SQLite's row-by-row upsert does).
     key_idx = [batch.varying.index(k) for k in _KEY if k in batch.varying]
-    unique = {tuple(t[i] for i in key_idx): t for t in tuples}
-    if len(unique) < len(tuples):
-        tuples = list(unique.values())
-    select_list = ", ".join(
-        c if c in batch.values else f"CAST(%s AS {_PG_TYPES.get(c, 'float8')})"
-        for c in batch.columns
-    )
-    params = [batch.constants[c] for c in batch.columns if c not in batch.values]
+    last = {tuple(t[i] for i in key_idx): n for n, t in enumerate(tuples)}
+    keep = sorted(last.values()) if len(last) < len(tuples) else range(len(tuples))
     with dbapi.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
         cur.execute(_PG_STAGE)
+        cols = ("seq", *batch.varying)
         with cur.copy(
-            f"COPY photometry_stage ({', '.join(batch.varying)}) FROM STDIN (FORMAT BINARY)"
+            f"COPY photometry_stage ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types([_PG_TYPES.get(c, "float8") for c in batch.varying])
-            for t in tuples:
-                copy.write_row(t)
-        cur.execute(
-            f"INSERT INTO photometry ({', '.join(batch.columns)}) SELECT {select_list} "
-            f"FROM photometry_stage {_conflict_sql(batch.columns)}",
-            params,
-        )
+            copy.set_types([_PG_TYPES.get(c, "float8") for c in cols])
+            for i in keep:
+                copy.write_row((i, *tuples[i]))
+        for sql, params in merge_statements(batch, "postgresql"):
+            cur.execute(sql, params)
         cur.execute("DROP TABLE pg_temp.photometry_stage")
 
 

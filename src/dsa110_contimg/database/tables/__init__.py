@@ -9,6 +9,7 @@ from .calibration import *  # noqa: F403
 from .catalog import *  # noqa: F403
 from .mosaic import *  # noqa: F403
 from .normalization import *  # noqa: F403
+from .photometry import *  # noqa: F403
 from .products import *  # noqa: F403
 from .sources import *  # noqa: F403
 from .stream import *  # noqa: F403

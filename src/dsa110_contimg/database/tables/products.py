@@ -13,10 +13,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from ._meta import metadata
+from .photometry import photometry  # a view since migration 0016 (old import path)
 
 __all__ = [
     "batch_job_items",
@@ -49,33 +49,6 @@ images = Table(
     Column("imaging_params", Text),  # JSON
     Column("created_at", Float, nullable=False),
     Index(None, "mjd_mid"),
-)
-
-photometry = Table(
-    "photometry",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("data_id", String(200), nullable=False),  # the image's or mosaic's data_id
-    Column("catalog", String(32), nullable=False),
-    Column("source_id", String(100), nullable=False),
-    Column("ra_deg", Float, nullable=False),
-    Column("dec_deg", Float, nullable=False),
-    Column("catalog_flux_mjy", Float),
-    Column("flux_jy", Float),
-    Column("flux_err_jy", Float),
-    Column("local_rms_jy", Float),
-    Column("snr", Float),
-    Column("chi2", Float),
-    Column("dof", Integer),
-    Column("flags", String(200), nullable=False, server_default=""),
-    Column("mjd", Float),  # the image's mid-exposure MJD (UTC)
-    Column("normalized_flux_jy", Float),
-    Column("normalized_flux_err_jy", Float),
-    Column("job_id", Integer),
-    Column("software_version", String(64)),
-    Column("measured_at", Float, nullable=False),
-    UniqueConstraint("data_id", "catalog", "source_id"),
-    Index(None, "source_id", "mjd"),  # light curves (migration 0006)
 )
 
 data_registry = Table(

@@ -149,7 +149,9 @@ def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
             oc.record.reason,
         )
         return oc.record
-    store.write_normalized(conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy)
+    store.write_normalized(
+        conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy, data_id=oc.record.data_id
+    )
     _store(conn, oc.record)
     return oc.record
 
