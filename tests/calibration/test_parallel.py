@@ -66,3 +66,35 @@ def test_two_blocks_of_windows_equal_one_process(cal_night, tmp_path):
         assert set(np.unique(b["SPECTRAL_WINDOW_ID"])) == {0, 1}
         for col in a:
             np.testing.assert_allclose(b[col], a[col], rtol=1e-6, atol=1e-6, err_msg=f"{k} {col}")
+
+
+def test_unequal_windows_science_flagged_calibrator_refused(cal_night, tmp_path):
+    """Only subband 7 missing: windows of 7 and 8 subbands (variable-shaped columns).
+
+    A science group is flagged (every step, the broadcast one window at a time); a calibrator
+    group is refused with a clear error, not a numpy traceback.
+    """
+    from casacore.tables import table
+
+    from dsa110_contimg.calibration import flag_science_ms
+    from dsa110_contimg.conversion.uvh5_to_ms import convert_group
+    from dsa110_contimg.errors import CalibrationError
+
+    night, _ = cal_night["corrupt"]
+    s = Settings(state_dir=tmp_path / "s")
+    g = night.science_groups[0]
+    sci = convert_group([p for p in g.paths if "_sb07" not in str(p)], tmp_path / "sci.ms").ms_path
+    with table(str(sci), ack=False) as t:
+        widths = [t.query(f"DATA_DESC_ID=={d}").getcell("FLAG", 0).shape[0] for d in (0, 1)]
+    assert widths[0] != widths[1]
+    fs = flag_science_ms(sci, s)
+    assert "broadcast" in fs.steps and fs.flagged_after > fs.flagged_before
+    c = night.calibrator_group
+    cal = convert_group([p for p in c.paths if "_sb07" not in str(p)], tmp_path / "cal.ms").ms_path
+    match = find_calibrator(c.pointing_dec_deg, c.times_jd.min() - 2400000.5,
+                            c.times_jd.max() - 2400000.5, s)
+    assert match is not None
+    with pytest.raises(CalibrationError, match="different sizes"):
+        predict_model(cal, match, s)
+    with pytest.raises(CalibrationError, match="a subband is missing inside the band"):
+        flag_calibrator_ms(cal, s)

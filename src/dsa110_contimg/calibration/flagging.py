@@ -267,6 +267,9 @@ def flag_calibrator_ms(ms: Path, settings=None, *, match=None) -> FlagSummary:
     cs = settings.calibration
     ms = Path(ms)
     t0 = time.perf_counter()
+    from .model import require_equal_windows
+
+    require_equal_windows(ms)
     with table(str(ms), ack=False) as t:
         has_model = "MODEL_DATA" in t.colnames()
     if not has_model and match is not None:
@@ -353,27 +356,33 @@ def broadcast_flags(ms: Path, min_baseline_fraction: float) -> float:
     """
     from casacore.tables import table
 
-    with table(str(ms), readonly=False, ack=False) as t:
-        flag = t.getcol("FLAG")  # (nrow, nchan, npol)
-        a1, a2 = t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
-        tm, dd = t.getcol("TIME"), t.getcol("DATA_DESC_ID")
-        any_pol = flag.any(axis=-1)
-        cross = a1 != a2
-        # baselines whose data are not wholly flagged (dead antennas do not vote)
-        live = cross & ~any_pol.all(axis=-1)
-        keys = np.stack([tm, dd])
-        _, group = np.unique(keys, axis=1, return_inverse=True)
-        group = group.ravel()
-        n_groups = group.max() + 1
-        nlive = np.bincount(group[live], minlength=n_groups).astype(float)
-        nflag = np.zeros((n_groups, flag.shape[1]))
-        np.add.at(nflag, group[live], any_pol[live])
-        hot = nflag > min_baseline_fraction * np.maximum(nlive, 1)[:, None]
-        new = hot[group] & ~any_pol & cross[:, None]
-        added = float(new.sum() * flag.shape[2]) / flag.size
-        if new.any():
-            flag |= new[:, :, None]
-            t.putcol("FLAG", flag)
+    added = 0.0
+    with table(str(ms), readonly=False, ack=False) as main:
+        n_all = 0
+        dds = np.unique(main.getcol("DATA_DESC_ID"))
+        for d in dds:
+            # one data description at a time: windows may differ in their number of channels
+            t = main.query(f"DATA_DESC_ID=={int(d)}") if len(dds) > 1 else main
+            flag = t.getcol("FLAG")  # (nrow, nchan, npol)
+            n_all += flag.size
+            a1, a2, tm = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("TIME")
+            any_pol = flag.any(axis=-1)
+            cross = a1 != a2
+            # baselines whose data are not wholly flagged (dead antennas do not vote)
+            live = cross & ~any_pol.all(axis=-1)
+            _, group = np.unique(tm, return_inverse=True)
+            group = group.ravel()
+            n_groups = group.max() + 1
+            nlive = np.bincount(group[live], minlength=n_groups).astype(float)
+            nflag = np.zeros((n_groups, flag.shape[1]))
+            np.add.at(nflag, group[live], any_pol[live])
+            hot = nflag > min_baseline_fraction * np.maximum(nlive, 1)[:, None]
+            new = hot[group] & ~any_pol & cross[:, None]
+            added += float(new.sum() * flag.shape[2])
+            if new.any():
+                flag |= new[:, :, None]
+                t.putcol("FLAG", flag)
+    added /= max(n_all, 1)
     return added
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import CalibrationError
 from ..imaging.primary_beam import C_M_S, gaussian_beam, pointing_icrs, unit_vectors
 
-__all__ = ["model_visibilities", "predict_model"]
+__all__ = ["model_visibilities", "predict_model", "require_equal_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,29 @@ def model_visibilities(ms: str | Path, ra_deg: float, dec_deg: float, spectrum, 
         yield rows, out
 
 
+def require_equal_windows(ms: Path) -> None:
+    """Refuse a Measurement Set whose spectral windows differ in size.
+
+    A group missing a subband inside the band is written as two windows of different sizes
+    (variable-shaped data columns), which the model and the residual writers do not handle:
+    calibrate on a complete calibrator group instead (its tables apply to such science groups).
+
+    Raises
+    ------
+    CalibrationError
+        Naming the MS and the windows' sizes.
+    """
+    from casacore.tables import table
+
+    with table(str(Path(ms) / "SPECTRAL_WINDOW"), ack=False) as t:
+        sizes = [int(n) for n in t.getcol("NUM_CHAN")]
+    if len(set(sizes)) > 1:
+        raise CalibrationError(
+            f"spectral windows of different sizes ({', '.join(map(str, sizes))} channels: a "
+            "subband is missing inside the band); a calibrator group must be complete to be "
+            "solved on (its tables then apply to incomplete science groups)", path=ms)
+
+
 def predict_model(ms: Path, match, settings=None) -> None:
     """Write ``MODEL_DATA``: the calibrator of ``match`` through the primary beam.
 
@@ -170,6 +193,7 @@ def predict_model(ms: Path, match, settings=None) -> None:
 
     settings = resolve_settings(settings)
     ms = Path(ms)
+    require_equal_windows(ms)
     cal = match.calibrator
     chunks = model_visibilities(
         ms, cal.ra_deg, cal.dec_deg, lambda f: calibrator_flux_jy(cal, f),
