@@ -473,13 +473,17 @@ def write_model_residual(ms: Path, loud_antenna_factor: float = 0.0) -> list[int
                         r = rs[s : s + n]
                         m = np.nanmedian(r.real, axis=0) + 1j * np.nanmedian(r.imag, axis=0)
                         med[s : s + n] = np.nan_to_num(m)[None]
+            r_ord = ds - med * model[order]  # baseline-major, time-ordered
             resid = np.empty_like(data)
-            resid[order] = ds - med * model[order]
+            resid[order] = r_ord
             t.putcolslice("CORRECTED_DATA", resid.astype(np.complex64), blc, trc)
             if loud_antenna_factor > 0:
-                ar = np.abs(ds - med * model[order])
-                levels.append([float(np.median(ar[s0 : s0 + n]))
-                               for s0, n in zip(starts, counts, strict=True)])
+                ar = np.abs(r_ord)
+                if np.all(counts == counts[0]):
+                    levels.append(np.median(ar.reshape(len(counts), -1), axis=1))
+                else:
+                    levels.append([float(np.median(ar[s0 : s0 + n]))
+                                   for s0, n in zip(starts, counts, strict=True)])
         loud: list[int] = []
         if levels:
             # robust to RFI (a few channels) and to the block: median over the blocks
