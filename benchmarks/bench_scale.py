@@ -491,7 +491,7 @@ def main(argv: list[str]) -> int:
     settings = Settings(state_dir=state, database_url=url)
     get_engine(settings)
     sv = Survey(rows)
-    machine = f"{os.cpu_count()} cores (shared with 7 other engineers' work)"
+    machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
     res: dict = {"rows_target": rows, "images": sv.n_images, "sources": sv.n_sources,
                  "machine": machine}  # fmt: skip
     print(f"survey: {sv.n_images:,} images x ~{PER_IMAGE} sources, {sv.n_sources:,} sources",
