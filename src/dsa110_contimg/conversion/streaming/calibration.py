@@ -266,6 +266,8 @@ class CalibrationStep:
         from ...imaging.msinfo import read_ms_info
 
         if not group_is_raw(files, self.cfg.mode):
+            if self.cfg.average_max_smearing <= 0:  # no averaging: nothing to read
+                return CalibrationPlan("precalibrated")
             # already calibrated: averaged in frequency (within the smearing budget) as is
             t0 = time.perf_counter()
             image_ms, factor = self._average(ms_path, read_ms_info(ms_path), None)
