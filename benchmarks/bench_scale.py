@@ -346,10 +346,15 @@ def new_epoch(settings, sv: Survey) -> dict:
         )
         did = f"scale-new-{k:02d}"
         t0 = time.perf_counter()
+        err = np.full(idx.size, 1.5e-3)
+        # the columns the job worker writes (jobs.worker.BatchWorker._rows): a writer leaving
+        # out a source's catalog flux would make its stored rows keep their own copy (once)
         photometry_insert({"data_id": did, "catalog": "nvss", "source_id": sv.ids[idx],
-                           "ra_deg": sv.ra[idx], "dec_deg": sv.dec[idx], "flux_jy": f,
-                           "flux_err_jy": np.full(idx.size, 1.5e-3), "mjd": t},
-                          settings=settings)  # fmt: skip
+                           "ra_deg": sv.ra[idx], "dec_deg": sv.dec[idx],
+                           "catalog_flux_mjy": sv.flux[idx] * 1e3, "mjd": t, "job_id": 2,
+                           "flux_jy": f, "flux_err_jy": err, "local_rms_jy": err,
+                           "snr": f / err, "chi2": np.ones(idx.size), "dof": 1,
+                           "flags": ""}, settings=settings)  # fmt: skip
         on_photometry_written(did, normalize=True, settings=settings)
         per.append(time.perf_counter() - t0)
     return {"epoch_10000_s": round(time.perf_counter() - t_all, 2), "per_image": _pct(per)}
