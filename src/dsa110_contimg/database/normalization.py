@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, func, or_, select, text, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from .caltables import science_usable
 from .products import upsert
@@ -25,7 +25,6 @@ from .tables import (
     images,
     photometry,
     photometry_products,
-    photometry_rows,
     reference_sources,
 )
 
@@ -53,7 +52,7 @@ __all__ = [
     "set_baselines",
     "sources_on_products",
     "store_normalization",
-    "write_normalized",
+    "write_factors",
 ]
 
 _CHUNK = 500
@@ -268,12 +267,13 @@ def product_has_photometry(conn: Connection, data_id: str) -> bool:
 
 @dataclass(frozen=True)
 class ImagePhotometry:
-    """The measurements of one product (row id, source, raw flux and error, flags).
+    """The measurements of one product (source, raw flux and error, flags).
 
-    ``flux`` and ``err`` are float64 with NaN for NULL; the other columns are lists.
+    ``flux`` and ``err`` are float64 with NaN for NULL; ``source_key`` the rows' keys in
+    ``photometry_sources``; the other columns are lists.
     """
 
-    ids: np.ndarray
+    source_key: np.ndarray
     catalog: list[str]
     source_id: list[str]
     flux: np.ndarray
@@ -293,8 +293,10 @@ def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
     """
     rows = fetch_raw(
         conn,
-        "SELECT id, catalog, source_id, flux_jy, flux_err_jy, flags FROM photometry "
-        "WHERE data_id = ? ORDER BY catalog, source_id",
+        "SELECT r.source_key, s.catalog, s.source_id, r.flux_jy, r.flux_err_jy, r.flags "
+        "FROM photometry_rows r JOIN photometry_sources s ON s.source_key = r.source_key "
+        "WHERE r.image_key = (SELECT image_key FROM photometry_products WHERE data_id = ?) "
+        "ORDER BY s.catalog, s.source_id",
         (data_id,),
     )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 6
@@ -308,68 +310,92 @@ def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
     )
 
 
-def write_normalized(
-    conn: Connection,
-    ids: np.ndarray,
-    nf: np.ndarray,
-    ne: np.ndarray,
-    *,
-    data_id: str | None = None,
-) -> None:
-    """Store normalized flux and error of photometry rows (non-finite values as NULL).
+def _finite_or_none(a) -> list:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float).tolist()]
 
-    Written to the base table ``photometry_rows`` by row id. On PostgreSQL the id has no index
-    of its own: the rows are found through their image (``data_id``, the index on
-    ``image_key``); without ``data_id`` the update joins the whole table.
+
+def write_factors(
+    conn: Connection,
+    data_id: str,
+    factor: float | None,
+    factor_err: float | None,
+    source_keys: np.ndarray | None = None,
+    ref_factor: np.ndarray | None = None,
+    ref_factor_err: np.ndarray | None = None,
+) -> None:
+    """Store an image's normalization: what the view ``photometry`` applies at read time.
+
+    The image's factor (None: not normalized, its rows read NULL) goes to
+    ``photometry_products``, the references' own (leave-one-out) factors to
+    ``photometry_factors`` (replacing the image's old ones), and the rows of the image that
+    hold their own normalized values (written before migration 0018 or through the view) are
+    cleared so that they read the factors. A few statements per image, whatever its size:
+    no measurement row is rewritten.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection in the caller's write transaction.
+    data_id : str
+        The image or mosaic.
+    factor, factor_err : float or None
+        The image's factor and its error (non-finite: stored NULL).
+    source_keys : numpy.ndarray of int, optional
+        The references measured on the image (``photometry_sources.source_key``).
+    ref_factor, ref_factor_err : numpy.ndarray, optional
+        Their factors (non-finite: NULL, the row reads NULL).
     """
-    nf = np.where(np.isfinite(nf), nf, np.nan)
-    params = [
-        (
-            None if not math.isfinite(a) else float(a),
-            None if not math.isfinite(b) else float(b),
-            int(i),
-        )
-        for i, a, b in zip(ids, nf.tolist(), ne.tolist(), strict=True)
-    ]
-    if not params:
+    image = conn.execute(
+        select(photometry_products.c.image_key).where(photometry_products.c.data_id == data_id)
+    ).scalar()
+    if image is None:
         return
-    if conn.dialect.name == "sqlite":  # the driver's executemany: ~4x faster than Core here
-        executemany_raw(
-            conn,
-            "UPDATE photometry_rows SET normalized_flux_jy = ?, normalized_flux_err_jy = ? "
-            "WHERE id = ?",
-            params,
-        )
-        return
-    nfs, nes, rids = (list(c) for c in zip(*params, strict=True))
-    image = (
-        "AND r.image_key = (SELECT image_key FROM photometry_products WHERE data_id = :d)"
-        if data_id is not None
-        else ""
+    f, fe = _finite_or_none([np.nan if factor is None else factor,
+                             np.nan if factor_err is None else factor_err])  # fmt: skip
+    executemany_raw(
+        conn,
+        "UPDATE photometry_products SET norm_factor = ?, norm_factor_err = ? WHERE image_key = ?",
+        [(f, fe, image)],
     )
-    conn.execute(
-        text(
-            "UPDATE photometry_rows r SET normalized_flux_jy = v.nf, "
-            "normalized_flux_err_jy = v.ne FROM (SELECT unnest(CAST(:ids AS int4[])) AS id, "
-            "unnest(CAST(:nf AS float8[])) AS nf, unnest(CAST(:ne AS float8[])) AS ne) v "
-            f"WHERE r.id = v.id {image}"
-        ),
-        {"ids": rids, "nf": nfs, "ne": nes, "d": data_id},
+    executemany_raw(conn, "DELETE FROM photometry_factors WHERE image_key = ?", [(image,)])
+    if source_keys is not None and len(source_keys):
+        params = list(
+            zip(
+                np.asarray(source_keys, dtype=np.int64).tolist(),
+                [image] * len(source_keys),
+                _finite_or_none(ref_factor),
+                _finite_or_none(ref_factor_err),
+                strict=True,
+            )
+        )
+        if conn.dialect.name == "sqlite":
+            executemany_raw(
+                conn,
+                "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
+                "VALUES (?, ?, ?, ?)",
+                params,
+            )
+        else:  # one statement for the image's references
+            keys, imgs, fs, fes = (list(c) for c in zip(*params, strict=True))
+            executemany_raw(
+                conn,
+                "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
+                "SELECT * FROM unnest(CAST(? AS int4[]), CAST(? AS int4[]), "
+                "CAST(? AS float8[]), CAST(? AS float8[]))",
+                [(keys, imgs, fs, fes)],
+            )
+    executemany_raw(
+        conn,
+        "UPDATE photometry_rows SET normalized_flux_jy = NULL, normalized_flux_err_jy = NULL "
+        "WHERE image_key = ? AND (normalized_flux_jy IS NOT NULL "
+        "OR normalized_flux_err_jy IS NOT NULL)",
+        [(image,)],
     )
 
 
 def clear_normalized(conn: Connection, data_id: str) -> None:
-    """Set the normalized columns of a product's photometry to NULL."""
-    conn.execute(
-        update(photometry_rows)
-        .where(
-            photometry_rows.c.image_key
-            == select(photometry_products.c.image_key)
-            .where(photometry_products.c.data_id == data_id)
-            .scalar_subquery()
-        )
-        .values(normalized_flux_jy=None, normalized_flux_err_jy=None)
-    )
+    """Make a product's normalized values NULL (its factors removed, own values cleared)."""
+    write_factors(conn, data_id, None, None)
 
 
 def store_normalization(conn: Connection, values: Mapping, *, now: float) -> None:

@@ -65,13 +65,16 @@ def _store(conn, rec: ImageNormalization) -> None:
 class ImageOutcome:
     """A computed (not yet stored) normalization of one image.
 
-    ``normalized_flux_jy`` None means refused: the image's normalized values are cleared.
+    What is stored: the record, its factor and the references' own (leave-one-out) factors
+    (``source_keys``, ``ref_factor``, ``ref_factor_err``), which the view ``photometry``
+    applies to the rows at read time. A refused image (``record.factor`` None) has its
+    normalized values cleared.
     """
 
     record: ImageNormalization
-    ids: np.ndarray
-    normalized_flux_jy: np.ndarray | None
-    normalized_flux_err_jy: np.ndarray | None
+    source_keys: np.ndarray
+    ref_factor: np.ndarray
+    ref_factor_err: np.ndarray
     references_seen: frozenset
 
 
@@ -101,7 +104,7 @@ def compute_image(
 
     def refuse(reason: str) -> ImageOutcome:
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
-        return ImageOutcome(rec, none, None, None, frozenset())
+        return ImageOutcome(rec, none, np.zeros(0), np.zeros(0), frozenset())
 
     if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
         raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
@@ -129,16 +132,16 @@ def compute_image(
     )
     return ImageOutcome(
         out.record,
-        rows.ids,
-        out.normalized_flux_jy,
-        out.normalized_flux_err_jy,
+        rows.source_key[out.reference_rows],
+        out.reference_factor,
+        out.reference_factor_err,
         out.references_seen,
     )
 
 
 def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
     """Store a computed normalization (inside the caller's write transaction)."""
-    if oc.normalized_flux_jy is None:
+    if oc.record.status != "normalized":
         store.clear_normalized(conn, oc.record.data_id)
         _store(conn, oc.record)
         log.info(
@@ -149,8 +152,14 @@ def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
             oc.record.reason,
         )
         return oc.record
-    store.write_normalized(
-        conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy, data_id=oc.record.data_id
+    store.write_factors(
+        conn,
+        oc.record.data_id,
+        oc.record.factor,
+        oc.record.factor_err,
+        oc.source_keys,
+        oc.ref_factor,
+        oc.ref_factor_err,
     )
     _store(conn, oc.record)
     return oc.record
