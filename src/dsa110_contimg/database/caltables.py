@@ -40,6 +40,7 @@ __all__ = [
     "CALIBRATION_STATUSES",
     "CALTABLE_STATUSES",
     "CalTableRecord",
+    "exclusion_reason",
     "calibration_summary",
     "caltable_for_group",
     "caltables_covering",
@@ -545,11 +546,14 @@ def excluded_from_science(conn, data_id: str) -> str | None:
     row = conn.execute(
         select(r.calibration_status, r.superseded_by).where(r.data_id == data_id)
     ).first()
-    if row is None:
-        return None
-    if row.superseded_by is not None:
-        return f"superseded by {row.superseded_by}"
-    if row.calibration_status == "uncalibrated":
+    return None if row is None else exclusion_reason(row.calibration_status, row.superseded_by)
+
+
+def exclusion_reason(calibration_status: str | None, superseded_by: str | None) -> str | None:
+    """Why a product with this registry state is excluded from science (or None)."""
+    if superseded_by is not None:
+        return f"superseded by {superseded_by}"
+    if calibration_status == "uncalibrated":
         return "uncalibrated"
     return None
 

@@ -16,20 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, func, or_, select, update
 
-from .caltables import science_usable
-from .products import upsert
+from .caltables import exclusion_reason, science_usable
 from .rawsql import executemany_raw, fetch_raw
 from .tables import (
     data_registry,
     image_normalization,
     images,
     photometry,
-    photometry_products,
     reference_sources,
 )
 
 __all__ = [
+    "ImageFactors",
     "ImagePhotometry",
+    "ProductState",
     "ReferencePoints",
     "add_references",
     "candidate_references_on_image",
@@ -38,20 +38,18 @@ __all__ = [
     "drop_reference",
     "get_normalization",
     "image_centre",
-    "image_kind",
-    "image_photometry",
     "images_waiting_for",
     "list_references",
     "measured_box",
-    "product_has_photometry",
+    "product_states",
     "products_in_order",
-    "qa_failed",
     "record_reference_test",
+    "reference_photometry",
     "reference_points",
     "reference_rows",
     "set_baselines",
     "sources_on_products",
-    "store_normalization",
+    "store_normalizations",
     "write_factors",
 ]
 
@@ -242,32 +240,9 @@ def reference_points(conn: Connection, source_ids: Iterable[str]) -> ReferencePo
 # images
 
 
-def qa_failed(conn: Connection, data_id: str) -> bool:
-    """Return whether the product's QA failed."""
-    qa = conn.execute(
-        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
-    ).scalar()
-    return qa == "failed"
-
-
-def image_kind(conn: Connection, data_id: str) -> str | None:
-    """Return the registered kind (``image``/``mosaic``) of a product, or None."""
-    return conn.execute(select(images.c.kind).where(images.c.data_id == data_id)).scalar()
-
-
-def product_has_photometry(conn: Connection, data_id: str) -> bool:
-    """Return whether any photometry row has this ``data_id``."""
-    return (
-        conn.execute(
-            select(photometry.c.id).where(photometry.c.data_id == data_id).limit(1)
-        ).first()
-        is not None
-    )
-
-
 @dataclass(frozen=True)
 class ImagePhotometry:
-    """The measurements of one product (source, raw flux and error, flags).
+    """Measurements of one product (source, raw flux and error, flags).
 
     ``flux`` and ``err`` are float64 with NaN for NULL; ``source_key`` the rows' keys in
     ``photometry_sources``; the other columns are lists.
@@ -284,131 +259,229 @@ class ImagePhotometry:
         return len(self.catalog)
 
 
-def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
-    """Return the measurements of one product (raw cursor: ~10 000 rows per image).
+@dataclass(frozen=True)
+class ProductState:
+    """What the normalization of a product checks before reading its measurements.
 
-    In (catalog, source_id) order: the order of the unique index SQLite reads them by anyway,
-    and on PostgreSQL (heap order otherwise, which updates change) what makes the factor's
-    sums, hence the results to the last bit, reproducible.
+    Attributes
+    ----------
+    registered : bool
+        The product is in ``images``.
+    has_photometry : bool
+        At least one measurement row.
+    excluded : str or None
+        See :func:`~dsa110_contimg.database.caltables.excluded_from_science`.
+    qa_failed : bool
+        Its QA failed.
     """
-    rows = fetch_raw(
-        conn,
-        "SELECT r.source_key, s.catalog, s.source_id, r.flux_jy, r.flux_err_jy, r.flags "
-        "FROM photometry_rows r JOIN photometry_sources s ON s.source_key = r.source_key "
-        "WHERE r.image_key = (SELECT image_key FROM photometry_products WHERE data_id = ?) "
-        "ORDER BY s.catalog, s.source_id",
-        (data_id,),
-    )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
-    return ImagePhotometry(
-        np.array(cols[0], dtype=np.int64),
-        list(cols[1]),
-        list(cols[2]),
-        np.array(cols[3], dtype=np.float64),  # None -> NaN
-        np.array(cols[4], dtype=np.float64),
-        list(cols[5]),
-    )
+
+    registered: bool
+    has_photometry: bool
+    excluded: str | None
+    qa_failed: bool
+
+
+def _in(conn: Connection, n: int) -> str:
+    return ", ".join(["?"] * n)
+
+
+def product_states(conn: Connection, data_ids: Sequence[str]) -> dict[str, ProductState]:
+    """Return the :class:`ProductState` of each product (a few statements for the block)."""
+    ids = list(dict.fromkeys(data_ids))
+    out: dict[str, ProductState] = {}
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        q = _in(conn, len(part))
+        registered = {r[0] for r in fetch_raw(
+            conn, f"SELECT data_id FROM images WHERE data_id IN ({q})", part)}  # fmt: skip
+        reg = {
+            r[0]: r[1:]
+            for r in fetch_raw(
+                conn,
+                "SELECT data_id, qa_status, calibration_status, superseded_by "
+                f"FROM data_registry WHERE data_id IN ({q})",
+                part,
+            )
+        }
+        rows = {
+            r[0]
+            for r in fetch_raw(
+                conn,
+                "SELECT p.data_id FROM photometry_products p WHERE p.data_id IN "
+                f"({q}) AND EXISTS (SELECT 1 FROM photometry_rows r "
+                "WHERE r.image_key = p.image_key)",
+                part,
+            )
+        }
+        for d in part:
+            qa, cal, sup = reg.get(d, (None, None, None))
+            out[d] = ProductState(
+                d in registered, d in rows, exclusion_reason(cal, sup), qa == "failed"
+            )
+    return out
+
+
+def reference_photometry(conn: Connection, data_ids: Sequence[str]) -> dict[str, ImagePhotometry]:
+    """Return the measurements of active references' sources on some products (one statement).
+
+    Every measurement whose ``source_id`` is that of an ``active`` reference (any catalog: the
+    caller matches catalogs), the only rows a normalization factor depends on. Per product in
+    (catalog, source_id) order: the order of the unique index SQLite reads them by anyway,
+    and on PostgreSQL (heap order otherwise) what makes the factor's sums, hence the results
+    to the last bit, reproducible. A product without such rows maps to empty columns.
+    """
+    ids = list(dict.fromkeys(data_ids))
+    found: dict[str, list] = {d: [] for d in ids}
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        rows = fetch_raw(
+            conn,
+            "SELECT p.data_id, r.source_key, s.catalog, s.source_id, r.flux_jy, r.flux_err_jy, "
+            "r.flags FROM photometry_products p "
+            "JOIN photometry_rows r ON r.image_key = p.image_key "
+            "JOIN photometry_sources s ON s.source_key = r.source_key "
+            f"WHERE p.data_id IN ({_in(conn, len(part))}) AND s.source_id IN "
+            "(SELECT source_id FROM reference_sources WHERE status = 'active') "
+            "ORDER BY p.image_key, s.catalog, s.source_id",
+            part,
+        )
+        for r in rows:
+            found[r[0]].append(r[1:])
+    out = {}
+    for d, rows in found.items():
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        out[d] = ImagePhotometry(
+            np.array(cols[0], dtype=np.int64),
+            list(cols[1]),
+            list(cols[2]),
+            np.array(cols[3], dtype=np.float64),  # None -> NaN
+            np.array(cols[4], dtype=np.float64),
+            list(cols[5]),
+        )
+    return out
 
 
 def _finite_or_none(a) -> list:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float).tolist()]
 
 
-def write_factors(
-    conn: Connection,
-    data_id: str,
-    factor: float | None,
-    factor_err: float | None,
-    source_keys: np.ndarray | None = None,
-    ref_factor: np.ndarray | None = None,
-    ref_factor_err: np.ndarray | None = None,
-) -> None:
-    """Store an image's normalization: what the view ``photometry`` applies at read time.
+@dataclass(frozen=True)
+class ImageFactors:
+    """An image's normalization as stored (:func:`write_factors`).
 
-    The image's factor (None: not normalized, its rows read NULL) goes to
-    ``photometry_products``, the references' own (leave-one-out) factors to
-    ``photometry_factors`` (replacing the image's old ones), and the rows of the image that
-    hold their own normalized values (written before migration 0018 or through the view) are
-    cleared so that they read the factors. A few statements per image, whatever its size:
-    no measurement row is rewritten.
+    Attributes
+    ----------
+    data_id : str
+        The image or mosaic.
+    factor, factor_err : float or None
+        Its factor and error (None: not normalized, its rows read NULL).
+    source_keys : numpy.ndarray of int
+        The references measured on it (``photometry_sources.source_key``).
+    ref_factor, ref_factor_err : numpy.ndarray
+        Their own (leave-one-out) factors; non-finite: the row reads NULL.
+    """
+
+    data_id: str
+    factor: float | None
+    factor_err: float | None
+    source_keys: np.ndarray
+    ref_factor: np.ndarray
+    ref_factor_err: np.ndarray
+
+
+def write_factors(conn: Connection, items: Sequence[ImageFactors]) -> None:
+    """Store images' normalizations: what the view ``photometry`` applies at read time.
+
+    Each image's factor goes to ``photometry_products``, its references' own factors to
+    ``photometry_factors`` (replacing the image's old ones), and the rows of the images that
+    hold their own normalized values (written before migration 0018, or through the view)
+    are cleared so that they read the factors. Five statements for any number of images on
+    PostgreSQL: no measurement row is rewritten.
 
     Parameters
     ----------
     conn : sqlalchemy.Connection
         Connection in the caller's write transaction.
-    data_id : str
-        The image or mosaic.
-    factor, factor_err : float or None
-        The image's factor and its error (non-finite: stored NULL).
-    source_keys : numpy.ndarray of int, optional
-        The references measured on the image (``photometry_sources.source_key``).
-    ref_factor, ref_factor_err : numpy.ndarray, optional
-        Their factors (non-finite: NULL, the row reads NULL).
+    items : sequence of ImageFactors
+        The images (unknown ``data_id``s are skipped).
     """
-    image = conn.execute(
-        select(photometry_products.c.image_key).where(photometry_products.c.data_id == data_id)
-    ).scalar()
-    if image is None:
+    items = list(items)
+    keys: dict[str, int] = {}
+    for i in range(0, len(items), _CHUNK):
+        part = [it.data_id for it in items[i : i + _CHUNK]]
+        keys.update(fetch_raw(
+            conn,
+            f"SELECT data_id, image_key FROM photometry_products WHERE data_id IN "
+            f"({_in(conn, len(part))})",
+            part,
+        ))  # fmt: skip
+    items = [it for it in items if it.data_id in keys]
+    if not items:
         return
-    f, fe = _finite_or_none([np.nan if factor is None else factor,
-                             np.nan if factor_err is None else factor_err])  # fmt: skip
-    executemany_raw(
-        conn,
-        "UPDATE photometry_products SET norm_factor = ?, norm_factor_err = ? WHERE image_key = ?",
-        [(f, fe, image)],
-    )
-    executemany_raw(conn, "DELETE FROM photometry_factors WHERE image_key = ?", [(image,)])
-    if source_keys is not None and len(source_keys):
-        params = list(
-            zip(
-                np.asarray(source_keys, dtype=np.int64).tolist(),
-                [image] * len(source_keys),
-                _finite_or_none(ref_factor),
-                _finite_or_none(ref_factor_err),
-                strict=True,
-            )
+    img = [keys[it.data_id] for it in items]
+    f = _finite_or_none([np.nan if it.factor is None else it.factor for it in items])
+    fe = _finite_or_none([np.nan if it.factor_err is None else it.factor_err for it in items])
+    rk = np.concatenate([np.asarray(it.source_keys, dtype=np.int64) for it in items]).tolist()
+    ri = np.repeat(img, [len(it.source_keys) for it in items]).tolist()
+    rf = _finite_or_none(np.concatenate([it.ref_factor for it in items]))
+    rfe = _finite_or_none(np.concatenate([it.ref_factor_err for it in items]))
+    own = "(normalized_flux_jy IS NOT NULL OR normalized_flux_err_jy IS NOT NULL)"
+    clear = "UPDATE photometry_rows SET normalized_flux_jy = NULL, normalized_flux_err_jy = NULL "
+    insert = "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
+    if conn.dialect.name == "sqlite":
+        by_image = [(k,) for k in img]
+        executemany_raw(
+            conn,
+            "UPDATE photometry_products SET norm_factor = ?, norm_factor_err = ? "
+            "WHERE image_key = ?",
+            list(zip(f, fe, img, strict=True)),
         )
-        if conn.dialect.name == "sqlite":
-            executemany_raw(
-                conn,
-                "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
-                "VALUES (?, ?, ?, ?)",
-                params,
+        executemany_raw(conn, "DELETE FROM photometry_factors WHERE image_key = ?", by_image)
+        executemany_raw(
+            conn, insert + "VALUES (?, ?, ?, ?)", list(zip(rk, ri, rf, rfe, strict=True))
+        )
+        executemany_raw(conn, clear + f"WHERE image_key = ? AND {own}", by_image)
+        return
+    arrays = "CAST(%s AS int4[]), CAST(%s AS float8[]), CAST(%s AS float8[])"
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(
+            "UPDATE photometry_products p SET norm_factor = v.f, norm_factor_err = v.fe "
+            f"FROM unnest({arrays}) AS v(k, f, fe) WHERE p.image_key = v.k",
+            (img, f, fe),
+        )
+        cur.execute("DELETE FROM photometry_factors WHERE image_key = ANY(%s)", (img,))
+        if rk:
+            cur.execute(
+                insert + f"SELECT * FROM unnest(CAST(%s AS int4[]), {arrays})",
+                (rk, ri, rf, rfe),
             )
-        else:  # one statement for the image's references
-            keys, imgs, fs, fes = (list(c) for c in zip(*params, strict=True))
-            executemany_raw(
-                conn,
-                "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
-                "SELECT * FROM unnest(CAST(? AS int4[]), CAST(? AS int4[]), "
-                "CAST(? AS float8[]), CAST(? AS float8[]))",
-                [(keys, imgs, fs, fes)],
-            )
-    executemany_raw(
-        conn,
-        "UPDATE photometry_rows SET normalized_flux_jy = NULL, normalized_flux_err_jy = NULL "
-        "WHERE image_key = ? AND (normalized_flux_jy IS NOT NULL "
-        "OR normalized_flux_err_jy IS NOT NULL)",
-        [(image,)],
-    )
+        cur.execute(clear + f"WHERE image_key = ANY(%s) AND {own}", (img,))
+    finally:
+        cur.close()
 
 
 def clear_normalized(conn: Connection, data_id: str) -> None:
     """Make a product's normalized values NULL (its factors removed, own values cleared)."""
-    write_factors(conn, data_id, None, None)
+    none = np.zeros(0)
+    write_factors(conn, [ImageFactors(data_id, None, None, none.astype(np.int64), none, none)])
 
 
-def store_normalization(conn: Connection, values: Mapping, *, now: float) -> None:
-    """Insert or replace the ``image_normalization`` row of ``values['data_id']``."""
-    values = dict(values)
-    values["updated_at"] = now
-    upsert(
-        conn,
-        image_normalization,
-        values,
-        key=["data_id"],
-        update=[k for k in values if k != "data_id"],
+def store_normalizations(conn: Connection, records: Sequence[Mapping], *, now: float) -> None:
+    """Insert or replace the ``image_normalization`` rows of some products (one statement)."""
+    rows = [{**r, "updated_at": now} for r in records]
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(image_normalization)
+    cols = [c for c in rows[0] if c != "data_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["data_id"], set_={c: stmt.excluded[c] for c in cols}
     )
+    conn.execute(stmt, rows)
 
 
 def get_normalization(conn: Connection, data_id: str) -> dict | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,6 @@ import numpy as np
 from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import normalization as store
-from ...database.caltables import excluded_from_science
 from ...errors import ContimgError, NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
@@ -57,10 +57,6 @@ def _now() -> float:
 # per-image normalization
 
 
-def _store(conn, rec: ImageNormalization) -> None:
-    store.store_normalization(conn, rec.to_dict(), now=_now())
-
-
 @dataclass(frozen=True)
 class ImageOutcome:
     """A computed (not yet stored) normalization of one image.
@@ -86,83 +82,118 @@ def active_baselines(conn) -> dict[tuple[str, str], float]:
     }
 
 
-def compute_image(
-    conn, data_id: str, settings: Settings, baselines: dict | None = None
-) -> ImageOutcome:
-    """Load one image's rows and the active references; normalize (no write).
+def compute_images(
+    conn, data_ids: Sequence[str], settings: Settings, baselines: dict | None = None
+) -> list[ImageOutcome]:
+    """Load some images' reference measurements and the active references; normalize (no write).
 
+    A handful of statements for the whole block (:func:`~dsa110_contimg.database.
+    normalization.product_states`, :func:`~dsa110_contimg.database.normalization.
+    reference_photometry`): a factor depends only on the references measured on the image,
+    and the other measurements are normalized at read time by the view ``photometry``.
     ``baselines`` (from :func:`active_baselines`) saves reading the references again when
-    many images are normalized against the same ones.
+    many blocks are normalized against the same ones.
 
     Raises
     ------
     NotFoundError
-        No image or photometry with that ``data_id``.
+        No image or photometry with one of the ``data_ids``.
     """
     ns = settings.normalize
     none = np.zeros(0, dtype=np.int64)
 
-    def refuse(reason: str) -> ImageOutcome:
+    def refuse(data_id: str, reason: str) -> ImageOutcome:
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
         return ImageOutcome(rec, none, np.zeros(0), np.zeros(0), frozenset())
 
-    if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
-        raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
-    excluded = excluded_from_science(conn, data_id)
-    if excluded is not None:
-        return refuse(f"image is {excluded}")
-    if store.qa_failed(conn, data_id):
-        return refuse("image failed QA")
-    rows = store.image_photometry(conn, data_id)
-    if not len(rows):
-        return refuse("no photometry on the image")
+    states = store.product_states(conn, data_ids)
+    for d in data_ids:
+        if not states[d].registered and not states[d].has_photometry:
+            raise NotFoundError(f"no image or photometry with data_id {d!r}")
+    wanted = [d for d in data_ids if states[d].excluded is None and not states[d].qa_failed]
+    rows_of = store.reference_photometry(conn, wanted) if wanted else {}
     if baselines is None:
         baselines = active_baselines(conn)
-    out = normalize_image_arrays(
-        data_id,
-        rows.catalog,
-        rows.source_id,
-        rows.flux,
-        rows.err,
-        rows.flags,
-        baselines,
-        min_references=ns.min_references,
-        clip_sigma=ns.clip_sigma,
-        max_iter=ns.clip_iterations,
+    out = []
+    for data_id in data_ids:
+        st = states[data_id]
+        if st.excluded is not None:
+            out.append(refuse(data_id, f"image is {st.excluded}"))
+            continue
+        if st.qa_failed:
+            out.append(refuse(data_id, "image failed QA"))
+            continue
+        if not st.has_photometry:
+            out.append(refuse(data_id, "no photometry on the image"))
+            continue
+        rows = rows_of[data_id]
+        norm = normalize_image_arrays(
+            data_id,
+            rows.catalog,
+            rows.source_id,
+            rows.flux,
+            rows.err,
+            rows.flags,
+            baselines,
+            min_references=ns.min_references,
+            clip_sigma=ns.clip_sigma,
+            max_iter=ns.clip_iterations,
+        )
+        out.append(
+            ImageOutcome(
+                norm.record,
+                rows.source_key[norm.reference_rows],
+                norm.reference_factor,
+                norm.reference_factor_err,
+                norm.references_seen,
+            )
+        )
+    return out
+
+
+def compute_image(
+    conn, data_id: str, settings: Settings, baselines: dict | None = None
+) -> ImageOutcome:
+    """:func:`compute_images` of one image."""
+    return compute_images(conn, [data_id], settings, baselines)[0]
+
+
+def store_images(conn, outcomes: Sequence[ImageOutcome]) -> list[ImageNormalization]:
+    """Store computed normalizations (inside the caller's write transaction).
+
+    The factors (:func:`~dsa110_contimg.database.normalization.write_factors`, a few
+    statements for the whole block) and the ``image_normalization`` records.
+    """
+    store.write_factors(
+        conn,
+        [
+            store.ImageFactors(
+                oc.record.data_id,
+                oc.record.factor if oc.record.status == "normalized" else None,
+                oc.record.factor_err if oc.record.status == "normalized" else None,
+                oc.source_keys,
+                oc.ref_factor,
+                oc.ref_factor_err,
+            )
+            for oc in outcomes
+        ],
     )
-    return ImageOutcome(
-        out.record,
-        rows.source_key[out.reference_rows],
-        out.reference_factor,
-        out.reference_factor_err,
-        out.references_seen,
-    )
+    store.store_normalizations(conn, [oc.record.to_dict() for oc in outcomes], now=_now())
+    for oc in outcomes:
+        if oc.record.status != "normalized":
+            log.info(
+                "image %s not normalizable: %s; its raw fluxes are stored, it is normalized "
+                "later (back-filled) when enough of its references have baselines: nothing to "
+                "do while a field is young; a field that stays so has too few stable references",
+                oc.record.data_id,
+                oc.record.reason,
+            )
+    return [oc.record for oc in outcomes]
 
 
 def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
     """Store a computed normalization (inside the caller's write transaction)."""
-    if oc.record.status != "normalized":
-        store.clear_normalized(conn, oc.record.data_id)
-        _store(conn, oc.record)
-        log.info(
-            "image %s not normalizable: %s; its raw fluxes are stored, it is normalized later "
-            "(back-filled) when enough of its references have baselines: nothing to do while a "
-            "field is young; a field that stays so has too few stable references",
-            oc.record.data_id,
-            oc.record.reason,
-        )
-        return oc.record
-    store.write_factors(
-        conn,
-        oc.record.data_id,
-        oc.record.factor,
-        oc.record.factor_err,
-        oc.source_keys,
-        oc.ref_factor,
-        oc.ref_factor_err,
-    )
-    _store(conn, oc.record)
-    return oc.record
+    return store_images(conn, [oc])[0]
 
 
 def _normalize_image(
