@@ -40,7 +40,7 @@ from ...errors import ConfigError, NotFoundError
 from ..baselines import variability_errors
 from ..metrics import derive, fold_points, new_state, run_series
 from ..packing import pack_states, state_width, unpack_states
-from ..series import SERIES, lightcurve_table, series_points
+from ..series import SERIES, lightcurve_table, series_arrays
 
 __all__ = [
     "SERIES",
@@ -204,15 +204,16 @@ class MetricsOutcome:
 def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> MetricsOutcome:
     """Load the stored series of ``keys`` and rebuild their metric states (no write)."""
     p = _params(settings)
-    pts = store.metric_points(conn, keys, raw=_raw(settings))
-    by_series, seen = series_points(
-        pts.catalog,
-        pts.source_id,
+    pts = store.metric_block_points(conn, keys, raw=_raw(settings))
+    by_series = series_arrays(
+        pts.keys,
+        pts.key_index,
         pts.mjd,
         pts.flux,
         pts.err,
-        pts.data_id,
-        pts.kind,
+        pts.usable,
+        pts.image,
+        pts.mosaic,
         confusion_noise=settings.normalize.confusion_noise_jy,
     )
     out = {}
@@ -224,7 +225,7 @@ def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> Me
             out[series] = (sp.keys, pack_states(st), list(st["open_image"]), der)
         else:
             out[series] = None
-    return MetricsOutcome(out, sorted(seen | set(keys)))
+    return MetricsOutcome(out, pts.keys)
 
 
 def store_metrics(conn, oc: MetricsOutcome, settings: Settings) -> int:
