@@ -16,7 +16,6 @@ import numpy as np
 from sqlalchemy import Connection, delete, exists, select, tuple_
 
 from .caltables import excluded_from_science
-from .normalization import clean_measurements
 from .rawsql import executemany_raw, fetch_raw
 from .tables import (
     data_registry,
@@ -30,15 +29,11 @@ from .tables import (
 __all__ = [
     "DERIVED_COLUMNS",
     "METRIC_COLUMNS",
-    "BlockPoints",
     "ImagePoints",
-    "MetricPoints",
     "StoredStates",
     "delete_metrics",
     "image_points",
-    "metric_block_points",
     "metric_keys",
-    "metric_points",
     "metrics_of_source",
     "metrics_rows",
     "photometry_keys",
@@ -151,129 +146,6 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     flux = np.array([r[3] for r in rows], dtype=np.float64)
     err = np.array([r[4] for r in rows], dtype=np.float64)
     return ImagePoints(kind, keys, mjd, flux, err)
-
-
-@dataclass(frozen=True)
-class MetricPoints:
-    """Clean points of many sources (one element per point; None for NULL)."""
-
-    catalog: list[str]
-    source_id: list[str]
-    mjd: list
-    flux: list
-    err: list
-    data_id: list[str]
-    kind: list
-
-
-def metric_points(
-    conn: Connection, keys: Sequence[tuple[str, str]] | None, *, raw: bool
-) -> MetricPoints:
-    """Return the clean points (QA not failed) of the sources ``keys`` (all when None)."""
-    fcol, ecol = _flux_columns(raw)
-    base = clean_measurements(
-        photometry.c.catalog,
-        photometry.c.source_id,
-        photometry.c.mjd,
-        fcol,
-        ecol,
-        photometry.c.data_id,
-        images.c.kind,
-    )
-    rows: list = []
-    if keys is None:
-        rows = conn.execute(base).all()
-    else:
-        keys = list(keys)
-        for i in range(0, len(keys), _CHUNK):
-            part = keys[i : i + _CHUNK]
-            rows += conn.execute(
-                base.where(tuple_(photometry.c.catalog, photometry.c.source_id).in_(part))
-            ).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
-    return MetricPoints(*(list(c) for c in cols))
-
-
-@dataclass(frozen=True)
-class BlockPoints:
-    """Clean points of a block of sources as columns (:func:`metric_block_points`).
-
-    Attributes
-    ----------
-    keys : list of (catalog, source_id)
-        The block's sources, sorted.
-    key_index : numpy.ndarray of int
-        Each point's source (index into ``keys``).
-    mjd, flux, err : numpy.ndarray
-        NaN for NULL.
-    usable : numpy.ndarray of bool
-        MJD, flux and error all not NULL.
-    image : numpy.ndarray of object
-        Each point's product ``data_id``.
-    mosaic : numpy.ndarray of bool
-        The product is a registered mosaic.
-    """
-
-    keys: list[tuple[str, str]]
-    key_index: np.ndarray
-    mjd: np.ndarray
-    flux: np.ndarray
-    err: np.ndarray
-    usable: np.ndarray
-    image: np.ndarray
-    mosaic: np.ndarray
-
-
-def metric_block_points(
-    conn: Connection, keys: Sequence[tuple[str, str]], *, raw: bool
-) -> BlockPoints:
-    """Return the points of :func:`metric_points` for a block of sources, as numpy columns.
-
-    The same statement (the clean measurements, QA not failed) read on the driver's cursor in
-    chunks of keys, without a result object per row.
-    """
-    keys = sorted(set(keys))
-    index = {k: i for i, k in enumerate(keys)}
-    fcol, ecol = _flux_columns(raw)
-    base = clean_measurements(
-        photometry.c.catalog,
-        photometry.c.source_id,
-        photometry.c.mjd,
-        fcol,
-        ecol,
-        photometry.c.data_id,
-        images.c.kind,
-    )
-    rows: list = []
-    for i in range(0, len(keys), _CHUNK):
-        part = keys[i : i + _CHUNK]
-        res = conn.execute(
-            base.where(tuple_(photometry.c.catalog, photometry.c.source_id).in_(part))
-        )
-        rows += res.cursor.fetchall()  # plain tuples: no Row object per point
-        res.close()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
-    mjd, flux, err = (np.array(c, dtype=np.float64) for c in cols[2:5])  # None -> NaN
-    usable = np.fromiter(
-        (
-            t is not None and f is not None and e is not None
-            for t, f, e in zip(*cols[2:5], strict=True)
-        ),
-        dtype=bool,
-        count=len(rows),
-    )
-    return BlockPoints(
-        keys,
-        np.fromiter(
-            (index[k] for k in zip(cols[0], cols[1], strict=True)), dtype=np.int64, count=len(rows)
-        ),
-        mjd,
-        flux,
-        err,
-        usable,
-        np.array(cols[5], dtype=object),
-        np.array([k == "mosaic" for k in cols[6]], dtype=bool),
-    )
 
 
 def metric_keys(conn: Connection) -> list[tuple[str, str]]:

@@ -1,0 +1,362 @@
+"""Reading a block of sources' whole photometry as numpy columns (the metric rebuild's input).
+
+The rebuild of every source's metrics (``contimg photometry normalize --all``,
+``contimg variability recompute``) reads each source's history once. Here a block of sources
+is read with one statement per table on the base tables (``photometry_rows`` by
+``source_key``: the rows' clustering order), on PostgreSQL as binary ``COPY`` straight into
+numpy, with no Python object per measurement: the per-image values (MJD, normalization
+factor, kind, QA) are joined in numpy by ``image_key``. What the view ``photometry`` computes
+per row (``coalesce`` of the row's own value and its image's/source's, the normalized flux
+from the factors) is returned as its inputs; the caller applies the factors with the same
+arithmetic (:func:`dsa110_contimg.variability.normalization.apply_factor`), so the points are
+those the view gives, to the last bit.
+
+The same read yields the per-source table's rows (counts, MJD range, last flags), which the
+rebuild then writes without reading the photometry a second time.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection
+
+from .caltables import exclusion_reason
+from .rawsql import fetch_raw
+
+__all__ = ["BlockRows", "block_rows", "source_groups"]
+
+_CHUNK = 500
+
+#: Null bits of a row's columns (binary COPY carries no NULL in a fixed-width record).
+_NULL_BITS = ("mjd", "flux", "err", "nf", "ne", "ra", "dec", "cflux")
+_FLOAT_COLS = _NULL_BITS
+
+
+@dataclass(frozen=True)
+class BlockRows:
+    """Every measurement of a block of sources (one element per row), and its image's values.
+
+    Attributes
+    ----------
+    keys : list of (catalog, source_id)
+        The block's sources, sorted; ``key_index`` points into it.
+    key_index : numpy.ndarray of int
+        Each row's source.
+    mjd : numpy.ndarray
+        The row's MJD, else its image's (NaN when both are NULL; ``mjd_null`` then True).
+    flux, err : numpy.ndarray
+        Raw flux and error (``flux_null``/``err_null``: NULL).
+    own_nf, own_ne : numpy.ndarray
+        The row's own stored normalized flux and error (``own_nf_null``/``own_ne_null``:
+        none, the factors apply).
+    factor, factor_err : numpy.ndarray
+        The factor that applies to the row: its own (a reference's leave-one-out factor)
+        where it has one, else its image's; NaN where none (not normalized).
+    clean : numpy.ndarray of bool
+        Empty flags.
+    science : numpy.ndarray of bool
+        The image's QA did not fail and it may serve variability (calibrated, current).
+    image : numpy.ndarray of object
+        Each row's product ``data_id``.
+    mosaic : numpy.ndarray of bool
+        The product is a registered mosaic.
+    ra, dec, catalog_flux : numpy.ndarray
+        The view's position and catalog flux (row's own, else the source's; NaN for NULL).
+    flags : numpy.ndarray of object
+        Each row's flags (``""`` for clean rows).
+    """
+
+    keys: list[tuple[str, str]]
+    key_index: np.ndarray
+    mjd: np.ndarray
+    mjd_null: np.ndarray
+    flux: np.ndarray
+    flux_null: np.ndarray
+    err: np.ndarray
+    err_null: np.ndarray
+    own_nf: np.ndarray
+    own_nf_null: np.ndarray
+    own_ne: np.ndarray
+    own_ne_null: np.ndarray
+    factor: np.ndarray
+    factor_err: np.ndarray
+    clean: np.ndarray
+    science: np.ndarray
+    image: np.ndarray
+    mosaic: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    catalog_flux: np.ndarray
+    catalog_flux_null: np.ndarray
+    flags: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.key_index)
+
+
+def _in(n: int) -> str:
+    return ", ".join(["?"] * n)
+
+
+def _source_table(conn: Connection, keys: list[tuple[str, str]]):
+    """source_key, ra, dec, catalog flux of each key (-1 / NaN when unknown)."""
+    index = {k: i for i, k in enumerate(keys)}
+    sk = np.full(len(keys), -1, dtype=np.int64)
+    ra, dec, cf = (np.full(len(keys), np.nan) for _ in range(3))
+    cf_null = np.ones(len(keys), dtype=bool)
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        sql = (
+            "SELECT catalog, source_id, source_key, ra_deg, dec_deg, catalog_flux_mjy "
+            f"FROM photometry_sources WHERE (catalog, source_id) IN "
+            f"(VALUES {', '.join(['(?, ?)'] * len(part))})"
+        )
+        for r in fetch_raw(conn, sql, [v for k in part for v in k]):
+            j = index[(r[0], r[1])]
+            sk[j], ra[j], dec[j] = r[2], r[3], r[4]
+            if r[5] is not None:
+                cf[j], cf_null[j] = r[5], False
+    return sk, ra, dec, cf, cf_null
+
+
+@dataclass(frozen=True)
+class _Products:
+    key: np.ndarray  # sorted image_key
+    data_id: np.ndarray
+    mjd: np.ndarray
+    factor: np.ndarray
+    factor_err: np.ndarray
+    mosaic: np.ndarray
+    science: np.ndarray
+
+
+def _products(conn: Connection) -> _Products:
+    rows = fetch_raw(
+        conn,
+        "SELECT p.image_key, p.data_id, p.mjd, p.norm_factor, p.norm_factor_err, i.kind, "
+        "d.qa_status, d.calibration_status, d.superseded_by FROM photometry_products p "
+        "LEFT JOIN images i ON i.data_id = p.data_id "
+        "LEFT JOIN data_registry d ON d.data_id = p.data_id ORDER BY p.image_key",
+    )
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    science = np.array(
+        [q != "failed" and exclusion_reason(c, s) is None
+         for q, c, s in zip(cols[6], cols[7], cols[8], strict=True)], dtype=bool,
+    )  # fmt: skip
+    return _Products(
+        np.array(cols[0], dtype=np.int64),
+        np.array(cols[1], dtype=object),
+        np.array(cols[2], dtype=np.float64),
+        np.array(cols[3], dtype=np.float64),
+        np.array(cols[4], dtype=np.float64),
+        np.array([k == "mosaic" for k in cols[5]], dtype=bool),
+        science,
+    )
+
+
+_ROW_SELECT = (
+    "SELECT r.source_key, r.image_key, {cols}, {nulls}, "
+    "CASE WHEN r.flags = '' THEN 1 ELSE 0 END FROM photometry_rows r "
+)
+_ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_flux_err_jy",
+             "ra_deg", "dec_deg", "catalog_flux_mjy")  # fmt: skip
+
+
+def _rows_pg(conn: Connection, source_keys: np.ndarray) -> np.ndarray:
+    """Read the rows of ``source_keys`` by binary COPY into a structured array (no NULLs)."""
+    cols = ", ".join(f"coalesce(r.{c}, 'NaN')" for c in _ROW_COLS)
+    nulls = " + ".join(f"(CASE WHEN r.{c} IS NULL THEN {1 << i} ELSE 0 END)"
+                       for i, c in enumerate(_ROW_COLS))  # fmt: skip
+    arr = ",".join(str(int(k)) for k in source_keys)
+    sql = (
+        _ROW_SELECT.format(cols=cols, nulls=nulls)
+        + f"WHERE r.source_key = ANY(ARRAY[{arr}]::int4[])"
+    )
+    fields = [("sk", ">i4"), ("ik", ">i4"), *((c, ">f8") for c in _FLOAT_COLS),
+              ("nulls", ">i4"), ("clean", ">i4")]  # fmt: skip
+    dt = [("nf_", ">i2")]
+    for name, t in fields:
+        dt += [(f"len_{name}", ">i4"), (name, t)]
+    dtype = np.dtype(dt)
+    buf = bytearray()
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as cp:
+            for block in cp:
+                buf += block
+    finally:
+        cur.close()
+    (ext,) = struct.unpack(">i", bytes(buf[15:19]))
+    body = memoryview(buf)[19 + ext : len(buf) - 2]  # header, trailer (-1)
+    return np.frombuffer(body, dtype=dtype)
+
+
+def _rows_generic(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
+    cols = ", ".join(f"r.{c}" for c in _ROW_COLS)
+    out: list = []
+    keys = [int(k) for k in source_keys]
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        sql = (
+            f"SELECT r.source_key, r.image_key, {cols}, CASE WHEN r.flags = '' THEN 1 ELSE 0 END "
+            f"FROM photometry_rows r WHERE r.source_key IN ({_in(len(part))})"
+        )
+        out += fetch_raw(conn, sql, part)
+    c = list(zip(*out, strict=True)) if out else [()] * (3 + len(_ROW_COLS))
+    res = {"sk": np.array(c[0], dtype=np.int64), "ik": np.array(c[1], dtype=np.int64)}
+    nulls = np.zeros(len(out), dtype=np.int64)
+    for j, name in enumerate(_FLOAT_COLS):
+        col = c[2 + j]
+        res[name] = np.array(col, dtype=np.float64)
+        nulls |= np.array([v is None for v in col], dtype=np.int64) << j
+    res["nulls"] = nulls
+    res["clean"] = np.array(c[-1], dtype=np.int64)
+    return res
+
+
+def _factors(conn: Connection, source_keys: np.ndarray):
+    keys = [int(k) for k in source_keys]
+    out: list = []
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        out += fetch_raw(
+            conn,
+            "SELECT source_key, image_key, factor, factor_err FROM photometry_factors "
+            f"WHERE source_key IN ({_in(len(part))})",
+            part,
+        )
+    c = list(zip(*out, strict=True)) if out else [()] * 4
+    return (np.array(c[0], dtype=np.int64), np.array(c[1], dtype=np.int64),
+            np.array(c[2], dtype=np.float64), np.array(c[3], dtype=np.float64))  # fmt: skip
+
+
+def _flags(conn: Connection, source_keys: np.ndarray):
+    keys = [int(k) for k in source_keys]
+    out: list = []
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i : i + _CHUNK]
+        out += fetch_raw(
+            conn,
+            "SELECT source_key, image_key, flags FROM photometry_rows "
+            f"WHERE source_key IN ({_in(len(part))}) AND flags <> ''",
+            part,
+        )
+    return out
+
+
+def _pair(sk: np.ndarray, ik: np.ndarray) -> np.ndarray:
+    return (np.asarray(sk, dtype=np.int64) << 32) | np.asarray(ik, dtype=np.int64)
+
+
+def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
+    """Return every stored measurement of the sources ``keys`` (see :class:`BlockRows`).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection (read only).
+    keys : sequence of (catalog, source_id)
+        The sources (a block of the rebuild).
+    """
+    keys = sorted(set(keys))
+    sk, s_ra, s_dec, s_cf, s_cf_null = _source_table(conn, keys)
+    known = sk >= 0
+    wanted = np.sort(sk[known])
+    if conn.dialect.name == "postgresql" and wanted.size:
+        rec = _rows_pg(conn, wanted)
+        cols = {n: rec[n].astype(np.int64 if n in ("sk", "ik", "nulls", "clean") else np.float64)
+                for n in ("sk", "ik", *_FLOAT_COLS, "nulls", "clean")}  # fmt: skip
+    else:
+        cols = _rows_generic(conn, wanted)
+    n = len(cols["sk"])
+    nulls = cols["nulls"]
+    isnull = {name: (nulls >> j) & 1 == 1 for j, name in enumerate(_NULL_BITS)}
+    # source of each row (index into keys)
+    order = np.argsort(sk)
+    key_index = order[np.searchsorted(sk[order], cols["sk"])]
+    # the image's values
+    prod = _products(conn)
+    pi = np.searchsorted(prod.key, cols["ik"])
+    img_mjd = prod.mjd[pi] if n else np.zeros(0)
+    mjd = np.where(isnull["mjd"], img_mjd, cols["mjd"])
+    mjd_null = isnull["mjd"] & np.isnan(img_mjd)
+    factor = prod.factor[pi] if n else np.zeros(0)
+    factor_err = prod.factor_err[pi] if n else np.zeros(0)
+    fsk, fik, ff, ffe = _factors(conn, wanted)
+    if fsk.size and n:
+        fp = _pair(fsk, fik)
+        fo = np.argsort(fp)
+        rp = _pair(cols["sk"], cols["ik"])
+        at = np.clip(np.searchsorted(fp[fo], rp), 0, fp.size - 1)
+        hit = fp[fo][at] == rp
+        factor = np.where(hit, ff[fo][at], factor)
+        factor_err = np.where(hit, ffe[fo][at], factor_err)
+    flags = np.full(n, "", dtype=object)
+    fl = _flags(conn, wanted)
+    if fl and n:
+        rp = _pair(cols["sk"], cols["ik"])
+        ro = np.argsort(rp)
+        fpairs = _pair([r[0] for r in fl], [r[1] for r in fl])
+        flags[ro[np.searchsorted(rp[ro], fpairs)]] = [r[2] for r in fl]
+    ra = np.where(isnull["ra"], s_ra[key_index] if n else 0.0, cols["ra"])
+    dec = np.where(isnull["dec"], s_dec[key_index] if n else 0.0, cols["dec"])
+    cf_null = isnull["cflux"] & (s_cf_null[key_index] if n else True)
+    cflux = np.where(isnull["cflux"], s_cf[key_index] if n else 0.0, cols["cflux"])
+    return BlockRows(
+        keys, key_index, mjd, mjd_null,
+        cols["flux"], isnull["flux"], cols["err"], isnull["err"],
+        cols["nf"], isnull["nf"], cols["ne"], isnull["ne"],
+        factor, factor_err, cols["clean"] == 1,
+        prod.science[pi] if n else np.zeros(0, dtype=bool),
+        prod.data_id[pi] if n else np.zeros(0, dtype=object),
+        prod.mosaic[pi] if n else np.zeros(0, dtype=bool),
+        ra, dec, cflux, cf_null, flags,
+    )  # fmt: skip
+
+
+def source_groups(rows: BlockRows) -> list[tuple]:
+    """Return the per-source table's values of the block's sources, from their rows.
+
+    What :func:`~dsa110_contimg.database.sources.rebuild_sources` computes from the stored
+    photometry, as tuples ``(catalog, source_id, ra, dec, catalog_flux, n_measurements,
+    n_clean, first_mjd, last_mjd, last_flags)``: position of the latest row (rows in MJD
+    order, unknown MJDs last), the largest catalog flux, counts, MJD range and the flags of
+    the latest measurement; sources without rows are left out.
+    """
+    n = len(rows)
+    if not n:
+        return []
+    mjd_sort = np.where(rows.mjd_null, np.inf, rows.mjd)
+    order = np.lexsort((np.arange(n), rows.mjd_null, mjd_sort, rows.key_index))
+    ki = rows.key_index[order]
+    present, start, counts = np.unique(ki, return_index=True, return_counts=True)
+    last = order[start + counts - 1]
+    n_clean = np.bincount(ki, weights=rows.clean[order], minlength=len(rows.keys))
+    has_mjd = ~rows.mjd_null[order]
+    first_mjd, last_mjd, last_flags = {}, {}, {}
+    # latest row with a known MJD per source (the first row's flags when none has one)
+    known_idx = np.flatnonzero(has_mjd)
+    kk = ki[known_idx]
+    if kk.size:
+        u, s0, c0 = np.unique(kk, return_index=True, return_counts=True)
+        lo = order[known_idx[s0]]
+        hi = order[known_idx[s0 + c0 - 1]]
+        for j, a, b in zip(u.tolist(), lo.tolist(), hi.tolist(), strict=True):
+            first_mjd[j], last_mjd[j], last_flags[j] = rows.mjd[a], rows.mjd[b], rows.flags[b]
+    cf = np.where(rows.catalog_flux_null, -np.inf, rows.catalog_flux)
+    best_cf = np.full(len(rows.keys), -np.inf)
+    np.maximum.at(best_cf, rows.key_index, cf)
+    out = []
+    for j, s, c, lr in zip(present.tolist(), start.tolist(), counts.tolist(), last.tolist(),
+                           strict=True):  # fmt: skip
+        first_row = order[s]
+        out.append((
+            rows.keys[j][0], rows.keys[j][1], float(rows.ra[lr]), float(rows.dec[lr]),
+            None if best_cf[j] == -np.inf else float(best_cf[j]), int(c), int(n_clean[j]),
+            first_mjd.get(j), last_mjd.get(j), last_flags.get(j, rows.flags[first_row] or ""),
+        ))  # fmt: skip
+    return out
