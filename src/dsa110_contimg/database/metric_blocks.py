@@ -1,11 +1,13 @@
 """Reading a block of sources' whole photometry as numpy columns (the metric rebuild's input).
 
 The rebuild of every source's metrics (``contimg photometry normalize --all``,
-``contimg variability recompute``) reads each source's history once. Here a block of sources
-is read with one statement per table on the base tables (``photometry_rows`` by
-``source_key``: the rows' clustering order), on PostgreSQL as binary ``COPY`` straight into
-numpy, with no Python object per measurement: the per-image values (MJD, normalization
-factor, kind, QA) are joined in numpy by ``image_key``. What the view ``photometry`` computes
+``contimg variability recompute``) reads each source's history once. On PostgreSQL a block of
+sources is read with one statement per table on the base tables (``photometry_rows`` by
+``source_key``: the rows' clustering order), each column arriving as one binary string that
+numpy reads without a Python object per measurement; the per-image values (MJD,
+normalization factor, kind, QA) are joined in numpy by ``image_key``. Elsewhere (SQLite, or a
+database older than migration 0016, which migrations may rebuild metrics on) the rows are
+read through the relation ``photometry``. What the view ``photometry`` computes
 per row (``coalesce`` of the row's own value and its image's/source's, the normalized flux
 from the factors) is returned as its inputs; the caller applies the factors with the same
 arithmetic (:func:`dsa110_contimg.variability.normalization.apply_factor`), so the points are
@@ -17,12 +19,11 @@ rebuild then writes without reading the photometry a second time.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 
 from .caltables import exclusion_reason
 from .rawsql import fetch_raw
@@ -166,56 +167,85 @@ _ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_
              "ra_deg", "dec_deg", "catalog_flux_mjy")  # fmt: skip
 
 
-def _rows_pg(conn: Connection, source_keys: np.ndarray) -> np.ndarray:
-    """Read the rows of ``source_keys`` by binary COPY into a structured array (no NULLs)."""
-    cols = ", ".join(f"coalesce(r.{c}, 'NaN')" for c in _ROW_COLS)
-    nulls = " + ".join(f"(CASE WHEN r.{c} IS NULL THEN {1 << i} ELSE 0 END)"
-                       for i, c in enumerate(_ROW_COLS))  # fmt: skip
+def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Read the rows of ``source_keys`` as one binary string per column (no Python per row).
+
+    Each column is aggregated server-side into the concatenation of its binary send format
+    (``string_agg(float8send(x), '')``; all aggregates of one scan see the rows in the same
+    order), and read with :func:`numpy.frombuffer`. NULLs are a bit mask beside the values.
+    """
+    send = {"sk": "int4send(r.source_key)", "ik": "int4send(r.image_key)"}
+    for c, name in zip(_ROW_COLS, _FLOAT_COLS, strict=True):
+        send[name] = f"float8send(coalesce(r.{c}, 'NaN'))"
+    nulls = " + ".join(
+        f"(CASE WHEN r.{c} IS NULL THEN {1 << i} ELSE 0 END)" for i, c in enumerate(_ROW_COLS)
+    )
+    send["nulls"] = f"int4send({nulls})"
+    send["clean"] = "int4send(CASE WHEN r.flags = '' THEN 1 ELSE 0 END)"
     arr = ",".join(str(int(k)) for k in source_keys)
     sql = (
-        _ROW_SELECT.format(cols=cols, nulls=nulls)
-        + f"WHERE r.source_key = ANY(ARRAY[{arr}]::int4[])"
+        "SELECT "
+        + ", ".join(f"string_agg({e}, '')" for e in send.values())
+        + f" FROM photometry_rows r WHERE r.source_key = ANY(ARRAY[{arr}]::int4[])"
     )
-    fields = [("sk", ">i4"), ("ik", ">i4"), *((c, ">f8") for c in _FLOAT_COLS),
-              ("nulls", ">i4"), ("clean", ">i4")]  # fmt: skip
-    dt = [("nf_", ">i2")]
-    for name, t in fields:
-        dt += [(f"len_{name}", ">i4"), (name, t)]
-    dtype = np.dtype(dt)
-    buf = bytearray()
-    cur = conn.connection.dbapi_connection.cursor()
-    try:
-        with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as cp:
-            for block in cp:
-                buf += block
-    finally:
-        cur.close()
-    (ext,) = struct.unpack(">i", bytes(buf[15:19]))
-    body = memoryview(buf)[19 + ext : len(buf) - 2]  # header, trailer (-1)
-    return np.frombuffer(body, dtype=dtype)
+    row = fetch_raw(conn, sql)[0]
+    out = {}
+    for name, v in zip(send, row, strict=True):
+        ints = name in ("sk", "ik", "nulls", "clean")
+        a = np.frombuffer(bytes(v or b""), dtype=">i4" if ints else ">f8")
+        out[name] = a.astype(np.int64 if ints else np.float64)
+    return out
 
 
-def _rows_generic(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
-    cols = ", ".join(f"r.{c}" for c in _ROW_COLS)
-    out: list = []
-    keys = [int(k) for k in source_keys]
+def _block_rows_view(conn: Connection, keys: list[tuple[str, str]]) -> BlockRows:
+    """:func:`block_rows` through the relation ``photometry`` (SQLite; databases before 0016).
+
+    The view (or, before migration 0016, the table) gives each row's values; they are
+    returned as the rows' own, with no factor to apply.
+    """
+    index = {k: i for i, k in enumerate(keys)}
+    cols = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_flux_err_jy",
+            "ra_deg", "dec_deg", "catalog_flux_mjy")  # fmt: skip
+    rows: list = []
     for i in range(0, len(keys), _CHUNK):
         part = keys[i : i + _CHUNK]
-        sql = (
-            f"SELECT r.source_key, r.image_key, {cols}, CASE WHEN r.flags = '' THEN 1 ELSE 0 END "
-            f"FROM photometry_rows r WHERE r.source_key IN ({_in(len(part))})"
+        rows += fetch_raw(
+            conn,
+            f"SELECT catalog, source_id, {', '.join(cols)}, flags, data_id FROM photometry "
+            f"WHERE (catalog, source_id) IN (VALUES {', '.join(['(?, ?)'] * len(part))})",
+            [v for k in part for v in k],
         )
-        out += fetch_raw(conn, sql, part)
-    c = list(zip(*out, strict=True)) if out else [()] * (3 + len(_ROW_COLS))
-    res = {"sk": np.array(c[0], dtype=np.int64), "ik": np.array(c[1], dtype=np.int64)}
-    nulls = np.zeros(len(out), dtype=np.int64)
-    for j, name in enumerate(_FLOAT_COLS):
-        col = c[2 + j]
-        res[name] = np.array(col, dtype=np.float64)
-        nulls |= np.array([v is None for v in col], dtype=np.int64) << j
-    res["nulls"] = nulls
-    res["clean"] = np.array(c[-1], dtype=np.int64)
-    return res
+    c = list(zip(*rows, strict=True)) if rows else [()] * (len(cols) + 4)
+    vals = [np.array(col, dtype=np.float64) for col in c[2:10]]
+    null = [np.array([v is None for v in col], dtype=bool) for col in c[2:10]]
+    data_ids = sorted(set(c[11]))
+    kind: dict = {}
+    science: dict = {}
+    for i in range(0, len(data_ids), _CHUNK):
+        part = data_ids[i : i + _CHUNK]
+        kind.update(fetch_raw(conn, f"SELECT data_id, kind FROM images WHERE data_id IN "
+                                    f"({_in(len(part))})", part))  # fmt: skip
+        for d, q, cal, sup in fetch_raw(
+            conn,
+            "SELECT data_id, qa_status, calibration_status, superseded_by FROM data_registry "
+            f"WHERE data_id IN ({_in(len(part))})",
+            part,
+        ):
+            science[d] = q != "failed" and exclusion_reason(cal, sup) is None
+    n = len(rows)
+    nan = np.full(n, np.nan)
+    return BlockRows(
+        keys,
+        np.array([index[k] for k in zip(c[0], c[1], strict=True)], dtype=np.int64),
+        vals[0], null[0], vals[1], null[1], vals[2], null[2], vals[3], null[3],
+        vals[4], null[4], nan, nan,
+        np.array([f == "" for f in c[10]], dtype=bool),
+        np.array([science.get(d, True) for d in c[11]], dtype=bool),
+        np.array(c[11], dtype=object),
+        np.array([kind.get(d) == "mosaic" for d in c[11]], dtype=bool),
+        vals[5], vals[6], vals[7], null[7],
+        np.array([f or "" for f in c[10]], dtype=object),
+    )  # fmt: skip
 
 
 def _factors(conn: Connection, source_keys: np.ndarray):
@@ -263,15 +293,11 @@ def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
         The sources (a block of the rebuild).
     """
     keys = sorted(set(keys))
+    if conn.dialect.name != "postgresql" or not inspect(conn).has_table("photometry_rows"):
+        return _block_rows_view(conn, keys)
     sk, s_ra, s_dec, s_cf, s_cf_null = _source_table(conn, keys)
-    known = sk >= 0
-    wanted = np.sort(sk[known])
-    if conn.dialect.name == "postgresql" and wanted.size:
-        rec = _rows_pg(conn, wanted)
-        cols = {n: rec[n].astype(np.int64 if n in ("sk", "ik", "nulls", "clean") else np.float64)
-                for n in ("sk", "ik", *_FLOAT_COLS, "nulls", "clean")}  # fmt: skip
-    else:
-        cols = _rows_generic(conn, wanted)
+    wanted = np.sort(sk[sk >= 0])
+    cols = _rows_pg(conn, wanted)
     n = len(cols["sk"])
     nulls = cols["nulls"]
     isnull = {name: (nulls >> j) & 1 == 1 for j, name in enumerate(_NULL_BITS)}
