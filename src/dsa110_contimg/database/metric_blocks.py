@@ -63,6 +63,8 @@ class BlockRows:
         The image's QA did not fail and it may serve variability (calibrated, current).
     image : numpy.ndarray of object
         Each row's product ``data_id``.
+    image_rank : numpy.ndarray of int
+        The rank of that ``data_id`` among the products' (ordered as the strings are).
     mosaic : numpy.ndarray of bool
         The product is a registered mosaic.
     ra, dec, catalog_flux : numpy.ndarray
@@ -88,6 +90,7 @@ class BlockRows:
     clean: np.ndarray
     science: np.ndarray
     image: np.ndarray
+    image_rank: np.ndarray
     mosaic: np.ndarray
     ra: np.ndarray
     dec: np.ndarray
@@ -133,6 +136,7 @@ class _Products:
     factor_err: np.ndarray
     mosaic: np.ndarray
     science: np.ndarray
+    rank: np.ndarray  # of data_id, ordered as the strings
 
 
 def _products(conn: Connection) -> _Products:
@@ -156,6 +160,7 @@ def _products(conn: Connection) -> _Products:
         np.array(cols[4], dtype=np.float64),
         np.array([k == "mosaic" for k in cols[5]], dtype=bool),
         science,
+        np.argsort(np.argsort(np.array(cols[1], dtype=str), kind="stable")),
     )
 
 
@@ -242,6 +247,7 @@ def _block_rows_view(conn: Connection, keys: list[tuple[str, str]]) -> BlockRows
         np.array([f == "" for f in c[10]], dtype=bool),
         np.array([science.get(d, True) for d in c[11]], dtype=bool),
         np.array(c[11], dtype=object),
+        np.unique(np.array(c[11], dtype=str), return_inverse=True)[1].reshape(-1),
         np.array([kind.get(d) == "mosaic" for d in c[11]], dtype=bool),
         vals[5], vals[6], vals[7], null[7],
         np.array([f or "" for f in c[10]], dtype=object),
@@ -249,19 +255,19 @@ def _block_rows_view(conn: Connection, keys: list[tuple[str, str]]) -> BlockRows
 
 
 def _factors(conn: Connection, source_keys: np.ndarray):
-    keys = [int(k) for k in source_keys]
-    out: list = []
-    for i in range(0, len(keys), _CHUNK):
-        part = keys[i : i + _CHUNK]
-        out += fetch_raw(
-            conn,
-            "SELECT source_key, image_key, factor, factor_err FROM photometry_factors "
-            f"WHERE source_key IN ({_in(len(part))})",
-            part,
-        )
-    c = list(zip(*out, strict=True)) if out else [()] * 4
-    return (np.array(c[0], dtype=np.int64), np.array(c[1], dtype=np.int64),
-            np.array(c[2], dtype=np.float64), np.array(c[3], dtype=np.float64))  # fmt: skip
+    """(source_key, image_key, factor, factor_err) of the sources' references' factors."""
+    arr = ",".join(str(int(k)) for k in source_keys)
+    row = fetch_raw(
+        conn,
+        "SELECT string_agg(int4send(source_key), ''), string_agg(int4send(image_key), ''), "
+        "string_agg(float8send(coalesce(factor, 'NaN')), ''), "
+        "string_agg(float8send(coalesce(factor_err, 'NaN')), '') FROM photometry_factors "
+        f"WHERE source_key = ANY(ARRAY[{arr}]::int4[])",
+    )[0]
+    return tuple(
+        np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
+        for v, t in zip(row, (">i4", ">i4", ">f8", ">f8"), strict=True)
+    )
 
 
 def _flags(conn: Connection, source_keys: np.ndarray):
@@ -339,6 +345,7 @@ def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
         factor, factor_err, cols["clean"] == 1,
         prod.science[pi] if n else np.zeros(0, dtype=bool),
         prod.data_id[pi] if n else np.zeros(0, dtype=object),
+        prod.rank[pi] if n else np.zeros(0, dtype=np.int64),
         prod.mosaic[pi] if n else np.zeros(0, dtype=bool),
         ra, dec, cflux, cf_null, flags,
     )  # fmt: skip

@@ -229,6 +229,7 @@ def series_arrays(
     mosaic: np.ndarray,
     *,
     confusion_noise: float = 0.0,
+    image_rank: np.ndarray | None = None,
 ) -> dict[str, SeriesPoints]:
     """:func:`series_points` on columns: numpy sorting and scattering, no per-point Python.
 
@@ -251,6 +252,9 @@ def series_arrays(
         The point is on a mosaic.
     confusion_noise : float
         See :func:`~dsa110_contimg.variability.baselines.variability_errors`.
+    image_rank : numpy.ndarray of int, optional
+        Each point's product id as an integer ordered as the ids are (saves sorting strings);
+        computed from ``image`` when omitted.
 
     Returns
     -------
@@ -269,10 +273,12 @@ def series_arrays(
     mjd = np.asarray(mjd, dtype=np.float64)
     flux = np.asarray(flux, dtype=np.float64)
     err = np.asarray(err, dtype=np.float64)
-    image = np.asarray(image).astype(str)
+    image = np.asarray(image, dtype=object)
+    if image_rank is None:
+        image_rank = np.unique(image.astype(str), return_inverse=True)[1]
     with np.errstate(invalid="ignore"):
         ok = np.asarray(usable, dtype=bool) & (err > 0)
-    order = np.lexsort((image, mjd, key_index))  # by source, then (MJD, image id)
+    order = np.lexsort((image_rank, mjd, key_index))  # by source, then (MJD, image id)
     out = {}
     for name in SERIES:
         on = np.asarray(mosaic, dtype=bool) == (name == "mosaic")
@@ -289,6 +295,6 @@ def series_arrays(
         m[row, col] = mjd[sel]
         fl[row, col] = flux[sel]
         er[row, col] = variability_errors(err[sel], confusion_noise=confusion_noise)
-        im[row, col] = image[sel].astype(object)
+        im[row, col] = image[sel]
         out[name] = SeriesPoints([keys[i] for i in present.tolist()], m, fl, er, im)
     return out

@@ -236,6 +236,7 @@ def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> Me
         rows.image[pt],
         rows.mosaic[pt],
         confusion_noise=settings.normalize.confusion_noise_jy,
+        image_rank=rows.image_rank[pt],
     )
     out = {}
     for series in settings.normalize.metric_series:
