@@ -1,0 +1,132 @@
+"""Normalization stored as factors (migration 0018), applied by the view at read time.
+
+The view's normalized values must be, to the last bit, what the arithmetic on arrays gives
+(:func:`normalize_image_arrays`, which the pipeline stored row by row before), on SQLite and
+PostgreSQL; and the Dask path, whose PostgreSQL reader applies the factors in numpy, must equal
+the serial one there too.
+"""
+
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, text
+
+from dsa110_contimg.database import dispose_engine, get_engine
+from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
+from dsa110_contimg.variability import normalize_image_arrays
+from dsa110_contimg.variability.pipeline import normalize_all
+from dsa110_contimg.variability.pipeline.normalize import active_baselines
+
+from ..conftest import make_settings
+from .test_distributed import _dump
+
+SIM = dict(
+    n_epochs=24,
+    n_references=10,
+    targets=[{"snr": 80}, {"snr": 40, "dip_depth": 0.3, "dip_epochs": 6, "dip_start": 12}],
+    seed=5,
+)
+
+
+def _sim():
+    sim = simulate_lightcurves(**SIM)
+    sim.flux_jy[0, 0, :] *= 1 + 0.15 * np.sin(np.arange(24) / 3.0)  # a variable reference
+    return sim
+
+
+def _hex(v):
+    return None if v is None or not np.isfinite(v) else float(v).hex()
+
+
+def test_the_view_gives_the_arrays_normalization_to_the_last_bit(db_settings):
+    write_simulated_photometry(_sim(), settings=db_settings)
+    out = normalize_all(settings=db_settings)
+    assert out["normalized"] > 0 and out["dropped"] >= 1  # a second pass replaced factors
+    ns = db_settings.normalize
+    n_rows = 0
+    with get_engine(db_settings).connect() as conn:
+        baselines = active_baselines(conn)
+        ids = [r[0] for r in conn.execute(text("SELECT DISTINCT data_id FROM photometry"))]
+        for did in ids:
+            rows = conn.execute(
+                text(
+                    "SELECT catalog, source_id, flux_jy, flux_err_jy, flags, normalized_flux_jy, "
+                    "normalized_flux_err_jy FROM photometry WHERE data_id = :d "
+                    "ORDER BY catalog, source_id"
+                ),
+                {"d": did},
+            ).all()
+            c = list(zip(*rows, strict=True))
+            expect = normalize_image_arrays(
+                did, c[0], c[1], np.array(c[2], dtype=float), np.array(c[3], dtype=float),
+                c[4], baselines, min_references=ns.min_references, clip_sigma=ns.clip_sigma,
+                max_iter=ns.clip_iterations,
+            )  # fmt: skip
+            assert expect.normalized_flux_jy is not None
+            assert [_hex(v) for v in c[5]] == [_hex(v) for v in expect.normalized_flux_jy]
+            assert [_hex(v) for v in c[6]] == [_hex(v) for v in expect.normalized_flux_err_jy]
+            n_rows += len(rows)
+        stored = conn.execute(text("SELECT count(*) FROM photometry_factors")).scalar_one()
+        own = conn.execute(
+            text("SELECT count(*) FROM photometry_rows WHERE normalized_flux_jy IS NOT NULL")
+        ).scalar_one()
+    assert n_rows == 12 * 24
+    assert 0 < stored < n_rows  # only the references' own factors are stored per row
+    assert own == 0  # no measurement row holds a normalized value
+
+
+def test_a_refused_image_reads_null_and_own_values_are_cleared(db_settings):
+    write_simulated_photometry(_sim(), settings=db_settings)
+    normalize_all(settings=db_settings)
+    engine = get_engine(db_settings)
+    with engine.begin() as conn:  # an own value (as rows written before migration 0018 hold)
+        conn.execute(text("UPDATE photometry_rows SET normalized_flux_jy = 7.0"))
+        assert conn.execute(
+            text("SELECT min(normalized_flux_jy), max(normalized_flux_jy) FROM photometry")
+        ).one() == (7.0, 7.0)
+        conn.execute(text("UPDATE reference_sources SET status = 'dropped'"))
+    normalize_all(settings=db_settings)  # no reference left: every image is refused
+    with engine.connect() as conn:
+        got = conn.execute(
+            text("SELECT count(normalized_flux_jy), count(normalized_flux_err_jy) FROM photometry")
+        ).one()
+        factors = conn.execute(text("SELECT count(*) FROM photometry_factors")).scalar_one()
+    assert tuple(got) == (0, 0) and factors == 0
+
+
+@pytest.mark.postgres
+def test_dask_equals_serial_on_postgresql(tmp_path, postgres_admin_url):
+    pytest.importorskip("distributed")
+    from dsa110_contimg.variability.pipeline import normalize_all_distributed
+
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    base = postgres_admin_url.rpartition("/")[0]
+    names = [f"contimg_test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    with admin.connect() as conn:
+        for n in names:
+            conn.execute(text(f'CREATE DATABASE "{n}"'))
+    settings = [make_settings(tmp_path / n, database_url=f"{base}/{n}") for n in names]
+    try:
+        sim = _sim()
+        for s in settings:
+            write_simulated_photometry(sim, settings=s)
+        a = normalize_all(settings=settings[0])
+        b = normalize_all_distributed(n_workers=2, images_per_task=5, settings=settings[1])
+        assert {k: b[k] for k in a} == a and a["dropped"] >= 1
+        expected = _dump(settings[0])
+        assert expected["source_metrics"] and expected["ese_candidates"]
+        assert _dump(settings[1]) == expected
+        with get_engine(settings[1]).begin() as conn:  # an interrupted run, own values
+            conn.execute(text("UPDATE photometry SET normalized_flux_jy = 1.0 WHERE id % 3 = 0"))
+            conn.execute(text("DELETE FROM source_metrics WHERE source_id < 'J1'"))
+        assert _dump(settings[1]) != expected
+        normalize_all_distributed(n_workers=1, settings=settings[1])
+        assert _dump(settings[1]) == expected
+    finally:
+        for s in settings:
+            dispose_engine(s)
+        with admin.connect() as conn:
+            for n in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
+        admin.dispose()
