@@ -46,11 +46,17 @@ def _task_settings(kwargs: dict) -> Settings:
     return Settings(**kwargs)
 
 
-def _normalize_block(kwargs: dict, data_ids: Sequence[str]) -> list:
-    """Task: compute the normalization of some images (read-only)."""
+def _normalize_block(kwargs: dict, data_ids: Sequence[str], baselines: dict | None = None) -> list:
+    """Task: compute the normalization of some images (read-only).
+
+    ``baselines`` (:func:`~.normalize.active_baselines`, unchanged during a pass) are read
+    once by the caller and broadcast, rather than read by every task.
+    """
     settings = _task_settings(kwargs)
     with get_engine(settings).connect() as conn:
-        return compute_images(conn, list(data_ids), settings, active_baselines(conn))
+        if baselines is None:
+            baselines = active_baselines(conn)
+        return compute_images(conn, list(data_ids), settings, baselines)
 
 
 def _metrics_block(kwargs: dict, keys: Sequence[tuple[str, str]]):
@@ -121,8 +127,11 @@ def normalize_all_distributed(
         for _ in range(3):
             with engine.connect() as conn:
                 ids = store.products_in_order(conn)
+                baselines = client.scatter(active_baselines(conn), broadcast=True)
             blocks = [ids[i : i + images_per_task] for i in range(0, len(ids), images_per_task)]
-            futures = [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]
+            futures = [
+                client.submit(_normalize_block, kwargs, b, baselines, pure=False) for b in blocks
+            ]
             counts = {"normalized": 0, "not_normalizable": 0}
             for j, fut in enumerate(futures):  # stored in the serial order as they arrive
                 outcomes = fut.result()
