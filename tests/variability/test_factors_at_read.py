@@ -130,3 +130,33 @@ def test_dask_equals_serial_on_postgresql(tmp_path, postgres_admin_url):
             for n in names:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_an_image_measured_again_without_normalization_reads_null(db_settings):
+    """Rows written again over a normalized image do not take its earlier factor."""
+    from dsa110_contimg.database import photometry_insert
+    from dsa110_contimg.variability.pipeline import on_photometry_written
+
+    write_simulated_photometry(_sim(), settings=db_settings)
+    normalize_all(settings=db_settings)
+    engine = get_engine(db_settings)
+    q = text(
+        "SELECT data_id, catalog, source_id, ra_deg, dec_deg, flux_jy, flux_err_jy, mjd, "
+        "normalized_flux_jy FROM photometry WHERE data_id = (SELECT min(data_id) FROM photometry)"
+    )
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    assert all(r["normalized_flux_jy"] is not None for r in rows)
+    did = rows[0]["data_id"]
+    photometry_insert(
+        [{k: v for k, v in r.items() if k != "normalized_flux_jy"} | {"flux_jy": r["flux_jy"] * 2}
+         for r in rows], settings=db_settings,
+    )  # fmt: skip
+    on_photometry_written(did, normalize=False, settings=db_settings)
+    with engine.connect() as conn:
+        got = conn.execute(q).all()
+    assert len(got) == len(rows) and all(r.normalized_flux_jy is None for r in got)
+    on_photometry_written(did, normalize=True, settings=db_settings)
+    with engine.connect() as conn:
+        got = conn.execute(q).all()
+    assert all(r.normalized_flux_jy is not None for r in got)

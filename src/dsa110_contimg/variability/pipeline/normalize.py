@@ -396,6 +396,11 @@ def on_photometry_written(
         "metrics": 0,
         "dropped": 0,
     }
+    if not normalize:
+        # rows just (re)written read no normalized value until the image is normalized again
+        # (the factors of an earlier measurement of it do not apply to them)
+        with write_transaction(engine) as conn:
+            store.clear_normalized(conn, data_id)
     if normalize:
         with write_transaction(engine) as conn:
             try:
