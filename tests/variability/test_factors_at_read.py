@@ -160,3 +160,50 @@ def test_an_image_measured_again_without_normalization_reads_null(db_settings):
     with engine.connect() as conn:
         got = conn.execute(q).all()
     assert all(r.normalized_flux_jy is not None for r in got)
+
+
+def test_the_shared_expressions_are_the_views():
+    """Readers of the base tables (database.normalized) compute what the view computes."""
+    import importlib.util
+    from pathlib import Path
+
+    import dsa110_contimg.database.migrations.versions as versions
+    from dsa110_contimg.database.normalized import factors_join, normalized_columns
+
+    path = Path(versions.__path__[0]) / "0018_normalization_factors.py"
+    spec = importlib.util.spec_from_file_location("m0018", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for dialect in ("sqlite", "postgresql"):
+        view = mod.view_sql(dialect)
+        nf, ne = normalized_columns(dialect)
+        assert f"{nf} AS normalized_flux_jy" in view
+        assert f"{ne} AS normalized_flux_err_jy" in view
+        assert view.endswith(factors_join())
+
+
+def test_downgrade_writes_the_values_back_into_the_rows(db_settings):
+    """Below 0018 the rows hold the normalized values again: the same ones, to the bit."""
+    from alembic import command
+
+    from dsa110_contimg.database.migrate import alembic_config
+
+    write_simulated_photometry(_sim(), settings=db_settings)
+    normalize_all(settings=db_settings)
+    q = text(
+        "SELECT data_id, catalog, source_id, normalized_flux_jy, normalized_flux_err_jy "
+        "FROM photometry ORDER BY data_id, catalog, source_id"
+    )
+    engine = get_engine(db_settings)
+    with engine.connect() as conn:
+        before = [tuple(map(str, r[:3])) + (_hex(r[3]), _hex(r[4])) for r in conn.execute(q)]
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016")
+    with engine.connect() as conn:
+        after = [tuple(map(str, r[:3])) + (_hex(r[3]), _hex(r[4])) for r in conn.execute(q)]
+        own = conn.execute(
+            text("SELECT count(normalized_flux_jy) FROM photometry_rows")
+        ).scalar_one()
+    assert after == before and own == sum(b[3] is not None for b in before) > 0
