@@ -207,3 +207,35 @@ def test_downgrade_writes_the_values_back_into_the_rows(db_settings):
             text("SELECT count(normalized_flux_jy) FROM photometry_rows")
         ).scalar_one()
     assert after == before and own == sum(b[3] is not None for b in before) > 0
+
+
+def test_light_curves_read_the_views_normalized_values(db_settings):
+    """read_lightcurve (base tables, database.normalized) == the view, point for point."""
+    from dsa110_contimg.database.lightcurves import read_lightcurve
+
+    write_simulated_photometry(_sim(), settings=db_settings)
+    normalize_all(settings=db_settings)
+    engine = get_engine(db_settings)
+    with engine.connect() as conn:
+        keys = conn.execute(text("SELECT DISTINCT catalog, source_id FROM photometry")).all()
+    n = 0
+    for cat, sid in keys:
+        pts = read_lightcurve(engine, cat, sid)
+        with engine.connect() as conn:
+            view = dict(
+                (r[0], (_hex(r[1]), _hex(r[2])))
+                for r in conn.execute(
+                    text(
+                        "SELECT data_id, normalized_flux_jy, normalized_flux_err_jy FROM "
+                        "photometry WHERE catalog = :c AND source_id = :s"
+                    ),
+                    {"c": cat, "s": sid},
+                )
+            )
+        got = {
+            d: (_hex(a), _hex(b))
+            for d, a, b in zip(pts.image, pts.normalized_flux, pts.normalized_err, strict=True)
+        }
+        assert got == view
+        n += sum(v[0] is not None for v in got.values())
+    assert n > 0

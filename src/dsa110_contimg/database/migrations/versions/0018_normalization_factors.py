@@ -18,7 +18,7 @@ before this migration holds) still wins: the upgrade changes no value anyone rea
 normalization clears the own values of the image it normalizes (a partial index finds them).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0019
 """
 
 import importlib.util
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
