@@ -21,7 +21,9 @@ after an interruption or not, converges to the same database (idempotent, restar
 
 from __future__ import annotations
 
+import functools
 import logging
+import pickle
 from collections.abc import Callable, Sequence
 
 from ...config import Settings, resolve_settings
@@ -43,7 +45,18 @@ log = logging.getLogger(__name__)
 
 
 def _task_settings(kwargs: dict) -> Settings:
-    return Settings(**kwargs)
+    """Return the task's settings: one object per worker process and database.
+
+    Its engine (cached on the settings: a connection pool, the schema checked once) then
+    serves every task; a new one per task cost ~0.17 s (engine, connection, migration check)
+    of a 0.4 s task.
+    """
+    return _settings_from(pickle.dumps(kwargs))
+
+
+@functools.lru_cache(maxsize=8)  # per worker process: the tasks' settings, by value
+def _settings_from(key: bytes) -> Settings:
+    return Settings(**pickle.loads(key))  # noqa: S301 - our own kwargs, pickled just above
 
 
 def _normalize_block(kwargs: dict, data_ids: Sequence[str], baselines: dict | None = None) -> list:
