@@ -63,7 +63,12 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
     from dsa110_contimg.database import get_engine
     from dsa110_contimg.database import metrics as mstore
     from dsa110_contimg.database import normalization as nstore
-    from dsa110_contimg.variability.pipeline.distributed import _metrics_block, _normalize_block
+    from dsa110_contimg.variability.pipeline.distributed import (
+        IMAGES_PER_TASK,
+        SOURCES_PER_TASK,
+        _metrics_block,
+        _normalize_block,
+    )
     from dsa110_contimg.variability.pipeline.normalize import active_baselines
 
     kw = settings.child_kwargs()
@@ -71,8 +76,8 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
         ids = nstore.products_in_order(conn)
         keys = sorted(set(mstore.photometry_keys(conn)))
         baselines = active_baselines(conn)
-    blocks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
-    chunks = [keys[i : i + 2000] for i in range(0, len(keys), 2000)]
+    blocks = [ids[i : i + IMAGES_PER_TASK] for i in range(0, len(ids), IMAGES_PER_TASK)]
+    chunks = [keys[i : i + SOURCES_PER_TASK] for i in range(0, len(keys), SOURCES_PER_TASK)]
     out: dict = {"tasks": {"normalize": len(blocks), "metrics": len(chunks)}}
     with (
         LocalCluster(
