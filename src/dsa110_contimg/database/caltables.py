@@ -45,6 +45,7 @@ __all__ = [
     "caltables_covering",
     "count_caltables",
     "excluded_from_science",
+    "exclusion_reason",
     "get_caltable",
     "groups_to_recalibrate",
     "image_calibration",
@@ -547,9 +548,14 @@ def excluded_from_science(conn, data_id: str) -> str | None:
     ).first()
     if row is None:
         return None
-    if row.superseded_by is not None:
-        return f"superseded by {row.superseded_by}"
-    if row.calibration_status == "uncalibrated":
+    return exclusion_reason(row.calibration_status, row.superseded_by)
+
+
+def exclusion_reason(calibration_status: str | None, superseded_by: str | None) -> str | None:
+    """:func:`excluded_from_science` of a registry row's two columns (read by the caller)."""
+    if superseded_by is not None:
+        return f"superseded by {superseded_by}"
+    if calibration_status == "uncalibrated":
         return "uncalibrated"
     return None
 

@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, delete, exists, select, tuple_
+from sqlalchemy import Connection, delete, exists, select, text, tuple_
 
-from .caltables import excluded_from_science
-from .normalization import clean_measurements
+from .normalization import clean_measurements, product_state
 from .rawsql import executemany_raw, fetch_raw
 from .tables import (
-    data_registry,
     images,
     photometry,
     photometry_rows,
@@ -124,15 +122,10 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     raw : bool
         Raw flux columns instead of the normalized ones.
     """
-    img = conn.execute(
-        select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
-    ).first()
-    qa = conn.execute(
-        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
-    ).scalar()
-    if qa == "failed" or excluded_from_science(conn, data_id) is not None:
+    state = product_state(conn, data_id)  # one round trip for the product's lookups
+    if state.qa_failed or state.excluded is not None:
         return None  # QA failed, uncalibrated or superseded: not a variability point
-    kind = img.kind if img is not None else "image"
+    kind = state.kind if state.kind is not None else "image"
     fcol, ecol = _flux_columns(raw)
     rows = fetch_raw(
         conn,
@@ -144,8 +137,8 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
         return None
     keys = [(r[0], r[1]) for r in rows]
     mjd = np.array([r[2] for r in rows], dtype=np.float64)
-    if img is not None and img.mjd_mid is not None:
-        mjd = np.where(np.isfinite(mjd), mjd, img.mjd_mid)
+    if state.mjd_mid is not None:
+        mjd = np.where(np.isfinite(mjd), mjd, state.mjd_mid)
     flux = np.array([r[3] for r in rows], dtype=np.float64)
     err = np.array([r[4] for r in rows], dtype=np.float64)
     return ImagePoints(kind, keys, mjd, flux, err)
@@ -255,18 +248,31 @@ def states_for_image(
     data_id, series : str
         The product and the series.
     index : dict
-        Position of each (catalog, source_id) in the caller's arrays.
+        Position of each (catalog, source_id) in the caller's arrays: the product's clean
+        measurements (:func:`image_points`); PostgreSQL reads exactly these keys.
     width : int
         Expected length of a state vector.
     """
-    sql = (
-        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-        "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
-        "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
-    )  # the same clean rows as image_points: a flagged point updates nothing
-    if conn.dialect.name != "sqlite":
-        sql += " FOR UPDATE OF m"
-    rows = fetch_raw(conn, sql, (data_id, series))
+    if conn.dialect.name == "sqlite":
+        sql = (
+            "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+            "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
+            "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
+        )  # the same clean rows as image_points: a flagged point updates nothing
+        rows = fetch_raw(conn, sql, (data_id, series))
+    else:
+        # the caller's keys (image_points' clean rows of the product) as two arrays: primary-
+        # key probes, no join through the photometry view; locked in key order
+        keys = sorted(index)
+        rows = conn.execute(
+            text(
+                "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+                "JOIN unnest(CAST(:c AS text[]), CAST(:s AS text[])) AS k(c, s) "
+                "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = :series "
+                "ORDER BY m.catalog, m.source_id FOR UPDATE OF m"
+            ),
+            {"c": [k[0] for k in keys], "s": [k[1] for k in keys], "series": series},
+        ).all()
     bad = np.zeros(len(index), dtype=bool)
     good, blobs, imgs = [], [], []
     for r in rows:
@@ -331,13 +337,39 @@ def upsert_metrics(
         return 0
     key = ("catalog", "source_id", "series")
     upd = ", ".join(f"{c} = excluded.{c}" for c in METRIC_COLUMNS if c not in key)
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+    if conn.dialect.name == "postgresql" and len({t[:3] for t in tuples}) == len(tuples):
+        # one statement, one array per column (not one statement per row); a key given twice
+        # (which one statement cannot upsert twice) takes the row-by-row path below
+        order = sorted(range(len(tuples)), key=lambda i: tuples[i][:3])  # lock order
+        arrays = dict(zip(METRIC_COLUMNS, zip(*(tuples[i] for i in order), strict=True),
+                          strict=True))  # fmt: skip
+        sel = ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'float8')}[])" for c in METRIC_COLUMNS)
+        conn.execute(
+            text(
+                f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+                f"SELECT * FROM unnest({sel}) {conflict}"
+            ),
+            {c: list(v) for c, v in arrays.items()},
+        )
+        return len(tuples)
     sql = (
         f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
-        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) {conflict}"
     )
     executemany_raw(conn, sql, tuples)
     return len(tuples)
+
+
+#: PostgreSQL types of the non-float8 ``source_metrics`` columns (array parameters).
+_PG_TYPES = {
+    "catalog": "text",
+    "source_id": "text",
+    "series": "text",
+    "state": "bytea",
+    "open_image": "text",
+    "n_points": "int4",
+}
 
 
 def delete_metrics(conn: Connection, series: str, keys: Sequence[tuple[str, str]]) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import normalization as store
-from ...database.caltables import excluded_from_science
 from ...errors import ContimgError, NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
@@ -75,11 +74,20 @@ class ImageOutcome:
     references_seen: frozenset
 
 
-def active_baselines(conn) -> dict[tuple[str, str], float]:
-    """Baseline flux of every active reference (NaN when unset), keyed by canonical key."""
+def active_baselines(conn, keys=None) -> dict[tuple[str, str], float]:
+    """Baseline flux of every active reference (NaN when unset), keyed by canonical key.
+
+    With ``keys`` (canonical (catalog, source_id)), only the active references among them:
+    what one image needs, read by primary key instead of every reference of the survey.
+    """
+    rows = (
+        store.reference_rows(conn, ["active"])
+        if keys is None
+        else store.reference_rows_of(conn, keys, ["active"])
+    )
     return {
         key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
-        for key, r in store.reference_rows(conn, ["active"]).items()
+        for key, r in rows.items()
     }
 
 
@@ -103,18 +111,22 @@ def compute_image(
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
         return ImageOutcome(rec, none, None, None, frozenset())
 
-    if store.image_kind(conn, data_id) is None and not store.product_has_photometry(conn, data_id):
+    state = store.product_state(conn, data_id)
+    if state.kind is None and not state.has_photometry:
         raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
-    excluded = excluded_from_science(conn, data_id)
-    if excluded is not None:
-        return refuse(f"image is {excluded}")
-    if store.qa_failed(conn, data_id):
+    if state.excluded is not None:
+        return refuse(f"image is {state.excluded}")
+    if state.qa_failed:
         return refuse("image failed QA")
     rows = store.image_photometry(conn, data_id)
     if not len(rows):
         return refuse("no photometry on the image")
-    if baselines is None:
-        baselines = active_baselines(conn)
+    any_baselines = None
+    if baselines is None:  # the references on this image only (not the survey's)
+        pairs = zip(rows.catalog, rows.source_id, strict=True)
+        on_image = {(canonical_catalog(c), s) for c, s in pairs}
+        baselines = active_baselines(conn, on_image)
+        any_baselines = state.any_active_reference
     out = normalize_image_arrays(
         data_id,
         rows.catalog,
@@ -126,6 +138,7 @@ def compute_image(
         min_references=ns.min_references,
         clip_sigma=ns.clip_sigma,
         max_iter=ns.clip_iterations,
+        any_baselines=any_baselines,
     )
     return ImageOutcome(
         out.record,
@@ -366,7 +379,7 @@ def on_photometry_written(
                 (canonical_catalog(c), s)
                 for c, s in store.candidate_references_on_image(conn, data_id)
             }
-            cands = store.reference_rows(conn, ["candidate"]) if on_image else {}
+            cands = store.reference_rows_of(conn, on_image, ["candidate"]) if on_image else {}
             new = _establish(conn, [k for k in cands if k in on_image], settings) if cands else []
         out["established"] = len(new)
         backfill: list[str] = []

@@ -151,11 +151,12 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
     """Drop active references whose normalized light curve varies; return those dropped."""
     ns = settings.normalize
     series = "image" if "image" in ns.metric_series else ns.metric_series[0]
-    refs = store.reference_rows(conn, ["active"])
-    n_active = len(refs)
-    if keys is not None:
-        wanted = set(keys)
-        refs = {k: v for k, v in refs.items() if k in wanted}
+    if keys is None:
+        refs = store.reference_rows(conn, ["active"])
+        n_active = len(refs)
+    else:  # the given references only; the count of all active ones is read if one drops
+        refs = store.reference_rows_of(conn, keys, ["active"])
+        n_active = None
     if not refs:
         return []
     rows = [
@@ -181,6 +182,8 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
             conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
         )
         if t.drop:
+            if n_active is None:  # before the first drop of this pass
+                n_active = store.count_references(conn, "active")
             store.drop_reference(conn, key, reason=t.reason, now=now)
             dropped.append(key)
             _log_dropped(key, t, series, n_active)
