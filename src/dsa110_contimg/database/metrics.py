@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, delete, exists, select, text, tuple_
+from sqlalchemy import Connection, delete, exists, select, tuple_
 
 from .normalization import clean_measurements, product_state
-from .rawsql import executemany_raw, fetch_raw
+from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
     images,
     photometry,
@@ -264,15 +264,18 @@ def states_for_image(
         # the caller's keys (image_points' clean rows of the product) as two arrays: primary-
         # key probes, no join through the photometry view; locked in key order
         keys = sorted(index)
-        rows = conn.execute(
-            text(
-                "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-                "JOIN unnest(CAST(:c AS text[]), CAST(:s AS text[])) AS k(c, s) "
-                "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = :series "
-                "ORDER BY m.catalog, m.source_id FOR UPDATE OF m"
-            ),
-            {"c": [k[0] for k in keys], "s": [k[1] for k in keys], "series": series},
-        ).all()
+        rows = execute_pg_arrays(
+            conn,
+            "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) "
+            "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = %(series)s "
+            "ORDER BY m.catalog, m.source_id FOR UPDATE OF m",
+            {
+                "c": PgArray([k[0] for k in keys], "text"),
+                "s": PgArray([k[1] for k in keys], "text"),
+                "series": series,
+            },
+        )
     bad = np.zeros(len(index), dtype=bool)
     good, blobs, imgs = [], [], []
     for r in rows:
@@ -308,6 +311,18 @@ def metrics_rows(
     derived: dict[str, np.ndarray],
 ) -> list[tuple]:
     """Return the ``source_metrics`` rows (tuples in table order) of packed states."""
+    cols = _metrics_columns(keys, series, vectors, open_image, derived)
+    return list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
+
+
+def _metrics_columns(
+    keys: Sequence[tuple[str, str]],
+    series: str,
+    vectors: np.ndarray,
+    open_image: Sequence,
+    derived: dict[str, np.ndarray],
+) -> dict[str, list]:
+    """Return the values of :func:`metrics_rows`, one list per column (non-finite as None)."""
     n = len(keys)
     mat = np.ascontiguousarray(vectors, dtype="<f8")
     cols: dict[str, list] = {
@@ -320,7 +335,7 @@ def metrics_rows(
     for key in DERIVED_COLUMNS:
         cols[key] = _column_list(derived[key], key == "n_points")
     cols["updated_at"] = [time.time()] * n
-    return list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
+    return cols
 
 
 def upsert_metrics(
@@ -331,32 +346,37 @@ def upsert_metrics(
     open_image: Sequence,
     derived: dict[str, np.ndarray],
 ) -> int:
-    """Insert or replace the metric rows of ``keys`` in one ``executemany``; return the count."""
-    tuples = metrics_rows(keys, series, vectors, open_image, derived)
-    if not tuples:
+    """Insert or replace the metric rows of ``keys``; return the count.
+
+    One statement on PostgreSQL (the rows as one binary array per column, in key order, which
+    is the order rows are locked in); the driver's ``executemany`` on SQLite, and on
+    PostgreSQL for a key given twice (one statement cannot upsert a row twice).
+    """
+    if not len(keys):
         return 0
+    cols = _metrics_columns(keys, series, vectors, open_image, derived)
     key = ("catalog", "source_id", "series")
     upd = ", ".join(f"{c} = excluded.{c}" for c in METRIC_COLUMNS if c not in key)
     conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
-    if conn.dialect.name == "postgresql" and len({t[:3] for t in tuples}) == len(tuples):
-        # one statement, one array per column (not one statement per row); a key given twice
-        # (which one statement cannot upsert twice) takes the row-by-row path below
-        order = sorted(range(len(tuples)), key=lambda i: tuples[i][:3])  # lock order
-        arrays = dict(zip(METRIC_COLUMNS, zip(*(tuples[i] for i in order), strict=True),
-                          strict=True))  # fmt: skip
-        sel = ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'float8')}[])" for c in METRIC_COLUMNS)
-        conn.execute(
-            text(
-                f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
-                f"SELECT * FROM unnest({sel}) {conflict}"
-            ),
-            {c: list(v) for c, v in arrays.items()},
+    if conn.dialect.name == "postgresql" and len(set(keys)) == len(keys):
+        order = sorted(range(len(keys)), key=lambda i: keys[i])
+        arrays = {
+            c: PgArray([cols[c][i] for i in order], _PG_TYPES.get(c, "float8"))
+            for c in METRIC_COLUMNS
+        }
+        sel = ", ".join(f"%({c})s" for c in METRIC_COLUMNS)
+        execute_pg_arrays(
+            conn,
+            f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+            f"SELECT * FROM unnest({sel}) {conflict}",
+            arrays,
         )
-        return len(tuples)
+        return len(keys)
     sql = (
         f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
         f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) {conflict}"
     )
+    tuples = list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
     executemany_raw(conn, sql, tuples)
     return len(tuples)
 

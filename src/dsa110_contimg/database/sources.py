@@ -22,8 +22,9 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, or_, select, text
+from sqlalchemy import bindparam, case, func, or_, select
 
+from .rawsql import PgArray, execute_pg_arrays
 from .tables import ese_candidates, photometry, reference_sources, sources
 
 __all__ = [
@@ -175,9 +176,14 @@ _PG_STATES = {
 
 
 def _pg_unnest(columns: dict[str, str], alias: str) -> str:
-    """``unnest(CAST(:c AS type[]), ...) AS alias(c, ...)``: one array parameter per column."""
-    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in columns.items())
+    """``unnest(%(c)s, ...) AS alias(c, ...)``: one array parameter per column."""
+    arrays = ", ".join(f"%({c})s" for c in columns)
     return f"unnest({arrays}) AS {alias}({', '.join(columns)})"
+
+
+def _pg_arrays(columns: dict[str, str], rows: Sequence) -> dict[str, PgArray]:
+    """One :class:`~dsa110_contimg.database.rawsql.PgArray` per column of ``rows`` (dicts)."""
+    return {c: PgArray([r[c] for r in rows], t) for c, t in columns.items()}
 
 
 def _pg_accumulate(conn, rows: list[dict]) -> None:
@@ -220,7 +226,7 @@ def _pg_accumulate(conn, rows: list[dict]) -> None:
         "ON CONFLICT (catalog, source_id) DO UPDATE SET "
         + ", ".join(f"{c} = {e}" for c, e in sets.items())
     )
-    conn.execute(text(sql), {c: [r[c] for r in rows] for c in _PG_COLUMNS})
+    execute_pg_arrays(conn, sql, _pg_arrays(_PG_COLUMNS, rows))
 
 
 def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:
@@ -318,12 +324,11 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
     if conn.dialect.name == "postgresql":  # one statement, the keys as two arrays
         key_cols = {"catalog": "text", "source_id": "text"}
         states = ", ".join(f"{c} = {e.format(s='sources')}" for c, e in _PG_STATES.items())
-        conn.execute(
-            text(
-                f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
-                "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id"
-            ),
-            {"catalog": [k[0] for k in keys], "source_id": [k[1] for k in keys]},
+        execute_pg_arrays(
+            conn,
+            f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
+            "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id",
+            _pg_arrays(key_cols, [{"catalog": k[0], "source_id": k[1]} for k in keys]),
         )
         return
     params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in keys]

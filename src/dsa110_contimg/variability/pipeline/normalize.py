@@ -42,6 +42,7 @@ __all__ = [
     "normalize_measurement",
     "normalize_one_image",
     "on_photometry_written",
+    "prepare_per_image_path",
     "set_references",
 ]
 
@@ -330,6 +331,23 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
         if not new:
             break
     return {"images": len(ids), **counts, "established": len(established), "dropped": len(dropped)}
+
+
+def prepare_per_image_path() -> None:
+    """Import now what :func:`on_photometry_written` would import on its first image.
+
+    The per-image path loads some modules lazily (the master-catalog query, SkyCoord for an
+    image's covering circle, HEALPix for the per-source table, scipy's chi-square survival
+    function for the reference test, the metrics and ESE stages): ~0.4 s on the first image
+    of a process. The job worker calls this when it starts, so that its first image costs
+    what the others do. Nothing here touches a database.
+    """
+    import astropy.coordinates  # noqa: F401  (covering_circle)
+    import astropy_healpix  # noqa: F401  (catalog.spatial.healpix_ring_index)
+    import scipy.special  # noqa: F401  (variability.references.assess_references)
+
+    from ... import catalog  # noqa: F401  (the master-catalog references)
+    from . import ese, metrics  # noqa: F401
 
 
 def on_photometry_written(
