@@ -254,28 +254,9 @@ def states_for_image(
         Expected length of a state vector.
     """
     if conn.dialect.name == "sqlite":
-        sql = (
-            "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-            "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
-            "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
-        )  # the same clean rows as image_points: a flagged point updates nothing
-        rows = fetch_raw(conn, sql, (data_id, series))
+        rows = _state_rows_joined(conn, data_id, series)
     else:
-        # the caller's keys (image_points' clean rows of the product) as two arrays: primary-
-        # key probes, no join through the photometry view; locked in key order
-        keys = sorted(index)
-        rows = execute_pg_arrays(
-            conn,
-            "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) "
-            "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = %(series)s "
-            "ORDER BY m.catalog, m.source_id FOR UPDATE OF m",
-            {
-                "c": PgArray([k[0] for k in keys], "text"),
-                "s": PgArray([k[1] for k in keys], "text"),
-                "series": series,
-            },
-        )
+        rows = _state_rows_of_keys(conn, sorted(index), series)
     bad = np.zeros(len(index), dtype=bool)
     good, blobs, imgs = [], [], []
     for r in rows:
@@ -292,6 +273,37 @@ def states_for_image(
         else np.zeros((0, width))
     )
     return StoredStates(np.array(good, dtype=np.int64), vectors, imgs, bad)
+
+
+def _state_rows_joined(conn: Connection, data_id: str, series: str) -> list[tuple]:
+    """(catalog, source_id, state, open_image) of the product's clean rows, by a join."""
+    return fetch_raw(
+        conn,
+        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+        "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
+        "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?",
+        (data_id, series),
+    )  # the same clean rows as image_points: a flagged point updates nothing
+
+
+def _state_rows_of_keys(conn: Connection, keys: list, series: str) -> list[tuple]:
+    """PostgreSQL: :func:`_state_rows_joined` of the caller's keys, locked in key order.
+
+    The keys (``image_points``' clean rows of the product) travel as two arrays: primary-key
+    probes, no join through the photometry view.
+    """
+    return execute_pg_arrays(
+        conn,
+        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+        "JOIN unnest(%(c)s, %(s)s) AS k(c, s) "
+        "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = %(series)s "
+        "ORDER BY m.catalog, m.source_id FOR UPDATE OF m",
+        {
+            "c": PgArray([k[0] for k in keys], "text"),
+            "s": PgArray([k[1] for k in keys], "text"),
+            "series": series,
+        },
+    )
 
 
 def _column_list(arr: np.ndarray, integer: bool = False) -> list:
@@ -355,30 +367,42 @@ def upsert_metrics(
     if not len(keys):
         return 0
     cols = _metrics_columns(keys, series, vectors, open_image, derived)
+    if conn.dialect.name == "postgresql" and len(set(keys)) == len(keys):
+        _upsert_metric_arrays(conn, cols)
+    else:
+        _upsert_metric_rows(conn, cols)
+    return len(keys)
+
+
+def _conflict() -> str:
     key = ("catalog", "source_id", "series")
     upd = ", ".join(f"{c} = excluded.{c}" for c in METRIC_COLUMNS if c not in key)
-    conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
-    if conn.dialect.name == "postgresql" and len(set(keys)) == len(keys):
-        order = sorted(range(len(keys)), key=lambda i: keys[i])
-        arrays = {
-            c: PgArray([cols[c][i] for i in order], _PG_TYPES.get(c, "float8"))
-            for c in METRIC_COLUMNS
-        }
-        sel = ", ".join(f"%({c})s" for c in METRIC_COLUMNS)
-        execute_pg_arrays(
-            conn,
-            f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
-            f"SELECT * FROM unnest({sel}) {conflict}",
-            arrays,
-        )
-        return len(keys)
+    return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+
+
+def _upsert_metric_rows(conn: Connection, cols: dict[str, list]) -> None:
+    """One statement per row (the driver's ``executemany``): SQLite's path."""
     sql = (
         f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
-        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) {conflict}"
+        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) {_conflict()}"
     )
-    tuples = list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
-    executemany_raw(conn, sql, tuples)
-    return len(tuples)
+    executemany_raw(conn, sql, list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True)))
+
+
+def _upsert_metric_arrays(conn: Connection, cols: dict[str, list]) -> None:
+    """PostgreSQL: one statement, one binary array per column, rows in key (lock) order."""
+    keys = list(zip(cols["catalog"], cols["source_id"], strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    arrays = {
+        c: PgArray([cols[c][i] for i in order], _PG_TYPES.get(c, "float8")) for c in METRIC_COLUMNS
+    }
+    sel = ", ".join(f"%({c})s" for c in METRIC_COLUMNS)
+    execute_pg_arrays(
+        conn,
+        f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+        f"SELECT * FROM unnest({sel}) {_conflict()}",
+        arrays,
+    )
 
 
 #: PostgreSQL types of the non-float8 ``source_metrics`` columns (array parameters).

@@ -128,6 +128,18 @@ def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
     Constant work per source: the image's rows are read by ``data_id`` (never a source's
     history), and counts and the MJD range are updated in place.
     """
+    rows = _image_rows(conn, data_id)
+    keys = [(r["catalog"], r["source_id"]) for r in rows]
+    if conn.dialect.name == "postgresql":
+        _pg_accumulate(conn, rows)
+    else:
+        _upsert(conn, rows, accumulate=True)
+        refresh_source_states(conn, keys)
+    return keys
+
+
+def _image_rows(conn, data_id: str) -> list[dict]:
+    """Return the ``sources`` rows one image adds (one measurement each), from its photometry."""
     p = photometry.c
     rows = conn.execute(
         select(
@@ -139,13 +151,7 @@ def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
         for r in rows
         if r[2] is not None and r[3] is not None
     ]
-    keys = [(g[0], g[1]) for g in groups]
-    if conn.dialect.name == "postgresql":
-        _pg_accumulate(conn, _rows_from_groups(groups))
-    else:
-        _upsert(conn, _rows_from_groups(groups), accumulate=True)
-        refresh_source_states(conn, keys)
-    return keys
+    return _rows_from_groups(groups)
 
 
 #: ``sources`` columns written by :func:`_pg_accumulate`, with their PostgreSQL types.
@@ -298,6 +304,15 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
     """Re-read the reference flag and the ESE state of some sources (primary-key lookups)."""
     if not keys:
         return
+    keys = sorted(set(keys))
+    if conn.dialect.name == "postgresql":
+        _refresh_arrays(conn, keys)
+    else:
+        _refresh_rows(conn, keys)
+
+
+def _refresh_rows(conn, keys: list[tuple[str, str]]) -> None:
+    """One UPDATE per source (an ``executemany``): SQLite's path."""
     r, c, s = reference_sources.c, ese_candidates.c, sources.c
     is_ref = (
         select(func.count())
@@ -320,17 +335,18 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
         .where(s.catalog == bindparam("b_catalog"), s.source_id == bindparam("b_source_id"))
         .values(is_reference=case((is_ref > 0, 1), else_=0), ese_status=status, ese_score=score)
     )
-    keys = sorted(set(keys))
-    if conn.dialect.name == "postgresql":  # one statement, the keys as two arrays
-        key_cols = {"catalog": "text", "source_id": "text"}
-        states = ", ".join(f"{c} = {e.format(s='sources')}" for c, e in _PG_STATES.items())
-        execute_pg_arrays(
-            conn,
-            f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
-            "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id",
-            _pg_arrays(key_cols, [{"catalog": k[0], "source_id": k[1]} for k in keys]),
-        )
-        return
     params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in keys]
     for i in range(0, len(params), 5000):
         conn.execute(stmt, params[i : i + 5000])
+
+
+def _refresh_arrays(conn, keys: list[tuple[str, str]]) -> None:
+    """PostgreSQL: one UPDATE, the keys as two arrays (the subqueries of :data:`_PG_STATES`)."""
+    key_cols = {"catalog": "text", "source_id": "text"}
+    states = ", ".join(f"{c} = {e.format(s='sources')}" for c, e in _PG_STATES.items())
+    execute_pg_arrays(
+        conn,
+        f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
+        "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id",
+        _pg_arrays(key_cols, [{"catalog": k[0], "source_id": k[1]} for k in keys]),
+    )

@@ -1,0 +1,296 @@
+"""The per-image path's set-based SQL stores exactly what the row-by-row SQL stores.
+
+On PostgreSQL the incremental update writes each table of an image in one statement (arrays of
+columns) where SQLite keeps one statement per row; the product lookups are one query on both.
+Proven three ways: the two SQL paths side by side on the same PostgreSQL data (each in a
+rolled-back transaction); the whole image-by-image sequence on SQLite (row-by-row) and on
+PostgreSQL (set-based) giving the same stored rows; and the combined lookups against the
+single ones they replace, on both backends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+from dsa110_contimg.config import Settings
+from dsa110_contimg.database import get_engine, write_transaction
+from dsa110_contimg.database import metrics as mstore
+from dsa110_contimg.database import normalization as nstore
+from dsa110_contimg.database import sources as sstore
+from dsa110_contimg.database.caltables import (
+    excluded_from_science,
+    set_image_calibration,
+    supersede_product,
+)
+from dsa110_contimg.database.engine import dispose_engine
+from dsa110_contimg.database.products import photometry_insert
+from dsa110_contimg.database.tables import (
+    data_registry,
+    ese_candidates,
+    image_normalization,
+    reference_sources,
+    source_metrics,
+    sources,
+)
+from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
+from dsa110_contimg.variability.pipeline import normalize_all, on_photometry_written
+from dsa110_contimg.variability.pipeline.metrics import compute_metrics
+
+N_EPOCHS = 14
+#: Bookkeeping times (Unix seconds of the write): the only columns allowed to differ.
+CLOCK = {"updated_at", "created_at", "established_at", "measured_at"}
+
+
+@pytest.fixture
+def field():
+    return simulate_lightcurves(
+        n_epochs=N_EPOCHS,
+        n_references=10,
+        targets=[{"snr": 80}] * 15
+        + [{"snr": 60, "dip_depth": 0.5, "dip_epochs": 5, "dip_start": 8}],
+        field_radius_deg=0.5,
+        seed=23,
+    )
+
+
+def _image_by_image(settings, field, last: int = N_EPOCHS) -> list[str]:
+    """Four images at once, then one by one through the worker's hook (the per-image path)."""
+    ids = list(write_simulated_photometry(field, images=slice(0, 4), settings=settings))
+    normalize_all(settings=settings)
+    for i in range(4, last):
+        (did,) = write_simulated_photometry(
+            field, images=[i], register_references=False, settings=settings
+        )
+        on_photometry_written(did, normalize=True, settings=settings)
+        ids.append(did)
+    return ids
+
+
+def _snapshot(conn, table, order) -> list[dict]:
+    rows = conn.execute(select(table).order_by(*order)).all()
+    return [{k: v for k, v in r._mapping.items() if k not in CLOCK} for r in rows]
+
+
+def _rows_equal(a: list[dict], b: list[dict]) -> None:
+    """Exactly equal, NaN equal to NaN (bytes compared as bytes)."""
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            va, vb = ra[k], rb[k]
+            if isinstance(va, float) and isinstance(vb, float) and np.isnan(va):
+                assert np.isnan(vb), (k, ra, rb)
+            else:
+                if isinstance(va, memoryview | bytearray):
+                    va, vb = bytes(va), bytes(vb)
+                assert va == vb, (k, va, vb)
+
+
+SRC_ORDER = (sources.c.catalog, sources.c.source_id)
+MET_ORDER = (source_metrics.c.catalog, source_metrics.c.source_id, source_metrics.c.series)
+
+
+def _both(engine, path_a, path_b, snap):
+    """Run two write paths on the same data (each rolled back); return their snapshots."""
+    out = []
+    for path in (path_a, path_b):
+        with engine.connect() as conn:
+            tr = conn.begin()
+            path(conn)
+            out.append(snap(conn))
+            tr.rollback()
+    return out
+
+
+@pytest.mark.postgres
+def test_postgres_set_based_writes_equal_row_by_row(postgres_url, tmp_path, field):
+    """Each new PostgreSQL statement against the SQLite-path statement it replaces."""
+    settings = Settings(state_dir=tmp_path / "state", database_url=postgres_url)
+    settings.normalize.metric_series = ["image", "epoch"]
+    ids = _image_by_image(settings, field, last=N_EPOCHS - 1)
+    engine = get_engine(settings)
+    (new,) = write_simulated_photometry(
+        field, images=[N_EPOCHS - 1], register_references=False, settings=settings
+    )
+    try:
+        with engine.connect() as conn:
+            rows = sstore._image_rows(conn, new)  # the same rows (and clock) for both paths
+            keys = [(r["catalog"], r["source_id"]) for r in rows]
+            n_cand = conn.execute(select(ese_candidates.c.id)).all()
+        assert len(rows) == len(field.source_ids) and n_cand  # a candidate: ESE state matters
+
+        def spoil(conn):  # a reference dropped, a candidate confirmed: the states to re-read
+            conn.execute(
+                update(reference_sources)
+                .where(reference_sources.c.source_id == keys[0][1])
+                .values(status="dropped")
+            )
+            conn.execute(update(ese_candidates).values(status="confirmed", score=1e3))
+
+        def snap(conn):
+            return _snapshot(conn, sources, SRC_ORDER)
+
+        # the per-source table: accumulate + re-read states, row by row vs one statement
+        a, b = _both(
+            engine,
+            lambda c: (
+                spoil(c),
+                sstore._upsert(c, rows, accumulate=True),
+                sstore._refresh_rows(c, keys),
+            ),
+            lambda c: (spoil(c), sstore._pg_accumulate(c, rows)),
+            snap,
+        )
+        _rows_equal(a, b)
+        assert any(r["ese_status"] == "confirmed" for r in b)
+        assert any(r["is_reference"] for r in b)
+        # the states alone (rebuild_sources and an ESE decision use it)
+        a, b = _both(
+            engine,
+            lambda c: (spoil(c), sstore._refresh_rows(c, keys)),
+            lambda c: (spoil(c), sstore._refresh_arrays(c, keys)),
+            snap,
+        )
+        _rows_equal(a, b)
+
+        # the metric rows: every source, a few derived values non-finite (stored as NULL)
+        with engine.connect() as conn:
+            oc = compute_metrics(conn, sorted(set(keys)), settings)
+        for series, (mkeys, vectors, open_image, derived) in oc.series.items():
+            derived = {k: np.array(v, dtype=float) for k, v in derived.items()}
+            derived["eta"][::3] = np.nan
+            derived["m"][1::4] = np.inf
+            cols = mstore._metrics_columns(mkeys, series, vectors, open_image, derived)
+            a, b = _both(
+                engine,
+                lambda c, cols=cols: mstore._upsert_metric_rows(c, cols),
+                lambda c, cols=cols: mstore._upsert_metric_arrays(c, cols),
+                lambda c: _snapshot(c, source_metrics, MET_ORDER),
+            )
+            _rows_equal(a, b)
+            assert any(r["eta"] is None for r in b)
+
+        # the stored states of an image's clean sources: by the keys vs the join
+        with engine.connect() as conn:
+            pts = mstore.image_points(conn, ids[-1], raw=False)
+            for series in ("image", "epoch"):
+                joined = sorted(
+                    (r[0], r[1], bytes(r[2]), r[3])
+                    for r in mstore._state_rows_joined(conn, ids[-1], series)
+                )
+                keyed = sorted(
+                    (r[0], r[1], bytes(r[2]), r[3])
+                    for r in mstore._state_rows_of_keys(conn, sorted(pts.keys), series)
+                )
+                assert joined == keyed and len(joined) == len(pts.keys)
+    finally:
+        dispose_engine(settings)
+
+
+@pytest.mark.postgres
+def test_per_image_path_stores_the_same_on_both_backends(postgres_url, tmp_path, field):
+    """The image-by-image sequence: SQLite (row by row) and PostgreSQL (set-based) agree."""
+    out = []
+    for name, url in (("sqlite", None), ("postgresql", postgres_url)):
+        kw = {"database_url": url} if url else {}
+        settings = Settings(state_dir=tmp_path / name, **kw)
+        settings.normalize.metric_series = ["image", "epoch"]
+        try:
+            _image_by_image(settings, field)
+            with get_engine(settings).connect() as conn:
+                out.append(
+                    {
+                        "sources": _snapshot(conn, sources, SRC_ORDER),
+                        "metrics": _snapshot(conn, source_metrics, MET_ORDER),
+                        "candidates": _snapshot(
+                            conn,
+                            ese_candidates,
+                            (
+                                ese_candidates.c.catalog,
+                                ese_candidates.c.source_id,
+                                ese_candidates.c.series,
+                            ),
+                        ),  # fmt: skip
+                        "references": _snapshot(
+                            conn,
+                            reference_sources,
+                            (reference_sources.c.catalog, reference_sources.c.source_id),
+                        ),
+                        "normalization": _snapshot(
+                            conn, image_normalization, (image_normalization.c.data_id,)
+                        ),
+                    }
+                )
+        finally:
+            dispose_engine(settings)
+    lite, pg = out
+    for table in lite:
+        for r in lite[table] + pg[table]:
+            r.pop("id", None)  # candidate ids follow insertion order, not the values
+        _rows_equal(lite[table], pg[table])
+    assert len(pg["sources"]) == len(field.source_ids)
+    assert pg["candidates"] and any(r["is_reference"] for r in pg["sources"])
+
+
+def test_product_state_is_the_single_lookups(db_settings, field):
+    """The one-query product lookups give what the single lookups give, case by case."""
+    ids = list(write_simulated_photometry(field, settings=db_settings))
+    engine = get_engine(db_settings)
+    with engine.connect() as conn:
+        assert nstore.product_state(conn, ids[0]).any_active_reference is False
+    normalize_all(settings=db_settings)
+    photometry_insert(
+        [{"data_id": "unregistered", "ra_deg": 1.0, "dec_deg": 2.0, "flux_jy": 0.1}],
+        settings=db_settings,
+    )
+    set_image_calibration(ids[1], "uncalibrated", settings=db_settings)
+    supersede_product(ids[2], ids[3], settings=db_settings)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(data_registry)
+            .where(data_registry.c.data_id == ids[4])
+            .values(qa_status="failed")
+        )
+    cases = [*ids, "unregistered", "nothing-here"]
+    with engine.connect() as conn:
+        for did in cases:
+            st = nstore.product_state(conn, did)
+            assert st.kind == nstore.image_kind(conn, did), did
+            assert st.has_photometry == nstore.product_has_photometry(conn, did), did
+            assert st.qa_failed == nstore.qa_failed(conn, did), did
+            assert st.excluded == excluded_from_science(conn, did), did
+            assert st.any_active_reference == bool(nstore.reference_rows(conn, ["active"]))
+            assert st.any_active_reference
+        states = {did: nstore.product_state(conn, did) for did in cases}
+    assert states[ids[1]].excluded == "uncalibrated"
+    assert states[ids[2]].excluded == f"superseded by {ids[3]}"
+    assert states[ids[4]].qa_failed and not states[ids[0]].qa_failed
+    assert states["unregistered"].kind is None and states["unregistered"].has_photometry
+    assert not states["nothing-here"].has_photometry
+    assert states[ids[0]].mjd_mid is not None
+
+
+def test_references_of_keys_are_those_of_all(db_settings, field):
+    """The references of an image's keys, read by key, are the filtered survey-wide read."""
+    write_simulated_photometry(field, settings=db_settings)
+    normalize_all(settings=db_settings)
+    with get_engine(db_settings).connect() as conn:
+        every = nstore.reference_rows(conn, ["active", "candidate", "dropped"])
+        assert every
+        keys = sorted(every)[::2] + [("master", "no-such-source"), ("racs", keys_id(every))]
+        for statuses in (["active"], ["candidate"], ["active", "dropped"]):
+            want = {
+                k: v for k, v in nstore.reference_rows(conn, statuses).items() if k in set(keys)
+            }
+            assert nstore.reference_rows_of(conn, keys, statuses) == want
+        assert nstore.reference_rows_of(conn, [], ["active"]) == {}
+        assert nstore.count_references(conn, "active") == len(
+            nstore.reference_rows(conn, ["active"])
+        )
+
+
+def keys_id(refs: dict) -> str:
+    """A source id that is a reference in another catalog (never matched by catalog alone)."""
+    return sorted(refs)[0][1]
