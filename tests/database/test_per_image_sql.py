@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dsa110_contimg.config import Settings
 from dsa110_contimg.database import get_engine, write_transaction
@@ -30,6 +30,9 @@ from dsa110_contimg.database.tables import (
     data_registry,
     ese_candidates,
     image_normalization,
+    photometry,
+    photometry_products,
+    photometry_rows,
     reference_sources,
     source_metrics,
     sources,
@@ -37,6 +40,7 @@ from dsa110_contimg.database.tables import (
 from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
 from dsa110_contimg.variability.pipeline import normalize_all, on_photometry_written
 from dsa110_contimg.variability.pipeline.metrics import compute_metrics
+from dsa110_contimg.variability.pipeline.references import drop_variable_references
 
 N_EPOCHS = 14
 #: Bookkeeping times (Unix seconds of the write): the only columns allowed to differ.
@@ -294,3 +298,77 @@ def test_references_of_keys_are_those_of_all(db_settings, field):
 def keys_id(refs: dict) -> str:
     """A source id that is a reference in another catalog (never matched by catalog alone)."""
     return sorted(refs)[0][1]
+
+
+def test_one_read_of_an_image_is_the_two_reads_it_replaces(db_settings, field):
+    """The incremental update's single read: its clean points and its measurements."""
+    ids = _image_by_image(db_settings, field, last=6)
+    with get_engine(db_settings).connect() as conn:
+        # a flagged row on the last image: in the measurements, not among the points
+        conn.execute(
+            update(photometry_rows)
+            .where(
+                photometry_rows.c.image_key
+                == select(photometry_products.c.image_key)
+                .where(photometry_products.c.data_id == ids[-1])
+                .scalar_subquery(),
+                photometry_rows.c.source_key
+                == select(func.min(photometry_rows.c.source_key)).scalar_subquery(),
+            )
+            .values(flags="edge")
+        )
+        for did in ids:
+            got = mstore.image_update_rows(conn, did, raw=False)
+            p = photometry.c
+            every = conn.execute(
+                select(
+                    p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
+                ).where(p.data_id == did)
+            ).all()
+            assert sorted(got.measurements) == sorted(tuple(r) for r in every)
+            clean = conn.execute(
+                select(
+                    p.catalog, p.source_id, p.mjd, p.normalized_flux_jy, p.normalized_flux_err_jy
+                )
+                .where(p.data_id == did, p.flags == "")
+                .order_by(p.catalog, p.source_id)
+            ).all()
+            pts = got.points
+            assert pts.keys == [(r[0], r[1]) for r in clean] and pts.kind == "image"
+            np.testing.assert_array_equal(pts.mjd, [r[2] for r in clean])
+            np.testing.assert_array_equal(pts.flux, np.array([r[3] for r in clean], dtype=float))
+            np.testing.assert_array_equal(pts.err, np.array([r[4] for r in clean], dtype=float))
+        assert len(got.measurements) == len(pts.keys) + 1
+        conn.rollback()
+
+
+def test_reference_test_of_an_image_is_the_survey_wide_one(db_settings, field):
+    """Testing the references of an image by key drops and records what the full read does."""
+    db_settings.normalize.metric_series = ["image", "epoch"]
+    _image_by_image(db_settings, field)
+    engine = get_engine(db_settings)
+    with engine.connect() as conn:
+        active = sorted(nstore.reference_rows(conn, ["active"]))
+        assert active
+        probe = [(a, s) for _, s in active for a in ("master", "nvss")]
+        for series in ("image", "epoch"):
+            want = sorted(
+                r
+                for r in mstore.reference_metrics(conn, series, [s for _, s in active])
+                if (r[0], r[1]) in set(probe)
+            )
+            assert mstore.reference_metrics_of_keys(conn, series, probe) == want and want
+    # a strict threshold so that some are dropped: both ways drop and record the same
+    db_settings.normalize.reference_drop_chi2 = 0.0
+    db_settings.normalize.reference_drop_p = 1.0
+
+    snap = []
+    for keys in (None, active):
+        with engine.connect() as conn:
+            tr = conn.begin()
+            dropped = drop_variable_references(conn, db_settings, keys)
+            order = (reference_sources.c.source_id,)
+            snap.append((sorted(dropped), _snapshot(conn, reference_sources, order)))
+            tr.rollback()
+    assert snap[0][0] and snap[0][0] == snap[1][0]
+    _rows_equal(snap[0][1], snap[1][1])

@@ -29,16 +29,19 @@ __all__ = [
     "DERIVED_COLUMNS",
     "METRIC_COLUMNS",
     "ImagePoints",
+    "ImageUpdateRows",
     "MetricPoints",
     "StoredStates",
     "delete_metrics",
     "image_points",
+    "image_update_rows",
     "metric_keys",
     "metric_points",
     "metrics_of_source",
     "metrics_rows",
     "photometry_keys",
     "reference_metrics",
+    "reference_metrics_of_keys",
     "states_for_image",
     "upsert_metrics",
 ]
@@ -122,26 +125,62 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     raw : bool
         Raw flux columns instead of the normalized ones.
     """
+    return image_update_rows(conn, data_id, raw=raw).points
+
+
+@dataclass(frozen=True)
+class ImageUpdateRows:
+    """What the incremental update reads of one product, in one read of its rows.
+
+    Attributes
+    ----------
+    points : ImagePoints or None
+        :func:`image_points`.
+    measurements : list of tuple
+        Every row of the product (flagged ones too), as ``(catalog, source_id, ra_deg,
+        dec_deg, catalog_flux_mjy, flags, mjd)``: what the per-source table adds
+        (:func:`~dsa110_contimg.database.sources.upsert_sources_for_image`).
+    """
+
+    points: ImagePoints | None
+    measurements: list[tuple]
+
+
+def image_update_rows(conn: Connection, data_id: str, *, raw: bool) -> ImageUpdateRows:
+    """Return a product's clean points and all its measurements (two round trips in all).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection.
+    data_id : str
+        The product.
+    raw : bool
+        Raw flux columns instead of the normalized ones.
+    """
     state = product_state(conn, data_id)  # one round trip for the product's lookups
-    if state.qa_failed or state.excluded is not None:
-        return None  # QA failed, uncalibrated or superseded: not a variability point
-    kind = state.kind if state.kind is not None else "image"
     fcol, ecol = _flux_columns(raw)
     rows = fetch_raw(
         conn,
-        f"SELECT catalog, source_id, mjd, {fcol.name}, {ecol.name} FROM photometry "
-        "WHERE data_id = ? AND flags = '' ORDER BY catalog, source_id",
+        "SELECT catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags, mjd, "
+        f"{fcol.name}, {ecol.name} FROM photometry WHERE data_id = ? "
+        "ORDER BY catalog, source_id",
         (data_id,),
     )
-    if not rows:
-        return None
-    keys = [(r[0], r[1]) for r in rows]
-    mjd = np.array([r[2] for r in rows], dtype=np.float64)
+    measurements = [r[:7] for r in rows]
+    if state.qa_failed or state.excluded is not None:
+        return ImageUpdateRows(None, measurements)  # QA failed, uncalibrated or superseded
+    clean = [r for r in rows if r[5] == ""]  # flagged points are not variability points
+    if not clean:
+        return ImageUpdateRows(None, measurements)
+    kind = state.kind if state.kind is not None else "image"
+    keys = [(r[0], r[1]) for r in clean]
+    mjd = np.array([r[6] for r in clean], dtype=np.float64)
     if state.mjd_mid is not None:
         mjd = np.where(np.isfinite(mjd), mjd, state.mjd_mid)
-    flux = np.array([r[3] for r in rows], dtype=np.float64)
-    err = np.array([r[4] for r in rows], dtype=np.float64)
-    return ImagePoints(kind, keys, mjd, flux, err)
+    flux = np.array([r[7] for r in clean], dtype=np.float64)
+    err = np.array([r[8] for r in clean], dtype=np.float64)
+    return ImageUpdateRows(ImagePoints(kind, keys, mjd, flux, err), measurements)
 
 
 @dataclass(frozen=True)
@@ -461,4 +500,42 @@ def reference_metrics(
             )
         ).all()
         out += [(r.catalog, r.source_id, r.eta, r.n_points) for r in rows]
+    return out
+
+
+def reference_metrics_of_keys(
+    conn: Connection, series: str, keys: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, float | None, int]]:
+    """:func:`reference_metrics` of exact (catalog, source_id) keys (primary-key lookups).
+
+    The per-image reference test reads the few references on an image this way; rows come in
+    key order.
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = execute_pg_arrays(
+            conn,
+            "SELECT m.catalog, m.source_id, m.eta, m.n_points FROM source_metrics m "
+            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) ON m.catalog = k.c AND m.source_id = k.s "
+            "WHERE m.series = %(series)s ORDER BY m.catalog, m.source_id",
+            {
+                "c": PgArray([k[0] for k in keys], "text"),
+                "s": PgArray([k[1] for k in keys], "text"),
+                "series": series,
+            },
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+    m = source_metrics.c
+    out = []
+    for i in range(0, len(keys), _CHUNK):
+        out += [
+            (r.catalog, r.source_id, r.eta, r.n_points)
+            for r in conn.execute(
+                select(m.catalog, m.source_id, m.eta, m.n_points)
+                .where(m.series == series, tuple_(m.catalog, m.source_id).in_(keys[i : i + _CHUNK]))
+                .order_by(m.catalog, m.source_id)
+            )
+        ]
     return out

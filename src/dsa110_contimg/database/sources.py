@@ -122,13 +122,17 @@ def _rows_from_groups(groups) -> list[dict]:
     ]
 
 
-def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
+def upsert_sources_for_image(
+    conn, data_id: str, measurements: Sequence[tuple] | None = None
+) -> list[tuple[str, str]]:
     """Add one image's measurements to the per-source table; return the sources touched.
 
     Constant work per source: the image's rows are read by ``data_id`` (never a source's
-    history), and counts and the MJD range are updated in place.
+    history), and counts and the MJD range are updated in place. ``measurements`` are the
+    image's rows when the caller has read them already
+    (:func:`~dsa110_contimg.database.metrics.image_update_rows`).
     """
-    rows = _image_rows(conn, data_id)
+    rows = _image_rows(conn, data_id, measurements)
     keys = [(r["catalog"], r["source_id"]) for r in rows]
     if conn.dialect.name == "postgresql":
         _pg_accumulate(conn, rows)
@@ -138,14 +142,19 @@ def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
     return keys
 
 
-def _image_rows(conn, data_id: str) -> list[dict]:
-    """Return the ``sources`` rows one image adds (one measurement each), from its photometry."""
-    p = photometry.c
-    rows = conn.execute(
-        select(
-            p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
-        ).where(p.data_id == data_id)
-    ).all()
+def _image_rows(conn, data_id: str, rows: Sequence[tuple] | None = None) -> list[dict]:
+    """Return the ``sources`` rows one image adds (one measurement each), from its photometry.
+
+    ``rows``: the image's ``(catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags,
+    mjd)``, read here when not given.
+    """
+    if rows is None:
+        p = photometry.c
+        rows = conn.execute(
+            select(
+                p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
+            ).where(p.data_id == data_id)
+        ).all()
     groups = [
         (r[0], r[1], r[2], r[3], r[4], 1, 1 if not r[5] else 0, r[6], r[6], r[5] or "")
         for r in rows

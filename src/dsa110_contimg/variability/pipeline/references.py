@@ -17,7 +17,7 @@ from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
 from ...errors import CatalogError
-from ..normalization import canonical_catalog
+from ..normalization import NVSS_ALIASES, canonical_catalog
 from ..references import assess_references, covering_circle, reference_baselines
 
 __all__ = [
@@ -159,10 +159,12 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
         n_active = None
     if not refs:
         return []
-    rows = [
-        (canonical_catalog(c), s, eta, n)
-        for c, s, eta, n in mstore.reference_metrics(conn, series, [s for _, s in refs])
-    ]
+    if keys is None:
+        got = mstore.reference_metrics(conn, series, [s for _, s in refs])
+    else:  # the metric rows of these references only, by key (either NVSS alias)
+        probe = [(a, s) for c, s in refs for a in (sorted(NVSS_ALIASES) if c == "master" else [c])]
+        got = mstore.reference_metrics_of_keys(conn, series, probe)
+    rows = [(canonical_catalog(c), s, eta, n) for c, s, eta, n in got]
     rows = [r for r in rows if (r[0], r[1]) in refs]
     tests = assess_references(
         [r[2] for r in rows],
