@@ -527,15 +527,7 @@ def reference_metrics_of_keys(
             },
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
-    m = source_metrics.c
-    out = []
-    for i in range(0, len(keys), _CHUNK):
-        out += [
-            (r.catalog, r.source_id, r.eta, r.n_points)
-            for r in conn.execute(
-                select(m.catalog, m.source_id, m.eta, m.n_points)
-                .where(m.series == series, tuple_(m.catalog, m.source_id).in_(keys[i : i + _CHUNK]))
-                .order_by(m.catalog, m.source_id)
-            )
-        ]
-    return out
+    # SQLite: by source id (what the per-image path read before), filtered to the keys
+    wanted = set(keys)
+    got = reference_metrics(conn, series, [k[1] for k in keys])
+    return sorted(r for r in got if (r[0], r[1]) in wanted)

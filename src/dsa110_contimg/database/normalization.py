@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, Text, bindparam, exists, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, exists, func, or_, select, text, update
 
 from .caltables import exclusion_reason, science_usable
 from .products import upsert
-from .rawsql import executemany_raw, fetch_raw
+from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
     data_registry,
     image_normalization,
@@ -114,42 +113,32 @@ def reference_rows(conn: Connection, statuses: Sequence[str]) -> dict[tuple[str,
 def reference_rows_of(
     conn: Connection, keys: Iterable[tuple[str, str]], statuses: Sequence[str]
 ) -> dict[tuple[str, str], dict]:
-    """:func:`reference_rows` of the given (catalog, source_id) only (primary-key lookups).
+    """:func:`reference_rows` of the given (catalog, source_id) only.
 
-    What the per-image path reads: the references measured on one image, not every
-    reference of the survey.
+    What the per-image path reads: on PostgreSQL the references measured on one image (by
+    primary key), not every reference of the survey (47 000 rows per 16 images at 10^7).
     """
     keys = sorted(set(keys))
     if not keys:
         return {}
-    r = reference_sources.c
-    out: dict[tuple[str, str], dict] = {}
-    if conn.dialect.name == "postgresql":  # the keys as two arrays, one statement
-        kv = (
-            select(
-                func.unnest(bindparam("cats", type_=ARRAY(Text))).label("c"),
-                func.unnest(bindparam("sids", type_=ARRAY(Text))).label("s"),
-            )
-        ).subquery()
-        stmt = (
-            select(reference_sources)
-            .join(kv, (r.catalog == kv.c.c) & (r.source_id == kv.c.s))
-            .where(r.status.in_(list(statuses)))
+    if conn.dialect.name == "postgresql":  # the keys as two arrays: primary-key probes
+        names = [c.name for c in reference_sources.columns]
+        rows = execute_pg_arrays(
+            conn,
+            f"SELECT {', '.join('r.' + n for n in names)} FROM reference_sources r "
+            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) ON r.catalog = k.c AND r.source_id = k.s "
+            "WHERE r.status = ANY(%(st)s)",
+            {
+                "c": PgArray([k[0] for k in keys], "text"),
+                "s": PgArray([k[1] for k in keys], "text"),
+                "st": PgArray(list(statuses), "text"),
+            },
         )
-        params = {"cats": [k[0] for k in keys], "sids": [k[1] for k in keys]}
-        out.update(
-            ((row.catalog, row.source_id), dict(row._mapping)) for row in conn.execute(stmt, params)
-        )
-        return out
-    for i in range(0, len(keys), _CHUNK):
-        rows = conn.execute(
-            select(reference_sources).where(
-                tuple_(r.catalog, r.source_id).in_(keys[i : i + _CHUNK]),
-                r.status.in_(list(statuses)),
-            )
-        )
-        out.update(((row.catalog, row.source_id), dict(row._mapping)) for row in rows)
-    return out
+        return {(row[0], row[1]): dict(zip(names, row, strict=True)) for row in rows}
+    # SQLite (in process, no round trips): the survey's references with those statuses,
+    # filtered here (one statement; what the per-image path read before)
+    wanted = set(keys)
+    return {k: v for k, v in reference_rows(conn, statuses).items() if k in wanted}
 
 
 def count_references(conn: Connection, status: str) -> int:
