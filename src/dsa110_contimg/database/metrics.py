@@ -328,15 +328,16 @@ def _state_rows_joined(conn: Connection, data_id: str, series: str) -> list[tupl
 def _state_rows_of_keys(conn: Connection, keys: list, series: str) -> list[tuple]:
     """PostgreSQL: :func:`_state_rows_joined` of the caller's keys, locked in key order.
 
-    The keys (``image_points``' clean rows of the product) travel as two arrays: primary-key
-    probes, no join through the photometry view.
+    The keys (``image_points``' clean rows of the product, sorted) travel as two arrays: one
+    primary-key probe per key (LATERAL: whatever the table's statistics say, never a scan of
+    every source's state), no join through the photometry view.
     """
     return execute_pg_arrays(
         conn,
-        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-        "JOIN unnest(%(c)s, %(s)s) AS k(c, s) "
-        "ON m.catalog = k.c AND m.source_id = k.s WHERE m.series = %(series)s "
-        "ORDER BY m.catalog, m.source_id FOR UPDATE OF m",
+        "SELECT m.catalog, m.source_id, m.state, m.open_image "
+        "FROM unnest(%(c)s, %(s)s) AS k(c, s) CROSS JOIN LATERAL ("
+        "SELECT catalog, source_id, state, open_image FROM source_metrics "
+        "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s FOR UPDATE) m",
         {
             "c": PgArray([k[0] for k in keys], "text"),
             "s": PgArray([k[1] for k in keys], "text"),
@@ -517,9 +518,11 @@ def reference_metrics_of_keys(
     if conn.dialect.name == "postgresql":
         rows = execute_pg_arrays(
             conn,
-            "SELECT m.catalog, m.source_id, m.eta, m.n_points FROM source_metrics m "
-            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) ON m.catalog = k.c AND m.source_id = k.s "
-            "WHERE m.series = %(series)s ORDER BY m.catalog, m.source_id",
+            "SELECT m.catalog, m.source_id, m.eta, m.n_points "
+            "FROM unnest(%(c)s, %(s)s) AS k(c, s) CROSS JOIN LATERAL ("
+            "SELECT catalog, source_id, eta, n_points FROM source_metrics "
+            "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s) m "
+            "ORDER BY m.catalog, m.source_id",
             {
                 "c": PgArray([k[0] for k in keys], "text"),
                 "s": PgArray([k[1] for k in keys], "text"),

@@ -125,9 +125,9 @@ def reference_rows_of(
         names = [c.name for c in reference_sources.columns]
         rows = execute_pg_arrays(
             conn,
-            f"SELECT {', '.join('r.' + n for n in names)} FROM reference_sources r "
-            "JOIN unnest(%(c)s, %(s)s) AS k(c, s) ON r.catalog = k.c AND r.source_id = k.s "
-            "WHERE r.status = ANY(%(st)s)",
+            f"SELECT {', '.join('r.' + n for n in names)} FROM unnest(%(c)s, %(s)s) AS k(c, s) "
+            "CROSS JOIN LATERAL (SELECT * FROM reference_sources "
+            "WHERE catalog = k.c AND source_id = k.s AND status = ANY(%(st)s)) r",
             {
                 "c": PgArray([k[0] for k in keys], "text"),
                 "s": PgArray([k[1] for k in keys], "text"),

@@ -897,8 +897,11 @@ def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
     last = {tuple(t[i] for i in key_idx): n for n, t in enumerate(tuples)}
     keep = sorted(last.values()) if len(last) < len(tuples) else range(len(tuples))
     with dbapi.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
-        cur.execute(_PG_STAGE)
+        # statements sent in pipelines (one round trip each side of the COPY, which a
+        # pipeline cannot hold) instead of one round trip per statement
+        with dbapi.pipeline():
+            cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
+            cur.execute(_PG_STAGE)
         cols = ("seq", *batch.varying)
         with cur.copy(
             f"COPY photometry_stage ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
@@ -906,9 +909,10 @@ def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
             copy.set_types([_PG_TYPES.get(c, "float8") for c in cols])
             for i in keep:
                 copy.write_row((i, *tuples[i]))
-        for sql, params in merge_statements(batch, "postgresql"):
-            cur.execute(sql, params)
-        cur.execute("DROP TABLE pg_temp.photometry_stage")
+        with dbapi.pipeline():
+            for sql, params in merge_statements(batch, "postgresql"):
+                cur.execute(sql, params)
+            cur.execute("DROP TABLE pg_temp.photometry_stage")
 
 
 def insert_photometry_rows(conn: Connection, rows: Any) -> int:
