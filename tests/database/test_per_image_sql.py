@@ -372,3 +372,43 @@ def test_reference_test_of_an_image_is_the_survey_wide_one(db_settings, field):
             tr.rollback()
     assert snap[0][0] and snap[0][0] == snap[1][0]
     _rows_equal(snap[0][1], snap[1][1])
+
+
+@pytest.mark.postgres
+def test_binary_array_parameters_round_trip(postgres_url):
+    """PgArray: every value back as sent (NULL, NaN, -0.0, extremes, text, bytes, empty)."""
+    from sqlalchemy import create_engine
+
+    from dsa110_contimg.database.rawsql import PgArray, execute_pg_arrays
+
+    cols = {
+        "f": ([1.5, None, float("nan"), -0.0, 5e-324, 1.7976931348623157e308, 0.1], "float8"),
+        "i": ([1, None, -(2**31), 2**31 - 1, 0, 7, 8], "int4"),
+        "j": ([2**40, None, -(2**63), 2**63 - 1, 0, 1, 2], "int8"),
+        "t": (["a", None, "é ∆", "", "x" * 3000, "'\"{},", "NULL"], "text"),
+        "b": ([b"\x00\x01", None, b"", b"\xff" * 900, b"abc", b"\\", b"q"], "bytea"),
+    }
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            rows = execute_pg_arrays(
+                conn,
+                "SELECT * FROM unnest(%(f)s, %(i)s, %(j)s, %(t)s, %(b)s) WITH ORDINALITY "
+                "AS v(f, i, j, t, b, n) ORDER BY n",
+                {k: PgArray(v, t) for k, (v, t) in cols.items()},
+            )
+            for k, (values, _) in enumerate(cols.values()):
+                got = [r[k] for r in rows]
+                for g, w in zip(got, values, strict=True):
+                    if isinstance(w, float) and np.isnan(w):
+                        assert np.isnan(g)
+                    else:
+                        assert g == w and type(g) is type(w) or (w is None and g is None)
+                        if isinstance(w, float):
+                            assert np.signbit(g) == np.signbit(w)
+            empty = execute_pg_arrays(
+                conn, "SELECT cardinality(%(e)s::float8[])", {"e": PgArray([], "float8")}
+            )
+            assert empty == [(0,)]
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ Statements use ``?`` placeholders, turned into ``%s`` on PostgreSQL. Only module
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -124,7 +125,9 @@ class PgArray:
         self.data = head + body
 
 
-def _register(adapters) -> None:
+@functools.cache
+def _pg_array_dumper() -> type:
+    """Return the psycopg dumper of :class:`PgArray` (psycopg imported on first use only)."""
     from psycopg.adapt import Dumper
     from psycopg.pq import Format
 
@@ -136,13 +139,13 @@ def _register(adapters) -> None:
 
         def upgrade(self, obj, format):
             d = _Dumper(PgArray)
-            d.oid = obj.oid
+            d.oid = obj.oid  # the array type of this parameter
             return d
 
         def get_key(self, obj, format):
             return (PgArray, obj.oid)
 
-    adapters.register_dumper(PgArray, _Dumper)
+    return _Dumper
 
 
 def execute_pg_arrays(conn: Connection, sql: str, params: Mapping) -> list[tuple]:
@@ -164,7 +167,7 @@ def execute_pg_arrays(conn: Connection, sql: str, params: Mapping) -> list[tuple
     """
     cur = conn.connection.dbapi_connection.cursor()
     try:
-        _register(cur.adapters)
+        cur.adapters.register_dumper(PgArray, _pg_array_dumper())
         cur.execute(sql, dict(params))
         return cur.fetchall() if cur.description is not None else []
     finally:
