@@ -412,3 +412,18 @@ def test_binary_array_parameters_round_trip(postgres_url):
             assert empty == [(0,)]
     finally:
         engine.dispose()
+
+
+def test_box_and_centre_in_one_statement(db_settings, field):
+    """The master-reference sync's one read: the measured box and the registered centre."""
+    ids = list(write_simulated_photometry(field, images=slice(0, 2), settings=db_settings))
+    photometry_insert(
+        [{"data_id": "unregistered", "ra_deg": 1.0, "dec_deg": 2.0, "flux_jy": 0.1}],
+        settings=db_settings,
+    )
+    with get_engine(db_settings).connect() as conn:
+        for did in [*ids, "unregistered", "nothing-here"]:
+            want = (nstore.measured_box(conn, did), nstore.image_centre(conn, did))
+            assert nstore.measured_box_and_centre(conn, did) == want, did
+        assert nstore.measured_box_and_centre(conn, ids[0])[1] is not None
+        assert nstore.measured_box_and_centre(conn, "unregistered") == ((1.0, 1.0, 2.0, 2.0), None)

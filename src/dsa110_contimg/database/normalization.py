@@ -46,6 +46,7 @@ __all__ = [
     "images_waiting_for",
     "list_references",
     "measured_box",
+    "measured_box_and_centre",
     "product_has_photometry",
     "product_state",
     "products_in_order",
@@ -221,6 +222,27 @@ def image_centre(conn: Connection, data_id: str) -> tuple[float | None, float | 
         select(images.c.ra_center_deg, images.c.dec_center_deg).where(images.c.data_id == data_id)
     ).first()
     return None if img is None else (img.ra_center_deg, img.dec_center_deg)
+
+
+def measured_box_and_centre(
+    conn: Connection, data_id: str
+) -> tuple[tuple[float, float, float, float] | None, tuple[float | None, float | None] | None]:
+    """Return :func:`measured_box` and :func:`image_centre` of an image in one statement."""
+    img = images.c
+    where = img.data_id == data_id
+    row = conn.execute(
+        select(
+            func.min(photometry.c.ra_deg),
+            func.max(photometry.c.ra_deg),
+            func.min(photometry.c.dec_deg),
+            func.max(photometry.c.dec_deg),
+            select(img.ra_center_deg).where(where).scalar_subquery(),
+            select(img.dec_center_deg).where(where).scalar_subquery(),
+            exists().where(where),
+        ).where(photometry.c.data_id == data_id)
+    ).one()
+    box = None if row[0] is None else (row[0], row[1], row[2], row[3])
+    return box, ((row[4], row[5]) if row[6] else None)
 
 
 def clean_measurements(*columns):

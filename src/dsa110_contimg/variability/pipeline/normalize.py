@@ -336,10 +336,10 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
 def prepare_per_image_path() -> None:
     """Import now what :func:`on_photometry_written` would import on its first image.
 
-    The per-image path loads some modules lazily (the master-catalog query, SkyCoord for an
-    image's covering circle, HEALPix for the per-source table, scipy's chi-square survival
-    function for the reference test, the metrics and ESE stages): ~0.4 s on the first image
-    of a process. The job worker calls this when it starts, so that its first image costs
+    The per-image path loads some modules lazily (the master-catalog query, astropy's
+    coordinates for an image's covering circle, HEALPix for the per-source table, scipy's
+    chi-square survival function for the reference test, the metrics and ESE stages): ~0.4 s
+    on the first image of a process. The job worker calls this when it starts, so that its first image costs
     what the others do. Nothing here touches a database.
     """
     import astropy.coordinates  # noqa: F401  (covering_circle)

@@ -82,10 +82,10 @@ def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
         from ...catalog import query_sources  # provided by the catalog stage
     except ImportError:
         return 0
-    box = store.measured_box(conn, data_id)
+    box, centre = store.measured_box_and_centre(conn, data_id)  # one round trip
     if box is None:
         return 0
-    ra_c, dec_c, radius = covering_circle(*box, centre=store.image_centre(conn, data_id))
+    ra_c, dec_c, radius = covering_circle(*box, centre=centre)
     try:
         table = query_sources("master", ra_c, dec_c, radius, settings=settings)
     except CatalogError as exc:
