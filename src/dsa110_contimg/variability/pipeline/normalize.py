@@ -339,8 +339,8 @@ def prepare_per_image_path() -> None:
     The per-image path loads some modules lazily (the master-catalog query, astropy's
     coordinates for an image's covering circle, HEALPix for the per-source table, scipy's
     chi-square survival function for the reference test, the metrics and ESE stages): ~0.4 s
-    on the first image of a process. The job worker calls this when it starts, so that its first image costs
-    what the others do. Nothing here touches a database.
+    on the first image of a process. The job worker calls this when it starts, so that its
+    first image costs what the others do. Nothing here touches a database.
     """
     import astropy.coordinates  # noqa: F401  (covering_circle)
     import astropy_healpix  # noqa: F401  (catalog.spatial.healpix_ring_index)
