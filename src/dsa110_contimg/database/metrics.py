@@ -521,8 +521,8 @@ def reference_metrics_of_keys(
             "SELECT m.catalog, m.source_id, m.eta, m.n_points "
             "FROM unnest(%(c)s, %(s)s) AS k(c, s) CROSS JOIN LATERAL ("
             "SELECT catalog, source_id, eta, n_points FROM source_metrics "
-            "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s) m "
-            "ORDER BY m.catalog, m.source_id",
+            "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s LIMIT 1) m "
+            "ORDER BY m.catalog, m.source_id",  # LIMIT 1 (a primary key): kept a probe
             {
                 "c": PgArray([k[0] for k in keys], "text"),
                 "s": PgArray([k[1] for k in keys], "text"),

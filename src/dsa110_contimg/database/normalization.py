@@ -128,7 +128,8 @@ def reference_rows_of(
             conn,
             f"SELECT {', '.join('r.' + n for n in names)} FROM unnest(%(c)s, %(s)s) AS k(c, s) "
             "CROSS JOIN LATERAL (SELECT * FROM reference_sources "
-            "WHERE catalog = k.c AND source_id = k.s AND status = ANY(%(st)s)) r",
+            "WHERE catalog = k.c AND source_id = k.s AND status = ANY(%(st)s) LIMIT 1) r",
+            # LIMIT 1 of a primary key: a probe per key, never flattened into a hash join
             {
                 "c": PgArray([k[0] for k in keys], "text"),
                 "s": PgArray([k[1] for k in keys], "text"),
