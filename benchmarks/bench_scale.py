@@ -433,16 +433,12 @@ def renormalize(settings, workers: list[int], sample_images: int, sample_sources
 def explain(url: str, sv: Survey) -> dict:
     import psycopg
 
+    from dsa110_contimg.database.lightcurves import lightcurve_statement
+
     sid = str(sv.ids[len(sv.ids) // 2])
     stmts = {
         # database.lightcurves.read_lightcurve's statement, as the pipeline sends it
-        "lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) SELECT p.mjd, p.data_id, p.flux_jy, "
-                       "p.flux_err_jy, p.normalized_flux_jy, p.normalized_flux_err_jy, p.flags, "
-                       "(SELECT i.kind FROM images i WHERE i.data_id = p.data_id) "
-                       "FROM photometry p WHERE p.catalog = 'nvss' AND p.source_id = %s "
-                       "AND NOT EXISTS (SELECT 1 FROM data_registry r WHERE r.data_id = "
-                       "p.data_id AND r.superseded_by IS NOT NULL) ORDER BY p.mjd, p.data_id",
-                       (sid,)),
+        "lightcurve": ("EXPLAIN (ANALYZE, BUFFERS) " + lightcurve_statement("%s"), ("nvss", sid)),
         # database.normalization.image_photometry's (what the normalization reads per image)
         "image_rows": ("EXPLAIN (ANALYZE, BUFFERS) SELECT id, catalog, source_id, flux_jy, "
                        "flux_err_jy, flags FROM photometry WHERE data_id = %s "
@@ -461,16 +457,34 @@ def explain(url: str, sv: Survey) -> dict:
     return out
 
 
+PHASES = ("load", "baselines", "renormalize", "metrics", "reads", "epoch", "cold", "cluster")
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=float, default=float(os.environ.get("SCALE_ROWS", "1e7")))
     ap.add_argument("--samples", type=int, default=200, help="sources per latency figure")
-    ap.add_argument("--sample-images", type=int, default=2000,
-                    help="images the re-normalization tasks run on (0: all; else extrapolated)")
-    ap.add_argument("--sample-sources", type=int, default=4000,
-                    help="sources the metric tasks run on (0: all)")
+    ap.add_argument(
+        "--sample-images",
+        type=int,
+        default=2000,
+        help="images the re-normalization tasks run on (0: all; else extrapolated)",
+    )
+    ap.add_argument(
+        "--sample-sources", type=int, default=4000, help="sources the metric tasks run on (0: all)"
+    )
+    ap.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated phases to run, in this order: {','.join(PHASES)}; "
+        "without 'load' the database of an earlier --keep run is reused",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = ap.parse_args(argv)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = sorted(set(phases) - set(PHASES))
+    if unknown:
+        ap.error(f"unknown phase(s) {', '.join(unknown)}; expected some of {', '.join(PHASES)}")
     rows = int(args.rows)
     port = int(os.environ.get("SCALE_PG_PORT", "54339"))
     data_dir = os.environ.get("SCALE_PG_DIR", f"/tmp/contimg-scale-pg-{port}")
@@ -480,8 +494,13 @@ def main(argv: list[str]) -> int:
     name = f"scale_{rows}"
     eng = create_engine(admin, isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        c.execute(text(f"CREATE DATABASE {name}"))
+        if "load" in phases:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            c.execute(text(f"CREATE DATABASE {name}"))
+        elif not c.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first():
+            ap.error(f"no database {name} to reuse: run the 'load' phase (with --keep) first")
     eng.dispose()
     url = admin.rsplit("/", 1)[0] + "/" + name
     from dsa110_contimg.config import Settings
@@ -494,65 +513,92 @@ def main(argv: list[str]) -> int:
 
     state = OUT / f"scale-state-{rows}"
     settings = Settings(state_dir=state, database_url=url)
-    get_engine(settings)
+    get_engine(settings)  # a reused database is upgraded to this code's schema here
     sv = Survey(rows)
+    OUT.mkdir(exist_ok=True)
+    out_path = OUT / f"scale-{rows}.json"
+    res: dict = (
+        json.loads(out_path.read_text()) if out_path.exists() and "load" not in phases else {}
+    )
     machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
-    res: dict = {"rows_target": rows, "images": sv.n_images, "sources": sv.n_sources,
-                 "machine": machine}  # fmt: skip
-    print(f"survey: {sv.n_images:,} images x ~{PER_IMAGE} sources, {sv.n_sources:,} sources",
-          flush=True)  # fmt: skip
-    res["load"] = load(url, sv)
-    print(f"load: {res['load']}", flush=True)
-    res["bytes_after_load"] = photometry_sizes(url, res["load"]["rows"])
-    print(f"bytes/row after load: {res['bytes_after_load']}", flush=True)
-    set_references([("nvss", str(s)) for s in sv.ids[sv.is_ref]], settings=settings)
+    res.update({"rows_target": rows, "images": sv.n_images, "sources": sv.n_sources})
+    res.setdefault("machine", {})
+    if not isinstance(res["machine"], dict):
+        res["machine"] = {"earlier": res["machine"]}
+    res["machine"][",".join(phases)] = machine
+
+    def save() -> None:
+        out_path.write_text(json.dumps(res, indent=1, default=str))
+
+    print(f"survey: {sv.n_images:,} images x ~{PER_IMAGE} sources, {sv.n_sources:,} sources; "
+          f"phases {phases}", flush=True)  # fmt: skip
     rng = np.random.default_rng(SEED + 3)
-    t0 = time.perf_counter()
-    established = establish_baselines(settings=settings)
-    res["establish_baselines_s"] = round(time.perf_counter() - t0, 1)
-    print(f"{len(established)} baselines in {res['establish_baselines_s']} s", flush=True)
-    res["renormalize"] = renormalize(settings, [1, 2], args.sample_images, args.sample_sources)
-    # the full metrics rebuild, serial, on the raw fluxes (the images are not all normalized)
-    raw = Settings(**{**settings.child_kwargs(), "normalize": {
-        **settings.child_kwargs()["normalize"], "variability_flux": "raw"}})  # fmt: skip
-    t0 = time.perf_counter()
-    n_metrics = recompute_metrics(settings=raw)
-    res["metrics_rebuild_serial_s"] = round(time.perf_counter() - t0, 1)
-    print(f"metrics rebuild (serial, all {n_metrics} rows): {res['metrics_rebuild_serial_s']} s",
-          flush=True)  # fmt: skip
-    dispose_engine(raw)
-    # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
-    res["bytes_after_normalization"] = photometry_sizes(url, res["load"]["rows"])
-    print(f"bytes/row after the sample's normalization: {res['bytes_after_normalization']}",
-          flush=True)  # fmt: skip
-    res["lightcurve_warm_arrival_order"] = lightcurves(settings, sv, args.samples, rng)
-    res["cone_0p5deg"] = cones(settings, sv, args.samples, rng)
-    res["sources_page"] = source_pages(url, args.samples, rng)
-    print({k: res[k] for k in ("lightcurve_warm_arrival_order", "cone_0p5deg",
-                               "sources_page")}, flush=True)  # fmt: skip
-    res["new_epoch"] = new_epoch(settings, sv)
-    print(f"new epoch: {res['new_epoch']}", flush=True)
-    res["explain_arrival_order"] = explain(url, sv)
-    dispose_engine(settings)
-    res["cache_dropped"] = _restart(port, data_dir)
-    res["lightcurve_cold_arrival_order"] = lightcurves(settings, sv, min(50, args.samples), rng)
-    t0 = time.perf_counter()
-    with get_engine(settings).begin() as conn:
-        conn.execute(
-            text("CLUSTER photometry_rows USING uq_photometry_rows_source_key_image_key")
-        )
-        conn.execute(text("ANALYZE photometry_rows"))
-    res["cluster_by_source_s"] = round(time.perf_counter() - t0, 1)
-    res["bytes_clustered"] = photometry_sizes(url, res["load"]["rows"])
-    dispose_engine(settings)
-    _restart(port, data_dir)
-    res["lightcurve_cold_clustered"] = lightcurves(settings, sv, min(50, args.samples), rng)
-    res["lightcurve_warm_clustered"] = lightcurves(settings, sv, args.samples, rng)
-    res["explain_clustered"] = explain(url, sv)
+    if "load" in phases:
+        res["load"] = load(url, sv)
+        print(f"load: {res['load']}", flush=True)
+        res["bytes_after_load"] = photometry_sizes(url, res["load"]["rows"])
+        print(f"bytes/row after load: {res['bytes_after_load']}", flush=True)
+        save()
+    n_rows = res["load"]["rows"]
+    if "baselines" in phases:
+        set_references([("nvss", str(s)) for s in sv.ids[sv.is_ref]], settings=settings)
+        t0 = time.perf_counter()
+        established = establish_baselines(settings=settings)
+        res["establish_baselines_s"] = round(time.perf_counter() - t0, 1)
+        print(f"{len(established)} baselines in {res['establish_baselines_s']} s", flush=True)
+        save()
+    if "renormalize" in phases:
+        res["renormalize"] = renormalize(settings, [1, 2], args.sample_images, args.sample_sources)
+        save()
+    if "metrics" in phases:
+        # the full metrics rebuild, serial, on the raw fluxes (the images are not all normalized)
+        raw = Settings(**{**settings.child_kwargs(), "normalize": {
+            **settings.child_kwargs()["normalize"], "variability_flux": "raw"}})  # fmt: skip
+        t0 = time.perf_counter()
+        n_metrics = recompute_metrics(settings=raw)
+        res["metrics_rebuild_serial_s"] = round(time.perf_counter() - t0, 1)
+        print(f"metrics rebuild (serial, all {n_metrics} rows): "
+              f"{res['metrics_rebuild_serial_s']} s", flush=True)  # fmt: skip
+        dispose_engine(raw)
+        save()
+    if "reads" in phases:
+        # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
+        res["bytes_now"] = photometry_sizes(url, n_rows)
+        res["lightcurve_warm"] = lightcurves(settings, sv, args.samples, rng)
+        res["cone_0p5deg"] = cones(settings, sv, args.samples, rng)
+        res["sources_page"] = source_pages(url, args.samples, rng)
+        res["explain"] = explain(url, sv)
+        print({k: res[k] for k in ("bytes_now", "lightcurve_warm", "cone_0p5deg",
+                                   "sources_page")}, flush=True)  # fmt: skip
+        save()
+    if "epoch" in phases:
+        res["new_epoch"] = new_epoch(settings, sv)
+        print(f"new epoch: {res['new_epoch']}", flush=True)
+        save()
+    if "cold" in phases:
+        dispose_engine(settings)
+        res["cache_dropped"] = _restart(port, data_dir)
+        res["lightcurve_cold"] = lightcurves(settings, sv, min(50, args.samples), rng)
+        print(f"cold light curves: {res['lightcurve_cold']}", flush=True)
+        save()
+    if "cluster" in phases:
+        t0 = time.perf_counter()
+        with get_engine(settings).begin() as conn:
+            conn.execute(
+                text("CLUSTER photometry_rows USING uq_photometry_rows_source_key_image_key")
+            )
+            conn.execute(text("ANALYZE photometry_rows"))
+        res["cluster_by_source_s"] = round(time.perf_counter() - t0, 1)
+        res["bytes_clustered"] = photometry_sizes(url, n_rows)
+        dispose_engine(settings)
+        _restart(port, data_dir)
+        res["lightcurve_cold_clustered"] = lightcurves(settings, sv, min(50, args.samples), rng)
+        res["lightcurve_warm_clustered"] = lightcurves(settings, sv, args.samples, rng)
+        res["explain_clustered"] = explain(url, sv)
+        save()
     dispose_engine(settings)
     print(json.dumps({k: v for k, v in res.items() if not k.startswith("explain")}, indent=1))
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"scale-{rows}.json").write_text(json.dumps(res, indent=1, default=str))
+    save()
     if not args.keep:
         eng = create_engine(admin, isolation_level="AUTOCOMMIT")
         with eng.connect() as c:

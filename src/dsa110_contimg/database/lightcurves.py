@@ -1,7 +1,8 @@
 """Reading light curves: one source's photometry points with their product's kind.
 
-The light-curve index of ``photometry`` (``source_id, mjd``) finds a source's rows in time
-order; the arithmetic of the series is :func:`dsa110_contimg.variability.lightcurve_table`.
+A source's rows are found through the unique ``(source_key, image_key)`` index of
+``photometry_rows`` (clustered by source with ``contimg db cluster``); the arithmetic of the
+series is :func:`dsa110_contimg.variability.lightcurve_table`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine
 
-__all__ = ["LightcurvePoints", "read_lightcurve"]
+__all__ = ["LightcurvePoints", "lightcurve_statement", "read_lightcurve"]
 
 
 @dataclass(frozen=True)
@@ -35,24 +36,32 @@ class LightcurvePoints:
         return len(self.image)
 
 
-def read_lightcurve(engine: Engine, catalog: str, source_id: str) -> LightcurvePoints:
-    """Return one source's points (raw cursor: one index range, one row read per point).
-
-    The product's kind (and whether it was superseded) is looked up per point through the
-    unique ``data_id`` indexes: as joins, PostgreSQL hashed the whole ``images`` table for
-    every light curve (a sequential scan growing with the survey; docs/architecture.md, Scale).
-    """
-    ph = "?" if engine.dialect.name == "sqlite" else "%s"
-    sql = (
-        "SELECT p.mjd, p.data_id, p.flux_jy, p.flux_err_jy, p.normalized_flux_jy, "
-        "p.normalized_flux_err_jy, p.flags, "
-        "(SELECT i.kind FROM images i WHERE i.data_id = p.data_id) FROM photometry p "
-        f"WHERE p.catalog = {ph} AND p.source_id = {ph} "
+def lightcurve_statement(ph: str) -> str:
+    """Return the light-curve SELECT, with placeholder ``ph`` for (catalog, source_id)."""
+    mjd = "coalesce(r.mjd, p.mjd)"  # the row keeps its own MJD only where it differs
+    return (
+        f"SELECT {mjd}, p.data_id, r.flux_jy, r.flux_err_jy, r.normalized_flux_jy, "
+        "r.normalized_flux_err_jy, r.flags, p.kind FROM photometry_sources s "
+        "JOIN photometry_rows r ON r.source_key = s.source_key "
+        "JOIN photometry_products p ON p.image_key = r.image_key "
+        f"WHERE s.catalog = {ph} AND s.source_id = {ph} "
         # a product replaced by a re-calibrated one: its point is the new product's
-        "AND NOT EXISTS (SELECT 1 FROM data_registry r WHERE r.data_id = p.data_id "
-        "AND r.superseded_by IS NOT NULL) "
-        "ORDER BY p.mjd, p.data_id"
+        "AND p.superseded = 0 "
+        f"ORDER BY {mjd}, p.data_id"
     )
+
+
+def read_lightcurve(engine: Engine, catalog: str, source_id: str) -> LightcurvePoints:
+    """Return one source's points (raw cursor: one index range, one product probe per point).
+
+    Read from the base tables (the view ``photometry`` gives the same values): the source's
+    key, its rows through the unique ``(source_key, image_key)`` index, and per point its
+    product (MJD, ``data_id``, and the copies of its kind and superseded flag that migration
+    0019's triggers keep in ``photometry_products``). Before, the kind and the flag were two
+    more index probes per point (``images``, ``data_registry``): at 10^8 rows most of a light
+    curve's time (docs/architecture.md, Scale).
+    """
+    sql = lightcurve_statement("?" if engine.dialect.name == "sqlite" else "%s")
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()

@@ -65,6 +65,9 @@ photometry_products = Table(
     Column("job_id", Integer),
     Column("software_version", String(64)),
     Column("measured_at", Float, nullable=False),
+    # copies kept by triggers (migration 0019), read by light curves: one probe per point
+    Column("kind", String(16)),  # images.kind of the same data_id (NULL: not registered)
+    Column("superseded", Integer, nullable=False, server_default="0"),  # registry successor
 )
 
 photometry_sources = Table(
