@@ -15,11 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, exists, select, tuple_
 
-from .caltables import excluded_from_science
-from .rawsql import executemany_raw, fetch_raw
+from .normalization import product_state
+from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
-    data_registry,
-    images,
     photometry,
     photometry_rows,
     photometry_sources,
@@ -30,14 +28,17 @@ __all__ = [
     "DERIVED_COLUMNS",
     "METRIC_COLUMNS",
     "ImagePoints",
+    "ImageUpdateRows",
     "StoredStates",
     "delete_metrics",
     "image_points",
+    "image_update_rows",
     "metric_keys",
     "metrics_of_source",
     "metrics_rows",
     "photometry_keys",
     "reference_metrics",
+    "reference_metrics_of_keys",
     "states_for_image",
     "upsert_metrics",
 ]
@@ -121,31 +122,62 @@ def image_points(conn: Connection, data_id: str, *, raw: bool) -> ImagePoints | 
     raw : bool
         Raw flux columns instead of the normalized ones.
     """
-    img = conn.execute(
-        select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
-    ).first()
-    qa = conn.execute(
-        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
-    ).scalar()
-    if qa == "failed" or excluded_from_science(conn, data_id) is not None:
-        return None  # QA failed, uncalibrated or superseded: not a variability point
-    kind = img.kind if img is not None else "image"
+    return image_update_rows(conn, data_id, raw=raw).points
+
+
+@dataclass(frozen=True)
+class ImageUpdateRows:
+    """What the incremental update reads of one product, in one read of its rows.
+
+    Attributes
+    ----------
+    points : ImagePoints or None
+        :func:`image_points`.
+    measurements : list of tuple
+        Every row of the product (flagged ones too), as ``(catalog, source_id, ra_deg,
+        dec_deg, catalog_flux_mjy, flags, mjd)``: what the per-source table adds
+        (:func:`~dsa110_contimg.database.sources.upsert_sources_for_image`).
+    """
+
+    points: ImagePoints | None
+    measurements: list[tuple]
+
+
+def image_update_rows(conn: Connection, data_id: str, *, raw: bool) -> ImageUpdateRows:
+    """Return a product's clean points and all its measurements (two round trips in all).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection.
+    data_id : str
+        The product.
+    raw : bool
+        Raw flux columns instead of the normalized ones.
+    """
+    state = product_state(conn, data_id)  # one round trip for the product's lookups
     fcol, ecol = _flux_columns(raw)
     rows = fetch_raw(
         conn,
-        f"SELECT catalog, source_id, mjd, {fcol.name}, {ecol.name} FROM photometry "
-        "WHERE data_id = ? AND flags = '' ORDER BY catalog, source_id",
+        "SELECT catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags, mjd, "
+        f"{fcol.name}, {ecol.name} FROM photometry WHERE data_id = ? "
+        "ORDER BY catalog, source_id",
         (data_id,),
     )
-    if not rows:
-        return None
-    keys = [(r[0], r[1]) for r in rows]
-    mjd = np.array([r[2] for r in rows], dtype=np.float64)
-    if img is not None and img.mjd_mid is not None:
-        mjd = np.where(np.isfinite(mjd), mjd, img.mjd_mid)
-    flux = np.array([r[3] for r in rows], dtype=np.float64)
-    err = np.array([r[4] for r in rows], dtype=np.float64)
-    return ImagePoints(kind, keys, mjd, flux, err)
+    measurements = [r[:7] for r in rows]
+    if state.qa_failed or state.excluded is not None:
+        return ImageUpdateRows(None, measurements)  # QA failed, uncalibrated or superseded
+    clean = [r for r in rows if r[5] == ""]  # flagged points are not variability points
+    if not clean:
+        return ImageUpdateRows(None, measurements)
+    kind = state.kind if state.kind is not None else "image"
+    keys = [(r[0], r[1]) for r in clean]
+    mjd = np.array([r[6] for r in clean], dtype=np.float64)
+    if state.mjd_mid is not None:
+        mjd = np.where(np.isfinite(mjd), mjd, state.mjd_mid)
+    flux = np.array([r[7] for r in clean], dtype=np.float64)
+    err = np.array([r[8] for r in clean], dtype=np.float64)
+    return ImageUpdateRows(ImagePoints(kind, keys, mjd, flux, err), measurements)
 
 
 def metric_keys(conn: Connection) -> list[tuple[str, str]]:
@@ -211,18 +243,15 @@ def states_for_image(
     data_id, series : str
         The product and the series.
     index : dict
-        Position of each (catalog, source_id) in the caller's arrays.
+        Position of each (catalog, source_id) in the caller's arrays: the product's clean
+        measurements (:func:`image_points`); PostgreSQL reads exactly these keys.
     width : int
         Expected length of a state vector.
     """
-    sql = (
-        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
-        "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
-        "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?"
-    )  # the same clean rows as image_points: a flagged point updates nothing
-    if conn.dialect.name != "sqlite":
-        sql += " FOR UPDATE OF m"
-    rows = fetch_raw(conn, sql, (data_id, series))
+    if conn.dialect.name == "sqlite":
+        rows = _state_rows_joined(conn, data_id, series)
+    else:
+        rows = _state_rows_of_keys(conn, sorted(index), series)
     bad = np.zeros(len(index), dtype=bool)
     good, blobs, imgs = [], [], []
     for r in rows:
@@ -239,6 +268,38 @@ def states_for_image(
         else np.zeros((0, width))
     )
     return StoredStates(np.array(good, dtype=np.int64), vectors, imgs, bad)
+
+
+def _state_rows_joined(conn: Connection, data_id: str, series: str) -> list[tuple]:
+    """(catalog, source_id, state, open_image) of the product's clean rows, by a join."""
+    return fetch_raw(
+        conn,
+        "SELECT m.catalog, m.source_id, m.state, m.open_image FROM source_metrics m "
+        "JOIN photometry p ON p.catalog = m.catalog AND p.source_id = m.source_id "
+        "WHERE p.data_id = ? AND p.flags = '' AND m.series = ?",
+        (data_id, series),
+    )  # the same clean rows as image_points: a flagged point updates nothing
+
+
+def _state_rows_of_keys(conn: Connection, keys: list, series: str) -> list[tuple]:
+    """PostgreSQL: :func:`_state_rows_joined` of the caller's keys, locked in key order.
+
+    The keys (``image_points``' clean rows of the product, sorted) travel as two arrays: one
+    primary-key probe per key (LATERAL: whatever the table's statistics say, never a scan of
+    every source's state), no join through the photometry view.
+    """
+    return execute_pg_arrays(
+        conn,
+        "SELECT m.catalog, m.source_id, m.state, m.open_image "
+        "FROM unnest(%(c)s, %(s)s) AS k(c, s) CROSS JOIN LATERAL ("
+        "SELECT catalog, source_id, state, open_image FROM source_metrics "
+        "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s FOR UPDATE) m",
+        {
+            "c": PgArray([k[0] for k in keys], "text"),
+            "s": PgArray([k[1] for k in keys], "text"),
+            "series": series,
+        },
+    )
 
 
 def _column_list(arr: np.ndarray, integer: bool = False) -> list:
@@ -258,6 +319,18 @@ def metrics_rows(
     derived: dict[str, np.ndarray],
 ) -> list[tuple]:
     """Return the ``source_metrics`` rows (tuples in table order) of packed states."""
+    cols = _metrics_columns(keys, series, vectors, open_image, derived)
+    return list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
+
+
+def _metrics_columns(
+    keys: Sequence[tuple[str, str]],
+    series: str,
+    vectors: np.ndarray,
+    open_image: Sequence,
+    derived: dict[str, np.ndarray],
+) -> dict[str, list]:
+    """Return the values of :func:`metrics_rows`, one list per column (non-finite as None)."""
     n = len(keys)
     mat = np.ascontiguousarray(vectors, dtype="<f8")
     cols: dict[str, list] = {
@@ -270,7 +343,7 @@ def metrics_rows(
     for key in DERIVED_COLUMNS:
         cols[key] = _column_list(derived[key], key == "n_points")
     cols["updated_at"] = [time.time()] * n
-    return list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True))
+    return cols
 
 
 def upsert_metrics(
@@ -281,19 +354,62 @@ def upsert_metrics(
     open_image: Sequence,
     derived: dict[str, np.ndarray],
 ) -> int:
-    """Insert or replace the metric rows of ``keys`` in one ``executemany``; return the count."""
-    tuples = metrics_rows(keys, series, vectors, open_image, derived)
-    if not tuples:
+    """Insert or replace the metric rows of ``keys``; return the count.
+
+    One statement on PostgreSQL (the rows as one binary array per column, in key order, which
+    is the order rows are locked in); the driver's ``executemany`` on SQLite, and on
+    PostgreSQL for a key given twice (one statement cannot upsert a row twice).
+    """
+    if not len(keys):
         return 0
+    cols = _metrics_columns(keys, series, vectors, open_image, derived)
+    if conn.dialect.name == "postgresql" and len(set(keys)) == len(keys):
+        _upsert_metric_arrays(conn, cols)
+    else:
+        _upsert_metric_rows(conn, cols)
+    return len(keys)
+
+
+def _conflict() -> str:
     key = ("catalog", "source_id", "series")
     upd = ", ".join(f"{c} = excluded.{c}" for c in METRIC_COLUMNS if c not in key)
+    return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+
+
+def _upsert_metric_rows(conn: Connection, cols: dict[str, list]) -> None:
+    """One statement per row (the driver's ``executemany``): SQLite's path."""
     sql = (
         f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
-        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}"
+        f"VALUES ({', '.join(['?'] * len(METRIC_COLUMNS))}) {_conflict()}"
     )
-    executemany_raw(conn, sql, tuples)
-    return len(tuples)
+    executemany_raw(conn, sql, list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True)))
+
+
+def _upsert_metric_arrays(conn: Connection, cols: dict[str, list]) -> None:
+    """PostgreSQL: one statement, one binary array per column, rows in key (lock) order."""
+    keys = list(zip(cols["catalog"], cols["source_id"], strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    arrays = {
+        c: PgArray([cols[c][i] for i in order], _PG_TYPES.get(c, "float8")) for c in METRIC_COLUMNS
+    }
+    sel = ", ".join(f"%({c})s" for c in METRIC_COLUMNS)
+    execute_pg_arrays(
+        conn,
+        f"INSERT INTO source_metrics ({', '.join(METRIC_COLUMNS)}) "
+        f"SELECT * FROM unnest({sel}) {_conflict()}",
+        arrays,
+    )
+
+
+#: PostgreSQL types of the non-float8 ``source_metrics`` columns (array parameters).
+_PG_TYPES = {
+    "catalog": "text",
+    "source_id": "text",
+    "series": "text",
+    "state": "bytea",
+    "open_image": "text",
+    "n_points": "int4",
+}
 
 
 def delete_metrics(conn: Connection, series: str, keys: Sequence[tuple[str, str]]) -> None:
@@ -342,3 +458,35 @@ def reference_metrics(
         ).all()
         out += [(r.catalog, r.source_id, r.eta, r.n_points) for r in rows]
     return out
+
+
+def reference_metrics_of_keys(
+    conn: Connection, series: str, keys: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, float | None, int]]:
+    """:func:`reference_metrics` of exact (catalog, source_id) keys (primary-key lookups).
+
+    The per-image reference test reads the few references on an image this way; rows come in
+    key order.
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = execute_pg_arrays(
+            conn,
+            "SELECT m.catalog, m.source_id, m.eta, m.n_points "
+            "FROM unnest(%(c)s, %(s)s) AS k(c, s) CROSS JOIN LATERAL ("
+            "SELECT catalog, source_id, eta, n_points FROM source_metrics "
+            "WHERE catalog = k.c AND source_id = k.s AND series = %(series)s LIMIT 1) m "
+            "ORDER BY m.catalog, m.source_id",  # LIMIT 1 (a primary key): kept a probe
+            {
+                "c": PgArray([k[0] for k in keys], "text"),
+                "s": PgArray([k[1] for k in keys], "text"),
+                "series": series,
+            },
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+    # SQLite: by source id (what the per-image path read before), filtered to the keys
+    wanted = set(keys)
+    got = reference_metrics(conn, series, [k[1] for k in keys])
+    return sorted(r for r in got if (r[0], r[1]) in wanted)

@@ -14,15 +14,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, exists, func, or_, select, update
 
 from .caltables import exclusion_reason, science_usable
-from .rawsql import executemany_raw, fetch_raw
+from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
     data_registry,
     image_normalization,
     images,
     photometry,
+    photometry_products,
+    photometry_rows,
     reference_sources,
 )
 
@@ -35,18 +37,22 @@ __all__ = [
     "candidate_references_on_image",
     "clean_measurements",
     "clear_normalized",
+    "count_references",
     "drop_reference",
     "get_normalization",
     "image_centre",
     "images_waiting_for",
     "list_references",
     "measured_box",
+    "measured_box_and_centre",
+    "product_state",
     "product_states",
     "products_in_order",
     "record_reference_test",
     "reference_photometry",
     "reference_points",
     "reference_rows",
+    "reference_rows_of",
     "set_baselines",
     "sources_on_products",
     "store_normalizations",
@@ -101,6 +107,45 @@ def reference_rows(conn: Connection, statuses: Sequence[str]) -> dict[tuple[str,
         select(reference_sources).where(reference_sources.c.status.in_(list(statuses)))
     )
     return {(r.catalog, r.source_id): dict(r._mapping) for r in rows}
+
+
+def reference_rows_of(
+    conn: Connection, keys: Iterable[tuple[str, str]], statuses: Sequence[str]
+) -> dict[tuple[str, str], dict]:
+    """:func:`reference_rows` of the given (catalog, source_id) only.
+
+    What the per-image path reads: on PostgreSQL the references measured on one image (by
+    primary key), not every reference of the survey (47 000 rows per 16 images at 10^7).
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    if conn.dialect.name == "postgresql":  # the keys as two arrays: primary-key probes
+        names = [c.name for c in reference_sources.columns]
+        rows = execute_pg_arrays(
+            conn,
+            f"SELECT {', '.join('r.' + n for n in names)} FROM unnest(%(c)s, %(s)s) AS k(c, s) "
+            "CROSS JOIN LATERAL (SELECT * FROM reference_sources "
+            "WHERE catalog = k.c AND source_id = k.s AND status = ANY(%(st)s) LIMIT 1) r",
+            # LIMIT 1 of a primary key: a probe per key, never flattened into a hash join
+            {
+                "c": PgArray([k[0] for k in keys], "text"),
+                "s": PgArray([k[1] for k in keys], "text"),
+                "st": PgArray(list(statuses), "text"),
+            },
+        )
+        return {(row[0], row[1]): dict(zip(names, row, strict=True)) for row in rows}
+    # SQLite (in process, no round trips): the survey's references with those statuses,
+    # filtered here (one statement; what the per-image path read before)
+    wanted = set(keys)
+    return {k: v for k, v in reference_rows(conn, statuses).items() if k in wanted}
+
+
+def count_references(conn: Connection, status: str) -> int:
+    """Return the number of references with this status."""
+    return int(
+        conn.execute(select(func.count()).where(reference_sources.c.status == status)).scalar_one()
+    )
 
 
 def list_references(conn: Connection, *, status: str | None = None) -> list[dict]:
@@ -176,6 +221,27 @@ def image_centre(conn: Connection, data_id: str) -> tuple[float | None, float | 
         select(images.c.ra_center_deg, images.c.dec_center_deg).where(images.c.data_id == data_id)
     ).first()
     return None if img is None else (img.ra_center_deg, img.dec_center_deg)
+
+
+def measured_box_and_centre(
+    conn: Connection, data_id: str
+) -> tuple[tuple[float, float, float, float] | None, tuple[float | None, float | None] | None]:
+    """Return :func:`measured_box` and :func:`image_centre` of an image in one statement."""
+    img = images.c
+    where = img.data_id == data_id
+    row = conn.execute(
+        select(
+            func.min(photometry.c.ra_deg),
+            func.max(photometry.c.ra_deg),
+            func.min(photometry.c.dec_deg),
+            func.max(photometry.c.dec_deg),
+            select(img.ra_center_deg).where(where).scalar_subquery(),
+            select(img.dec_center_deg).where(where).scalar_subquery(),
+            exists().where(where),
+        ).where(photometry.c.data_id == data_id)
+    ).one()
+    box = None if row[0] is None else (row[0], row[1], row[2], row[3])
+    return box, ((row[4], row[5]) if row[6] else None)
 
 
 def clean_measurements(*columns):
@@ -261,12 +327,14 @@ class ImagePhotometry:
 
 @dataclass(frozen=True)
 class ProductState:
-    """What the normalization of a product checks before reading its measurements.
+    """What the normalization and the metrics check of a product before reading its rows.
 
     Attributes
     ----------
-    registered : bool
-        The product is in ``images``.
+    kind : str or None
+        ``image``/``mosaic``, None when the product is not registered in ``images``.
+    mjd_mid : float or None
+        The registered mid time.
     has_photometry : bool
         At least one measurement row.
     excluded : str or None
@@ -275,10 +343,16 @@ class ProductState:
         Its QA failed.
     """
 
-    registered: bool
+    kind: str | None
+    mjd_mid: float | None
     has_photometry: bool
     excluded: str | None
     qa_failed: bool
+
+    @property
+    def registered(self) -> bool:
+        """The product is in ``images``."""
+        return self.kind is not None
 
 
 def _in(conn: Connection, n: int) -> str:
@@ -292,8 +366,9 @@ def product_states(conn: Connection, data_ids: Sequence[str]) -> dict[str, Produ
     for i in range(0, len(ids), _CHUNK):
         part = ids[i : i + _CHUNK]
         q = _in(conn, len(part))
-        registered = {r[0] for r in fetch_raw(
-            conn, f"SELECT data_id FROM images WHERE data_id IN ({q})", part)}  # fmt: skip
+        registered = {r[0]: r[1:] for r in fetch_raw(
+            conn, f"SELECT data_id, kind, mjd_mid FROM images WHERE data_id IN ({q})",
+            part)}  # fmt: skip
         reg = {
             r[0]: r[1:]
             for r in fetch_raw(
@@ -315,10 +390,43 @@ def product_states(conn: Connection, data_ids: Sequence[str]) -> dict[str, Produ
         }
         for d in part:
             qa, cal, sup = reg.get(d, (None, None, None))
+            kind, mjd_mid = registered.get(d, (None, None))
             out[d] = ProductState(
-                d in registered, d in rows, exclusion_reason(cal, sup), qa == "failed"
+                kind, mjd_mid, d in rows, exclusion_reason(cal, sup), qa == "failed"
             )
     return out
+
+
+def product_state(conn: Connection, data_id: str) -> ProductState:
+    """Return one product's :class:`ProductState` in one statement (the per-image path)."""
+    img = select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
+    reg = select(
+        data_registry.c.qa_status, data_registry.c.calibration_status,
+        data_registry.c.superseded_by,
+    ).where(data_registry.c.data_id == data_id)  # fmt: skip
+    has = exists().where(
+        photometry_rows.c.image_key
+        == select(photometry_products.c.image_key)
+        .where(photometry_products.c.data_id == data_id)
+        .scalar_subquery()
+    )
+    row = conn.execute(
+        select(
+            img.with_only_columns(images.c.kind).scalar_subquery(),
+            img.with_only_columns(images.c.mjd_mid).scalar_subquery(),
+            has,
+            reg.with_only_columns(data_registry.c.qa_status).scalar_subquery(),
+            reg.with_only_columns(data_registry.c.calibration_status).scalar_subquery(),
+            reg.with_only_columns(data_registry.c.superseded_by).scalar_subquery(),
+        )
+    ).one()
+    return ProductState(
+        kind=row[0],
+        mjd_mid=row[1],
+        has_photometry=bool(row[2]),
+        excluded=exclusion_reason(row[4], row[5]),
+        qa_failed=row[3] == "failed",
+    )
 
 
 def reference_photometry(conn: Connection, data_ids: Sequence[str]) -> dict[str, ImagePhotometry]:

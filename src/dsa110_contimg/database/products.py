@@ -827,13 +827,22 @@ def merge_statements(batch: _PhotometryBatch, dialect: str) -> list[tuple[str, d
 
     cols = (*_ROW_COLUMNS, *_PRODUCT_COLUMNS, *_SOURCE_COLUMNS)
     values = [e(c) for c in _ROW_COLUMNS] + [own(c) for c in (*_PRODUCT_COLUMNS, *_SOURCE_COLUMNS)]
+    # PostgreSQL: each staged row finds its source by one probe of the (catalog, source_id)
+    # index (LATERAL; LIMIT 1 of a unique key keeps the planner from flattening it into a
+    # join again); a join planned on the stage, a temporary table without statistics,
+    # hashed every source of the survey for each image (10 000 at 10^7 rows: 40% of the insert)
+    sources_of = (
+        f"CROSS JOIN LATERAL (SELECT * FROM photometry_sources s WHERE {known} LIMIT 1) s"
+        if pg
+        else f"JOIN photometry_sources s ON {known}"
+    )
     stmts.append(
         f"INSERT INTO photometry_rows (image_key, source_key, {', '.join(cols)}) "
         f"SELECT p.image_key, s.source_key, {', '.join(values)} "
         f"FROM photometry_stage st JOIN photometry_products p ON p.data_id = {e('data_id')} "
         # PostgreSQL's stage holds each key once (see _pg_insert): a semi-join there, planned
         # on a temporary table without statistics, cost 20x the insert itself
-        f"JOIN photometry_sources s ON {known} WHERE {'TRUE' if pg else last_of(_KEY)} "
+        f"{sources_of} WHERE {'TRUE' if pg else last_of(_KEY)} "
         "ORDER BY st.seq "
         "ON CONFLICT (source_key, image_key) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in cols)
@@ -897,8 +906,11 @@ def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
     last = {tuple(t[i] for i in key_idx): n for n, t in enumerate(tuples)}
     keep = sorted(last.values()) if len(last) < len(tuples) else range(len(tuples))
     with dbapi.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
-        cur.execute(_PG_STAGE)
+        # statements sent in pipelines (one round trip each side of the COPY, which a
+        # pipeline cannot hold) instead of one round trip per statement
+        with dbapi.pipeline():
+            cur.execute("DROP TABLE IF EXISTS pg_temp.photometry_stage")
+            cur.execute(_PG_STAGE)
         cols = ("seq", *batch.varying)
         with cur.copy(
             f"COPY photometry_stage ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
@@ -906,9 +918,10 @@ def _pg_insert(dbapi, batch: _PhotometryBatch) -> None:
             copy.set_types([_PG_TYPES.get(c, "float8") for c in cols])
             for i in keep:
                 copy.write_row((i, *tuples[i]))
-        for sql, params in merge_statements(batch, "postgresql"):
-            cur.execute(sql, params)
-        cur.execute("DROP TABLE pg_temp.photometry_stage")
+        with dbapi.pipeline():
+            for sql, params in merge_statements(batch, "postgresql"):
+                cur.execute(sql, params)
+            cur.execute("DROP TABLE pg_temp.photometry_stage")
 
 
 def insert_photometry_rows(conn: Connection, rows: Any) -> int:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import bindparam, case, func, or_, select
 
+from .rawsql import PgArray, execute_pg_arrays
 from .tables import ese_candidates, photometry, reference_sources, sources
 
 __all__ = [
@@ -122,27 +123,126 @@ def _rows_from_groups(groups) -> list[dict]:
     ]
 
 
-def upsert_sources_for_image(conn, data_id: str) -> list[tuple[str, str]]:
+def upsert_sources_for_image(
+    conn, data_id: str, measurements: Sequence[tuple] | None = None
+) -> list[tuple[str, str]]:
     """Add one image's measurements to the per-source table; return the sources touched.
 
     Constant work per source: the image's rows are read by ``data_id`` (never a source's
-    history), and counts and the MJD range are updated in place.
+    history), and counts and the MJD range are updated in place. ``measurements`` are the
+    image's rows when the caller has read them already
+    (:func:`~dsa110_contimg.database.metrics.image_update_rows`).
     """
-    p = photometry.c
-    rows = conn.execute(
-        select(
-            p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
-        ).where(p.data_id == data_id)
-    ).all()
+    rows = _image_rows(conn, data_id, measurements)
+    keys = [(r["catalog"], r["source_id"]) for r in rows]
+    if conn.dialect.name == "postgresql":
+        _pg_accumulate(conn, rows)
+    else:
+        _upsert(conn, rows, accumulate=True)
+        refresh_source_states(conn, keys)
+    return keys
+
+
+def _image_rows(conn, data_id: str, rows: Sequence[tuple] | None = None) -> list[dict]:
+    """Return the ``sources`` rows one image adds (one measurement each), from its photometry.
+
+    ``rows``: the image's ``(catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags,
+    mjd)``, read here when not given.
+    """
+    if rows is None:
+        p = photometry.c
+        rows = conn.execute(
+            select(
+                p.catalog, p.source_id, p.ra_deg, p.dec_deg, p.catalog_flux_mjy, p.flags, p.mjd
+            ).where(p.data_id == data_id)
+        ).all()
     groups = [
         (r[0], r[1], r[2], r[3], r[4], 1, 1 if not r[5] else 0, r[6], r[6], r[5] or "")
         for r in rows
         if r[2] is not None and r[3] is not None
     ]
-    _upsert(conn, _rows_from_groups(groups), accumulate=True)
-    keys = [(g[0], g[1]) for g in groups]
-    refresh_source_states(conn, keys)
-    return keys
+    return _rows_from_groups(groups)
+
+
+#: ``sources`` columns written by :func:`_pg_accumulate`, with their PostgreSQL types.
+_PG_COLUMNS = {
+    "catalog": "text",
+    "source_id": "text",
+    "ra_deg": "float8",
+    "dec_deg": "float8",
+    "hpx": "int8",
+    "catalog_flux_mjy": "float8",
+    "n_measurements": "int4",
+    "n_clean": "int4",
+    "first_mjd": "float8",
+    "last_mjd": "float8",
+    "last_flags": "text",
+    "updated_at": "float8",
+}
+#: The reference flag and ESE state of the source ``s`` (as :func:`refresh_source_states`).
+_PG_STATES = {
+    "is_reference": "CASE WHEN EXISTS (SELECT 1 FROM reference_sources r "
+    "WHERE r.source_id = {s}.source_id AND (r.catalog = {s}.catalog OR r.catalog = 'master') "
+    "AND r.status = 'active') THEN 1 ELSE 0 END",
+    "ese_status": "(SELECT c.status FROM ese_candidates c WHERE c.catalog = {s}.catalog "
+    "AND c.source_id = {s}.source_id ORDER BY c.score DESC LIMIT 1)",
+    "ese_score": "(SELECT max(c.score) FROM ese_candidates c WHERE c.catalog = {s}.catalog "
+    "AND c.source_id = {s}.source_id)",
+}
+
+
+def _pg_unnest(columns: dict[str, str], alias: str) -> str:
+    """``unnest(%(c)s, ...) AS alias(c, ...)``: one array parameter per column."""
+    arrays = ", ".join(f"%({c})s" for c in columns)
+    return f"unnest({arrays}) AS {alias}({', '.join(columns)})"
+
+
+def _pg_arrays(columns: dict[str, str], rows: Sequence) -> dict[str, PgArray]:
+    """One :class:`~dsa110_contimg.database.rawsql.PgArray` per column of ``rows`` (dicts)."""
+    return {c: PgArray([r[c] for r in rows], t) for c, t in columns.items()}
+
+
+def _pg_accumulate(conn, rows: list[dict]) -> None:
+    """Run :func:`_upsert` (``accumulate``) and :func:`refresh_source_states` in one statement.
+
+    PostgreSQL: the rows travel as one array per column, and each source's reference flag and
+    ESE state are read as it is written (the same subqueries; neither table changes here).
+
+    Rows in key order: two writers lock shared sources in the same order.
+    """
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda r: (r["catalog"], r["source_id"]))
+    s = "sources"
+    acc = {
+        "n_measurements": f"{s}.n_measurements + excluded.n_measurements",
+        "n_clean": f"{s}.n_clean + excluded.n_clean",
+        "first_mjd": f"coalesce(CASE WHEN excluded.first_mjd IS NULL OR excluded.first_mjd < "
+        f"{s}.first_mjd THEN excluded.first_mjd ELSE {s}.first_mjd END, excluded.first_mjd)",
+        "last_mjd": f"coalesce(CASE WHEN {s}.last_mjd IS NULL OR {s}.last_mjd < "
+        f"excluded.last_mjd THEN excluded.last_mjd ELSE {s}.last_mjd END, excluded.last_mjd)",
+        "last_flags": f"CASE WHEN {s}.last_mjd IS NULL OR {s}.last_mjd <= excluded.last_mjd "
+        f"THEN excluded.last_flags ELSE {s}.last_flags END",
+    }
+    sets = {
+        "ra_deg": "excluded.ra_deg",
+        "dec_deg": "excluded.dec_deg",
+        "hpx": "excluded.hpx",
+        "catalog_flux_mjy": f"coalesce(excluded.catalog_flux_mjy, {s}.catalog_flux_mjy)",
+        "updated_at": "excluded.updated_at",
+        **acc,
+        **{c: f"excluded.{c}" for c in _PG_STATES},
+    }
+    cols = [*_PG_COLUMNS, *_PG_STATES]
+    states = [e.format(s="v") for e in _PG_STATES.values()]
+    sql = (
+        f"INSERT INTO sources ({', '.join(cols)}) SELECT "
+        + ", ".join([f"v.{c}" for c in _PG_COLUMNS] + states)
+        + f" FROM {_pg_unnest(_PG_COLUMNS, 'v')} "
+        "ON CONFLICT (catalog, source_id) DO UPDATE SET "
+        + ", ".join(f"{c} = {e}" for c, e in sets.items())
+    )
+    execute_pg_arrays(conn, sql, _pg_arrays(_PG_COLUMNS, rows))
 
 
 def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:
@@ -224,6 +324,15 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
     """Re-read the reference flag and the ESE state of some sources (primary-key lookups)."""
     if not keys:
         return
+    keys = sorted(set(keys))
+    if conn.dialect.name == "postgresql":
+        _refresh_arrays(conn, keys)
+    else:
+        _refresh_rows(conn, keys)
+
+
+def _refresh_rows(conn, keys: list[tuple[str, str]]) -> None:
+    """One UPDATE per source (an ``executemany``): SQLite's path."""
     r, c, s = reference_sources.c, ese_candidates.c, sources.c
     is_ref = (
         select(func.count())
@@ -246,6 +355,18 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
         .where(s.catalog == bindparam("b_catalog"), s.source_id == bindparam("b_source_id"))
         .values(is_reference=case((is_ref > 0, 1), else_=0), ese_status=status, ese_score=score)
     )
-    params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in sorted(set(keys))]
+    params = [{"b_catalog": k[0], "b_source_id": k[1]} for k in keys]
     for i in range(0, len(params), 5000):
         conn.execute(stmt, params[i : i + 5000])
+
+
+def _refresh_arrays(conn, keys: list[tuple[str, str]]) -> None:
+    """PostgreSQL: one UPDATE, the keys as two arrays (the subqueries of :data:`_PG_STATES`)."""
+    key_cols = {"catalog": "text", "source_id": "text"}
+    states = ", ".join(f"{c} = {e.format(s='sources')}" for c, e in _PG_STATES.items())
+    execute_pg_arrays(
+        conn,
+        f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
+        "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id",
+        _pg_arrays(key_cols, [{"catalog": k[0], "source_id": k[1]} for k in keys]),
+    )

@@ -113,7 +113,9 @@ def _normalization_hook():
     installation (or a bug) and is raised, not turned into "normalization off".
     """
     from ..variability.pipeline import on_photometry_written
+    from ..variability.pipeline.normalize import prepare_per_image_path
 
+    prepare_per_image_path()  # the first image then costs what the others do
     return on_photometry_written
 
 

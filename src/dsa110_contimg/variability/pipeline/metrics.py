@@ -118,9 +118,11 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
     done = 0
     stale_keys: set = set()
     with write_transaction(engine) as conn:
-        pts = store.image_points(conn, data_id, raw=_raw(settings))
+        read = store.image_update_rows(conn, data_id, raw=_raw(settings))  # one read
+        pts = read.points
         if pts is None:
-            upsert_sources_for_image(conn, data_id)  # flagged-only sources are listed too
+            # flagged-only sources are listed too
+            upsert_sources_for_image(conn, data_id, read.measurements)
             return 0
         keys, mjd, flux = pts.keys, pts.mjd, pts.flux
         err = variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy)
@@ -150,7 +152,8 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
             done += _store_states(conn, skeys, series, sub, der)
             if series == settings.normalize.ese_series:
                 update_candidates(conn, skeys, series, der)
-        upsert_sources_for_image(conn, data_id)  # the per-source table (counts, ESE state)
+        # the per-source table (counts, ESE state)
+        upsert_sources_for_image(conn, data_id, read.measurements)
     if stale_keys:
         done += recompute_metrics(sorted(stale_keys), settings=settings)
     return done

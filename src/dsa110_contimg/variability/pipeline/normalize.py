@@ -43,6 +43,7 @@ __all__ = [
     "normalize_measurement",
     "normalize_one_image",
     "on_photometry_written",
+    "prepare_per_image_path",
     "set_references",
 ]
 
@@ -74,11 +75,20 @@ class ImageOutcome:
     references_seen: frozenset
 
 
-def active_baselines(conn) -> dict[tuple[str, str], float]:
-    """Baseline flux of every active reference (NaN when unset), keyed by canonical key."""
+def active_baselines(conn, keys=None) -> dict[tuple[str, str], float]:
+    """Baseline flux of every active reference (NaN when unset), keyed by canonical key.
+
+    With ``keys`` (canonical (catalog, source_id)), only the active references among them:
+    what one image needs, read by primary key instead of every reference of the survey.
+    """
+    rows = (
+        store.reference_rows(conn, ["active"])
+        if keys is None
+        else store.reference_rows_of(conn, keys, ["active"])
+    )
     return {
         key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
-        for key, r in store.reference_rows(conn, ["active"]).items()
+        for key, r in rows.items()
     }
 
 
@@ -112,8 +122,16 @@ def compute_images(
             raise NotFoundError(f"no image or photometry with data_id {d!r}")
     wanted = [d for d in data_ids if states[d].excluded is None and not states[d].qa_failed]
     rows_of = store.reference_photometry(conn, wanted) if wanted else {}
-    if baselines is None:
-        baselines = active_baselines(conn)
+    any_baselines = None
+    if baselines is None:  # the references on these images only (not the survey's)
+        on_images = {
+            (canonical_catalog(c), sid)
+            for rows in rows_of.values()
+            for c, sid in zip(rows.catalog, rows.source_id, strict=True)
+        }
+        baselines = active_baselines(conn, on_images)
+        # words a refusal: "no reference has a baseline yet" only when none does anywhere
+        any_baselines = bool(baselines) or store.count_references(conn, "active") > 0
     out = []
     for data_id in data_ids:
         st = states[data_id]
@@ -138,6 +156,7 @@ def compute_images(
             min_references=ns.min_references,
             clip_sigma=ns.clip_sigma,
             max_iter=ns.clip_iterations,
+            any_baselines=any_baselines,
         )
         out.append(
             ImageOutcome(
@@ -359,6 +378,23 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
     return {"images": len(ids), **counts, "established": len(established), "dropped": len(dropped)}
 
 
+def prepare_per_image_path() -> None:
+    """Import now what :func:`on_photometry_written` would import on its first image.
+
+    The per-image path loads some modules lazily (the master-catalog query, astropy's
+    coordinates for an image's covering circle, HEALPix for the per-source table, scipy's
+    chi-square survival function for the reference test, the metrics and ESE stages): ~0.4 s
+    on the first image of a process. The job worker calls this when it starts, so that its
+    first image costs what the others do. Nothing here touches a database.
+    """
+    import astropy.coordinates  # noqa: F401  (covering_circle)
+    import astropy_healpix  # noqa: F401  (catalog.spatial.healpix_ring_index)
+    import scipy.special  # noqa: F401  (variability.references.assess_references)
+
+    from ... import catalog  # noqa: F401  (the master-catalog references)
+    from . import ese, metrics  # noqa: F401
+
+
 def on_photometry_written(
     data_id: str, *, normalize: bool, settings: Settings | None = None
 ) -> dict:
@@ -411,7 +447,7 @@ def on_photometry_written(
                 (canonical_catalog(c), s)
                 for c, s in store.candidate_references_on_image(conn, data_id)
             }
-            cands = store.reference_rows(conn, ["candidate"]) if on_image else {}
+            cands = store.reference_rows_of(conn, on_image, ["candidate"]) if on_image else {}
             new = _establish(conn, [k for k in cands if k in on_image], settings) if cands else []
         out["established"] = len(new)
         backfill: list[str] = []

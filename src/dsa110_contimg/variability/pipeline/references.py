@@ -17,7 +17,7 @@ from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
 from ...errors import CatalogError
-from ..normalization import canonical_catalog
+from ..normalization import NVSS_ALIASES, canonical_catalog
 from ..references import assess_references, covering_circle, reference_baselines
 
 __all__ = [
@@ -82,10 +82,10 @@ def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
         from ...catalog import query_sources  # provided by the catalog stage
     except ImportError:
         return 0
-    box = store.measured_box(conn, data_id)
+    box, centre = store.measured_box_and_centre(conn, data_id)  # one round trip
     if box is None:
         return 0
-    ra_c, dec_c, radius = covering_circle(*box, centre=store.image_centre(conn, data_id))
+    ra_c, dec_c, radius = covering_circle(*box, centre=centre)
     try:
         table = query_sources("master", ra_c, dec_c, radius, settings=settings)
     except CatalogError as exc:
@@ -151,17 +151,20 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
     """Drop active references whose normalized light curve varies; return those dropped."""
     ns = settings.normalize
     series = "image" if "image" in ns.metric_series else ns.metric_series[0]
-    refs = store.reference_rows(conn, ["active"])
-    n_active = len(refs)
-    if keys is not None:
-        wanted = set(keys)
-        refs = {k: v for k, v in refs.items() if k in wanted}
+    if keys is None:
+        refs = store.reference_rows(conn, ["active"])
+        n_active = len(refs)
+    else:  # the given references only; the count of all active ones is read if one drops
+        refs = store.reference_rows_of(conn, keys, ["active"])
+        n_active = None
     if not refs:
         return []
-    rows = [
-        (canonical_catalog(c), s, eta, n)
-        for c, s, eta, n in mstore.reference_metrics(conn, series, [s for _, s in refs])
-    ]
+    if keys is None:
+        got = mstore.reference_metrics(conn, series, [s for _, s in refs])
+    else:  # the metric rows of these references only, by key (either NVSS alias)
+        probe = [(a, s) for c, s in refs for a in (sorted(NVSS_ALIASES) if c == "master" else [c])]
+        got = mstore.reference_metrics_of_keys(conn, series, probe)
+    rows = [(canonical_catalog(c), s, eta, n) for c, s, eta, n in got]
     rows = [r for r in rows if (r[0], r[1]) in refs]
     tests = assess_references(
         [r[2] for r in rows],
@@ -181,6 +184,8 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
             conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
         )
         if t.drop:
+            if n_active is None:  # before the first drop of this pass
+                n_active = store.count_references(conn, "active")
             store.drop_reference(conn, key, reason=t.reason, now=now)
             dropped.append(key)
             _log_dropped(key, t, series, n_active)
