@@ -502,7 +502,7 @@ def write_factors(conn: Connection, items: Sequence[ImageFactors]) -> None:
 
     Each image's factor goes to ``photometry_products``, its references' own factors to
     ``photometry_factors`` (replacing the image's old ones), and the rows of the images that
-    hold their own normalized values (written before migration 0018, or through the view)
+    hold their own normalized values (written before migration 0020, or through the view)
     are cleared so that they read the factors. Five statements for any number of images on
     PostgreSQL: no measurement row is rewritten.
 
