@@ -40,12 +40,12 @@ __all__ = [
     "CALIBRATION_STATUSES",
     "CALTABLE_STATUSES",
     "CalTableRecord",
+    "exclusion_reason",
     "calibration_summary",
     "caltable_for_group",
     "caltables_covering",
     "count_caltables",
     "excluded_from_science",
-    "exclusion_reason",
     "get_caltable",
     "groups_to_recalibrate",
     "image_calibration",
@@ -546,13 +546,11 @@ def excluded_from_science(conn, data_id: str) -> str | None:
     row = conn.execute(
         select(r.calibration_status, r.superseded_by).where(r.data_id == data_id)
     ).first()
-    if row is None:
-        return None
-    return exclusion_reason(row.calibration_status, row.superseded_by)
+    return None if row is None else exclusion_reason(row.calibration_status, row.superseded_by)
 
 
 def exclusion_reason(calibration_status: str | None, superseded_by: str | None) -> str | None:
-    """:func:`excluded_from_science` of a registry row's two columns (read by the caller)."""
+    """Why a product with this registry state is excluded from science (or None)."""
     if superseded_by is not None:
         return f"superseded by {superseded_by}"
     if calibration_status == "uncalibrated":

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine
 
+from .normalized import factors_join, normalized_columns
+
 __all__ = ["LightcurvePoints", "lightcurve_statement", "read_lightcurve"]
 
 
@@ -37,13 +39,19 @@ class LightcurvePoints:
 
 
 def lightcurve_statement(ph: str) -> str:
-    """Return the light-curve SELECT, with placeholder ``ph`` for (catalog, source_id)."""
+    """Return the light-curve SELECT, with placeholder ``ph`` for (catalog, source_id).
+
+    ``?`` is SQLite's placeholder, ``%s`` PostgreSQL's. The normalized columns are computed
+    from the stored factors as the view computes them (:mod:`.normalized`, migration 0018).
+    """
     mjd = "coalesce(r.mjd, p.mjd)"  # the row keeps its own MJD only where it differs
+    nf, ne = normalized_columns("sqlite" if ph == "?" else "postgresql")
     return (
-        f"SELECT {mjd}, p.data_id, r.flux_jy, r.flux_err_jy, r.normalized_flux_jy, "
-        "r.normalized_flux_err_jy, r.flags, p.kind FROM photometry_sources s "
+        f"SELECT {mjd}, p.data_id, r.flux_jy, r.flux_err_jy, {nf}, {ne}, r.flags, p.kind "
+        "FROM photometry_sources s "
         "JOIN photometry_rows r ON r.source_key = s.source_key "
-        "JOIN photometry_products p ON p.image_key = r.image_key "
+        "JOIN photometry_products p ON p.image_key = r.image_key"
+        f"{factors_join()} "
         f"WHERE s.catalog = {ph} AND s.source_id = {ph} "
         # a product replaced by a re-calibrated one: its point is the new product's
         "AND p.superseded = 0 "

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, exists, select, tuple_
 
-from .normalization import clean_measurements, product_state
+from .normalization import product_state
 from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
-    images,
     photometry,
     photometry_rows,
     photometry_sources,
@@ -30,13 +29,11 @@ __all__ = [
     "METRIC_COLUMNS",
     "ImagePoints",
     "ImageUpdateRows",
-    "MetricPoints",
     "StoredStates",
     "delete_metrics",
     "image_points",
     "image_update_rows",
     "metric_keys",
-    "metric_points",
     "metrics_of_source",
     "metrics_rows",
     "photometry_keys",
@@ -181,47 +178,6 @@ def image_update_rows(conn: Connection, data_id: str, *, raw: bool) -> ImageUpda
     flux = np.array([r[7] for r in clean], dtype=np.float64)
     err = np.array([r[8] for r in clean], dtype=np.float64)
     return ImageUpdateRows(ImagePoints(kind, keys, mjd, flux, err), measurements)
-
-
-@dataclass(frozen=True)
-class MetricPoints:
-    """Clean points of many sources (one element per point; None for NULL)."""
-
-    catalog: list[str]
-    source_id: list[str]
-    mjd: list
-    flux: list
-    err: list
-    data_id: list[str]
-    kind: list
-
-
-def metric_points(
-    conn: Connection, keys: Sequence[tuple[str, str]] | None, *, raw: bool
-) -> MetricPoints:
-    """Return the clean points (QA not failed) of the sources ``keys`` (all when None)."""
-    fcol, ecol = _flux_columns(raw)
-    base = clean_measurements(
-        photometry.c.catalog,
-        photometry.c.source_id,
-        photometry.c.mjd,
-        fcol,
-        ecol,
-        photometry.c.data_id,
-        images.c.kind,
-    )
-    rows: list = []
-    if keys is None:
-        rows = conn.execute(base).all()
-    else:
-        keys = list(keys)
-        for i in range(0, len(keys), _CHUNK):
-            part = keys[i : i + _CHUNK]
-            rows += conn.execute(
-                base.where(tuple_(photometry.c.catalog, photometry.c.source_id).in_(part))
-            ).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
-    return MetricPoints(*(list(c) for c in cols))
 
 
 def metric_keys(conn: Connection) -> list[tuple[str, str]]:

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, exists, func, or_, select, text, update
+from sqlalchemy import Connection, exists, func, or_, select, update
 
 from .caltables import exclusion_reason, science_usable
-from .products import upsert
 from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
     data_registry,
@@ -30,6 +29,7 @@ from .tables import (
 )
 
 __all__ = [
+    "ImageFactors",
     "ImagePhotometry",
     "ProductState",
     "ReferencePoints",
@@ -41,24 +41,22 @@ __all__ = [
     "drop_reference",
     "get_normalization",
     "image_centre",
-    "image_kind",
-    "image_photometry",
     "images_waiting_for",
     "list_references",
     "measured_box",
     "measured_box_and_centre",
-    "product_has_photometry",
     "product_state",
+    "product_states",
     "products_in_order",
-    "qa_failed",
     "record_reference_test",
+    "reference_photometry",
     "reference_points",
     "reference_rows",
     "reference_rows_of",
     "set_baselines",
     "sources_on_products",
-    "store_normalization",
-    "write_normalized",
+    "store_normalizations",
+    "write_factors",
 ]
 
 _CHUNK = 500
@@ -309,35 +307,98 @@ def reference_points(conn: Connection, source_ids: Iterable[str]) -> ReferencePo
 
 
 @dataclass(frozen=True)
+class ImagePhotometry:
+    """Measurements of one product (source, raw flux and error, flags).
+
+    ``flux`` and ``err`` are float64 with NaN for NULL; ``source_key`` the rows' keys in
+    ``photometry_sources``; the other columns are lists.
+    """
+
+    source_key: np.ndarray
+    catalog: list[str]
+    source_id: list[str]
+    flux: np.ndarray
+    err: np.ndarray
+    flags: list[str]
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+
+@dataclass(frozen=True)
 class ProductState:
-    """What the per-image path needs to know of a product, read in one statement.
+    """What the normalization and the metrics check of a product before reading its rows.
 
     Attributes
     ----------
     kind : str or None
-        ``image``/``mosaic`` (:func:`image_kind`), None when not registered in ``images``.
+        ``image``/``mosaic``, None when the product is not registered in ``images``.
     mjd_mid : float or None
         The registered mid time.
     has_photometry : bool
-        :func:`product_has_photometry`.
-    qa_failed : bool
-        :func:`qa_failed`.
+        At least one measurement row.
     excluded : str or None
-        :func:`~dsa110_contimg.database.caltables.excluded_from_science`.
-    any_active_reference : bool
-        Some reference (anywhere) is ``active``.
+        See :func:`~dsa110_contimg.database.caltables.excluded_from_science`.
+    qa_failed : bool
+        Its QA failed.
     """
 
     kind: str | None
     mjd_mid: float | None
     has_photometry: bool
-    qa_failed: bool
     excluded: str | None
-    any_active_reference: bool
+    qa_failed: bool
+
+    @property
+    def registered(self) -> bool:
+        """The product is in ``images``."""
+        return self.kind is not None
+
+
+def _in(conn: Connection, n: int) -> str:
+    return ", ".join(["?"] * n)
+
+
+def product_states(conn: Connection, data_ids: Sequence[str]) -> dict[str, ProductState]:
+    """Return the :class:`ProductState` of each product (a few statements for the block)."""
+    ids = list(dict.fromkeys(data_ids))
+    out: dict[str, ProductState] = {}
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        q = _in(conn, len(part))
+        registered = {r[0]: r[1:] for r in fetch_raw(
+            conn, f"SELECT data_id, kind, mjd_mid FROM images WHERE data_id IN ({q})",
+            part)}  # fmt: skip
+        reg = {
+            r[0]: r[1:]
+            for r in fetch_raw(
+                conn,
+                "SELECT data_id, qa_status, calibration_status, superseded_by "
+                f"FROM data_registry WHERE data_id IN ({q})",
+                part,
+            )
+        }
+        rows = {
+            r[0]
+            for r in fetch_raw(
+                conn,
+                "SELECT p.data_id FROM photometry_products p WHERE p.data_id IN "
+                f"({q}) AND EXISTS (SELECT 1 FROM photometry_rows r "
+                "WHERE r.image_key = p.image_key)",
+                part,
+            )
+        }
+        for d in part:
+            qa, cal, sup = reg.get(d, (None, None, None))
+            kind, mjd_mid = registered.get(d, (None, None))
+            out[d] = ProductState(
+                kind, mjd_mid, d in rows, exclusion_reason(cal, sup), qa == "failed"
+            )
+    return out
 
 
 def product_state(conn: Connection, data_id: str) -> ProductState:
-    """Return a product's :class:`ProductState` (one round trip instead of five)."""
+    """Return one product's :class:`ProductState` in one statement (the per-image path)."""
     img = select(images.c.kind, images.c.mjd_mid).where(images.c.data_id == data_id)
     reg = select(
         data_registry.c.qa_status, data_registry.c.calibration_status,
@@ -349,7 +410,6 @@ def product_state(conn: Connection, data_id: str) -> ProductState:
         .where(photometry_products.c.data_id == data_id)
         .scalar_subquery()
     )
-    active = exists().where(reference_sources.c.status == "active")
     row = conn.execute(
         select(
             img.with_only_columns(images.c.kind).scalar_subquery(),
@@ -358,159 +418,178 @@ def product_state(conn: Connection, data_id: str) -> ProductState:
             reg.with_only_columns(data_registry.c.qa_status).scalar_subquery(),
             reg.with_only_columns(data_registry.c.calibration_status).scalar_subquery(),
             reg.with_only_columns(data_registry.c.superseded_by).scalar_subquery(),
-            active,
         )
     ).one()
     return ProductState(
         kind=row[0],
         mjd_mid=row[1],
         has_photometry=bool(row[2]),
-        qa_failed=row[3] == "failed",
         excluded=exclusion_reason(row[4], row[5]),
-        any_active_reference=bool(row[6]),
+        qa_failed=row[3] == "failed",
     )
 
 
-def qa_failed(conn: Connection, data_id: str) -> bool:
-    """Return whether the product's QA failed."""
-    qa = conn.execute(
-        select(data_registry.c.qa_status).where(data_registry.c.data_id == data_id)
-    ).scalar()
-    return qa == "failed"
+def reference_photometry(conn: Connection, data_ids: Sequence[str]) -> dict[str, ImagePhotometry]:
+    """Return the measurements of active references' sources on some products (one statement).
+
+    Every measurement whose ``source_id`` is that of an ``active`` reference (any catalog: the
+    caller matches catalogs), the only rows a normalization factor depends on. Per product in
+    (catalog, source_id) order: the order of the unique index SQLite reads them by anyway,
+    and on PostgreSQL (heap order otherwise) what makes the factor's sums, hence the results
+    to the last bit, reproducible. A product without such rows maps to empty columns.
+    """
+    ids = list(dict.fromkeys(data_ids))
+    found: dict[str, list] = {d: [] for d in ids}
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        rows = fetch_raw(
+            conn,
+            "SELECT p.data_id, r.source_key, s.catalog, s.source_id, r.flux_jy, r.flux_err_jy, "
+            "r.flags FROM photometry_products p "
+            "JOIN photometry_rows r ON r.image_key = p.image_key "
+            "JOIN photometry_sources s ON s.source_key = r.source_key "
+            f"WHERE p.data_id IN ({_in(conn, len(part))}) AND s.source_id IN "
+            "(SELECT source_id FROM reference_sources WHERE status = 'active') "
+            "ORDER BY p.image_key, s.catalog, s.source_id",
+            part,
+        )
+        for r in rows:
+            found[r[0]].append(r[1:])
+    out = {}
+    for d, rows in found.items():
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        out[d] = ImagePhotometry(
+            np.array(cols[0], dtype=np.int64),
+            list(cols[1]),
+            list(cols[2]),
+            np.array(cols[3], dtype=np.float64),  # None -> NaN
+            np.array(cols[4], dtype=np.float64),
+            list(cols[5]),
+        )
+    return out
 
 
-def image_kind(conn: Connection, data_id: str) -> str | None:
-    """Return the registered kind (``image``/``mosaic``) of a product, or None."""
-    return conn.execute(select(images.c.kind).where(images.c.data_id == data_id)).scalar()
-
-
-def product_has_photometry(conn: Connection, data_id: str) -> bool:
-    """Return whether any photometry row has this ``data_id``."""
-    return (
-        conn.execute(
-            select(photometry.c.id).where(photometry.c.data_id == data_id).limit(1)
-        ).first()
-        is not None
-    )
+def _finite_or_none(a) -> list:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float).tolist()]
 
 
 @dataclass(frozen=True)
-class ImagePhotometry:
-    """The measurements of one product (row id, source, raw flux and error, flags).
+class ImageFactors:
+    """An image's normalization as stored (:func:`write_factors`).
 
-    ``flux`` and ``err`` are float64 with NaN for NULL; the other columns are lists.
+    Attributes
+    ----------
+    data_id : str
+        The image or mosaic.
+    factor, factor_err : float or None
+        Its factor and error (None: not normalized, its rows read NULL).
+    source_keys : numpy.ndarray of int
+        The references measured on it (``photometry_sources.source_key``).
+    ref_factor, ref_factor_err : numpy.ndarray
+        Their own (leave-one-out) factors; non-finite: the row reads NULL.
     """
 
-    ids: np.ndarray
-    catalog: list[str]
-    source_id: list[str]
-    flux: np.ndarray
-    err: np.ndarray
-    flags: list[str]
-
-    def __len__(self) -> int:
-        return len(self.catalog)
+    data_id: str
+    factor: float | None
+    factor_err: float | None
+    source_keys: np.ndarray
+    ref_factor: np.ndarray
+    ref_factor_err: np.ndarray
 
 
-def image_photometry(conn: Connection, data_id: str) -> ImagePhotometry:
-    """Return the measurements of one product (raw cursor: ~10 000 rows per image).
+def write_factors(conn: Connection, items: Sequence[ImageFactors]) -> None:
+    """Store images' normalizations: what the view ``photometry`` applies at read time.
 
-    In (catalog, source_id) order: the order of the unique index SQLite reads them by anyway,
-    and on PostgreSQL (heap order otherwise, which updates change) what makes the factor's
-    sums, hence the results to the last bit, reproducible.
+    Each image's factor goes to ``photometry_products``, its references' own factors to
+    ``photometry_factors`` (replacing the image's old ones), and the rows of the images that
+    hold their own normalized values (written before migration 0018, or through the view)
+    are cleared so that they read the factors. Five statements for any number of images on
+    PostgreSQL: no measurement row is rewritten.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection in the caller's write transaction.
+    items : sequence of ImageFactors
+        The images (unknown ``data_id``s are skipped).
     """
-    rows = fetch_raw(
-        conn,
-        "SELECT id, catalog, source_id, flux_jy, flux_err_jy, flags FROM photometry "
-        "WHERE data_id = ? ORDER BY catalog, source_id",
-        (data_id,),
-    )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
-    return ImagePhotometry(
-        np.array(cols[0], dtype=np.int64),
-        list(cols[1]),
-        list(cols[2]),
-        np.array(cols[3], dtype=np.float64),  # None -> NaN
-        np.array(cols[4], dtype=np.float64),
-        list(cols[5]),
-    )
-
-
-def write_normalized(
-    conn: Connection,
-    ids: np.ndarray,
-    nf: np.ndarray,
-    ne: np.ndarray,
-    *,
-    data_id: str | None = None,
-) -> None:
-    """Store normalized flux and error of photometry rows (non-finite values as NULL).
-
-    Written to the base table ``photometry_rows`` by row id. On PostgreSQL the id has no index
-    of its own: the rows are found through their image (``data_id``, the index on
-    ``image_key``); without ``data_id`` the update joins the whole table.
-    """
-    nf = np.where(np.isfinite(nf), nf, np.nan)
-    params = [
-        (
-            None if not math.isfinite(a) else float(a),
-            None if not math.isfinite(b) else float(b),
-            int(i),
-        )
-        for i, a, b in zip(ids, nf.tolist(), ne.tolist(), strict=True)
-    ]
-    if not params:
+    items = list(items)
+    keys: dict[str, int] = {}
+    for i in range(0, len(items), _CHUNK):
+        part = [it.data_id for it in items[i : i + _CHUNK]]
+        keys.update(fetch_raw(
+            conn,
+            f"SELECT data_id, image_key FROM photometry_products WHERE data_id IN "
+            f"({_in(conn, len(part))})",
+            part,
+        ))  # fmt: skip
+    items = [it for it in items if it.data_id in keys]
+    if not items:
         return
-    if conn.dialect.name == "sqlite":  # the driver's executemany: ~4x faster than Core here
+    img = [keys[it.data_id] for it in items]
+    f = _finite_or_none([np.nan if it.factor is None else it.factor for it in items])
+    fe = _finite_or_none([np.nan if it.factor_err is None else it.factor_err for it in items])
+    rk = np.concatenate([np.asarray(it.source_keys, dtype=np.int64) for it in items]).tolist()
+    ri = np.repeat(img, [len(it.source_keys) for it in items]).tolist()
+    rf = _finite_or_none(np.concatenate([it.ref_factor for it in items]))
+    rfe = _finite_or_none(np.concatenate([it.ref_factor_err for it in items]))
+    own = "(normalized_flux_jy IS NOT NULL OR normalized_flux_err_jy IS NOT NULL)"
+    clear = "UPDATE photometry_rows SET normalized_flux_jy = NULL, normalized_flux_err_jy = NULL "
+    insert = "INSERT INTO photometry_factors (source_key, image_key, factor, factor_err) "
+    if conn.dialect.name == "sqlite":
+        by_image = [(k,) for k in img]
         executemany_raw(
             conn,
-            "UPDATE photometry_rows SET normalized_flux_jy = ?, normalized_flux_err_jy = ? "
-            "WHERE id = ?",
-            params,
+            "UPDATE photometry_products SET norm_factor = ?, norm_factor_err = ? "
+            "WHERE image_key = ?",
+            list(zip(f, fe, img, strict=True)),
         )
+        executemany_raw(conn, "DELETE FROM photometry_factors WHERE image_key = ?", by_image)
+        executemany_raw(
+            conn, insert + "VALUES (?, ?, ?, ?)", list(zip(rk, ri, rf, rfe, strict=True))
+        )
+        executemany_raw(conn, clear + f"WHERE image_key = ? AND {own}", by_image)
         return
-    nfs, nes, rids = (list(c) for c in zip(*params, strict=True))
-    image = (
-        "AND r.image_key = (SELECT image_key FROM photometry_products WHERE data_id = :d)"
-        if data_id is not None
-        else ""
-    )
-    conn.execute(
-        text(
-            "UPDATE photometry_rows r SET normalized_flux_jy = v.nf, "
-            "normalized_flux_err_jy = v.ne FROM (SELECT unnest(CAST(:ids AS int4[])) AS id, "
-            "unnest(CAST(:nf AS float8[])) AS nf, unnest(CAST(:ne AS float8[])) AS ne) v "
-            f"WHERE r.id = v.id {image}"
-        ),
-        {"ids": rids, "nf": nfs, "ne": nes, "d": data_id},
-    )
+    arrays = "CAST(%s AS int4[]), CAST(%s AS float8[]), CAST(%s AS float8[])"
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(
+            "UPDATE photometry_products p SET norm_factor = v.f, norm_factor_err = v.fe "
+            f"FROM unnest({arrays}) AS v(k, f, fe) WHERE p.image_key = v.k",
+            (img, f, fe),
+        )
+        cur.execute("DELETE FROM photometry_factors WHERE image_key = ANY(%s)", (img,))
+        if rk:
+            cur.execute(
+                insert + f"SELECT * FROM unnest(CAST(%s AS int4[]), {arrays})",
+                (rk, ri, rf, rfe),
+            )
+        cur.execute(clear + f"WHERE image_key = ANY(%s) AND {own}", (img,))
+    finally:
+        cur.close()
 
 
 def clear_normalized(conn: Connection, data_id: str) -> None:
-    """Set the normalized columns of a product's photometry to NULL."""
-    conn.execute(
-        update(photometry_rows)
-        .where(
-            photometry_rows.c.image_key
-            == select(photometry_products.c.image_key)
-            .where(photometry_products.c.data_id == data_id)
-            .scalar_subquery()
-        )
-        .values(normalized_flux_jy=None, normalized_flux_err_jy=None)
-    )
+    """Make a product's normalized values NULL (its factors removed, own values cleared)."""
+    none = np.zeros(0)
+    write_factors(conn, [ImageFactors(data_id, None, None, none.astype(np.int64), none, none)])
 
 
-def store_normalization(conn: Connection, values: Mapping, *, now: float) -> None:
-    """Insert or replace the ``image_normalization`` row of ``values['data_id']``."""
-    values = dict(values)
-    values["updated_at"] = now
-    upsert(
-        conn,
-        image_normalization,
-        values,
-        key=["data_id"],
-        update=[k for k in values if k != "data_id"],
+def store_normalizations(conn: Connection, records: Sequence[Mapping], *, now: float) -> None:
+    """Insert or replace the ``image_normalization`` rows of some products (one statement)."""
+    rows = [{**r, "updated_at": now} for r in records]
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(image_normalization)
+    cols = [c for c in rows[0] if c != "data_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["data_id"], set_={c: stmt.excluded[c] for c in cols}
     )
+    conn.execute(stmt, rows)
 
 
 def get_normalization(conn: Connection, data_id: str) -> dict | None:

@@ -31,6 +31,7 @@ __all__ = [
     "rebuild_sources",
     "refresh_source_states",
     "upsert_sources_for_image",
+    "write_source_rows",
 ]
 
 _CHUNK = 500
@@ -291,6 +292,16 @@ def rebuild_sources(conn, keys: Sequence[tuple[str, str]] | None) -> int:
         rows = conn.execute(select(*cols).where(p.source_id.in_(ids)).order_by(p.mjd)).all()
         written += _write_groups(conn, _groups_from_rows(rows, set(part)))
     return written
+
+
+def write_source_rows(conn, groups: Sequence[tuple]) -> int:
+    """Replace the per-source rows of some sources with values computed from their photometry.
+
+    ``groups`` as :func:`~dsa110_contimg.database.metric_blocks.source_groups` returns them
+    (what :func:`rebuild_sources` computes itself); the reference flag and ESE state are
+    re-read. Returns the number of rows written.
+    """
+    return _write_groups(conn, list(groups))
 
 
 def _write_groups(conn, groups: list[tuple]) -> int:

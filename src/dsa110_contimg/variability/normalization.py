@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -282,12 +282,22 @@ class NormalizedImage:
         when the image is refused (its normalized values are then cleared).
     references_seen : frozenset of (catalog, source_id)
         References (canonical catalog) measured cleanly on the image, normalized or not.
+    reference_rows : numpy.ndarray of int
+        Positions of the measurements that are references with a baseline (empty when
+        refused).
+    reference_factor, reference_factor_err : numpy.ndarray
+        The factor (and error) applied to each of ``reference_rows``: its leave-one-out
+        factor, or the image's for a clipped one. Every other measurement gets
+        ``record.factor``: what is stored to normalize at read time.
     """
 
     record: ImageNormalization
     normalized_flux_jy: np.ndarray | None
     normalized_flux_err_jy: np.ndarray | None
     references_seen: frozenset
+    reference_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    reference_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reference_factor_err: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def normalize_image_arrays(
@@ -396,4 +406,4 @@ def normalize_image_arrays(
     rec = ImageNormalization(
         data_id, "normalized", float(factor), float(factor_err), int(n_used), n_cand, None
     )
-    return NormalizedImage(rec, nf, ne, frozenset(seen))
+    return NormalizedImage(rec, nf, ne, frozenset(seen), ri, loo, loo_err)

@@ -47,11 +47,21 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from ._meta import metadata
 
-__all__ = ["photometry", "photometry_products", "photometry_rows", "photometry_sources", "views"]
+__all__ = [
+    "photometry",
+    "photometry_factors",
+    "photometry_products",
+    "photometry_rows",
+    "photometry_sources",
+    "views",
+]
+
+_OWN = "normalized_flux_jy IS NOT NULL OR normalized_flux_err_jy IS NOT NULL"
 
 #: Views (described for queries, created by the migrations; not compared, not copied).
 views = MetaData()
@@ -68,6 +78,10 @@ photometry_products = Table(
     # copies kept by triggers (migration 0019), read by light curves: one probe per point
     Column("kind", String(16)),  # images.kind of the same data_id (NULL: not registered)
     Column("superseded", Integer, nullable=False, server_default="0"),  # registry successor
+    # the image's normalization factor and its error (migration 0018; NULL: not normalized):
+    # the view applies it to the rows at read time
+    Column("norm_factor", Float),
+    Column("norm_factor_err", Float),
 )
 
 photometry_sources = Table(
@@ -108,6 +122,26 @@ photometry_rows = Table(
     Column("dec_deg", Float),
     Column("catalog_flux_mjy", Float),
     UniqueConstraint("source_key", "image_key"),
+    Index(None, "image_key"),
+    # rows holding their own normalized values (written before migration 0018, or through
+    # the view): a normalization of their image clears them
+    Index(
+        "ix_photometry_rows_own_normalized",
+        "image_key",
+        postgresql_where=text(_OWN),
+        sqlite_where=text(_OWN),
+    ),
+)
+
+#: The leave-one-out factor of each reference measured on a normalized image (migration
+#: 0018): the view applies it to that row instead of the image's factor.
+photometry_factors = Table(
+    "photometry_factors",
+    metadata,
+    Column("source_key", Integer, primary_key=True),
+    Column("image_key", Integer, primary_key=True),
+    Column("factor", Float),
+    Column("factor_err", Float),
     Index(None, "image_key"),
 )
 

@@ -5,9 +5,10 @@ workers and the writing kept in this process (one writer, as everywhere in the p
 
 1. baselines of candidate references are established (here, small);
 2. the images, in blocks of consecutive images (DSA-110 holds a declination for weeks, so a
-   block is one declination strip), are normalized by tasks that read their rows and the
-   active references and return the normalized columns; each block is stored in one
-   transaction as soon as it arrives, in the serial order;
+   block is one declination strip), are normalized by tasks that read the references' rows
+   on them (one statement per block) and return the factors; each block is stored in one
+   transaction (a few statements: the factors, applied to the rows at read time by the view
+   ``photometry``, no measurement row rewritten) as soon as it arrives, in the serial order;
 3. the metric states of the sources, in blocks of :data:`~.metrics.RECOMPUTE_CHUNK` sources
    (sorted keys, as the serial path), are rebuilt by tasks and stored the same way;
 4. variable references are dropped; passes 2-4 repeat (at most three times) while any is.
@@ -30,10 +31,10 @@ from ...database import normalization as store
 from .metrics import RECOMPUTE_CHUNK, compute_metrics, store_metrics
 from .normalize import (
     active_baselines,
-    compute_image,
+    compute_images,
     drop_variable_references,
     establish_baselines,
-    store_image,
+    store_images,
 )
 
 __all__ = ["normalize_all_distributed"]
@@ -45,12 +46,17 @@ def _task_settings(kwargs: dict) -> Settings:
     return Settings(**kwargs)
 
 
-def _normalize_block(kwargs: dict, data_ids: Sequence[str]) -> list:
-    """Task: compute the normalization of some images (read-only)."""
+def _normalize_block(kwargs: dict, data_ids: Sequence[str], baselines: dict | None = None) -> list:
+    """Task: compute the normalization of some images (read-only).
+
+    ``baselines`` (:func:`~.normalize.active_baselines`, unchanged during a pass) are read
+    once by the caller and broadcast, rather than read by every task.
+    """
     settings = _task_settings(kwargs)
     with get_engine(settings).connect() as conn:
-        baselines = active_baselines(conn)  # unchanged during a pass
-        return [compute_image(conn, did, settings, baselines) for did in data_ids]
+        if baselines is None:
+            baselines = active_baselines(conn)
+        return compute_images(conn, list(data_ids), settings, baselines)
 
 
 def _metrics_block(kwargs: dict, keys: Sequence[tuple[str, str]]):
@@ -121,14 +127,17 @@ def normalize_all_distributed(
         for _ in range(3):
             with engine.connect() as conn:
                 ids = store.products_in_order(conn)
+                baselines = client.scatter(active_baselines(conn), broadcast=True)
             blocks = [ids[i : i + images_per_task] for i in range(0, len(ids), images_per_task)]
-            futures = [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]
+            futures = [
+                client.submit(_normalize_block, kwargs, b, baselines, pure=False) for b in blocks
+            ]
             counts = {"normalized": 0, "not_normalizable": 0}
             for j, fut in enumerate(futures):  # stored in the serial order as they arrive
                 outcomes = fut.result()
                 with write_transaction(engine) as conn:
-                    for oc in outcomes:
-                        counts[store_image(conn, oc).status] += 1
+                    for rec in store_images(conn, outcomes):
+                        counts[rec.status] += 1
                 if progress is not None:
                     progress("normalize", j + 1, len(futures))
             with engine.connect() as conn:

@@ -35,12 +35,14 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as store
 from ...database.lightcurves import read_lightcurve
-from ...database.sources import rebuild_sources, upsert_sources_for_image
+from ...database.metric_blocks import block_rows, source_groups
+from ...database.sources import upsert_sources_for_image, write_source_rows
 from ...errors import ConfigError, NotFoundError
 from ..baselines import variability_errors
 from ..metrics import derive, fold_points, new_state, run_series
+from ..normalization import apply_factor
 from ..packing import pack_states, state_width, unpack_states
-from ..series import SERIES, lightcurve_table, series_points
+from ..series import SERIES, lightcurve_table, series_arrays
 
 __all__ = [
     "SERIES",
@@ -197,26 +199,47 @@ class MetricsOutcome:
 
     ``series`` maps each metric series to ``(keys, packed state vectors, open_image,
     derived metrics)`` (None when no source has points in it); ``all_keys`` are every source
-    of the block (whose old rows are replaced).
+    of the block (whose old rows are replaced); ``source_rows`` the per-source table's values
+    of the block's sources with photometry (see
+    :func:`~dsa110_contimg.database.metric_blocks.source_groups`).
     """
 
     series: dict
     all_keys: list
+    source_rows: list
 
 
 def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> MetricsOutcome:
-    """Load the stored series of ``keys`` and rebuild their metric states (no write)."""
+    """Load the stored photometry of ``keys`` and rebuild their metric states (no write).
+
+    One read of the block's rows (:func:`~dsa110_contimg.database.metric_blocks.block_rows`)
+    serves the metrics and the per-source table. The normalized values are those the view
+    ``photometry`` gives: the row's own stored value, else the factors applied with
+    :func:`~dsa110_contimg.variability.normalization.apply_factor` (non-finite: NULL).
+    """
     p = _params(settings)
-    pts = store.metric_points(conn, keys, raw=_raw(settings))
-    by_series, seen = series_points(
-        pts.catalog,
-        pts.source_id,
-        pts.mjd,
-        pts.flux,
-        pts.err,
-        pts.data_id,
-        pts.kind,
+    rows = block_rows(conn, keys)
+    if _raw(settings):
+        flux, err = rows.flux, rows.err
+        flux_null, err_null = rows.flux_null, rows.err_null
+    else:
+        nf, ne = apply_factor(rows.flux, rows.err, rows.factor, rows.factor_err)
+        flux = np.where(rows.own_nf_null, nf, rows.own_nf)
+        err = np.where(rows.own_ne_null, ne, rows.own_ne)
+        flux_null = rows.own_nf_null & ~np.isfinite(nf)
+        err_null = rows.own_ne_null & ~np.isfinite(ne)
+    pt = rows.clean & rows.science  # the clean measurements, QA not failed
+    by_series = series_arrays(
+        rows.keys,
+        rows.key_index[pt],
+        rows.mjd[pt],
+        flux[pt],
+        err[pt],
+        (~rows.mjd_null & ~flux_null & ~err_null)[pt],
+        rows.image[pt],
+        rows.mosaic[pt],
         confusion_noise=settings.normalize.confusion_noise_jy,
+        image_rank=rows.image_rank[pt],
     )
     out = {}
     for series in settings.normalize.metric_series:
@@ -227,7 +250,7 @@ def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> Me
             out[series] = (sp.keys, pack_states(st), list(st["open_image"]), der)
         else:
             out[series] = None
-    return MetricsOutcome(out, sorted(seen | set(keys)))
+    return MetricsOutcome(out, rows.keys, source_groups(rows))
 
 
 def store_metrics(conn, oc: MetricsOutcome, settings: Settings) -> int:
@@ -243,7 +266,7 @@ def store_metrics(conn, oc: MetricsOutcome, settings: Settings) -> int:
             written += store.upsert_metrics(conn, got[0], series, got[1], got[2], got[3])
         if series == settings.normalize.ese_series:
             update_candidates(conn, keys, series, der, recompute_keys=oc.all_keys)
-    rebuild_sources(conn, oc.all_keys)  # the per-source table, exact from the stored rows
+    write_source_rows(conn, oc.source_rows)  # the per-source table, exact from the rows read
     return written
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,21 +58,20 @@ def _now() -> float:
 # per-image normalization
 
 
-def _store(conn, rec: ImageNormalization) -> None:
-    store.store_normalization(conn, rec.to_dict(), now=_now())
-
-
 @dataclass(frozen=True)
 class ImageOutcome:
     """A computed (not yet stored) normalization of one image.
 
-    ``normalized_flux_jy`` None means refused: the image's normalized values are cleared.
+    What is stored: the record, its factor and the references' own (leave-one-out) factors
+    (``source_keys``, ``ref_factor``, ``ref_factor_err``), which the view ``photometry``
+    applies to the rows at read time. A refused image (``record.factor`` None) has its
+    normalized values cleared.
     """
 
     record: ImageNormalization
-    ids: np.ndarray
-    normalized_flux_jy: np.ndarray | None
-    normalized_flux_err_jy: np.ndarray | None
+    source_keys: np.ndarray
+    ref_factor: np.ndarray
+    ref_factor_err: np.ndarray
     references_seen: frozenset
 
 
@@ -92,82 +92,127 @@ def active_baselines(conn, keys=None) -> dict[tuple[str, str], float]:
     }
 
 
-def compute_image(
-    conn, data_id: str, settings: Settings, baselines: dict | None = None
-) -> ImageOutcome:
-    """Load one image's rows and the active references; normalize (no write).
+def compute_images(
+    conn, data_ids: Sequence[str], settings: Settings, baselines: dict | None = None
+) -> list[ImageOutcome]:
+    """Load some images' reference measurements and the active references; normalize (no write).
 
+    A handful of statements for the whole block (:func:`~dsa110_contimg.database.
+    normalization.product_states`, :func:`~dsa110_contimg.database.normalization.
+    reference_photometry`): a factor depends only on the references measured on the image,
+    and the other measurements are normalized at read time by the view ``photometry``.
     ``baselines`` (from :func:`active_baselines`) saves reading the references again when
-    many images are normalized against the same ones.
+    many blocks are normalized against the same ones.
 
     Raises
     ------
     NotFoundError
-        No image or photometry with that ``data_id``.
+        No image or photometry with one of the ``data_ids``.
     """
     ns = settings.normalize
     none = np.zeros(0, dtype=np.int64)
 
-    def refuse(reason: str) -> ImageOutcome:
+    def refuse(data_id: str, reason: str) -> ImageOutcome:
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
-        return ImageOutcome(rec, none, None, None, frozenset())
+        return ImageOutcome(rec, none, np.zeros(0), np.zeros(0), frozenset())
 
-    state = store.product_state(conn, data_id)
-    if state.kind is None and not state.has_photometry:
-        raise NotFoundError(f"no image or photometry with data_id {data_id!r}")
-    if state.excluded is not None:
-        return refuse(f"image is {state.excluded}")
-    if state.qa_failed:
-        return refuse("image failed QA")
-    rows = store.image_photometry(conn, data_id)
-    if not len(rows):
-        return refuse("no photometry on the image")
+    states = store.product_states(conn, data_ids)
+    for d in data_ids:
+        if not states[d].registered and not states[d].has_photometry:
+            raise NotFoundError(f"no image or photometry with data_id {d!r}")
+    wanted = [d for d in data_ids if states[d].excluded is None and not states[d].qa_failed]
+    rows_of = store.reference_photometry(conn, wanted) if wanted else {}
     any_baselines = None
-    if baselines is None:  # the references on this image only (not the survey's)
-        pairs = zip(rows.catalog, rows.source_id, strict=True)
-        on_image = {(canonical_catalog(c), s) for c, s in pairs}
-        baselines = active_baselines(conn, on_image)
-        any_baselines = state.any_active_reference
-    out = normalize_image_arrays(
-        data_id,
-        rows.catalog,
-        rows.source_id,
-        rows.flux,
-        rows.err,
-        rows.flags,
-        baselines,
-        min_references=ns.min_references,
-        clip_sigma=ns.clip_sigma,
-        max_iter=ns.clip_iterations,
-        any_baselines=any_baselines,
+    if baselines is None:  # the references on these images only (not the survey's)
+        on_images = {
+            (canonical_catalog(c), sid)
+            for rows in rows_of.values()
+            for c, sid in zip(rows.catalog, rows.source_id, strict=True)
+        }
+        baselines = active_baselines(conn, on_images)
+        # words a refusal: "no reference has a baseline yet" only when none does anywhere
+        any_baselines = bool(baselines) or store.count_references(conn, "active") > 0
+    out = []
+    for data_id in data_ids:
+        st = states[data_id]
+        if st.excluded is not None:
+            out.append(refuse(data_id, f"image is {st.excluded}"))
+            continue
+        if st.qa_failed:
+            out.append(refuse(data_id, "image failed QA"))
+            continue
+        if not st.has_photometry:
+            out.append(refuse(data_id, "no photometry on the image"))
+            continue
+        rows = rows_of[data_id]
+        norm = normalize_image_arrays(
+            data_id,
+            rows.catalog,
+            rows.source_id,
+            rows.flux,
+            rows.err,
+            rows.flags,
+            baselines,
+            min_references=ns.min_references,
+            clip_sigma=ns.clip_sigma,
+            max_iter=ns.clip_iterations,
+            any_baselines=any_baselines,
+        )
+        out.append(
+            ImageOutcome(
+                norm.record,
+                rows.source_key[norm.reference_rows],
+                norm.reference_factor,
+                norm.reference_factor_err,
+                norm.references_seen,
+            )
+        )
+    return out
+
+
+def compute_image(
+    conn, data_id: str, settings: Settings, baselines: dict | None = None
+) -> ImageOutcome:
+    """:func:`compute_images` of one image."""
+    return compute_images(conn, [data_id], settings, baselines)[0]
+
+
+def store_images(conn, outcomes: Sequence[ImageOutcome]) -> list[ImageNormalization]:
+    """Store computed normalizations (inside the caller's write transaction).
+
+    The factors (:func:`~dsa110_contimg.database.normalization.write_factors`, a few
+    statements for the whole block) and the ``image_normalization`` records.
+    """
+    store.write_factors(
+        conn,
+        [
+            store.ImageFactors(
+                oc.record.data_id,
+                oc.record.factor if oc.record.status == "normalized" else None,
+                oc.record.factor_err if oc.record.status == "normalized" else None,
+                oc.source_keys,
+                oc.ref_factor,
+                oc.ref_factor_err,
+            )
+            for oc in outcomes
+        ],
     )
-    return ImageOutcome(
-        out.record,
-        rows.ids,
-        out.normalized_flux_jy,
-        out.normalized_flux_err_jy,
-        out.references_seen,
-    )
+    store.store_normalizations(conn, [oc.record.to_dict() for oc in outcomes], now=_now())
+    for oc in outcomes:
+        if oc.record.status != "normalized":
+            log.info(
+                "image %s not normalizable: %s; its raw fluxes are stored, it is normalized "
+                "later (back-filled) when enough of its references have baselines: nothing to "
+                "do while a field is young; a field that stays so has too few stable references",
+                oc.record.data_id,
+                oc.record.reason,
+            )
+    return [oc.record for oc in outcomes]
 
 
 def store_image(conn, oc: ImageOutcome) -> ImageNormalization:
     """Store a computed normalization (inside the caller's write transaction)."""
-    if oc.normalized_flux_jy is None:
-        store.clear_normalized(conn, oc.record.data_id)
-        _store(conn, oc.record)
-        log.info(
-            "image %s not normalizable: %s; its raw fluxes are stored, it is normalized later "
-            "(back-filled) when enough of its references have baselines: nothing to do while a "
-            "field is young; a field that stays so has too few stable references",
-            oc.record.data_id,
-            oc.record.reason,
-        )
-        return oc.record
-    store.write_normalized(
-        conn, oc.ids, oc.normalized_flux_jy, oc.normalized_flux_err_jy, data_id=oc.record.data_id
-    )
-    _store(conn, oc.record)
-    return oc.record
+    return store_images(conn, [oc])[0]
 
 
 def _normalize_image(
@@ -387,6 +432,11 @@ def on_photometry_written(
         "metrics": 0,
         "dropped": 0,
     }
+    if not normalize:
+        # rows just (re)written read no normalized value until the image is normalized again
+        # (the factors of an earlier measurement of it do not apply to them)
+        with write_transaction(engine) as conn:
+            store.clear_normalized(conn, data_id)
     if normalize:
         with write_transaction(engine) as conn:
             try:

@@ -1,0 +1,61 @@
+"""The normalized flux and error as SQL expressions over the photometry base tables.
+
+Normalization stores factors (migration 0018): the image's in ``photometry_products``
+(``norm_factor``, ``norm_factor_err``), each reference's own (leave-one-out) one in
+``photometry_factors``. A statement that reads ``photometry_rows`` directly (not the view
+``photometry``, which computes them the same way) gets its normalized columns here: the
+row's own stored value (rows written before 0018, or through the view) where it has one,
+else ``flux / F`` and ``sqrt((err / F)^2 + (flux * F_err / F^2)^2)``, ``F`` the row's own
+factor or else its image's, with the IEEE operations of
+:func:`dsa110_contimg.variability.normalization.apply_factor` in the same order (squares as
+products), so the values are the same to the last bit; non-finite results are NULL.
+"""
+
+from __future__ import annotations
+
+__all__ = ["factors_join", "normalized_columns"]
+
+
+def factors_join(rows: str = "r", factors: str = "x") -> str:
+    """Return the ``LEFT JOIN`` of ``photometry_factors`` (alias ``factors``) to ``rows``."""
+    return (
+        f" LEFT JOIN photometry_factors {factors} ON {factors}.source_key = {rows}.source_key"
+        f" AND {factors}.image_key = {rows}.image_key"
+    )
+
+
+def _finite(x: str, dialect: str) -> str:
+    inf = "9e999" if dialect == "sqlite" else "CAST('Infinity' AS float8)"
+    return f"CASE WHEN abs({x}) < {inf} THEN {x} END"  # NaN sorts above infinity in PostgreSQL
+
+
+def normalized_columns(
+    dialect: str, rows: str = "r", products: str = "p", factors: str = "x"
+) -> tuple[str, str]:
+    """Return the SQL of the normalized flux and of its error.
+
+    Parameters
+    ----------
+    dialect : str
+        ``sqlite`` or ``postgresql``.
+    rows, products, factors : str
+        Aliases of ``photometry_rows``, ``photometry_products`` (joined on ``image_key``) and
+        ``photometry_factors`` (joined with :func:`factors_join`).
+
+    Examples
+    --------
+    >>> nf, ne = normalized_columns("sqlite")
+    >>> nf.startswith("coalesce(r.normalized_flux_jy, ")
+    True
+    """
+    r, p, x = rows, products, factors
+    f = f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor ELSE {p}.norm_factor END)"
+    fe = f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor_err ELSE {p}.norm_factor_err END)"
+    nf = f"{r}.flux_jy / {f}"
+    a = f"({r}.flux_err_jy / {f})"
+    b = f"({r}.flux_jy * {fe} / ({f} * {f}))"
+    ne = f"sqrt({a} * {a} + {b} * {b})"
+    return (
+        f"coalesce({r}.normalized_flux_jy, {_finite(nf, dialect)})",
+        f"coalesce({r}.normalized_flux_err_jy, {_finite(ne, dialect)})",
+    )
