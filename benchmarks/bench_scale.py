@@ -3,25 +3,34 @@
 ``make bench-scale`` (``SCALE_ROWS=1e7`` by default, ``1e8`` for the full size) generates a
 synthetic survey straight into a PostgreSQL server of its own (started like the tests' one,
 ``scripts/pg-test-server.sh`` on port ``SCALE_PG_PORT``, default 54339, data under
-``SCALE_PG_DIR``), through the project's own schema (migrations), and measures:
+``SCALE_PG_DIR``; PostgreSQL's default settings, 128 MB of shared buffers, so "warm" means the
+OS page cache), through the project's own schema (migrations), and measures, phase by phase
+(``--phases``, in this order; without ``load`` a database kept by ``--keep`` is reused):
 
-- **load**: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
+- ``load``: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
   observed for weeks each, 288 images a day, realistic fluxes/errors/flags, 0.5 % variable
-  sources), written with binary ``COPY`` into the photometry base tables (migration 0009:
+  sources), written with binary ``COPY`` into the photometry base tables (migration 0016:
   integer image and source keys, per-image and per-source columns out of the row) with the
   rows' index and constraint dropped and built after the load: rows/s, index build time,
-  bytes per row of the row table, of each of its indexes and of the two dictionaries;
-- **reads**, p50/p99 over many random sources: a light curve of ~1,000 points
-  (``get_lightcurve``, image and epoch series) warm, and cold (fresh server, page cache
-  dropped when ``/proc/sys/vm/drop_caches`` is writable), in arrival order and after
-  clustering by source; a 0.5 deg cone (``query_sources`` on the catalog store: no photometry
-  touched); a sources page filtered on eta/V (``source_metrics``, paginated);
-- **a new epoch** of 10,000 measurements (``photometry_insert`` + ``on_photometry_written``:
-  normalization, metrics, ESE) and the **full re-normalization + metrics rebuild** as a Dask
-  graph (``normalize_all_distributed``), its compute phase with 1 and 2 workers;
-- EXPLAIN (ANALYZE, BUFFERS) of the light-curve and per-image statements.
+  bytes per row of the row table, of each of its indexes and of the dictionaries;
+- ``baselines``: the references' baselines established from the stored photometry;
+- ``renormalize``: the Dask re-normalization's compute phase (every normalization and metric
+  task of the whole survey, nothing stored) with 1 and 2 workers: wall, workers' and
+  PostgreSQL's CPU, the speed-up (``bench_renormalize.compute_phase``);
+- ``whole``: the full re-normalization + metrics rebuild, ``normalize_all_distributed`` with 2
+  workers end to end (factors, metrics, ESE candidates, per-source rows stored);
+- ``reads``, p50/p99 over many random sources: a light curve of ~1,000 points
+  (``get_lightcurve``, image and epoch series), a 0.5 deg cone (``query_sources`` on the
+  catalog store: no photometry touched), a sources page filtered on eta/V (``source_metrics``,
+  paginated), and EXPLAIN (ANALYZE, BUFFERS) of the light-curve and per-image statements;
+- ``epoch``: a new epoch of 10,000 measurements (16 images of 625 sources: ``photometry_insert``
+  + ``on_photometry_written``: normalization, metrics, ESE), after
+  ``prepare_per_image_path()`` as the job worker does at its start;
+- ``cold``: the light curves again after a server restart with the page cache dropped (when
+  ``/proc/sys/vm/drop_caches`` is writable);
+- ``cluster``: ``CLUSTER`` by source (``contimg db cluster``), then cold and warm light curves.
 
-Figures are printed and written to ``.bench-out/scale-<rows>.json``. Run niced: the machine is
+Figures are printed and merged into ``.bench-out/scale-<rows>.json``. Run niced: the machine is
 shared. ``python benchmarks/bench_scale.py --rows 1e6`` for a quick run.
 """
 
@@ -158,7 +167,7 @@ def _constraints(cur, table: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def load(url: str, sv: Survey) -> dict:
-    """COPY the survey into the photometry base tables (migration 0009), in arrival order.
+    """COPY the survey into the photometry base tables (migration 0016), in arrival order.
 
     ``photometry_sources``, ``photometry_products``, ``photometry_rows`` (the rows' constraint
     and index dropped and rebuilt after), image after image; images and registry too. Source
@@ -258,17 +267,17 @@ def sizes(url: str, table: str, rows: int) -> dict:
 
 
 def photometry_sizes(url: str, rows: int) -> dict:
-    """Bytes per measurement of the photometry storage (migration 0009).
+    """Bytes per measurement of the photometry storage (migrations 0016, 0020).
 
-    The rows (table and each index), and the two dictionaries (per image, per source, with
-    their indexes) spread over the rows.
+    The rows (table and each index); the two dictionaries (per image, per source) and the
+    references' own normalization factors (``photometry_factors``), with their indexes,
+    spread over the rows.
     """
     out = {"rows": sizes(url, "photometry_rows", rows)}
-    for t in ("photometry_products", "photometry_sources"):
+    others = ("photometry_products", "photometry_sources", "photometry_factors")
+    for t in others:
         out[t] = sizes(url, t, rows)["total_B_per_row"]
-    out["total_B_per_row"] = round(
-        out["rows"]["total_B_per_row"] + out["photometry_products"] + out["photometry_sources"], 1
-    )
+    out["total_B_per_row"] = round(out["rows"]["total_B_per_row"] + sum(out[t] for t in others), 1)
     return out
 
 
@@ -333,7 +342,9 @@ def new_epoch(settings, sv: Survey) -> dict:
     """10,000 new measurements: 16 images of 625 sources, stored and normalized one by one."""
     from dsa110_contimg.database import photometry_insert
     from dsa110_contimg.variability.pipeline import on_photometry_written
+    from dsa110_contimg.variability.pipeline.normalize import prepare_per_image_path
 
+    prepare_per_image_path()  # as the job worker does when it starts
     rng = np.random.default_rng(SEED + 2)
     t_all = time.perf_counter()
     per = []
@@ -360,74 +371,27 @@ def new_epoch(settings, sv: Survey) -> dict:
     return {"epoch_10000_s": round(time.perf_counter() - t_all, 2), "per_image": _pct(per)}
 
 
-def renormalize(settings, workers: list[int], sample_images: int, sample_sources: int) -> dict:
-    """The Dask re-normalization: its compute phase with 1 and 2 workers, and the storing.
+def renormalize(settings, workers: list[int]) -> dict:
+    """The Dask re-normalization's compute phase (every task, nothing stored), 1 and 2 workers.
 
-    With ``sample_images``/``sample_sources`` (0 = everything) the tasks run on the first
-    blocks only and the full figures are extrapolated linearly (reported as such): the
-    per-image work does not depend on the history length, the per-source work is linear in it.
+    Wall time, the workers' and PostgreSQL's CPU per phase (``bench_renormalize``), and the
+    speed-up from 1 to 2 workers.
     """
-    from distributed import Client, LocalCluster
+    import bench_renormalize as br
 
-    from dsa110_contimg.database import get_engine, write_transaction
-    from dsa110_contimg.database import metrics as mstore
-    from dsa110_contimg.database import normalization as nstore
-    from dsa110_contimg.variability.pipeline.distributed import _metrics_block, _normalize_block
-    from dsa110_contimg.variability.pipeline.normalize import store_image
-
-    out: dict = {}
-    kwargs = settings.child_kwargs()
-    with get_engine(settings).connect() as conn:
-        ids = nstore.products_in_order(conn)
-        keys = sorted(set(mstore.photometry_keys(conn)))
-    use_ids = ids[:sample_images] if sample_images else ids
-    use_keys = keys[:sample_sources] if sample_sources else keys
-    blocks = [use_ids[i : i + 100] for i in range(0, len(use_ids), 100)]
-    chunks = [use_keys[i : i + 2000] for i in range(0, len(use_keys), 2000)]
-    out["sample"] = {"images": len(use_ids), "of_images": len(ids), "sources": len(use_keys),
-                     "of_sources": len(keys)}  # fmt: skip
-    last = None
-    for w in workers:
-        cluster = LocalCluster(
-            n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        with cluster, Client(cluster) as client:
-            client.submit(len, [1]).result()  # workers up
-            t0 = time.perf_counter()
-            futures = [client.submit(_normalize_block, kwargs, b, pure=False) for b in blocks]
-            last = [f.result() for f in futures]
-            t1 = time.perf_counter()
-            for f in [client.submit(_metrics_block, kwargs, c, pure=False) for c in chunks]:
-                f.result()
-            t2 = time.perf_counter()
-        out[f"compute_{w}_workers_s"] = {"normalize": round(t1 - t0, 1),
-                                         "metrics": round(t2 - t1, 1),
-                                         "total": round(t2 - t0, 1)}  # fmt: skip
-        print(f"  compute phase, {w} worker(s): {out[f'compute_{w}_workers_s']}", flush=True)
+    name = settings.database_url.rsplit("/", 1)[1]
+    out = {f"compute_{w}_workers": br.compute_phase(settings, name, w) for w in workers}
     if len(workers) > 1:
-        a = out[f"compute_{workers[0]}_workers_s"]["total"]
-        b = out[f"compute_{workers[-1]}_workers_s"]["total"]
+        a, b = (out[f"compute_{w}_workers"]["wall_s"] for w in (workers[0], workers[-1]))
         out["speedup_1_to_2"] = round(a / b, 2)
-    # storing (the one writer): the sample's normalized columns and factors
-    t0 = time.perf_counter()
-    n_stored = 0
-    for outcomes in last[: max(1, len(last) // 4)]:
-        with write_transaction(get_engine(settings)) as conn:
-            for oc in outcomes:
-                store_image(conn, oc)
-                n_stored += 1
-    t_store = time.perf_counter() - t0
-    out["store_s_per_image"] = round(t_store / max(1, n_stored), 4)
-    c = out[f"compute_{workers[-1]}_workers_s"]
-    scale_i = len(ids) / max(1, len(use_ids))
-    scale_s = len(keys) / max(1, len(use_keys))
-    out["extrapolated_full_s"] = {
-        "compute_2_workers": round(c["normalize"] * scale_i + c["metrics"] * scale_s),
-        "store": round(out["store_s_per_image"] * len(ids)),
-    }
-    print(f"  storing {out['store_s_per_image']} s/image; extrapolated "
-          f"{out['extrapolated_full_s']}", flush=True)  # fmt: skip
     return out
+
+
+def whole_run(settings, workers: int) -> dict:
+    """``normalize_all_distributed`` end to end (factors, metrics, ESE, per-source rows stored)."""
+    import bench_renormalize as br
+
+    return br.whole_run(settings, settings.database_url.rsplit("/", 1)[1], workers)
 
 
 def explain(url: str, sv: Survey) -> dict:
@@ -457,22 +421,13 @@ def explain(url: str, sv: Survey) -> dict:
     return out
 
 
-PHASES = ("load", "baselines", "renormalize", "metrics", "reads", "epoch", "cold", "cluster")
+PHASES = ("load", "baselines", "renormalize", "whole", "reads", "epoch", "cold", "cluster")
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=float, default=float(os.environ.get("SCALE_ROWS", "1e7")))
     ap.add_argument("--samples", type=int, default=200, help="sources per latency figure")
-    ap.add_argument(
-        "--sample-images",
-        type=int,
-        default=2000,
-        help="images the re-normalization tasks run on (0: all; else extrapolated)",
-    )
-    ap.add_argument(
-        "--sample-sources", type=int, default=4000, help="sources the metric tasks run on (0: all)"
-    )
     ap.add_argument(
         "--phases",
         default=",".join(PHASES),
@@ -505,11 +460,7 @@ def main(argv: list[str]) -> int:
     url = admin.rsplit("/", 1)[0] + "/" + name
     from dsa110_contimg.config import Settings
     from dsa110_contimg.database import dispose_engine, get_engine
-    from dsa110_contimg.variability.pipeline import (
-        establish_baselines,
-        recompute_metrics,
-        set_references,
-    )
+    from dsa110_contimg.variability.pipeline import establish_baselines, set_references
 
     state = OUT / f"scale-state-{rows}"
     settings = Settings(state_dir=state, database_url=url)
@@ -548,18 +499,11 @@ def main(argv: list[str]) -> int:
         print(f"{len(established)} baselines in {res['establish_baselines_s']} s", flush=True)
         save()
     if "renormalize" in phases:
-        res["renormalize"] = renormalize(settings, [1, 2], args.sample_images, args.sample_sources)
+        res["renormalize"] = renormalize(settings, [1, 2])
         save()
-    if "metrics" in phases:
-        # the full metrics rebuild, serial, on the raw fluxes (the images are not all normalized)
-        raw = Settings(**{**settings.child_kwargs(), "normalize": {
-            **settings.child_kwargs()["normalize"], "variability_flux": "raw"}})  # fmt: skip
-        t0 = time.perf_counter()
-        n_metrics = recompute_metrics(settings=raw)
-        res["metrics_rebuild_serial_s"] = round(time.perf_counter() - t0, 1)
-        print(f"metrics rebuild (serial, all {n_metrics} rows): "
-              f"{res['metrics_rebuild_serial_s']} s", flush=True)  # fmt: skip
-        dispose_engine(raw)
+    if "whole" in phases:
+        res["whole_run_2_workers"] = whole_run(settings, 2)
+        res["bytes_after_normalization"] = photometry_sizes(url, n_rows)
         save()
     if "reads" in phases:
         # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)

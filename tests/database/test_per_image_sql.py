@@ -18,6 +18,7 @@ from dsa110_contimg.config import Settings
 from dsa110_contimg.database import get_engine, write_transaction
 from dsa110_contimg.database import metrics as mstore
 from dsa110_contimg.database import normalization as nstore
+from dsa110_contimg.database import references as rstore
 from dsa110_contimg.database import sources as sstore
 from dsa110_contimg.database.caltables import (
     excluded_from_science,
@@ -279,17 +280,17 @@ def test_references_of_keys_are_those_of_all(db_settings, field):
     write_simulated_photometry(field, settings=db_settings)
     normalize_all(settings=db_settings)
     with get_engine(db_settings).connect() as conn:
-        every = nstore.reference_rows(conn, ["active", "candidate", "dropped"])
+        every = rstore.reference_rows(conn, ["active", "candidate", "dropped"])
         assert every
         keys = sorted(every)[::2] + [("master", "no-such-source"), ("racs", keys_id(every))]
         for statuses in (["active"], ["candidate"], ["active", "dropped"]):
             want = {
-                k: v for k, v in nstore.reference_rows(conn, statuses).items() if k in set(keys)
+                k: v for k, v in rstore.reference_rows(conn, statuses).items() if k in set(keys)
             }
-            assert nstore.reference_rows_of(conn, keys, statuses) == want
-        assert nstore.reference_rows_of(conn, [], ["active"]) == {}
-        assert nstore.count_references(conn, "active") == len(
-            nstore.reference_rows(conn, ["active"])
+            assert rstore.reference_rows_of(conn, keys, statuses) == want
+        assert rstore.reference_rows_of(conn, [], ["active"]) == {}
+        assert rstore.count_references(conn, "active") == len(
+            rstore.reference_rows(conn, ["active"])
         )
 
 
@@ -346,7 +347,7 @@ def test_reference_test_of_an_image_is_the_survey_wide_one(db_settings, field):
     _image_by_image(db_settings, field)
     engine = get_engine(db_settings)
     with engine.connect() as conn:
-        active = sorted(nstore.reference_rows(conn, ["active"]))
+        active = sorted(rstore.reference_rows(conn, ["active"]))
         assert active
         probe = [(a, s) for _, s in active for a in ("master", "nvss")]
         for series in ("image", "epoch"):

@@ -1,4 +1,4 @@
-"""Normalization stored as factors (migration 0018), applied by the view at read time.
+"""Normalization stored as factors (migration 0020), applied by the view at read time.
 
 The view's normalized values must be, to the last bit, what the arithmetic on arrays gives
 (:func:`normalize_image_arrays`, which the pipeline stored row by row before), on SQLite and
@@ -80,7 +80,7 @@ def test_a_refused_image_reads_null_and_own_values_are_cleared(db_settings):
     write_simulated_photometry(_sim(), settings=db_settings)
     normalize_all(settings=db_settings)
     engine = get_engine(db_settings)
-    with engine.begin() as conn:  # an own value (as rows written before migration 0018 hold)
+    with engine.begin() as conn:  # an own value (as rows written before migration 0020 hold)
         conn.execute(text("UPDATE photometry_rows SET normalized_flux_jy = 7.0"))
         assert conn.execute(
             text("SELECT min(normalized_flux_jy), max(normalized_flux_jy) FROM photometry")
@@ -170,8 +170,8 @@ def test_the_shared_expressions_are_the_views():
     import dsa110_contimg.database.migrations.versions as versions
     from dsa110_contimg.database.normalized import factors_join, normalized_columns
 
-    path = Path(versions.__path__[0]) / "0018_normalization_factors.py"
-    spec = importlib.util.spec_from_file_location("m0018", path)
+    path = Path(versions.__path__[0]) / "0020_normalization_factors.py"
+    spec = importlib.util.spec_from_file_location("m0020", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     for dialect in ("sqlite", "postgresql"):
@@ -183,7 +183,7 @@ def test_the_shared_expressions_are_the_views():
 
 
 def test_downgrade_writes_the_values_back_into_the_rows(db_settings):
-    """Below 0018 the rows hold the normalized values again: the same ones, to the bit."""
+    """Below 0020 the rows hold the normalized values again: the same ones, to the bit."""
     from alembic import command
 
     from dsa110_contimg.database.migrate import alembic_config

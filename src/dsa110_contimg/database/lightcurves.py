@@ -42,7 +42,7 @@ def lightcurve_statement(ph: str) -> str:
     """Return the light-curve SELECT, with placeholder ``ph`` for (catalog, source_id).
 
     ``?`` is SQLite's placeholder, ``%s`` PostgreSQL's. The normalized columns are computed
-    from the stored factors as the view computes them (:mod:`.normalized`, migration 0018).
+    from the stored factors as the view computes them (:mod:`.normalized`, migration 0020).
     """
     mjd = "coalesce(r.mjd, p.mjd)"  # the row keeps its own MJD only where it differs
     nf, ne = normalized_columns("sqlite" if ph == "?" else "postgresql")

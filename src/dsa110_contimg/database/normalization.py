@@ -1,23 +1,25 @@
-"""Storage of normalization: references, per-image factors and the normalized photometry columns.
+"""Storage of normalization: per-image states and factors, the references' own factors.
 
-Tables ``reference_sources`` and ``image_normalization`` (migration 0005) and the
-``normalized_flux_jy``/``normalized_flux_err_jy`` columns of ``photometry``. Readers return
-columns (NULL as NaN in float arrays, strings as lists); writers take a ``conn`` inside the
-caller's write transaction. The arithmetic is in :mod:`dsa110_contimg.variability`; the
-orchestration in :mod:`dsa110_contimg.variability.pipeline.normalize`.
+Tables ``image_normalization`` (migration 0005), the factors of migration 0020
+(``photometry_products.norm_factor``, ``photometry_factors``: applied by the view
+``photometry`` at read time) and the rows' own normalized values they replace. The
+references themselves are in :mod:`.references`. Readers return columns (NULL as NaN in float
+arrays, strings as lists); writers take a ``conn`` inside the caller's write transaction. The
+arithmetic is in :mod:`dsa110_contimg.variability`; the orchestration in
+:mod:`dsa110_contimg.variability.pipeline.normalize`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, exists, func, or_, select, update
+from sqlalchemy import Connection, exists, func, or_, select
 
 from .caltables import exclusion_reason, science_usable
-from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
+from .rawsql import executemany_raw, fetch_raw
 from .tables import (
     data_registry,
     image_normalization,
@@ -25,35 +27,22 @@ from .tables import (
     photometry,
     photometry_products,
     photometry_rows,
-    reference_sources,
 )
 
 __all__ = [
     "ImageFactors",
     "ImagePhotometry",
     "ProductState",
-    "ReferencePoints",
-    "add_references",
-    "candidate_references_on_image",
     "clean_measurements",
     "clear_normalized",
-    "count_references",
-    "drop_reference",
     "get_normalization",
     "image_centre",
-    "images_waiting_for",
-    "list_references",
     "measured_box",
     "measured_box_and_centre",
     "product_state",
     "product_states",
     "products_in_order",
-    "record_reference_test",
     "reference_photometry",
-    "reference_points",
-    "reference_rows",
-    "reference_rows_of",
-    "set_baselines",
     "sources_on_products",
     "store_normalizations",
     "write_factors",
@@ -63,143 +52,7 @@ _CHUNK = 500
 
 
 # --------------------------------------------------------------------------------------------
-# references
-
-
-def add_references(
-    conn: Connection, keys: Sequence[tuple[str, str]], *, origin: str, now: float
-) -> int:
-    """Insert references not yet present as ``candidate``; return how many were added."""
-    keys = list(dict.fromkeys(keys))
-    if not keys:
-        return 0
-    existing = set()
-    for i in range(0, len(keys), _CHUNK):
-        part = keys[i : i + _CHUNK]
-        sids = [k[1] for k in part]
-        rows = conn.execute(
-            select(reference_sources.c.catalog, reference_sources.c.source_id).where(
-                reference_sources.c.source_id.in_(sids)
-            )
-        ).all()
-        existing.update((r.catalog, r.source_id) for r in rows)
-    new = [k for k in keys if k not in existing]
-    if new:
-        conn.execute(
-            reference_sources.insert(),
-            [
-                {
-                    "catalog": c,
-                    "source_id": s,
-                    "origin": origin,
-                    "status": "candidate",
-                    "updated_at": now,
-                }
-                for c, s in new
-            ],
-        )
-    return len(new)
-
-
-def reference_rows(conn: Connection, statuses: Sequence[str]) -> dict[tuple[str, str], dict]:
-    """Return the references with one of ``statuses``, keyed by (catalog, source_id)."""
-    rows = conn.execute(
-        select(reference_sources).where(reference_sources.c.status.in_(list(statuses)))
-    )
-    return {(r.catalog, r.source_id): dict(r._mapping) for r in rows}
-
-
-def reference_rows_of(
-    conn: Connection, keys: Iterable[tuple[str, str]], statuses: Sequence[str]
-) -> dict[tuple[str, str], dict]:
-    """:func:`reference_rows` of the given (catalog, source_id) only.
-
-    What the per-image path reads: on PostgreSQL the references measured on one image (by
-    primary key), not every reference of the survey (47 000 rows per 16 images at 10^7).
-    """
-    keys = sorted(set(keys))
-    if not keys:
-        return {}
-    if conn.dialect.name == "postgresql":  # the keys as two arrays: primary-key probes
-        names = [c.name for c in reference_sources.columns]
-        rows = execute_pg_arrays(
-            conn,
-            f"SELECT {', '.join('r.' + n for n in names)} FROM unnest(%(c)s, %(s)s) AS k(c, s) "
-            "CROSS JOIN LATERAL (SELECT * FROM reference_sources "
-            "WHERE catalog = k.c AND source_id = k.s AND status = ANY(%(st)s) LIMIT 1) r",
-            # LIMIT 1 of a primary key: a probe per key, never flattened into a hash join
-            {
-                "c": PgArray([k[0] for k in keys], "text"),
-                "s": PgArray([k[1] for k in keys], "text"),
-                "st": PgArray(list(statuses), "text"),
-            },
-        )
-        return {(row[0], row[1]): dict(zip(names, row, strict=True)) for row in rows}
-    # SQLite (in process, no round trips): the survey's references with those statuses,
-    # filtered here (one statement; what the per-image path read before)
-    wanted = set(keys)
-    return {k: v for k, v in reference_rows(conn, statuses).items() if k in wanted}
-
-
-def count_references(conn: Connection, status: str) -> int:
-    """Return the number of references with this status."""
-    return int(
-        conn.execute(select(func.count()).where(reference_sources.c.status == status)).scalar_one()
-    )
-
-
-def list_references(conn: Connection, *, status: str | None = None) -> list[dict]:
-    """Return every reference (with baselines, status and drop reasons), by catalog and id."""
-    stmt = select(reference_sources).order_by(
-        reference_sources.c.catalog, reference_sources.c.source_id
-    )
-    if status is not None:
-        stmt = stmt.where(reference_sources.c.status == status)
-    return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def set_baselines(
-    conn: Connection,
-    baselines: Mapping[tuple[str, str], tuple[float, float]],
-    *,
-    n_baseline: int,
-    now: float,
-) -> None:
-    """Store established baselines and make those references ``active``."""
-    for key, (b, eb) in baselines.items():
-        conn.execute(
-            update(reference_sources)
-            .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
-            .values(
-                baseline_flux_jy=b,
-                baseline_err_jy=eb,
-                n_baseline=n_baseline,
-                status="active",
-                drop_reason=None,
-                established_at=now,
-                updated_at=now,
-            )
-        )
-
-
-def record_reference_test(
-    conn: Connection, key: tuple[str, str], *, chi2_reduced: float, n_epochs: int, now: float
-) -> None:
-    """Store the variability statistics of a reference."""
-    conn.execute(
-        update(reference_sources)
-        .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
-        .values(chi2_reduced=chi2_reduced, n_epochs=n_epochs, updated_at=now)
-    )
-
-
-def drop_reference(conn: Connection, key: tuple[str, str], *, reason: str, now: float) -> None:
-    """Mark a reference ``dropped`` with the reason."""
-    conn.execute(
-        update(reference_sources)
-        .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
-        .values(status="dropped", drop_reason=reason, updated_at=now)
-    )
+# images
 
 
 def measured_box(conn: Connection, data_id: str) -> tuple[float, float, float, float] | None:
@@ -266,44 +119,6 @@ def clean_measurements(*columns):
             science_usable(),
         )
     )
-
-
-@dataclass(frozen=True)
-class ReferencePoints:
-    """Good measurements of some sources (for baselines): one element per measurement.
-
-    ``mjd`` holds None where unknown; ``flux`` and ``err`` are positive.
-    """
-
-    catalog: list[str]
-    source_id: list[str]
-    mjd: list[float | None]
-    flux: list[float]
-    err: list[float]
-
-
-def reference_points(conn: Connection, source_ids: Iterable[str]) -> ReferencePoints:
-    """Return the clean positive measurements on single images of ``source_ids``."""
-    stmt0 = clean_measurements(
-        photometry.c.catalog,
-        photometry.c.source_id,
-        photometry.c.flux_jy,
-        photometry.c.flux_err_jy,
-        photometry.c.mjd,
-    ).where(photometry.c.flux_jy > 0, photometry.c.flux_err_jy > 0, images.c.kind == "image")
-    sids = sorted(set(source_ids))
-    cols: tuple[list, ...] = ([], [], [], [], [])
-    for i in range(0, len(sids), _CHUNK):
-        for r in conn.execute(stmt0.where(photometry.c.source_id.in_(sids[i : i + _CHUNK]))):
-            for c, v in zip(
-                cols, (r.catalog, r.source_id, r.mjd, r.flux_jy, r.flux_err_jy), strict=True
-            ):
-                c.append(v)
-    return ReferencePoints(*cols)
-
-
-# --------------------------------------------------------------------------------------------
-# images
 
 
 @dataclass(frozen=True)
@@ -502,7 +317,7 @@ def write_factors(conn: Connection, items: Sequence[ImageFactors]) -> None:
 
     Each image's factor goes to ``photometry_products``, its references' own factors to
     ``photometry_factors`` (replacing the image's old ones), and the rows of the images that
-    hold their own normalized values (written before migration 0018, or through the view)
+    hold their own normalized values (written before migration 0020, or through the view)
     are cleared so that they read the factors. Five statements for any number of images on
     PostgreSQL: no measurement row is rewritten.
 
@@ -612,56 +427,6 @@ def products_in_order(conn: Connection) -> list[str]:
         .where(photometry.c.data_id.not_in(select(images.c.data_id)))
     ).all()
     return ids + [r[0] for r in extra]
-
-
-def candidate_references_on_image(conn: Connection, data_id: str) -> set[tuple[str, str]]:
-    """(catalog, source_id) of the photometry rows on an image that are candidate references.
-
-    Catalogs are as stored in ``photometry`` (a join: no scan of the image's rows).
-    """
-    return {
-        (r[0], r[1])
-        for r in conn.execute(
-            select(photometry.c.catalog, photometry.c.source_id)
-            .select_from(
-                photometry.join(
-                    reference_sources,
-                    reference_sources.c.source_id == photometry.c.source_id,
-                )
-            )
-            .where(
-                photometry.c.data_id == data_id,
-                reference_sources.c.status == "candidate",
-            )
-        )
-    }
-
-
-def images_waiting_for(conn: Connection, source_ids: Iterable[str], *, exclude: str) -> list[str]:
-    """Products (other than ``exclude``) measuring ``source_ids`` that are not normalized."""
-    sids = sorted(set(source_ids))
-    pending = set()
-    for i in range(0, len(sids), _CHUNK):
-        stmt = (
-            select(photometry.c.data_id)
-            .distinct()
-            .select_from(
-                photometry.outerjoin(
-                    image_normalization,
-                    image_normalization.c.data_id == photometry.c.data_id,
-                )
-            )
-            .where(
-                photometry.c.source_id.in_(sids[i : i + _CHUNK]),
-                photometry.c.data_id != exclude,
-                or_(
-                    image_normalization.c.status.is_(None),
-                    image_normalization.c.status != "normalized",
-                ),
-            )
-        )
-        pending.update(r[0] for r in conn.execute(stmt))
-    return sorted(pending)
 
 
 def sources_on_products(conn: Connection, data_ids: Sequence[str]) -> set[tuple[str, str]]:

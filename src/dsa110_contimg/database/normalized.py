@@ -1,10 +1,10 @@
 """The normalized flux and error as SQL expressions over the photometry base tables.
 
-Normalization stores factors (migration 0018): the image's in ``photometry_products``
+Normalization stores factors (migration 0020): the image's in ``photometry_products``
 (``norm_factor``, ``norm_factor_err``), each reference's own (leave-one-out) one in
 ``photometry_factors``. A statement that reads ``photometry_rows`` directly (not the view
 ``photometry``, which computes them the same way) gets its normalized columns here: the
-row's own stored value (rows written before 0018, or through the view) where it has one,
+row's own stored value (rows written before 0020, or through the view) where it has one,
 else ``flux / F`` and ``sqrt((err / F)^2 + (flux * F_err / F^2)^2)``, ``F`` the row's own
 factor or else its image's, with the IEEE operations of
 :func:`dsa110_contimg.variability.normalization.apply_factor` in the same order (squares as

@@ -78,7 +78,7 @@ photometry_products = Table(
     # copies kept by triggers (migration 0019), read by light curves: one probe per point
     Column("kind", String(16)),  # images.kind of the same data_id (NULL: not registered)
     Column("superseded", Integer, nullable=False, server_default="0"),  # registry successor
-    # the image's normalization factor and its error (migration 0018; NULL: not normalized):
+    # the image's normalization factor and its error (migration 0020; NULL: not normalized):
     # the view applies it to the rows at read time
     Column("norm_factor", Float),
     Column("norm_factor_err", Float),
@@ -123,7 +123,7 @@ photometry_rows = Table(
     Column("catalog_flux_mjy", Float),
     UniqueConstraint("source_key", "image_key"),
     Index(None, "image_key"),
-    # rows holding their own normalized values (written before migration 0018, or through
+    # rows holding their own normalized values (written before migration 0020, or through
     # the view): a normalization of their image clears them
     Index(
         "ix_photometry_rows_own_normalized",
@@ -134,7 +134,7 @@ photometry_rows = Table(
 )
 
 #: The leave-one-out factor of each reference measured on a normalized image (migration
-#: 0018): the view applies it to that row instead of the image's factor.
+#: 0020): the view applies it to that row instead of the image's factor.
 photometry_factors = Table(
     "photometry_factors",
     metadata,

@@ -18,6 +18,7 @@ import numpy as np
 from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import normalization as store
+from ...database import references as rstore
 from ...errors import ContimgError, NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
@@ -82,9 +83,9 @@ def active_baselines(conn, keys=None) -> dict[tuple[str, str], float]:
     what one image needs, read by primary key instead of every reference of the survey.
     """
     rows = (
-        store.reference_rows(conn, ["active"])
+        rstore.reference_rows(conn, ["active"])
         if keys is None
-        else store.reference_rows_of(conn, keys, ["active"])
+        else rstore.reference_rows_of(conn, keys, ["active"])
     )
     return {
         key: (np.nan if r["baseline_flux_jy"] is None else r["baseline_flux_jy"])
@@ -135,7 +136,7 @@ def compute_images(
         }
         baselines = active_baselines(conn, on_images)
         # words a refusal: "no reference has a baseline yet" only when none does anywhere
-        any_baselines = bool(baselines) or store.count_references(conn, "active") > 0
+        any_baselines = bool(baselines) or rstore.count_references(conn, "active") > 0
     out = []
     for data_id in data_ids:
         st = states[data_id]
@@ -449,15 +450,15 @@ def on_photometry_written(
                 log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
             on_image = {
                 (canonical_catalog(c), s)
-                for c, s in store.candidate_references_on_image(conn, data_id)
+                for c, s in rstore.candidate_references_on_image(conn, data_id)
             }
-            cands = store.reference_rows_of(conn, on_image, ["candidate"]) if on_image else {}
+            cands = rstore.reference_rows_of(conn, on_image, ["candidate"]) if on_image else {}
             new = _establish(conn, [k for k in cands if k in on_image], settings) if cands else []
         out["established"] = len(new)
         backfill: list[str] = []
         if new:
             with engine.connect() as conn:
-                backfill = store.images_waiting_for(conn, (s for _, s in new), exclude=data_id)
+                backfill = rstore.images_waiting_for(conn, (s for _, s in new), exclude=data_id)
             for other in backfill:
                 with write_transaction(engine) as conn:
                     _normalize_image(conn, other, settings)

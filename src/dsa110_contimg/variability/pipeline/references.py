@@ -16,6 +16,7 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
+from ...database import references as rstore
 from ...errors import CatalogError
 from ..normalization import NVSS_ALIASES, canonical_catalog
 from ..references import assess_references, covering_circle, reference_baselines
@@ -66,14 +67,14 @@ def set_references(
         cat, sid = (r["catalog"], r["source_id"]) if isinstance(r, dict) else r
         keys.append((canonical_catalog(str(cat)), str(sid)))
     with write_transaction(get_engine(settings)) as conn:
-        return store.add_references(conn, keys, origin=origin, now=_now())
+        return rstore.add_references(conn, keys, origin=origin, now=_now())
 
 
 def list_references(*, status: str | None = None, settings: Settings | None = None) -> list[dict]:
     """Return the reference sources (with baselines, status and drop reasons) as dicts."""
     settings = resolve_settings(settings)
     with get_engine(settings).connect() as conn:
-        return store.list_references(conn, status=status)
+        return rstore.list_references(conn, status=status)
 
 
 def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
@@ -95,17 +96,17 @@ def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
         return 0
     sel = np.asarray(table["is_reference"], dtype=bool)
     keys = [("master", str(s)) for s in np.asarray(table["source_id"])[sel]]
-    return store.add_references(conn, keys, origin="master", now=_now())
+    return rstore.add_references(conn, keys, origin="master", now=_now())
 
 
 def _establish(conn, keys, settings: Settings) -> list[tuple[str, str]]:
     """Set the baselines of ``keys`` that have enough good epochs; return those established."""
     k = settings.normalize.baseline_epochs
-    pts = store.reference_points(conn, (s for _, s in keys))
+    pts = rstore.reference_points(conn, (s for _, s in keys))
     baselines = reference_baselines(
         keys, pts.catalog, pts.source_id, pts.mjd, pts.flux, pts.err, baseline_epochs=k
     )
-    store.set_baselines(conn, baselines, n_baseline=k, now=_now())
+    rstore.set_baselines(conn, baselines, n_baseline=k, now=_now())
     return list(baselines)
 
 
@@ -136,7 +137,7 @@ def establish_baselines(
     settings = resolve_settings(settings)
     with write_transaction(get_engine(settings)) as conn:
         statuses = ["candidate", "active", "dropped"] if force else ["candidate"]
-        keys = list(store.reference_rows(conn, statuses))
+        keys = list(rstore.reference_rows(conn, statuses))
         if references is not None:
             wanted = {(canonical_catalog(c), s) for c, s in references}
             keys = [key for key in keys if key in wanted]
@@ -152,10 +153,10 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
     ns = settings.normalize
     series = "image" if "image" in ns.metric_series else ns.metric_series[0]
     if keys is None:
-        refs = store.reference_rows(conn, ["active"])
+        refs = rstore.reference_rows(conn, ["active"])
         n_active = len(refs)
     else:  # the given references only; the count of all active ones is read if one drops
-        refs = store.reference_rows_of(conn, keys, ["active"])
+        refs = rstore.reference_rows_of(conn, keys, ["active"])
         n_active = None
     if not refs:
         return []
@@ -180,13 +181,13 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
         if t is None:
             continue
         key = (c, s)
-        store.record_reference_test(
+        rstore.record_reference_test(
             conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
         )
         if t.drop:
             if n_active is None:  # before the first drop of this pass
-                n_active = store.count_references(conn, "active")
-            store.drop_reference(conn, key, reason=t.reason, now=now)
+                n_active = rstore.count_references(conn, "active")
+            rstore.drop_reference(conn, key, reason=t.reason, now=now)
             dropped.append(key)
             _log_dropped(key, t, series, n_active)
     return dropped

@@ -17,7 +17,7 @@ A row's own stored ``normalized_flux_jy``/``normalized_flux_err_jy`` (as every r
 before this migration holds) still wins: the upgrade changes no value anyone reads, and a
 normalization clears the own values of the image it normalizes (a partial index finds them).
 
-Revision ID: 0018
+Revision ID: 0020
 Revises: 0019
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None
