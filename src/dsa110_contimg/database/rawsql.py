@@ -14,7 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from sqlalchemy import Connection
 
-__all__ = ["PgArray", "execute_pg_arrays", "executemany_raw", "fetch_raw", "placeholder"]
+__all__ = [
+    "PgArray",
+    "execute_pg_arrays",
+    "executemany_raw",
+    "fetch_raw",
+    "placeholder",
+    "register_pg_arrays",
+]
 
 
 def placeholder(conn: Connection) -> str:
@@ -146,6 +153,15 @@ def _pg_array_dumper() -> type:
             return (PgArray, obj.oid)
 
     return _Dumper
+
+
+def register_pg_arrays(conn: Connection) -> None:
+    """Let :class:`PgArray` values be parameters of SQLAlchemy statements on ``conn``.
+
+    Registers the dumper on the driver connection (a type adaptation of this module's own
+    class: nothing else changes for that connection).
+    """
+    conn.connection.dbapi_connection.adapters.register_dumper(PgArray, _pg_array_dumper())
 
 
 def execute_pg_arrays(conn: Connection, sql: str, params: Mapping) -> list[tuple]:

@@ -22,9 +22,9 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy import bindparam, case, column, func, literal_column, or_, select, text
 
-from .rawsql import PgArray, execute_pg_arrays
+from .rawsql import PgArray, register_pg_arrays
 from .tables import ese_candidates, photometry, reference_sources, sources
 
 __all__ = [
@@ -57,7 +57,16 @@ def _upsert(conn, rows: list[dict], *, accumulate: bool) -> None:
     """Insert rows, or on conflict add to (``accumulate``) or replace the stored counts."""
     if not rows:
         return
-    stmt = _insert(conn)
+    stmt = _on_conflict(_insert(conn), accumulate=accumulate)
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i : i + 5000])
+
+
+def _on_conflict(stmt, *, accumulate: bool, states: bool = False):
+    """Return the upsert of ``sources`` rows: counts added to (``accumulate``) or replaced.
+
+    ``states``: the rows also carry the reference flag and ESE state (set from them).
+    """
     ex, s = stmt.excluded, sources.c
     if accumulate:
         counts = {
@@ -75,7 +84,9 @@ def _upsert(conn, rows: list[dict], *, accumulate: bool) -> None:
         counts = {
             k: ex[k] for k in ("n_measurements", "n_clean", "first_mjd", "last_mjd", "last_flags")
         }
-    stmt = stmt.on_conflict_do_update(
+    if states:
+        counts.update({c: ex[c] for c in _PG_STATES})
+    return stmt.on_conflict_do_update(
         index_elements=[s.catalog, s.source_id],
         set_={
             "ra_deg": ex.ra_deg,
@@ -86,8 +97,6 @@ def _upsert(conn, rows: list[dict], *, accumulate: bool) -> None:
             **counts,
         },
     )
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i : i + 5000])
 
 
 def _case_lt(a, b, then, else_, *, le: bool = False):
@@ -192,8 +201,8 @@ _PG_STATES = {
 
 
 def _pg_unnest(columns: dict[str, str], alias: str) -> str:
-    """``unnest(%(c)s, ...) AS alias(c, ...)``: one array parameter per column."""
-    arrays = ", ".join(f"%({c})s" for c in columns)
+    """``unnest(:c, ...) AS alias(c, ...)``: one array parameter per column."""
+    arrays = ", ".join(f":{c}" for c in columns)
     return f"unnest({arrays}) AS {alias}({', '.join(columns)})"
 
 
@@ -205,44 +214,26 @@ def _pg_arrays(columns: dict[str, str], rows: Sequence) -> dict[str, PgArray]:
 def _pg_accumulate(conn, rows: list[dict]) -> None:
     """Run :func:`_upsert` (``accumulate``) and :func:`refresh_source_states` in one statement.
 
-    PostgreSQL: the rows travel as one array per column, and each source's reference flag and
-    ESE state are read as it is written (the same subqueries; neither table changes here).
+    PostgreSQL: the rows travel as one binary array per column, and each source's reference
+    flag and ESE state are read as it is written (the subqueries of :data:`_PG_STATES`;
+    neither table changes here). The ON CONFLICT clause is :func:`_upsert`'s.
 
     Rows in key order: two writers lock shared sources in the same order.
     """
     if not rows:
         return
     rows = sorted(rows, key=lambda r: (r["catalog"], r["source_id"]))
-    s = "sources"
-    acc = {
-        "n_measurements": f"{s}.n_measurements + excluded.n_measurements",
-        "n_clean": f"{s}.n_clean + excluded.n_clean",
-        "first_mjd": f"coalesce(CASE WHEN excluded.first_mjd IS NULL OR excluded.first_mjd < "
-        f"{s}.first_mjd THEN excluded.first_mjd ELSE {s}.first_mjd END, excluded.first_mjd)",
-        "last_mjd": f"coalesce(CASE WHEN {s}.last_mjd IS NULL OR {s}.last_mjd < "
-        f"excluded.last_mjd THEN excluded.last_mjd ELSE {s}.last_mjd END, excluded.last_mjd)",
-        "last_flags": f"CASE WHEN {s}.last_mjd IS NULL OR {s}.last_mjd <= excluded.last_mjd "
-        f"THEN excluded.last_flags ELSE {s}.last_flags END",
-    }
-    sets = {
-        "ra_deg": "excluded.ra_deg",
-        "dec_deg": "excluded.dec_deg",
-        "hpx": "excluded.hpx",
-        "catalog_flux_mjy": f"coalesce(excluded.catalog_flux_mjy, {s}.catalog_flux_mjy)",
-        "updated_at": "excluded.updated_at",
-        **acc,
-        **{c: f"excluded.{c}" for c in _PG_STATES},
-    }
-    cols = [*_PG_COLUMNS, *_PG_STATES]
-    states = [e.format(s="v") for e in _PG_STATES.values()]
-    sql = (
-        f"INSERT INTO sources ({', '.join(cols)}) SELECT "
-        + ", ".join([f"v.{c}" for c in _PG_COLUMNS] + states)
-        + f" FROM {_pg_unnest(_PG_COLUMNS, 'v')} "
-        "ON CONFLICT (catalog, source_id) DO UPDATE SET "
-        + ", ".join(f"{c} = {e}" for c, e in sets.items())
+    values = select(
+        *(column(c) for c in _PG_COLUMNS),
+        *(literal_column(e.format(s="v")) for e in _PG_STATES.values()),
+    ).select_from(text(_pg_unnest(_PG_COLUMNS, "v")))
+    stmt = _on_conflict(
+        _insert(conn).from_select([*_PG_COLUMNS, *_PG_STATES], values),
+        accumulate=True,
+        states=True,
     )
-    execute_pg_arrays(conn, sql, _pg_arrays(_PG_COLUMNS, rows))
+    register_pg_arrays(conn)
+    conn.execute(stmt, _pg_arrays(_PG_COLUMNS, rows))
 
 
 def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:
@@ -364,9 +355,11 @@ def _refresh_arrays(conn, keys: list[tuple[str, str]]) -> None:
     """PostgreSQL: one UPDATE, the keys as two arrays (the subqueries of :data:`_PG_STATES`)."""
     key_cols = {"catalog": "text", "source_id": "text"}
     states = ", ".join(f"{c} = {e.format(s='sources')}" for c, e in _PG_STATES.items())
-    execute_pg_arrays(
-        conn,
-        f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
-        "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id",
+    register_pg_arrays(conn)
+    conn.execute(
+        text(
+            f"UPDATE sources SET {states} FROM {_pg_unnest(key_cols, 'k')} "
+            "WHERE sources.catalog = k.catalog AND sources.source_id = k.source_id"
+        ),
         _pg_arrays(key_cols, [{"catalog": k[0], "source_id": k[1]} for k in keys]),
     )

@@ -117,7 +117,11 @@ def compute_images(
         rec = ImageNormalization(data_id, "not_normalizable", None, None, 0, 0, reason)
         return ImageOutcome(rec, none, np.zeros(0), np.zeros(0), frozenset())
 
-    states = store.product_states(conn, data_ids)
+    states = (  # one image (the worker's path): one statement; a block: a few for all
+        {data_ids[0]: store.product_state(conn, data_ids[0])}
+        if len(data_ids) == 1
+        else store.product_states(conn, data_ids)
+    )
     for d in data_ids:
         if not states[d].registered and not states[d].has_photometry:
             raise NotFoundError(f"no image or photometry with data_id {d!r}")
