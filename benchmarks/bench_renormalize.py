@@ -86,7 +86,7 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
         Client(cluster) as client,
     ):
         client.submit(len, [1]).result()  # workers up
-        bf = client.scatter(baselines, broadcast=True)
+        (bf,) = client.scatter([baselines], broadcast=True)  # one future, as the pipeline
         for phase, fn, items, extra in (
             ("normalize", _normalize_block, blocks, (bf,)),
             ("metrics", _metrics_block, chunks, ()),

@@ -146,7 +146,9 @@ def normalize_all_distributed(
         for _ in range(3):
             with engine.connect() as conn:
                 ids = store.products_in_order(conn)
-                baselines = client.scatter(active_baselines(conn), broadcast=True)
+                # one future for the whole mapping: scattering a dict makes one future per
+                # reference (15,000 at 10^8), each task then carrying 15,000 of them
+                (baselines,) = client.scatter([active_baselines(conn)], broadcast=True)
             blocks = [ids[i : i + images_per_task] for i in range(0, len(ids), images_per_task)]
             futures = [
                 client.submit(_normalize_block, kwargs, b, baselines, pure=False) for b in blocks
