@@ -239,3 +239,37 @@ def test_light_curves_read_the_views_normalized_values(db_settings):
         assert got == view
         n += sum(v[0] is not None for v in got.values())
     assert n > 0
+
+
+@pytest.mark.postgres
+def test_dask_reads_the_products_once_per_pass_not_per_block(tmp_path, postgres_url, monkeypatch):
+    """The metric blocks join the products scattered by the client, read once per pass."""
+    distributed = pytest.importorskip("distributed")
+    from dsa110_contimg.database import metric_blocks as mb
+    from dsa110_contimg.variability.pipeline import normalize_all_distributed
+
+    s = make_settings(tmp_path / "pg", database_url=postgres_url)
+    write_simulated_photometry(_sim(), settings=s)
+    reads: list[str] = []
+    fetch = mb.fetch_raw
+
+    def counting(conn, sql, params=()):
+        if "FROM photometry_products" in sql:
+            reads.append(sql)
+        return fetch(conn, sql, params)
+
+    monkeypatch.setattr(mb, "fetch_raw", counting)  # the tasks run in this process
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        out = normalize_all_distributed(
+            scheduler=cluster.scheduler_address, images_per_task=6, sources_per_task=2, settings=s
+        )
+    with get_engine(s).connect() as conn:
+        n_images = conn.execute(text("SELECT count(*) FROM photometry_products")).scalar_one()
+        n_sources = conn.execute(text("SELECT count(*) FROM photometry_sources")).scalar_one()
+    per_pass = -(-n_images // 6) + -(-n_sources // 2)
+    passes = out["tasks"] // per_pass
+    assert out["tasks"] == passes * per_pass and passes >= 2  # a reference was dropped
+    assert len(reads) == passes  # not once per metric block (6 per pass here)
+    dispose_engine(s)

@@ -28,13 +28,12 @@ from sqlalchemy import Connection, inspect
 from .caltables import exclusion_reason
 from .rawsql import fetch_raw
 
-__all__ = ["BlockRows", "block_rows", "source_groups"]
+__all__ = ["BlockRows", "ImageTable", "block_rows", "image_table", "source_groups"]
 
 _CHUNK = 500
 
-#: Null bits of a row's columns (binary COPY carries no NULL in a fixed-width record).
+#: Names of a row's float columns (:data:`_ROW_COLS`) in :func:`_rows_pg`'s result.
 _NULL_BITS = ("mjd", "flux", "err", "nf", "ne", "ra", "dec", "cflux")
-_FLOAT_COLS = _NULL_BITS
 
 
 @dataclass(frozen=True)
@@ -128,18 +127,60 @@ def _source_table(conn: Connection, keys: list[tuple[str, str]]):
 
 
 @dataclass(frozen=True)
-class _Products:
-    key: np.ndarray  # sorted image_key
+class ImageTable:
+    """Every product's per-image values, sorted by ``image_key``: what a block's rows join.
+
+    Read once (:func:`image_table`) and handed to every block of a rebuild
+    (:func:`block_rows`): the products do not change while metrics are rebuilt, and at 10^8
+    rows they are 150,000 rows that each of 100 blocks would otherwise read and join again.
+
+    Attributes
+    ----------
+    key : numpy.ndarray of int
+        ``image_key``, sorted.
+    data_id : numpy.ndarray of object
+        The product's ``data_id``.
+    mjd, factor, factor_err : numpy.ndarray
+        Its MJD, normalization factor and error (NaN for NULL).
+    mosaic : numpy.ndarray of bool
+        A registered mosaic.
+    science : numpy.ndarray of bool
+        Its QA did not fail and it may serve variability (calibrated, current).
+    rank : numpy.ndarray of int
+        The rank of ``data_id`` among the products' (ordered as the strings are).
+    """
+
+    key: np.ndarray
     data_id: np.ndarray
     mjd: np.ndarray
     factor: np.ndarray
     factor_err: np.ndarray
     mosaic: np.ndarray
     science: np.ndarray
-    rank: np.ndarray  # of data_id, ordered as the strings
+    rank: np.ndarray
 
 
-def _products(conn: Connection) -> _Products:
+def _compact(conn: Connection) -> bool:
+    """Return whether the database has the compact photometry tables (PostgreSQL, 0016 on)."""
+    return conn.dialect.name == "postgresql" and inspect(conn).has_table("photometry_rows")
+
+
+def image_table(conn: Connection) -> ImageTable | None:
+    """Read every product's :class:`ImageTable` (one statement); None where it is not used.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Connection (read only).
+
+    Returns
+    -------
+    ImageTable or None
+        None on SQLite and on databases before migration 0016, which :func:`block_rows`
+        reads through the view ``photometry`` instead.
+    """
+    if not _compact(conn):
+        return None
     rows = fetch_raw(
         conn,
         "SELECT p.image_key, p.data_id, p.mjd, p.norm_factor, p.norm_factor_err, i.kind, "
@@ -152,7 +193,7 @@ def _products(conn: Connection) -> _Products:
         [q != "failed" and exclusion_reason(c, s) is None
          for q, c, s in zip(cols[6], cols[7], cols[8], strict=True)], dtype=bool,
     )  # fmt: skip
-    return _Products(
+    return ImageTable(
         np.array(cols[0], dtype=np.int64),
         np.array(cols[1], dtype=object),
         np.array(cols[2], dtype=np.float64),
@@ -164,42 +205,61 @@ def _products(conn: Connection) -> _Products:
     )
 
 
-_ROW_SELECT = (
-    "SELECT r.source_key, r.image_key, {cols}, {nulls}, "
-    "CASE WHEN r.flags = '' THEN 1 ELSE 0 END FROM photometry_rows r "
+#: A row whose values are all in the fast read: clean, flux and error known, and the columns
+#: the compact layout keeps per image or per source NULL (as every row the pipeline writes).
+_PLAIN = (
+    "r.flags = '' AND r.flux_jy IS NOT NULL AND r.flux_err_jy IS NOT NULL AND r.mjd IS NULL "
+    "AND r.normalized_flux_jy IS NULL AND r.normalized_flux_err_jy IS NULL "
+    "AND r.ra_deg IS NULL AND r.dec_deg IS NULL AND r.catalog_flux_mjy IS NULL"
 )
 _ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_flux_err_jy",
              "ra_deg", "dec_deg", "catalog_flux_mjy")  # fmt: skip
 
 
 def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
-    """Read the rows of ``source_keys`` as one binary string per column (no Python per row).
+    """Read the rows of ``source_keys``: two statements, the plain rows with no Python per row.
 
-    Each column is aggregated server-side into the concatenation of its binary send format
-    (``string_agg(float8send(x), '')``; all aggregates of one scan see the rows in the same
-    order), and read with :func:`numpy.frombuffer`. NULLs are a bit mask beside the values.
+    The plain rows (:data:`_PLAIN`: ~99 % of them) arrive as four columns, each aggregated
+    server-side into the concatenation of its binary send format (``string_agg(float8send(x),
+    '')``; all aggregates of one scan see the rows in the same order) and read with
+    :func:`numpy.frombuffer`: no expression per row for the server to evaluate beyond the
+    filter. The others (flagged, or with a value of their own in a per-image column) are read
+    as tuples. Both read by ``source_key`` through the bitmap of the rows' unique index
+    (:func:`~.rawsql.set_block_reads`). Rows: the plain ones in the order of the table, then
+    the others. Each column comes with its NULL mask (``*_null``) and ``flags``.
     """
-    send = {"sk": "int4send(r.source_key)", "ik": "int4send(r.image_key)"}
-    for c, name in zip(_ROW_COLS, _FLOAT_COLS, strict=True):
-        send[name] = f"float8send(coalesce(r.{c}, 'NaN'))"
-    nulls = " + ".join(
-        f"(CASE WHEN r.{c} IS NULL THEN {1 << i} ELSE 0 END)" for i, c in enumerate(_ROW_COLS)
+    where = f"r.source_key = ANY(ARRAY[{','.join(str(int(k)) for k in source_keys)}]::int4[])"
+    row = fetch_raw(
+        conn,
+        "SELECT string_agg(int4send(r.source_key), ''), string_agg(int4send(r.image_key), ''), "
+        "string_agg(float8send(r.flux_jy), ''), string_agg(float8send(r.flux_err_jy), '') "
+        f"FROM photometry_rows r WHERE {where} AND {_PLAIN}",
+    )[0]
+    sk, ik, flux, err = (
+        np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
+        for v, t in zip(row, (">i4", ">i4", ">f8", ">f8"), strict=True)
     )
-    send["nulls"] = f"int4send({nulls})"
-    send["clean"] = "int4send(CASE WHEN r.flags = '' THEN 1 ELSE 0 END)"
-    arr = ",".join(str(int(k)) for k in source_keys)
-    sql = (
-        "SELECT "
-        + ", ".join(f"string_agg({e}, '')" for e in send.values())
-        + f" FROM photometry_rows r WHERE r.source_key = ANY(ARRAY[{arr}]::int4[])"
+    n = len(sk)
+    nan, no, yes = np.full(n, np.nan), np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+    cols = {"sk": sk, "ik": ik, "flags": np.full(n, "", dtype=object)}
+    for name, vals in zip(_NULL_BITS, (nan, flux, err, nan, nan, nan, nan, nan), strict=True):
+        cols[name], cols[name + "_null"] = vals, (no if name in ("flux", "err") else yes)
+    other = fetch_raw(
+        conn,
+        f"SELECT r.source_key, r.image_key, {', '.join('r.' + c for c in _ROW_COLS)}, r.flags "
+        f"FROM photometry_rows r WHERE {where} AND NOT ({_PLAIN})",
     )
-    row = fetch_raw(conn, sql)[0]
-    out = {}
-    for name, v in zip(send, row, strict=True):
-        ints = name in ("sk", "ik", "nulls", "clean")
-        a = np.frombuffer(bytes(v or b""), dtype=">i4" if ints else ">f8")
-        out[name] = a.astype(np.int64 if ints else np.float64)
-    return out
+    if other:
+        c = list(zip(*other, strict=True))
+        cols["sk"] = np.concatenate([sk, np.array(c[0], dtype=np.int64)])
+        cols["ik"] = np.concatenate([ik, np.array(c[1], dtype=np.int64)])
+        for j, name in enumerate(_NULL_BITS):
+            cols[name] = np.concatenate([cols[name], np.array(c[2 + j], dtype=np.float64)])
+            cols[name + "_null"] = np.concatenate(
+                [cols[name + "_null"], np.array([v is None for v in c[2 + j]], dtype=bool)]
+            )
+        cols["flags"] = np.concatenate([cols["flags"], np.array(c[10], dtype=object)])
+    return cols
 
 
 def _block_rows_view(conn: Connection, keys: list[tuple[str, str]]) -> BlockRows:
@@ -270,25 +330,13 @@ def _factors(conn: Connection, source_keys: np.ndarray):
     )
 
 
-def _flags(conn: Connection, source_keys: np.ndarray):
-    keys = [int(k) for k in source_keys]
-    out: list = []
-    for i in range(0, len(keys), _CHUNK):
-        part = keys[i : i + _CHUNK]
-        out += fetch_raw(
-            conn,
-            "SELECT source_key, image_key, flags FROM photometry_rows "
-            f"WHERE source_key IN ({_in(len(part))}) AND flags <> ''",
-            part,
-        )
-    return out
-
-
 def _pair(sk: np.ndarray, ik: np.ndarray) -> np.ndarray:
     return (np.asarray(sk, dtype=np.int64) << 32) | np.asarray(ik, dtype=np.int64)
 
 
-def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
+def block_rows(
+    conn: Connection, keys: Sequence[tuple[str, str]], images: ImageTable | None = None
+) -> BlockRows:
     """Return every stored measurement of the sources ``keys`` (see :class:`BlockRows`).
 
     Parameters
@@ -297,21 +345,23 @@ def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
         Connection (read only).
     keys : sequence of (catalog, source_id)
         The sources (a block of the rebuild).
+    images : ImageTable, optional
+        :func:`image_table`, read once for many blocks; read here when omitted. Ignored
+        where the rows are read through the view (SQLite, databases before 0016).
     """
     keys = sorted(set(keys))
-    if conn.dialect.name != "postgresql" or not inspect(conn).has_table("photometry_rows"):
+    if not _compact(conn):
         return _block_rows_view(conn, keys)
     sk, s_ra, s_dec, s_cf, s_cf_null = _source_table(conn, keys)
     wanted = np.sort(sk[sk >= 0])
     cols = _rows_pg(conn, wanted)
     n = len(cols["sk"])
-    nulls = cols["nulls"]
-    isnull = {name: (nulls >> j) & 1 == 1 for j, name in enumerate(_NULL_BITS)}
+    isnull = {name: cols[name + "_null"] for name in _NULL_BITS}
     # source of each row (index into keys)
     order = np.argsort(sk)
     key_index = order[np.searchsorted(sk[order], cols["sk"])]
     # the image's values
-    prod = _products(conn)
+    prod = image_table(conn) if images is None else images
     pi = np.searchsorted(prod.key, cols["ik"])
     img_mjd = prod.mjd[pi] if n else np.zeros(0)
     mjd = np.where(isnull["mjd"], img_mjd, cols["mjd"])
@@ -327,13 +377,7 @@ def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
         hit = fp[fo][at] == rp
         factor = np.where(hit, ff[fo][at], factor)
         factor_err = np.where(hit, ffe[fo][at], factor_err)
-    flags = np.full(n, "", dtype=object)
-    fl = _flags(conn, wanted)
-    if fl and n:
-        rp = _pair(cols["sk"], cols["ik"])
-        ro = np.argsort(rp)
-        fpairs = _pair([r[0] for r in fl], [r[1] for r in fl])
-        flags[ro[np.searchsorted(rp[ro], fpairs)]] = [r[2] for r in fl]
+    flags = cols["flags"]
     ra = np.where(isnull["ra"], s_ra[key_index] if n else 0.0, cols["ra"])
     dec = np.where(isnull["dec"], s_dec[key_index] if n else 0.0, cols["dec"])
     cf_null = isnull["cflux"] & (s_cf_null[key_index] if n else True)
@@ -342,7 +386,7 @@ def block_rows(conn: Connection, keys: Sequence[tuple[str, str]]) -> BlockRows:
         keys, key_index, mjd, mjd_null,
         cols["flux"], isnull["flux"], cols["err"], isnull["err"],
         cols["nf"], isnull["nf"], cols["ne"], isnull["ne"],
-        factor, factor_err, cols["clean"] == 1,
+        factor, factor_err, flags == "",
         prod.science[pi] if n else np.zeros(0, dtype=bool),
         prod.data_id[pi] if n else np.zeros(0, dtype=object),
         prod.rank[pi] if n else np.zeros(0, dtype=np.int64),

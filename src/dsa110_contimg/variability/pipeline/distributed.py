@@ -30,6 +30,8 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
+from ...database.metric_blocks import image_table
+from ...database.rawsql import set_block_reads
 from .metrics import compute_metrics, store_metrics
 from .normalize import (
     active_baselines,
@@ -73,16 +75,23 @@ def _normalize_block(kwargs: dict, data_ids: Sequence[str], baselines: dict | No
     """
     settings = _task_settings(kwargs)
     with get_engine(settings).connect() as conn:
+        set_block_reads(conn)
         if baselines is None:
             baselines = active_baselines(conn)
         return compute_images(conn, list(data_ids), settings, baselines)
 
 
-def _metrics_block(kwargs: dict, keys: Sequence[tuple[str, str]]):
-    """Task: rebuild the metric states of a block of sources (read-only)."""
+def _metrics_block(kwargs: dict, keys: Sequence[tuple[str, str]], images=None):
+    """Task: rebuild the metric states of a block of sources (read-only).
+
+    ``images`` (:func:`~dsa110_contimg.database.metric_blocks.image_table`, unchanged while
+    the metrics are rebuilt) is read once by the caller and broadcast, rather than read by
+    every task (at 10^8 rows 150,000 products joined to the registry, 100 times).
+    """
     settings = _task_settings(kwargs)
     with get_engine(settings).connect() as conn:
-        return compute_metrics(conn, list(keys), settings)
+        set_block_reads(conn)
+        return compute_metrics(conn, list(keys), settings, images)
 
 
 def _client(scheduler: str | None, n_workers: int | None):
@@ -161,10 +170,11 @@ def normalize_all_distributed(
                         counts[rec.status] += 1
                 if progress is not None:
                     progress("normalize", j + 1, len(futures))
-            with engine.connect() as conn:
+            with engine.connect() as conn:  # after this pass's factors are stored
                 keys = sorted(set(mstore.photometry_keys(conn)))
+                (images,) = client.scatter([image_table(conn)], broadcast=True)
             chunks = [keys[i : i + sources_per_task] for i in range(0, len(keys), sources_per_task)]
-            mfut = [client.submit(_metrics_block, kwargs, c, pure=False) for c in chunks]
+            mfut = [client.submit(_metrics_block, kwargs, c, images, pure=False) for c in chunks]
             for j, fut in enumerate(mfut):
                 oc = fut.result()
                 with write_transaction(engine) as conn:

@@ -209,16 +209,20 @@ class MetricsOutcome:
     source_rows: list
 
 
-def compute_metrics(conn, keys: list[tuple[str, str]], settings: Settings) -> MetricsOutcome:
+def compute_metrics(
+    conn, keys: list[tuple[str, str]], settings: Settings, images=None
+) -> MetricsOutcome:
     """Load the stored photometry of ``keys`` and rebuild their metric states (no write).
 
     One read of the block's rows (:func:`~dsa110_contimg.database.metric_blocks.block_rows`)
-    serves the metrics and the per-source table. The normalized values are those the view
+    serves the metrics and the per-source table; ``images``
+    (:func:`~dsa110_contimg.database.metric_blocks.image_table`, read once for many blocks)
+    saves reading every product again for this block. The normalized values are those the view
     ``photometry`` gives: the row's own stored value, else the factors applied with
     :func:`~dsa110_contimg.variability.normalization.apply_factor` (non-finite: NULL).
     """
     p = _params(settings)
-    rows = block_rows(conn, keys)
+    rows = block_rows(conn, keys, images)
     if _raw(settings):
         flux, err = rows.flux, rows.err
         flux_null, err_null = rows.flux_null, rows.err_null
