@@ -63,6 +63,7 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
     from dsa110_contimg.database import get_engine
     from dsa110_contimg.database import metrics as mstore
     from dsa110_contimg.database import normalization as nstore
+    from dsa110_contimg.database.metric_blocks import image_table
     from dsa110_contimg.variability.pipeline.distributed import (
         IMAGES_PER_TASK,
         SOURCES_PER_TASK,
@@ -76,6 +77,7 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
         ids = nstore.products_in_order(conn)
         keys = sorted(set(mstore.photometry_keys(conn)))
         baselines = active_baselines(conn)
+        images = image_table(conn)  # the products, read once (as the pipeline's metric pass)
     blocks = [ids[i : i + IMAGES_PER_TASK] for i in range(0, len(ids), IMAGES_PER_TASK)]
     chunks = [keys[i : i + SOURCES_PER_TASK] for i in range(0, len(keys), SOURCES_PER_TASK)]
     out: dict = {"tasks": {"normalize": len(blocks), "metrics": len(chunks)}}
@@ -87,9 +89,10 @@ def compute_phase(settings, dbname: str, workers: int) -> dict:
     ):
         client.submit(len, [1]).result()  # workers up
         (bf,) = client.scatter([baselines], broadcast=True)  # one future, as the pipeline
+        (imf,) = client.scatter([images], broadcast=True)
         for phase, fn, items, extra in (
             ("normalize", _normalize_block, blocks, (bf,)),
-            ("metrics", _metrics_block, chunks, ()),
+            ("metrics", _metrics_block, chunks, (imf,)),
         ):
             w0, p0, t0 = sum(client.run(_self_cpu).values()), _pg_cpu(dbname), time.perf_counter()
             for fut in [client.submit(fn, kw, b, *extra, pure=False) for b in items]:

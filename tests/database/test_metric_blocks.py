@@ -14,7 +14,12 @@ from sqlalchemy import text
 from dsa110_contimg.database import get_engine
 from dsa110_contimg.database import metric_blocks as mb
 from dsa110_contimg.database import metrics as mstore
-from dsa110_contimg.database.rawsql import BLOCK_READ_SETTINGS, fetch_raw, set_block_reads
+from dsa110_contimg.database.rawsql import (
+    BLOCK_READ_SETTINGS,
+    bitmap_scans,
+    fetch_raw,
+    set_block_reads,
+)
 from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
 from dsa110_contimg.variability import apply_factor
 from dsa110_contimg.variability.pipeline import normalize_all
@@ -123,3 +128,13 @@ def test_block_read_settings_last_for_the_transaction_only(stored):
                 assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == "on"
                 break
     assert seen[-1] == pid
+
+
+def test_bitmap_scans_restore_the_setting_they_found(stored):
+    with get_engine(stored).connect() as conn:
+        for before in ("on", "off"):
+            fetch_raw(conn, f"SELECT set_config('enable_indexscan', '{before}', false)")
+            with bitmap_scans(conn):
+                assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == "off"
+            assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == before
+        fetch_raw(conn, "SELECT set_config('enable_indexscan', 'on', false)")

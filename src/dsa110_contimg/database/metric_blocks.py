@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import Connection, inspect
 
 from .caltables import exclusion_reason
-from .rawsql import fetch_raw
+from .rawsql import bitmap_scans, fetch_raw
 
 __all__ = ["BlockRows", "ImageTable", "block_rows", "image_table", "source_groups"]
 
@@ -225,16 +225,22 @@ def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]
     :func:`numpy.frombuffer`: no expression per row for the server to evaluate beyond the
     filter. The others (flagged, or with a value of their own in a per-image column) are read
     as tuples. Both read by ``source_key`` through the bitmap of the rows' unique index
-    (:func:`~.rawsql.set_block_reads`). Rows: the plain ones in the order of the table, then
+    (:func:`~.rawsql.bitmap_scans`). Rows: the plain ones in the order of the table, then
     the others. Each column comes with its NULL mask (``*_null``) and ``flags``.
     """
     where = f"r.source_key = ANY(ARRAY[{','.join(str(int(k)) for k in source_keys)}]::int4[])"
-    row = fetch_raw(
-        conn,
-        "SELECT string_agg(int4send(r.source_key), ''), string_agg(int4send(r.image_key), ''), "
-        "string_agg(float8send(r.flux_jy), ''), string_agg(float8send(r.flux_err_jy), '') "
-        f"FROM photometry_rows r WHERE {where} AND {_PLAIN}",
-    )[0]
+    with bitmap_scans(conn):
+        row = fetch_raw(
+            conn,
+            "SELECT string_agg(int4send(r.source_key), ''), string_agg(int4send(r.image_key), ''),"
+            " string_agg(float8send(r.flux_jy), ''), string_agg(float8send(r.flux_err_jy), '') "
+            f"FROM photometry_rows r WHERE {where} AND {_PLAIN}",
+        )[0]
+        other = fetch_raw(
+            conn,
+            f"SELECT r.source_key, r.image_key, {', '.join('r.' + c for c in _ROW_COLS)}, "
+            f"r.flags FROM photometry_rows r WHERE {where} AND NOT ({_PLAIN})",
+        )
     sk, ik, flux, err = (
         np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
         for v, t in zip(row, (">i4", ">i4", ">f8", ">f8"), strict=True)
@@ -244,11 +250,6 @@ def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]
     cols = {"sk": sk, "ik": ik, "flags": np.full(n, "", dtype=object)}
     for name, vals in zip(_NULL_BITS, (nan, flux, err, nan, nan, nan, nan, nan), strict=True):
         cols[name], cols[name + "_null"] = vals, (no if name in ("flux", "err") else yes)
-    other = fetch_raw(
-        conn,
-        f"SELECT r.source_key, r.image_key, {', '.join('r.' + c for c in _ROW_COLS)}, r.flags "
-        f"FROM photometry_rows r WHERE {where} AND NOT ({_PLAIN})",
-    )
     if other:
         c = list(zip(*other, strict=True))
         cols["sk"] = np.concatenate([sk, np.array(c[0], dtype=np.int64)])
