@@ -217,41 +217,46 @@ _ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_
 
 
 def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
-    """Read the rows of ``source_keys``: two statements, the plain rows with no Python per row.
+    """Read the rows of ``source_keys`` in one statement, the plain ones with no Python per row.
 
-    The plain rows (:data:`_PLAIN`: ~99 % of them) arrive as four columns, each aggregated
-    server-side into the concatenation of its binary send format (``string_agg(float8send(x),
-    '')``; all aggregates of one scan see the rows in the same order) and read with
-    :func:`numpy.frombuffer`: no expression per row for the server to evaluate beyond the
-    filter. The others (flagged, or with a value of their own in a per-image column) are read
-    as tuples. Both read by ``source_key`` through the bitmap of the rows' unique index
-    (:func:`~.rawsql.bitmap_scans`). Rows: the plain ones in the order of the table, then
-    the others. Each column comes with its NULL mask (``*_null``) and ``flags``.
+    One scan (by ``source_key`` through the bitmap of the rows' unique index,
+    :func:`~.rawsql.bitmap_scans`) evaluates :data:`_PLAIN` once per row (a subquery kept
+    apart by ``OFFSET 0``). The plain rows (~99 %) arrive as four columns, each aggregated
+    into the concatenation of its binary send format (``string_agg(float8send(x), '')``) and
+    read with :func:`numpy.frombuffer`: no other expression per row for the server. The
+    others (flagged, NULL flux or error, a value of their own in a per-image column) arrive as
+    arrays of every column. All aggregates of one scan see the rows in the same order. Rows:
+    the plain ones in the order of the table, then the others. Each float column comes with
+    its NULL mask (``*_null``), and ``flags``.
     """
     where = f"r.source_key = ANY(ARRAY[{','.join(str(int(k)) for k in source_keys)}]::int4[])"
+    plain = ", ".join(
+        f"string_agg({send}(q.{c}), '') FILTER (WHERE q.plain)"
+        for send, c in (("int4send", "source_key"), ("int4send", "image_key"),
+                        ("float8send", "flux_jy"), ("float8send", "flux_err_jy"))
+    )  # fmt: skip
+    other = ", ".join(
+        f"array_agg(q.{c}) FILTER (WHERE NOT q.plain)"
+        for c in ("source_key", "image_key", *_ROW_COLS, "flags")
+    )
     with bitmap_scans(conn):
         row = fetch_raw(
             conn,
-            "SELECT string_agg(int4send(r.source_key), ''), string_agg(int4send(r.image_key), ''),"
-            " string_agg(float8send(r.flux_jy), ''), string_agg(float8send(r.flux_err_jy), '') "
-            f"FROM photometry_rows r WHERE {where} AND {_PLAIN}",
+            f"SELECT {plain}, {other} FROM (SELECT r.source_key, r.image_key, "
+            f"{', '.join('r.' + c for c in _ROW_COLS)}, r.flags, ({_PLAIN}) AS plain "
+            f"FROM photometry_rows r WHERE {where} OFFSET 0) q",
         )[0]
-        other = fetch_raw(
-            conn,
-            f"SELECT r.source_key, r.image_key, {', '.join('r.' + c for c in _ROW_COLS)}, "
-            f"r.flags FROM photometry_rows r WHERE {where} AND NOT ({_PLAIN})",
-        )
     sk, ik, flux, err = (
         np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
-        for v, t in zip(row, (">i4", ">i4", ">f8", ">f8"), strict=True)
+        for v, t in zip(row[:4], (">i4", ">i4", ">f8", ">f8"), strict=True)
     )
     n = len(sk)
     nan, no, yes = np.full(n, np.nan), np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
     cols = {"sk": sk, "ik": ik, "flags": np.full(n, "", dtype=object)}
     for name, vals in zip(_NULL_BITS, (nan, flux, err, nan, nan, nan, nan, nan), strict=True):
         cols[name], cols[name + "_null"] = vals, (no if name in ("flux", "err") else yes)
-    if other:
-        c = list(zip(*other, strict=True))
+    if row[4]:  # the other rows
+        c = row[4:]
         cols["sk"] = np.concatenate([sk, np.array(c[0], dtype=np.int64)])
         cols["ik"] = np.concatenate([ik, np.array(c[1], dtype=np.int64)])
         for j, name in enumerate(_NULL_BITS):
