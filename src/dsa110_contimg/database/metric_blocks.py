@@ -219,8 +219,8 @@ _ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_
 def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
     """Read the rows of ``source_keys`` in one statement, the plain ones with no Python per row.
 
-    One scan (by ``source_key`` through the bitmap of the rows' unique index,
-    :func:`~.rawsql.bitmap_scans`) evaluates :data:`_PLAIN` once per row (a subquery kept
+    One scan (by ``source_key``; the caller reads through the bitmap of the rows' unique
+    index, :func:`~.rawsql.bitmap_scans`) evaluates :data:`_PLAIN` once per row (a subquery kept
     apart by ``OFFSET 0``). The plain rows (~99 %) arrive as four columns, each aggregated
     into the concatenation of its binary send format (``string_agg(float8send(x), '')``) and
     read with :func:`numpy.frombuffer`: no other expression per row for the server. The
@@ -239,13 +239,12 @@ def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]
         f"array_agg(q.{c}) FILTER (WHERE NOT q.plain)"
         for c in ("source_key", "image_key", *_ROW_COLS, "flags")
     )
-    with bitmap_scans(conn):
-        row = fetch_raw(
-            conn,
-            f"SELECT {plain}, {other} FROM (SELECT r.source_key, r.image_key, "
-            f"{', '.join('r.' + c for c in _ROW_COLS)}, r.flags, ({_PLAIN}) AS plain "
-            f"FROM photometry_rows r WHERE {where} OFFSET 0) q",
-        )[0]
+    row = fetch_raw(
+        conn,
+        f"SELECT {plain}, {other} FROM (SELECT r.source_key, r.image_key, "
+        f"{', '.join('r.' + c for c in _ROW_COLS)}, r.flags, ({_PLAIN}) AS plain "
+        f"FROM photometry_rows r WHERE {where} OFFSET 0) q",
+    )[0]
     sk, ik, flux, err = (
         np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
         for v, t in zip(row[:4], (">i4", ">i4", ">f8", ">f8"), strict=True)
@@ -360,7 +359,9 @@ def block_rows(
         return _block_rows_view(conn, keys)
     sk, s_ra, s_dec, s_cf, s_cf_null = _source_table(conn, keys)
     wanted = np.sort(sk[sk >= 0])
-    cols = _rows_pg(conn, wanted)
+    with bitmap_scans(conn):  # rows and factors: a source's are spread over the table
+        cols = _rows_pg(conn, wanted)
+        fsk, fik, ff, ffe = _factors(conn, wanted)
     n = len(cols["sk"])
     isnull = {name: cols[name + "_null"] for name in _NULL_BITS}
     # source of each row (index into keys)
@@ -374,7 +375,6 @@ def block_rows(
     mjd_null = isnull["mjd"] & np.isnan(img_mjd)
     factor = prod.factor[pi] if n else np.zeros(0)
     factor_err = prod.factor_err[pi] if n else np.zeros(0)
-    fsk, fik, ff, ffe = _factors(conn, wanted)
     if fsk.size and n:
         fp = _pair(fsk, fik)
         fo = np.argsort(fp)
