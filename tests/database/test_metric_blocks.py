@@ -138,3 +138,15 @@ def test_bitmap_scans_restore_the_setting_they_found(stored):
                 assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == "off"
             assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == before
         fetch_raw(conn, "SELECT set_config('enable_indexscan', 'on', false)")
+
+
+def test_an_image_table_older_than_the_rows_is_read_again(stored):
+    """Products stored after the table was read (a run beside the pipeline) are not missed."""
+    with get_engine(stored).connect() as conn:
+        keys = sorted(set(mstore.photometry_keys(conn)))
+        full = mb.image_table(conn)
+        expected = _by_row(mb.block_rows(conn, keys, full), view=False)
+        stale = mb.ImageTable(*(getattr(full, f)[:-3] for f in full.__dataclass_fields__))
+        got = _by_row(mb.block_rows(conn, keys, stale), view=False)
+    assert len(stale.key) == len(full.key) - 3 > 0
+    assert got == expected

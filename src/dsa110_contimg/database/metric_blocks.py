@@ -335,6 +335,13 @@ def _factors(conn: Connection, source_keys: np.ndarray):
     )
 
 
+def _all_found(sorted_keys: np.ndarray, at: np.ndarray, keys: np.ndarray) -> bool:
+    """Whether every one of ``keys`` is in ``sorted_keys`` (``at``: their searchsorted)."""
+    return bool(np.all(at < sorted_keys.size)) and bool(
+        np.array_equal(sorted_keys[np.minimum(at, sorted_keys.size - 1)], keys)
+    )
+
+
 def _pair(sk: np.ndarray, ik: np.ndarray) -> np.ndarray:
     return (np.asarray(sk, dtype=np.int64) << 32) | np.asarray(ik, dtype=np.int64)
 
@@ -351,8 +358,9 @@ def block_rows(
     keys : sequence of (catalog, source_id)
         The sources (a block of the rebuild).
     images : ImageTable, optional
-        :func:`image_table`, read once for many blocks; read here when omitted. Ignored
-        where the rows are read through the view (SQLite, databases before 0016).
+        :func:`image_table`, read once for many blocks; read here when omitted, or when a
+        row's image is not in it (stored after it was read). Ignored where the rows are read
+        through the view (SQLite, databases before 0016).
     """
     keys = sorted(set(keys))
     if not _compact(conn):
@@ -370,6 +378,9 @@ def block_rows(
     # the image's values
     prod = image_table(conn) if images is None else images
     pi = np.searchsorted(prod.key, cols["ik"])
+    if n and images is not None and not _all_found(prod.key, pi, cols["ik"]):
+        prod = image_table(conn)  # products stored since ``images`` was read
+        pi = np.searchsorted(prod.key, cols["ik"])
     img_mjd = prod.mjd[pi] if n else np.zeros(0)
     mjd = np.where(isnull["mjd"], img_mjd, cols["mjd"])
     mjd_null = isnull["mjd"] & np.isnan(img_mjd)
