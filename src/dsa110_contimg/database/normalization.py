@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection, Engine, exists, func, or_, select
 
 from .caltables import exclusion_reason, science_usable
 from .rawsql import executemany_raw, fetch_raw
@@ -42,9 +42,11 @@ __all__ = [
     "product_state",
     "product_states",
     "products_in_order",
+    "products_using_references",
     "reference_photometry",
     "sources_on_products",
     "store_normalizations",
+    "vacuum_factors",
     "write_factors",
 ]
 
@@ -427,6 +429,44 @@ def products_in_order(conn: Connection) -> list[str]:
         .where(photometry.c.data_id.not_in(select(images.c.data_id)))
     ).all()
     return ids + [r[0] for r in extra]
+
+
+def products_using_references(conn: Connection, source_ids: Sequence[str]) -> set[str]:
+    """Products whose normalization involved any of these references (by ``source_id``).
+
+    A normalized product holds a leave-one-out factor (``photometry_factors``) for every
+    active reference measured on it: exactly the products whose factors change when one of
+    them is dropped. The passes of a full re-normalization after the first redo only these.
+    """
+    ids = sorted(set(source_ids))
+    out: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        out.update(
+            r[0]
+            for r in fetch_raw(
+                conn,
+                "SELECT DISTINCT p.data_id FROM photometry_factors x "
+                "JOIN photometry_sources s ON s.source_key = x.source_key "
+                "JOIN photometry_products p ON p.image_key = x.image_key "
+                f"WHERE s.source_id IN ({_in(conn, len(part))})",
+                part,
+            )
+        )
+    return out
+
+
+def vacuum_factors(engine: Engine) -> None:
+    """Vacuum the factors after a whole re-normalization rewrote them (PostgreSQL).
+
+    Sets the visibility map, which makes a light curve's per-point probe of
+    ``photometry_factors`` an index-only scan (migration 0021), and refreshes the planner's
+    statistics of the two tables it rewrote. Nothing to do on SQLite.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) photometry_factors, photometry_products")
 
 
 def sources_on_products(conn: Connection, data_ids: Sequence[str]) -> set[tuple[str, str]]:
