@@ -460,6 +460,61 @@ def explain(url: str, sv: Survey) -> dict:
     return out
 
 
+def _get(d: dict, path: str):
+    for k in path.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _pp(d: dict, path: str) -> str:
+    v = _get(d, path)
+    return "-" if v is None else f"{v['p50_ms']:g} / {v['p99_ms']:g} ms"
+
+
+#: The table's rows: (label with the issue's target, how to print it from one size's results).
+TABLE_ROWS = (
+    ("COPY load", lambda d: "-" if _get(d, "load.rows_per_s") is None else
+     f"{_get(d, 'load.rows_per_s'):,} rows/s, indexes {_get(d, 'load.index_build_s')} s"),
+    ("bytes per row incl. indexes, after load / now (<= 150)", lambda d: " / ".join(
+        str(_get(d, k) or "-") for k in ("bytes_after_load.total_B_per_row",
+                                         "bytes_now.total_B_per_row"))),
+    ("light curve warm p50/p99 (p99 <= 20 ms)", lambda d: _pp(d, "lightcurve_warm.image")),
+    ("light curve cold p50/p99 (reported)", lambda d: _pp(d, "lightcurve_cold.image")),
+    ("cone 0.5 deg p50/p99 (p99 <= 20 ms)", lambda d: _pp(d, "cone_0p5deg")),
+    ("sources page p50/p99 (p99 <= 100 ms)", lambda d: _pp(d, "sources_page")),
+    ("new epoch, 10,000 measurements (<= 1 s)", lambda d: "-" if _get(d, "new_epoch") is None
+     else f"{_get(d, 'new_epoch.epoch_10000_s')} s (per image p50 "
+          f"{_get(d, 'new_epoch.per_image.p50_ms')} ms)"),
+    ("Dask compute 1 / 2 workers, speed-up (>= 1.7x)", lambda d: "-"
+     if _get(d, "renormalize.compute_1_workers.wall_s") is None else
+     f"{_get(d, 'renormalize.compute_1_workers.wall_s')} / "
+     f"{_get(d, 'renormalize.compute_2_workers.wall_s')} s, "
+     f"{_get(d, 'renormalize.speedup_1_to_2')}x"),
+    ("full re-normalization + metrics, 2 workers (<= 30 min)", lambda d: "-"
+     if _get(d, "whole_run_2_workers.wall_s") is None else
+     f"{_get(d, 'whole_run_2_workers.wall_s') / 60:.1f} min"),
+)  # fmt: skip
+
+
+def table(out_dir: Path = OUT) -> str:
+    """A Markdown table of every size measured so far (``.bench-out/scale-<rows>.json``).
+
+    One column per size; "-" where a phase did not run at that size. The machine line of
+    each phase (load average at its start) stays in the JSON.
+    """
+    runs = sorted(
+        ((int(p.stem.split("-")[1]), json.loads(p.read_text()))
+         for p in out_dir.glob("scale-*.json") if p.stem.split("-")[1].isdigit()),
+    )  # fmt: skip
+    head = "| | " + " | ".join(f"{n:.0e} rows".replace("e+0", "e") for n, _ in runs) + " |"
+    lines = [head, "|---" * (len(runs) + 1) + "|"]
+    for label, fmt in TABLE_ROWS:
+        lines.append(f"| {label} | " + " | ".join(fmt(d) for _, d in runs) + " |")
+    return "\n".join(lines)
+
+
 PHASES = ("load", "baselines", "renormalize", "whole", "reads", "epoch", "cold", "cluster")
 
 
@@ -474,7 +529,12 @@ def main(argv: list[str]) -> int:
         "without 'load' the database of an earlier --keep run is reused",
     )
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument("--table", action="store_true",
+                    help="print the table of every size measured so far and exit")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
@@ -583,6 +643,7 @@ def main(argv: list[str]) -> int:
     dispose_engine(settings)
     print(json.dumps({k: v for k, v in res.items() if not k.startswith("explain")}, indent=1))
     save()
+    print(table())
     if not args.keep:
         eng = create_engine(admin, isolation_level="AUTOCOMMIT")
         with eng.connect() as c:
