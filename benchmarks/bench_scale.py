@@ -4,7 +4,8 @@
 synthetic survey straight into a PostgreSQL server of its own (started like the tests' one,
 ``scripts/pg-test-server.sh`` on port ``SCALE_PG_PORT``, default 54339, data under
 ``SCALE_PG_DIR``; PostgreSQL's default settings, 128 MB of shared buffers, so "warm" means the
-OS page cache), through the project's own schema (migrations), and measures, phase by phase
+OS page cache: the relations a light curve reads are read into it with ``pg_prewarm`` first),
+through the project's own schema (migrations), and measures, phase by phase
 (``--phases``, in this order; without ``load`` a database kept by ``--keep`` is reused):
 
 - ``load``: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
@@ -284,6 +285,34 @@ def photometry_sizes(url: str, rows: int) -> dict:
 # --------------------------------------------------------------------------- measurements
 
 
+#: What a light curve reads (``database.lightcurves.lightcurve_statement``).
+LIGHTCURVE_RELATIONS = (
+    "photometry_sources", "uq_photometry_sources_catalog_source_id", "photometry_rows",
+    "uq_photometry_rows_source_key_image_key", "photometry_products", "pk_photometry_products",
+    "pk_photometry_factors",
+)  # fmt: skip
+
+
+def prewarm(url: str) -> dict:
+    """Read what a light curve reads into the OS page cache (``pg_prewarm``, mode ``read``).
+
+    "Warm" is then the state of a server that has served for a while on a machine whose
+    memory holds the database (24 GiB here, ~13 GB at 10^8 rows), not "the sample read
+    before": the light curves are still each read once, in a random order.
+    """
+    import psycopg
+
+    t0 = time.perf_counter()
+    blocks = 0
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        for rel in LIGHTCURVE_RELATIONS:
+            blocks += conn.execute("SELECT pg_prewarm(%s::regclass, 'read')", (rel,)).fetchone()[0]
+    return {"relations": list(LIGHTCURVE_RELATIONS), "gb": round(blocks * 8192 / 1e9, 2),
+            "s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+
+
 def lightcurves(settings, sv: Survey, n: int, rng) -> dict:
     from dsa110_contimg.variability.pipeline import get_lightcurve
 
@@ -340,22 +369,32 @@ def source_pages(url: str, n: int, rng) -> dict:
 
 def new_epoch(settings, sv: Survey) -> dict:
     """10,000 new measurements: 16 images of 625 sources, stored and normalized one by one."""
-    from dsa110_contimg.database import photometry_insert
+    from sqlalchemy import text
+
+    from dsa110_contimg.database import get_engine, photometry_insert
     from dsa110_contimg.variability.pipeline import on_photometry_written
     from dsa110_contimg.variability.pipeline.normalize import prepare_per_image_path
 
     prepare_per_image_path()  # as the job worker does when it starts
     rng = np.random.default_rng(SEED + 2)
+    # after everything stored (a database kept from an earlier run holds earlier epochs: a
+    # point not later than a source's last one takes the recompute path, not the new epoch's)
+    with get_engine(settings).connect() as conn:
+        latest, earlier = conn.execute(
+            text("SELECT max(mjd), count(*) FILTER (WHERE data_id LIKE 'scale-new-%') "
+                 "FROM photometry_products")  # fmt: skip
+        ).one()
+    run = earlier // 16
     t_all = time.perf_counter()
     per = []
     first = sv.strip_start[0]
     for k in range(16):
         idx = first + (np.arange(625) + 312 * k) % sv.strip_size[0]
-        t = float(sv.mjd[-1] + (k + 1) / 288.0)
+        t = float(max(sv.mjd[-1], latest or 0.0) + (k + 1) / 288.0)
         f = sv.flux[idx] * (1 + 0.03 * rng.standard_normal()) + 1.5e-3 * rng.standard_normal(
             idx.size
         )
-        did = f"scale-new-{k:02d}"
+        did = f"scale-new-{k:02d}" if not run else f"scale-new-{run}-{k:02d}"
         t0 = time.perf_counter()
         err = np.full(idx.size, 1.5e-3)
         # the columns the job worker writes (jobs.worker.BatchWorker._rows): a writer leaving
@@ -421,6 +460,61 @@ def explain(url: str, sv: Survey) -> dict:
     return out
 
 
+def _get(d: dict, path: str):
+    for k in path.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _pp(d: dict, path: str) -> str:
+    v = _get(d, path)
+    return "-" if v is None else f"{v['p50_ms']:g} / {v['p99_ms']:g} ms"
+
+
+#: The table's rows: (label with the issue's target, how to print it from one size's results).
+TABLE_ROWS = (
+    ("COPY load", lambda d: "-" if _get(d, "load.rows_per_s") is None else
+     f"{_get(d, 'load.rows_per_s'):,} rows/s, indexes {_get(d, 'load.index_build_s')} s"),
+    ("bytes per row incl. indexes, after load / now (<= 150)", lambda d: " / ".join(
+        str(_get(d, k) or "-") for k in ("bytes_after_load.total_B_per_row",
+                                         "bytes_now.total_B_per_row"))),
+    ("light curve warm p50/p99 (p99 <= 20 ms)", lambda d: _pp(d, "lightcurve_warm.image")),
+    ("light curve cold p50/p99 (reported)", lambda d: _pp(d, "lightcurve_cold.image")),
+    ("cone 0.5 deg p50/p99 (p99 <= 20 ms)", lambda d: _pp(d, "cone_0p5deg")),
+    ("sources page p50/p99 (p99 <= 100 ms)", lambda d: _pp(d, "sources_page")),
+    ("new epoch, 10,000 measurements (<= 1 s)", lambda d: "-" if _get(d, "new_epoch") is None
+     else f"{_get(d, 'new_epoch.epoch_10000_s')} s (per image p50 "
+          f"{_get(d, 'new_epoch.per_image.p50_ms')} ms)"),
+    ("Dask compute 1 / 2 workers, speed-up (>= 1.7x)", lambda d: "-"
+     if _get(d, "renormalize.compute_1_workers.wall_s") is None else
+     f"{_get(d, 'renormalize.compute_1_workers.wall_s')} / "
+     f"{_get(d, 'renormalize.compute_2_workers.wall_s')} s, "
+     f"{_get(d, 'renormalize.speedup_1_to_2')}x"),
+    ("full re-normalization + metrics, 2 workers (<= 30 min)", lambda d: "-"
+     if _get(d, "whole_run_2_workers.wall_s") is None else
+     f"{_get(d, 'whole_run_2_workers.wall_s') / 60:.1f} min"),
+)  # fmt: skip
+
+
+def table(out_dir: Path = OUT) -> str:
+    """A Markdown table of every size measured so far (``.bench-out/scale-<rows>.json``).
+
+    One column per size; "-" where a phase did not run at that size. The machine line of
+    each phase (load average at its start) stays in the JSON.
+    """
+    runs = sorted(
+        ((int(p.stem.split("-")[1]), json.loads(p.read_text()))
+         for p in out_dir.glob("scale-*.json") if p.stem.split("-")[1].isdigit()),
+    )  # fmt: skip
+    head = "| | " + " | ".join(f"{n:.0e} rows".replace("e+0", "e") for n, _ in runs) + " |"
+    lines = [head, "|---" * (len(runs) + 1) + "|"]
+    for label, fmt in TABLE_ROWS:
+        lines.append(f"| {label} | " + " | ".join(fmt(d) for _, d in runs) + " |")
+    return "\n".join(lines)
+
+
 PHASES = ("load", "baselines", "renormalize", "whole", "reads", "epoch", "cold", "cluster")
 
 
@@ -435,7 +529,12 @@ def main(argv: list[str]) -> int:
         "without 'load' the database of an earlier --keep run is reused",
     )
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument("--table", action="store_true",
+                    help="print the table of every size measured so far and exit")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
@@ -508,6 +607,7 @@ def main(argv: list[str]) -> int:
     if "reads" in phases:
         # after the sample's normalized columns were written (MVCC: dead versions until VACUUM)
         res["bytes_now"] = photometry_sizes(url, n_rows)
+        res["prewarm"] = prewarm(url)
         res["lightcurve_warm"] = lightcurves(settings, sv, args.samples, rng)
         res["cone_0p5deg"] = cones(settings, sv, args.samples, rng)
         res["sources_page"] = source_pages(url, args.samples, rng)
@@ -543,6 +643,7 @@ def main(argv: list[str]) -> int:
     dispose_engine(settings)
     print(json.dumps({k: v for k, v in res.items() if not k.startswith("explain")}, indent=1))
     save()
+    print(table())
     if not args.keep:
         eng = create_engine(admin, isolation_level="AUTOCOMMIT")
         with eng.connect() as c:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from .normalization import clean_measurements
 from .rawsql import PgArray, execute_pg_arrays
@@ -28,7 +28,7 @@ __all__ = [
     "drop_reference",
     "images_waiting_for",
     "list_references",
-    "record_reference_test",
+    "record_reference_tests",
     "reference_points",
     "reference_rows",
     "reference_rows_of",
@@ -158,14 +158,27 @@ def set_baselines(
         )
 
 
-def record_reference_test(
-    conn: Connection, key: tuple[str, str], *, chi2_reduced: float, n_epochs: int, now: float
+def record_reference_tests(
+    conn: Connection, tests: Sequence[tuple[tuple[str, str], float, int]], *, now: float
 ) -> None:
-    """Store the variability statistics of a reference."""
+    """Store the variability statistics of references: ``(key, chi2_reduced, n_epochs)`` each.
+
+    One statement for all of them (executemany): a test pass covers every active reference
+    (~15,000 in a survey), an image's pass its few hundred.
+    """
+    if not tests:
+        return
     conn.execute(
         update(reference_sources)
-        .where(reference_sources.c.catalog == key[0], reference_sources.c.source_id == key[1])
-        .values(chi2_reduced=chi2_reduced, n_epochs=n_epochs, updated_at=now)
+        .where(
+            reference_sources.c.catalog == bindparam("b_catalog"),
+            reference_sources.c.source_id == bindparam("b_source_id"),
+        )
+        .values(chi2_reduced=bindparam("b_chi2"), n_epochs=bindparam("b_n"), updated_at=now),
+        [
+            {"b_catalog": k[0], "b_source_id": k[1], "b_chi2": chi2, "b_n": n}
+            for k, chi2, n in tests
+        ],
     )
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -134,14 +135,16 @@ photometry_rows = Table(
 )
 
 #: The leave-one-out factor of each reference measured on a normalized image (migration
-#: 0020): the view applies it to that row instead of the image's factor.
+#: 0020): the view applies it to that row instead of the image's factor. On PostgreSQL the
+#: primary key carries the factors (migration 0021): a light curve's probe is index-only.
 photometry_factors = Table(
     "photometry_factors",
     metadata,
-    Column("source_key", Integer, primary_key=True),
-    Column("image_key", Integer, primary_key=True),
+    Column("source_key", Integer, nullable=False),
+    Column("image_key", Integer, nullable=False),
     Column("factor", Float),
     Column("factor_err", Float),
+    PrimaryKeyConstraint("source_key", "image_key", postgresql_include=["factor", "factor_err"]),
     Index(None, "image_key"),
 )
 

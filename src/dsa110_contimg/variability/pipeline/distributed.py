@@ -38,6 +38,7 @@ from .normalize import (
     compute_images,
     drop_variable_references,
     establish_baselines,
+    pass_scope,
     store_images,
 )
 
@@ -151,6 +152,8 @@ def normalize_all_distributed(
     client, cluster = _client(scheduler, n_workers)
     dropped: list = []
     n_tasks = 0
+    status: dict[str, str] = {}
+    scope = keys = None  # the first pass: every product, every source
     try:
         for _ in range(3):
             with engine.connect() as conn:
@@ -158,20 +161,21 @@ def normalize_all_distributed(
                 # one future for the whole mapping: scattering a dict makes one future per
                 # reference (15,000 at 10^8), each task then carrying 15,000 of them
                 (baselines,) = client.scatter([active_baselines(conn)], broadcast=True)
-            blocks = [ids[i : i + images_per_task] for i in range(0, len(ids), images_per_task)]
+            todo = ids if scope is None else [d for d in ids if d in scope]
+            blocks = [todo[i : i + images_per_task] for i in range(0, len(todo), images_per_task)]
             futures = [
                 client.submit(_normalize_block, kwargs, b, baselines, pure=False) for b in blocks
             ]
-            counts = {"normalized": 0, "not_normalizable": 0}
             for j, fut in enumerate(futures):  # stored in the serial order as they arrive
                 outcomes = fut.result()
                 with write_transaction(engine) as conn:
                     for rec in store_images(conn, outcomes):
-                        counts[rec.status] += 1
+                        status[rec.data_id] = rec.status
                 if progress is not None:
                     progress("normalize", j + 1, len(futures))
             with engine.connect() as conn:  # after this pass's factors are stored
-                keys = sorted(set(mstore.photometry_keys(conn)))
+                if keys is None:
+                    keys = sorted(set(mstore.photometry_keys(conn)))
                 (images,) = client.scatter([image_table(conn)], broadcast=True)
             chunks = [keys[i : i + sources_per_task] for i in range(0, len(keys), sources_per_task)]
             mfut = [client.submit(_metrics_block, kwargs, c, images, pure=False) for c in chunks]
@@ -187,10 +191,15 @@ def normalize_all_distributed(
             dropped += new
             if not new:
                 break
+            # the next pass redoes only what the dropped references touched
+            with engine.connect() as conn:
+                scope, keys = pass_scope(conn, new)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    store.vacuum_factors(engine)
+    counts = {s: sum(v == s for v in status.values()) for s in ("normalized", "not_normalizable")}
     return {
         "images": len(ids),
         **counts,

@@ -366,21 +366,40 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
     engine = get_engine(settings)
     established = establish_baselines(force=reestablish, settings=settings)
     dropped: list = []
+    status: dict[str, str] = {}
+    scope = keys = None  # the first pass: every product, every source
     for _ in range(3):  # normalize, test the references, again without the variable ones
         with engine.connect() as conn:
             ids = store.products_in_order(conn)
-        counts = {"normalized": 0, "not_normalizable": 0}
-        for data_id in ids:
+        for data_id in ids if scope is None else [d for d in ids if d in scope]:
             with write_transaction(engine) as conn:
-                rec = _normalize_image(conn, data_id, settings)
-            counts[rec.status] += 1
-        recompute_metrics(settings=settings)
+                status[data_id] = _normalize_image(conn, data_id, settings).status
+        recompute_metrics(keys, settings=settings)
         with write_transaction(engine) as conn:
             new = drop_variable_references(conn, settings)
         dropped += new
         if not new:
             break
+        with engine.connect() as conn:
+            scope, keys = pass_scope(conn, new)
+    store.vacuum_factors(engine)
+    counts = {s: sum(v == s for v in status.values()) for s in ("normalized", "not_normalizable")}
     return {"images": len(ids), **counts, "established": len(established), "dropped": len(dropped)}
+
+
+def pass_scope(conn, dropped: Sequence[tuple[str, str]]) -> tuple[set[str], list]:
+    """Return what a re-normalization pass after dropping references must redo.
+
+    The products whose factors involved a dropped reference, and the sources measured on
+    them (the only metrics their new factors change); every other product's factors and
+    every other source's metrics are what the pass would compute again, to the last bit.
+
+    Returns
+    -------
+    (set of str, list of (catalog, source_id))
+    """
+    scope = store.products_using_references(conn, [s for _, s in dropped])
+    return scope, sorted(store.sources_on_products(conn, scope))
 
 
 def prepare_per_image_path() -> None:

@@ -177,13 +177,11 @@ def drop_variable_references(conn, settings: Settings, keys=None) -> list[tuple[
     )
     dropped = []
     now = _now()
-    for (c, s, _, _), t in zip(rows, tests, strict=True):
-        if t is None:
-            continue
-        key = (c, s)
-        rstore.record_reference_test(
-            conn, key, chi2_reduced=t.chi2_reduced, n_epochs=t.n_epochs, now=now
-        )
+    tested = [((c, s), t) for (c, s, _, _), t in zip(rows, tests, strict=True) if t is not None]
+    rstore.record_reference_tests(
+        conn, [(key, t.chi2_reduced, t.n_epochs) for key, t in tested], now=now
+    )
+    for key, t in tested:
         if t.drop:
             if n_active is None:  # before the first drop of this pass
                 n_active = rstore.count_references(conn, "active")
