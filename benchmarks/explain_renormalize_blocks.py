@@ -50,7 +50,13 @@ def main(argv: list[str]) -> int:
     url = admin.rsplit("/", 1)[0] + f"/scale_{rows}"
 
     from dsa110_contimg.config import Settings
-    from dsa110_contimg.database import get_engine, metric_blocks, normalization, rawsql
+    from dsa110_contimg.database import (
+        block_reads,
+        get_engine,
+        metric_blocks,
+        normalization,
+        rawsql,
+    )
     from dsa110_contimg.database import metrics as mstore
     from dsa110_contimg.variability.pipeline import distributed as dist
     from dsa110_contimg.variability.pipeline.normalize import active_baselines
@@ -72,7 +78,7 @@ def main(argv: list[str]) -> int:
         seen.append((sql, tuple(params), time.perf_counter() - t0, _backend_cpu(pid) - c0))
         return out
 
-    for mod in (metric_blocks, normalization, rawsql):
+    for mod in (metric_blocks, normalization, rawsql, block_reads):
         mod.fetch_raw = recording
     mid = len(ids) // 2
     tasks = (
@@ -91,7 +97,7 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {label}: {len(seen)} statements, wall {t1 - t0:.2f} s, this process's "
               f"CPU {c1 - c0:.2f} s, the backend's CPU {server:.2f} s")  # fmt: skip
         with get_engine(settings).connect() as conn:
-            rawsql.set_block_reads(conn)
+            block_reads.set_block_reads(conn)
             for sql, params, wall, cpu in seen:
                 head = " ".join(sql.split())[:150]
                 print(f"\n--- {wall * 1e3:.1f} ms, backend CPU {cpu * 1e3:.0f} ms: {head}")

@@ -14,12 +14,8 @@ from sqlalchemy import text
 from dsa110_contimg.database import get_engine
 from dsa110_contimg.database import metric_blocks as mb
 from dsa110_contimg.database import metrics as mstore
-from dsa110_contimg.database.rawsql import (
-    BLOCK_READ_SETTINGS,
-    bitmap_scans,
-    fetch_raw,
-    set_block_reads,
-)
+from dsa110_contimg.database.block_reads import BLOCK_READ_SETTINGS, bitmap_scans, set_block_reads
+from dsa110_contimg.database.rawsql import fetch_raw
 from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
 from dsa110_contimg.variability import apply_factor
 from dsa110_contimg.variability.pipeline import normalize_all

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, inspect
 
+from .block_reads import bitmap_scans
 from .caltables import exclusion_reason
-from .rawsql import bitmap_scans, fetch_raw
+from .rawsql import fetch_raw
 
 __all__ = ["BlockRows", "ImageTable", "block_rows", "image_table", "source_groups"]
 
@@ -219,15 +220,15 @@ _ROW_COLS = ("mjd", "flux_jy", "flux_err_jy", "normalized_flux_jy", "normalized_
 def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]:
     """Read the rows of ``source_keys`` in one statement, the plain ones with no Python per row.
 
-    One scan (by ``source_key``; the caller reads through the bitmap of the rows' unique
-    index, :func:`~.rawsql.bitmap_scans`) evaluates :data:`_PLAIN` once per row (a subquery kept
-    apart by ``OFFSET 0``). The plain rows (~99 %) arrive as four columns, each aggregated
-    into the concatenation of its binary send format (``string_agg(float8send(x), '')``) and
-    read with :func:`numpy.frombuffer`: no other expression per row for the server. The
-    others (flagged, NULL flux or error, a value of their own in a per-image column) arrive as
-    arrays of every column. All aggregates of one scan see the rows in the same order. Rows:
-    the plain ones in the order of the table, then the others. Each float column comes with
-    its NULL mask (``*_null``), and ``flags``.
+    One scan (by ``source_key``; the caller reads through the bitmap of the rows' unique index,
+    :func:`~.block_reads.bitmap_scans`) evaluates :data:`_PLAIN` once per row (a subquery kept
+    apart by ``OFFSET 0``). The plain rows (~99 %) arrive as four columns, each aggregated into
+    the concatenation of its binary send format (``string_agg(float8send(x), '')``) and read
+    with :func:`numpy.frombuffer`: no other expression per row for the server. The others
+    (flagged, NULL flux or error, a value of their own in a per-image column) arrive as arrays
+    of every column. All aggregates of one scan see the rows in the same order. Rows: the plain
+    ones in the order of the table, then the others. Each float column comes with its NULL mask
+    (``*_null``), and ``flags``.
     """
     where = f"r.source_key = ANY(ARRAY[{','.join(str(int(k)) for k in source_keys)}]::int4[])"
     plain = ", ".join(

@@ -7,7 +7,6 @@ Statements use ``?`` placeholders, turned into ``%s`` on PostgreSQL. Only module
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,13 +16,11 @@ from sqlalchemy import Connection
 
 __all__ = [
     "PgArray",
-    "bitmap_scans",
     "execute_pg_arrays",
     "executemany_raw",
     "fetch_raw",
     "placeholder",
     "register_pg_arrays",
-    "set_block_reads",
 ]
 
 
@@ -57,65 +54,6 @@ def fetch_raw(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
         return cur.fetchall()
     finally:
         cur.close()
-
-
-#: What :func:`set_block_reads` sets, and why (PostgreSQL's names).
-BLOCK_READ_SETTINGS = {
-    # one server process per task: the cores are the tasks' (two workers on two cores)
-    "max_parallel_workers_per_gather": "0",
-    # the statements are simple scans: compiling them costs more than it saves
-    "jit": "off",
-}
-
-
-def set_block_reads(conn: Connection) -> None:
-    """Set, for the rest of the transaction, how a read-only task reads its block (PostgreSQL).
-
-    :data:`BLOCK_READ_SETTINGS` (``SET LOCAL``: the pooled connection is left as it was at the
-    end of the transaction). Nothing on SQLite. For the Dask re-normalization's tasks, whose
-    connection only reads: not for a transaction that also writes.
-
-    Parameters
-    ----------
-    conn : sqlalchemy.Connection
-        A connection in the transaction the block is read in.
-    """
-    if conn.dialect.name == "sqlite":
-        return
-    fetch_raw(
-        conn,
-        "SELECT "
-        + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in BLOCK_READ_SETTINGS.items()),
-    )
-
-
-@contextlib.contextmanager
-def bitmap_scans(conn: Connection):
-    """Within the block, let PostgreSQL read a table by an index through its bitmap only.
-
-    For a statement that reads many rows by a list of keys (a block's sources' rows by
-    ``source_key = ANY(...)``): through the bitmap each heap page is read once, in the
-    table's order; a plain index scan, which the planner picks when the index's correlation
-    looks good, reads a page per row (at 10^8 rows, 10^6 buffer misses per block). The
-    setting is restored afterwards (the caller's transaction goes on as before). Nothing on
-    SQLite.
-
-    Parameters
-    ----------
-    conn : sqlalchemy.Connection
-        The connection (inside its transaction).
-    """
-    if conn.dialect.name == "sqlite":
-        yield
-        return
-    ((before, _),) = fetch_raw(  # evaluated left to right: the value before, then set
-        conn,
-        "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)",
-    )
-    try:
-        yield
-    finally:
-        fetch_raw(conn, "SELECT set_config('enable_indexscan', ?, true)", (before,))
 
 
 def executemany_raw(conn: Connection, sql: str, rows: Iterable[Sequence]) -> None:

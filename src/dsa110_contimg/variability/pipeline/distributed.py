@@ -30,8 +30,8 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
+from ...database.block_reads import set_block_reads
 from ...database.metric_blocks import image_table
-from ...database.rawsql import set_block_reads
 from .metrics import compute_metrics, store_metrics
 from .normalize import (
     active_baselines,
