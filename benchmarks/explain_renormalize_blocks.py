@@ -71,10 +71,10 @@ def main(argv: list[str]) -> int:
     seen: list[tuple[str, tuple, float, float]] = []
     fetch = rawsql.fetch_raw
 
-    def recording(conn, sql, params=()):
+    def recording(conn, sql, params=(), **kw):
         pid = conn.connection.dbapi_connection.info.backend_pid
         c0, t0 = _backend_cpu(pid), time.perf_counter()
-        out = fetch(conn, sql, params)
+        out = fetch(conn, sql, params, **kw)
         seen.append((sql, tuple(params), time.perf_counter() - t0, _backend_cpu(pid) - c0))
         return out
 

@@ -255,10 +255,10 @@ def test_dask_reads_the_products_once_per_pass_not_per_block(tmp_path, postgres_
     passes: list[int] = []
     fetch, drop = mb.fetch_raw, dist.drop_variable_references
 
-    def counting(conn, sql, params=()):
+    def counting(conn, sql, params=(), **kw):
         if "FROM photometry_products" in sql:
             reads.append(sql)
-        return fetch(conn, sql, params)
+        return fetch(conn, sql, params, **kw)
 
     def dropping(conn, settings):  # called once at the end of each pass
         passes.append(1)

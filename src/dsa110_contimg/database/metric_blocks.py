@@ -245,6 +245,7 @@ def _rows_pg(conn: Connection, source_keys: np.ndarray) -> dict[str, np.ndarray]
         f"SELECT {plain}, {other} FROM (SELECT r.source_key, r.image_key, "
         f"{', '.join('r.' + c for c in _ROW_COLS)}, r.flags, ({_PLAIN}) AS plain "
         f"FROM photometry_rows r WHERE {where} OFFSET 0) q",
+        binary=True,  # 20 bytes a row as bytes, not hex text
     )[0]
     sk, ik, flux, err = (
         np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)
@@ -329,6 +330,7 @@ def _factors(conn: Connection, source_keys: np.ndarray):
         "string_agg(float8send(coalesce(factor, 'NaN')), ''), "
         "string_agg(float8send(coalesce(factor_err, 'NaN')), '') FROM photometry_factors "
         f"WHERE source_key = ANY(ARRAY[{arr}]::int4[])",
+        binary=True,
     )[0]
     return tuple(
         np.frombuffer(bytes(v or b""), dtype=t).astype(np.int64 if t == ">i4" else np.float64)

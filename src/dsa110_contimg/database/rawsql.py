@@ -29,7 +29,9 @@ def placeholder(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def fetch_raw(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
+def fetch_raw(
+    conn: Connection, sql: str, params: Sequence = (), *, binary: bool = False
+) -> list[tuple]:
     """Run a SELECT on the driver cursor of ``conn`` (inside its transaction); return tuples.
 
     Parameters
@@ -40,6 +42,9 @@ def fetch_raw(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
         The statement, with ``?`` placeholders.
     params : sequence
         Parameters.
+    binary : bool
+        PostgreSQL: the results in the binary format (a ``bytea`` as its bytes, not hex
+        text the server encodes and the driver decodes: for large binary aggregates).
 
     Returns
     -------
@@ -50,7 +55,10 @@ def fetch_raw(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
         sql = sql.replace("?", "%s")
     cur = conn.connection.dbapi_connection.cursor()
     try:
-        cur.execute(sql, tuple(params))
+        if binary and conn.dialect.name != "sqlite":
+            cur.execute(sql, tuple(params), binary=True)
+        else:
+            cur.execute(sql, tuple(params))
         return cur.fetchall()
     finally:
         cur.close()
