@@ -17,6 +17,7 @@ Usage (the database of ``bench_scale.py --phases load,baselines --keep``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -98,19 +99,16 @@ def main(argv: list[str]) -> int:
               f"CPU {c1 - c0:.2f} s, the backend's CPU {server:.2f} s")  # fmt: skip
         with get_engine(settings).connect() as conn:
             block_reads.set_block_reads(conn)
-            for sql, params, wall, cpu in seen:
+            for sql, params, wall, cpu in list(seen):
                 head = " ".join(sql.split())[:150]
                 print(f"\n--- {wall * 1e3:.1f} ms, backend CPU {cpu * 1e3:.0f} ms: {head}")
                 if not sql.lstrip().upper().startswith("SELECT") or "set_config" in sql:
                     continue
                 opts = "ANALYZE, BUFFERS" if not args.no_analyze else "COSTS"
                 use_bitmap = "photometry_rows r WHERE" in sql or "FROM photometry_factors" in sql
-                if use_bitmap:
-                    fetch(conn, "SELECT set_config('enable_indexscan', 'off', true)")
-                for (line,) in fetch(conn, f"EXPLAIN ({opts}) {sql}", params):
-                    print("    " + (line if len(line) < 200 else line[:200] + " ..."))
-                if use_bitmap:
-                    fetch(conn, "SELECT set_config('enable_indexscan', 'on', true)")
+                with block_reads.bitmap_scans(conn) if use_bitmap else contextlib.nullcontext():
+                    for (line,) in fetch(conn, f"EXPLAIN ({opts}) {sql}", params):
+                        print("    " + (line if len(line) < 200 else line[:200] + " ..."))
     return 0
 
 

@@ -14,7 +14,12 @@ from sqlalchemy import text
 from dsa110_contimg.database import get_engine
 from dsa110_contimg.database import metric_blocks as mb
 from dsa110_contimg.database import metrics as mstore
-from dsa110_contimg.database.block_reads import BLOCK_READ_SETTINGS, bitmap_scans, set_block_reads
+from dsa110_contimg.database.block_reads import (
+    BITMAP_ONLY,
+    BLOCK_READ_SETTINGS,
+    bitmap_scans,
+    set_block_reads,
+)
 from dsa110_contimg.database.rawsql import fetch_raw
 from dsa110_contimg.simulation.lightcurves import simulate_lightcurves, write_simulated_photometry
 from dsa110_contimg.variability import apply_factor
@@ -129,11 +134,15 @@ def test_block_read_settings_last_for_the_transaction_only(stored):
 def test_bitmap_scans_restore_the_setting_they_found(stored):
     with get_engine(stored).connect() as conn:
         for before in ("on", "off"):
-            fetch_raw(conn, f"SELECT set_config('enable_indexscan', '{before}', false)")
+            for name in BITMAP_ONLY:
+                fetch_raw(conn, f"SELECT set_config('{name}', '{before}', false)")
             with bitmap_scans(conn):
-                assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == "off"
-            assert fetch_raw(conn, "SHOW enable_indexscan")[0][0] == before
-        fetch_raw(conn, "SELECT set_config('enable_indexscan', 'on', false)")
+                for name in BITMAP_ONLY:
+                    assert fetch_raw(conn, f"SHOW {name}")[0][0] == "off"
+            for name in BITMAP_ONLY:
+                assert fetch_raw(conn, f"SHOW {name}")[0][0] == before
+        for name in BITMAP_ONLY:
+            fetch_raw(conn, f"SELECT set_config('{name}', 'on', false)")
 
 
 def test_an_image_table_older_than_the_rows_is_read_again(stored):

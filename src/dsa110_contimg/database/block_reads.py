@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from .rawsql import fetch_raw
 
-__all__ = ["BLOCK_READ_SETTINGS", "bitmap_scans", "set_block_reads"]
+__all__ = ["BITMAP_ONLY", "BLOCK_READ_SETTINGS", "bitmap_scans", "set_block_reads"]
 
 
 #: What :func:`set_block_reads` sets, and why (PostgreSQL's names).
@@ -47,16 +47,23 @@ def set_block_reads(conn: Connection) -> None:
     )
 
 
+#: Plan types :func:`bitmap_scans` turns off for its block.
+BITMAP_ONLY = ("enable_indexscan", "enable_seqscan")
+
+
 @contextlib.contextmanager
 def bitmap_scans(conn: Connection):
     """Within the block, let PostgreSQL read a table by an index through its bitmap only.
 
     For a statement that reads many rows by a list of keys (a block's sources' rows by
-    ``source_key = ANY(...)``): through the bitmap each heap page is read once, in the
-    table's order; a plain index scan, which the planner picks when the index's correlation
-    looks good, reads a page per row (at 10^8 rows, 10^6 buffer misses per block). The
-    setting is restored afterwards (the caller's transaction goes on as before). Nothing on
-    SQLite.
+    ``source_key = ANY(...)``, 1 % of the table at 10^8): through the bitmap each heap page is
+    read once, in the table's order. A plain index scan, which the planner picks when the
+    index's correlation looks good, reads a page per row (at 10^8 rows, 10^6 buffer misses
+    per block); a sequential scan, which it picks without statistics (a table written since
+    it was last analyzed, as ``photometry_factors`` during a first re-normalization: it then
+    expected 67 % of the rows for 1,000 keys), reads the whole table for every block. The
+    settings are restored afterwards (the caller's transaction goes on as before). Nothing
+    on SQLite.
 
     Parameters
     ----------
@@ -66,11 +73,20 @@ def bitmap_scans(conn: Connection):
     if conn.dialect.name == "sqlite":
         yield
         return
-    ((before, _),) = fetch_raw(  # evaluated left to right: the value before, then set
+    # evaluated left to right: the values before, then set
+    row = fetch_raw(
         conn,
-        "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)",
-    )
+        "SELECT "
+        + ", ".join(f"current_setting('{k}')" for k in BITMAP_ONLY)
+        + ", "
+        + ", ".join(f"set_config('{k}', 'off', true)" for k in BITMAP_ONLY),
+    )[0]
+    before = row[: len(BITMAP_ONLY)]
     try:
         yield
     finally:
-        fetch_raw(conn, "SELECT set_config('enable_indexscan', ?, true)", (before,))
+        fetch_raw(
+            conn,
+            "SELECT " + ", ".join(f"set_config('{k}', ?, true)" for k in BITMAP_ONLY),
+            before,
+        )
