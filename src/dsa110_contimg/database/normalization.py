@@ -247,7 +247,7 @@ def product_state(conn: Connection, data_id: str) -> ProductState:
 
 
 def _reference_rows_sql(n: int, *, lateral: bool) -> str:
-    """The statement of :func:`reference_photometry` for ``n`` products.
+    """Return the statement of :func:`reference_photometry` for ``n`` products.
 
     On PostgreSQL each row's source is a primary-key probe (``LATERAL ... LIMIT 1``): joined
     plainly, the planner hashed the whole source dictionary for every image (100,000
