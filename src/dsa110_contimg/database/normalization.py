@@ -246,12 +246,19 @@ def product_state(conn: Connection, data_id: str) -> ProductState:
     )
 
 
+#: Up to this many products per read, the reference rows' sources are probed by key.
+_PROBE_MAX_PRODUCTS = 4
+
+
 def _reference_rows_sql(n: int, *, lateral: bool) -> str:
     """Return the statement of :func:`reference_photometry` for ``n`` products.
 
-    On PostgreSQL each row's source is a primary-key probe (``LATERAL ... LIMIT 1``): joined
-    plainly, the planner hashed the whole source dictionary for every image (100,000
-    sources at 10^8 rows: 26-60 ms per image, growing with the survey; 2 ms probed).
+    For a few products on PostgreSQL (``lateral``) each row's source is a primary-key probe
+    (``LATERAL ... LIMIT 1``): joined plainly, the planner hashed the whole source dictionary
+    for every image (100,000 sources at 10^8 rows: 26-60 ms per image, growing with the
+    survey; 2 ms probed). A block of 100 images (the Dask re-normalization) has ~65,000 rows:
+    hashing the dictionary once is cheaper there (31 ms of server CPU per block at 10^7
+    against 44-68 ms probed; at 10^8 the probes doubled the normalization's server CPU).
     """
     src = (
         "CROSS JOIN LATERAL (SELECT catalog, source_id FROM photometry_sources s0 "
@@ -282,8 +289,9 @@ def reference_photometry(conn: Connection, data_ids: Sequence[str]) -> dict[str,
     found: dict[str, list] = {d: [] for d in ids}
     for i in range(0, len(ids), _CHUNK):
         part = ids[i : i + _CHUNK]
-        pg = conn.dialect.name == "postgresql"
-        rows = fetch_raw(conn, _reference_rows_sql(len(part), lateral=pg), part)
+        # a few images (the per-image path): probe each row's source; a block: hash them once
+        probe = conn.dialect.name == "postgresql" and len(part) <= _PROBE_MAX_PRODUCTS
+        rows = fetch_raw(conn, _reference_rows_sql(len(part), lateral=probe), part)
         for r in rows:
             found[r[0]].append(r[1:])
     out = {}
