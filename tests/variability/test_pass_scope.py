@@ -75,9 +75,13 @@ def test_a_light_curve_reads_the_factors_from_the_primary_key(postgres_url, tmp_
 
     s = make_settings(tmp_path / "pg", database_url=postgres_url)
     ids_a, _ = _fields(s)
-    normalize_all(settings=s)  # vacuums the factors at the end
     engine = get_engine(s)
+    node = "SELECT relfilenode FROM pg_class WHERE relname = 'pk_photometry_factors'"
     with engine.connect() as conn:
+        before = conn.execute(text(node)).scalar()
+    normalize_all(settings=s)  # rebuilds the key and vacuums the factors at the end
+    with engine.connect() as conn:
+        assert conn.execute(text(node)).scalar() != before  # a fresh, compact key
         ref = conn.execute(
             text("SELECT source_id FROM reference_sources WHERE status = 'active' LIMIT 1")
         ).scalar()

@@ -487,11 +487,14 @@ def vacuum_factors(engine: Engine) -> None:
 
     Sets the visibility map, which makes a light curve's per-point probe of
     ``photometry_factors`` an index-only scan (migration 0021), and refreshes the planner's
-    statistics of the two tables it rewrote. Nothing to do on SQLite.
+    statistics of the two tables it rewrote. The run replaced every factor, which left the
+    primary key half empty (573 MB -> 1.5 GB at 10^8 rows: more pages per light curve); it
+    is rebuilt concurrently (readers go on; ~15 s at 10^8). Nothing to do on SQLite.
     """
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("REINDEX INDEX CONCURRENTLY pk_photometry_factors")
         conn.exec_driver_sql("VACUUM (ANALYZE) photometry_factors, photometry_products")
 
 
