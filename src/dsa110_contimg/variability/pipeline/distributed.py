@@ -39,6 +39,7 @@ from .normalize import (
     drop_variable_references,
     establish_baselines,
     pass_scope,
+    status_counts,
     store_images,
 )
 
@@ -199,7 +200,7 @@ def normalize_all_distributed(
         if cluster is not None:
             cluster.close()
     store.vacuum_factors(engine)
-    counts = {s: sum(v == s for v in status.values()) for s in ("normalized", "not_normalizable")}
+    counts = status_counts(status)
     return {
         "images": len(ids),
         **counts,

@@ -383,8 +383,13 @@ def normalize_all(*, reestablish: bool = False, settings: Settings | None = None
         with engine.connect() as conn:
             scope, keys = pass_scope(conn, new)
     store.vacuum_factors(engine)
-    counts = {s: sum(v == s for v in status.values()) for s in ("normalized", "not_normalizable")}
+    counts = status_counts(status)
     return {"images": len(ids), **counts, "established": len(established), "dropped": len(dropped)}
+
+
+def status_counts(status: dict[str, str]) -> dict[str, int]:
+    """Count the products' latest outcomes: ``normalized``, ``not_normalizable``."""
+    return {s: sum(v == s for v in status.values()) for s in ("normalized", "not_normalizable")}
 
 
 def pass_scope(conn, dropped: Sequence[tuple[str, str]]) -> tuple[set[str], list]:
