@@ -250,8 +250,8 @@ def product_state(conn: Connection, data_id: str) -> ProductState:
 _PROBE_MAX_PRODUCTS = 4
 
 
-def _reference_rows_sql(n: int, *, lateral: bool) -> str:
-    """Return the statement of :func:`reference_photometry` for ``n`` products.
+def _reference_rows_sql(marks: str, *, lateral: bool) -> str:
+    """Return the statement of :func:`reference_photometry` (``marks``: its products' ``?``).
 
     For a few products on PostgreSQL (``lateral``) each row's source is a primary-key probe
     (``LATERAL ... LIMIT 1``): joined plainly, the planner hashed the whole source dictionary
@@ -270,7 +270,7 @@ def _reference_rows_sql(n: int, *, lateral: bool) -> str:
         "SELECT p.data_id, r.source_key, s.catalog, s.source_id, r.flux_jy, r.flux_err_jy, "
         "r.flags FROM photometry_products p "
         f"JOIN photometry_rows r ON r.image_key = p.image_key {src}"
-        f"WHERE p.data_id IN ({', '.join(['?'] * n)}) AND s.source_id IN "
+        f"WHERE p.data_id IN ({marks}) AND s.source_id IN "
         "(SELECT source_id FROM reference_sources WHERE status = 'active') "
         "ORDER BY p.image_key, s.catalog, s.source_id"
     )
@@ -291,7 +291,7 @@ def reference_photometry(conn: Connection, data_ids: Sequence[str]) -> dict[str,
         part = ids[i : i + _CHUNK]
         # a few images (the per-image path): probe each row's source; a block: hash them once
         probe = conn.dialect.name == "postgresql" and len(part) <= _PROBE_MAX_PRODUCTS
-        rows = fetch_raw(conn, _reference_rows_sql(len(part), lateral=probe), part)
+        rows = fetch_raw(conn, _reference_rows_sql(_in(conn, len(part)), lateral=probe), part)
         for r in rows:
             found[r[0]].append(r[1:])
     out = {}
