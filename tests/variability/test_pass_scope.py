@@ -68,7 +68,11 @@ def test_the_scope_of_a_reference_is_its_fields_products(db_settings):
 
 @pytest.mark.postgres
 def test_a_light_curve_reads_the_factors_from_the_primary_key(postgres_url, tmp_path):
-    """Migration 0021: the per-point probe of ``photometry_factors`` is index-only."""
+    """Migrations 0021/0022: a light curve's factors and products come from the keys alone.
+
+    The source's factors as one index-only range of their key (read once), each point's
+    product as an index-only probe of the products' key.
+    """
     from dsa110_contimg.database.lightcurves import lightcurve_statement
 
     from ..conftest import make_settings
@@ -76,12 +80,19 @@ def test_a_light_curve_reads_the_factors_from_the_primary_key(postgres_url, tmp_
     s = make_settings(tmp_path / "pg", database_url=postgres_url)
     ids_a, _ = _fields(s)
     engine = get_engine(s)
-    node = "SELECT relfilenode FROM pg_class WHERE relname = 'pk_photometry_factors'"
+    node = (
+        "SELECT relfilenode FROM pg_class "
+        "WHERE relname IN ('pk_photometry_factors', 'pk_photometry_products') ORDER BY relname"
+    )
     with engine.connect() as conn:
-        before = conn.execute(text(node)).scalar()
-    normalize_all(settings=s)  # rebuilds the key and vacuums the factors at the end
+        before = conn.execute(text(node)).scalars().all()
+    normalize_all(settings=s)  # rebuilds the keys and vacuums the tables at the end
     with engine.connect() as conn:
-        assert conn.execute(text(node)).scalar() != before  # a fresh, compact key
+        after = conn.execute(text(node)).scalars().all()
+        assert len(after) == 2 and not set(after) & set(before)  # fresh, compact keys
+        products_key = conn.execute(
+            text("SELECT pg_get_indexdef('pk_photometry_products'::regclass)")
+        ).scalar()
         ref = conn.execute(
             text("SELECT source_id FROM reference_sources WHERE status = 'active' LIMIT 1")
         ).scalar()
@@ -96,12 +107,10 @@ def test_a_light_curve_reads_the_factors_from_the_primary_key(postgres_url, tmp_
                 "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'photometry_factors'"
             )
         ).scalar()
-        # the plan of 10^8 rows on a 300-row table: no sequential scan, no hash; and the
-        # image-key index (which the planner prefers for so few rows) out of the way for the
+        # the plan of 10^8 rows on a 300-row table: no sequential scan; and the image-key
+        # index (which the planner prefers for so few rows) out of the way for the
         # transaction that is rolled back
         conn.exec_driver_sql("SET enable_seqscan = off")
-        conn.exec_driver_sql("SET enable_hashjoin = off")
-        conn.exec_driver_sql("SET enable_mergejoin = off")
         conn.exec_driver_sql("DROP INDEX ix_photometry_factors_image_key")
         plan = conn.exec_driver_sql(
             "EXPLAIN (ANALYZE, COSTS OFF) " + lightcurve_statement("%s"), (catalog, ref)
@@ -111,4 +120,9 @@ def test_a_light_curve_reads_the_factors_from_the_primary_key(postgres_url, tmp_
     assert "INCLUDE (factor, factor_err)" in include
     lines = [r[0] for r in plan]
     probe = [ln for ln in lines if "photometry_factors" in ln]
-    assert probe and all("Index Only Scan" in ln for ln in probe), lines
+    # read once (the source's key range, hashed), not probed per point
+    assert probe and all("Index Only Scan" in ln and "loops=1)" in ln for ln in probe), lines
+    # migration 0022: each point's product from the products' key alone
+    assert "INCLUDE (mjd, data_id, kind, superseded, norm_factor, norm_factor_err)" in products_key
+    product = [ln for ln in lines if " on photometry_products" in ln]
+    assert product and all("Index Only Scan using pk_photometry_products" in ln for ln in product)

@@ -485,16 +485,18 @@ def products_using_references(conn: Connection, source_ids: Sequence[str]) -> se
 def vacuum_factors(engine: Engine) -> None:
     """Vacuum the factors after a whole re-normalization rewrote them (PostgreSQL).
 
-    Sets the visibility map, which makes a light curve's per-point probe of
-    ``photometry_factors`` an index-only scan (migration 0021), and refreshes the planner's
-    statistics of the two tables it rewrote. The run replaced every factor, which left the
-    primary key half empty (573 MB -> 1.5 GB at 10^8 rows: more pages per light curve); it
-    is rebuilt concurrently (readers go on; ~15 s at 10^8). Nothing to do on SQLite.
+    Sets the visibility map, which makes a light curve's reads of ``photometry_factors``
+    and ``photometry_products`` index-only scans (migrations 0021, 0022), and refreshes the
+    planner's statistics of the two tables it rewrote. The run replaced every factor and
+    every product's factor, which left both primary keys half empty (the factors' 573 MB ->
+    1.5 GB at 10^8 rows: more pages per light curve); they are rebuilt concurrently
+    (readers go on; ~15 s at 10^8). Nothing to do on SQLite.
     """
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("REINDEX INDEX CONCURRENTLY pk_photometry_factors")
+        for key in ("pk_photometry_factors", "pk_photometry_products"):
+            conn.exec_driver_sql(f"REINDEX INDEX CONCURRENTLY {key}")
         conn.exec_driver_sql("VACUUM (ANALYZE) photometry_factors, photometry_products")
 
 

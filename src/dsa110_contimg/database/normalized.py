@@ -13,7 +13,9 @@ products), so the values are the same to the last bit; non-finite results are NU
 
 from __future__ import annotations
 
-__all__ = ["factors_join", "normalized_columns"]
+import numpy as np
+
+__all__ = ["factor_columns", "factors_join", "normalized_columns", "normalized_values"]
 
 
 def factors_join(rows: str = "r", factors: str = "x") -> str:
@@ -21,6 +23,19 @@ def factors_join(rows: str = "r", factors: str = "x") -> str:
     return (
         f" LEFT JOIN photometry_factors {factors} ON {factors}.source_key = {rows}.source_key"
         f" AND {factors}.image_key = {rows}.image_key"
+    )
+
+
+def factor_columns(products: str = "p", factors: str = "x") -> tuple[str, str]:
+    """Return the SQL of the factor and of its error that apply to a row.
+
+    The row's own (leave-one-out) factor where :func:`factors_join` found one, else its
+    image's.
+    """
+    p, x = products, factors
+    return (
+        f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor ELSE {p}.norm_factor END)",
+        f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor_err ELSE {p}.norm_factor_err END)",
     )
 
 
@@ -48,9 +63,8 @@ def normalized_columns(
     >>> nf.startswith("coalesce(r.normalized_flux_jy, ")
     True
     """
-    r, p, x = rows, products, factors
-    f = f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor ELSE {p}.norm_factor END)"
-    fe = f"(CASE WHEN {x}.image_key IS NOT NULL THEN {x}.factor_err ELSE {p}.norm_factor_err END)"
+    r = rows
+    f, fe = factor_columns(products, factors)
     nf = f"{r}.flux_jy / {f}"
     a = f"({r}.flux_err_jy / {f})"
     b = f"({r}.flux_jy * {fe} / ({f} * {f}))"
@@ -59,3 +73,36 @@ def normalized_columns(
         f"coalesce({r}.normalized_flux_jy, {_finite(nf, dialect)})",
         f"coalesce({r}.normalized_flux_err_jy, {_finite(ne, dialect)})",
     )
+
+
+def normalized_values(
+    flux: np.ndarray,
+    err: np.ndarray,
+    own_flux: np.ndarray,
+    own_err: np.ndarray,
+    factor: np.ndarray,
+    factor_err: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return what :func:`normalized_columns` computes, over arrays (NaN for NULL).
+
+    For a reader that fetches the factors (:func:`factor_columns`) instead of the computed
+    columns: the arithmetic is :func:`dsa110_contimg.variability.normalization.apply_factor`
+    (the SQL repeats its IEEE operations), so the values are the same to the last bit. A
+    row's own stored value wins; a non-finite result (a zero factor too, which the SQL
+    would refuse with a division-by-zero error) is NaN.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> nf, ne = normalized_values(np.array([2.0, 2.0]), np.array([0.1, 0.1]),
+    ...                            np.array([nan, 7.0]), np.array([nan, 0.7]),
+    ...                            np.array([2.0, 2.0]), np.array([0.0, 0.0]))
+    >>> nf.tolist(), ne.tolist()
+    ([1.0, 7.0], [0.05, 0.7])
+    """
+    from ..variability.normalization import apply_factor  # numpy only; loaded by the caller
+
+    nf, ne = apply_factor(flux, err, factor, factor_err)
+    nf = np.where(np.isnan(own_flux), np.where(np.isfinite(nf), nf, np.nan), own_flux)
+    ne = np.where(np.isnan(own_err), np.where(np.isfinite(ne), ne, np.nan), own_err)
+    return nf, ne

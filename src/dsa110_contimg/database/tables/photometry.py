@@ -70,7 +70,7 @@ views = MetaData()
 photometry_products = Table(
     "photometry_products",
     metadata,
-    Column("image_key", Integer, primary_key=True, autoincrement=True),
+    Column("image_key", Integer, autoincrement=True),
     Column("data_id", String(200), nullable=False, unique=True),
     Column("mjd", Float),  # the image's mid-exposure MJD (UTC)
     Column("job_id", Integer),
@@ -83,6 +83,13 @@ photometry_products = Table(
     # the view applies it to the rows at read time
     Column("norm_factor", Float),
     Column("norm_factor_err", Float),
+    # PostgreSQL: the key carries what a light curve reads of its product (migration 0022)
+    PrimaryKeyConstraint(
+        "image_key",
+        postgresql_include=[
+            "mjd", "data_id", "kind", "superseded", "norm_factor", "norm_factor_err"
+        ],
+    ),
 )
 
 photometry_sources = Table(
