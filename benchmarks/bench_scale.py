@@ -314,10 +314,20 @@ def prewarm(url: str) -> dict:
 
 
 def lightcurves(settings, sv: Survey, n: int, rng) -> dict:
+    """p50/p99 of ``get_lightcurve`` as the API serves it, per series, each source read once.
+
+    As in ``contimg serve``: the process has served before (one light curve outside the
+    sample: the lazy imports and the pool's first connection are not a reader's cost) and
+    has settled (``runtime.settle``: no collection walks the start-up's objects).
+    """
+    from dsa110_contimg.runtime import settle
     from dsa110_contimg.variability.pipeline import get_lightcurve
 
     out = {}
-    picks = rng.choice(sv.n_sources, size=n, replace=False)
+    picks = rng.choice(sv.n_sources, size=n + 1, replace=False)
+    get_lightcurve("nvss", str(sv.ids[picks[-1]]), settings=settings)
+    picks = picks[:-1]
+    settle()
     for series in ("image", "epoch"):
         ts, pts = [], []
         for i in picks:
@@ -372,10 +382,12 @@ def new_epoch(settings, sv: Survey) -> dict:
     from sqlalchemy import text
 
     from dsa110_contimg.database import get_engine, photometry_insert
+    from dsa110_contimg.runtime import settle
     from dsa110_contimg.variability.pipeline import on_photometry_written
     from dsa110_contimg.variability.pipeline.normalize import prepare_per_image_path
 
-    prepare_per_image_path()  # as the job worker does when it starts
+    prepare_per_image_path()  # as the job worker does when it starts (contimg jobs worker)
+    settle()
     rng = np.random.default_rng(SEED + 2)
     # after everything stored (a database kept from an earlier run holds earlier epochs: a
     # point not later than a source's last one takes the recompute path, not the new epoch's)

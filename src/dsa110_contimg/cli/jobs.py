@@ -62,7 +62,10 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from ..jobs import Worker
 
         settings = get_settings(ctx)
+        from ..runtime import settle
+
         w = Worker(settings, concurrency=concurrency, dask_scheduler=dask_scheduler)
+        settle()  # a long-running process: its start-up objects out of the collector's walks
 
         grace = settings.jobs.stop_grace_seconds
 

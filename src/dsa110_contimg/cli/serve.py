@@ -98,6 +98,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         sock = bind_socket(api.host, api.port)
         bound_port = sock.getsockname()[1]
         app_ = create_app(settings)
+        from ..runtime import settle
+
+        settle()  # a long-running process: its start-up objects out of the collector's walks
         url = ui_url(api.host, bound_port)
         console.print(f"contimg UI: {url}", highlight=False, soft_wrap=True)
         console.print(f"API docs: {url}api/docs", highlight=False, soft_wrap=True)
