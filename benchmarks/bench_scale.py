@@ -27,6 +27,9 @@ through the project's own schema (migrations), and measures, phase by phase
 - ``epoch``: a new epoch of 10,000 measurements (16 images of 625 sources: ``photometry_insert``
   + ``on_photometry_written``: normalization, metrics, ESE), after
   ``prepare_per_image_path()`` as the job worker does at its start;
+- ``floor``: what any batching of that epoch could reach: its three unavoidable writes (rows,
+  metric rows, per-source rows), each one statement for the whole epoch, with and without
+  the explorer's list indexes, rolled back (``explain_epoch_floor.py``);
 - ``cold``: the light curves again after a server restart with the page cache dropped (when
   ``/proc/sys/vm/drop_caches`` is writable);
 - ``cluster``: ``CLUSTER`` by source (``contimg db cluster``), then cold and warm light curves.
@@ -499,6 +502,10 @@ TABLE_ROWS = (
     ("new epoch, 10,000 measurements (<= 1 s)", lambda d: "-" if _get(d, "new_epoch") is None
      else f"{_get(d, 'new_epoch.epoch_10000_s')} s (per image p50 "
           f"{_get(d, 'new_epoch.per_image.p50_ms')} ms)"),
+    ("new epoch's floor: its 3 writes batched, with / without list indexes", lambda d: "-"
+     if _get(d, "epoch_floor") is None else
+     f"{_get(d, 'epoch_floor.with list indexes.sum_s')} / "
+     f"{_get(d, 'epoch_floor.without list indexes.sum_s')} s"),
     ("Dask compute 1 / 2 workers, speed-up (>= 1.7x)", lambda d: "-"
      if _get(d, "renormalize.compute_1_workers.wall_s") is None else
      f"{_get(d, 'renormalize.compute_1_workers.wall_s')} / "
@@ -527,7 +534,9 @@ def table(out_dir: Path = OUT) -> str:
     return "\n".join(lines)
 
 
-PHASES = ("load", "baselines", "renormalize", "whole", "reads", "epoch", "cold", "cluster")
+PHASES = (
+    "load", "baselines", "renormalize", "whole", "reads", "epoch", "floor", "cold", "cluster"
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -630,6 +639,12 @@ def main(argv: list[str]) -> int:
     if "epoch" in phases:
         res["new_epoch"] = new_epoch(settings, sv)
         print(f"new epoch: {res['new_epoch']}", flush=True)
+        save()
+    if "floor" in phases:
+        from explain_epoch_floor import measure as epoch_floor
+
+        res["epoch_floor"] = epoch_floor(get_engine(settings), sv, repeat=3)
+        print(f"new epoch's floor: {res['epoch_floor']}", flush=True)
         save()
     if "cold" in phases:
         dispose_engine(settings)
