@@ -161,7 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = int(args.rows)
     port = int(os.environ.get("SCALE_PG_PORT", "54339"))
     data_dir = os.environ.get("SCALE_PG_DIR", f"/tmp/contimg-scale-pg-{port}")
-    url = _pg_server(port, data_dir).rsplit("/", 1)[0] + f"/scale_{n_rows}"
+    admin = _pg_server(port, data_dir)
+    from sqlalchemy import create_engine, text
+
+    check = create_engine(admin)
+    with check.connect() as c:
+        found = c.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": f"scale_{n_rows}"}
+        ).first()
+    check.dispose()
+    if not found:
+        ap.error(f"no database scale_{n_rows} on port {port}: run bench_scale.py --rows "
+                 f"{args.rows:g} --keep first")  # fmt: skip
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    url = admin.rsplit("/", 1)[0] + f"/scale_{n_rows}"
     settings = Settings(state_dir=OUT / f"scale-state-{n_rows}", database_url=url)
     engine = get_engine(settings)
     res = measure(engine, Survey(n_rows), args.repeat)
