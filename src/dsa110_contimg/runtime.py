@@ -1,4 +1,4 @@
-"""Set-up of the project's long-running processes (the API server, job workers, the stream).
+"""Set-up of the project's long-running processes (the API, the job worker, the main job).
 
 Python's cyclic garbage collector now and then walks every tracked object of the process
 (a generation-2 collection). After the imports of the pipeline (astropy, scipy, SQLAlchemy,
@@ -7,8 +7,11 @@ landing on whichever request or image is being served (the slowest light curve o
 ``bench_scale``). :func:`settle` moves the objects alive after start-up (modules, classes,
 functions: alive for the whole process) to the collector's permanent generation
 (:func:`gc.freeze`), so later collections walk only what the process created since.
-Garbage made later is still collected; what is frozen is never freed, which is what a
-module is anyway.
+Frozen objects are still freed when their last reference goes; only a reference cycle among
+them would never be collected, which is why the library's own ``Worker`` and ``create_app``
+do not call it (a test process builds and drops many of them): the commands that start the
+long-running processes do (``contimg serve``; ``contimg jobs worker`` and ``contimg run``
+unless ``--once``).
 """
 
 from __future__ import annotations
@@ -21,14 +24,10 @@ __all__ = ["settle"]
 def settle() -> int:
     """Collect once, then freeze the surviving objects; return how many were frozen.
 
-    Call it once a long-running process has imported what it serves with (the API's
-    lifespan, the worker after ``prepare_per_image_path``). Calling it again freezes what
-    was created in between (harmless).
-
-    Examples
-    --------
-    >>> settle() > 0
-    True
+    Call it once a long-running process has imported what it serves with (``contimg serve``
+    after building the app, ``contimg jobs worker`` after building the worker, ``contimg
+    run`` after ``prepare_per_image_path``). Calling it again freezes what was created in
+    between (harmless).
     """
     gc.collect()
     gc.freeze()

@@ -60,12 +60,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
     ) -> None:
         """Run a batch-photometry worker (stops cleanly on Ctrl-C / SIGTERM)."""
         from ..jobs import Worker
-
-        settings = get_settings(ctx)
         from ..runtime import settle
 
+        settings = get_settings(ctx)
         w = Worker(settings, concurrency=concurrency, dask_scheduler=dask_scheduler)
-        settle()  # a long-running process: its start-up objects out of the collector's walks
+        if not once:  # a long-running process: its start-up objects out of the collector's walks
+            settle()
 
         grace = settings.jobs.stop_grace_seconds
 

@@ -78,6 +78,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
         except ImportError:  # pragma: no cover - depends on the install
             raise ConfigError("'contimg serve' needs the 'api' extra (uvicorn, fastapi)") from None
         from ..api import create_app
+        from ..runtime import settle
 
         settings = get_settings(ctx)
         update = {}
@@ -98,8 +99,6 @@ def register(app: typer.Typer, groups: Groups) -> None:
         sock = bind_socket(api.host, api.port)
         bound_port = sock.getsockname()[1]
         app_ = create_app(settings)
-        from ..runtime import settle
-
         settle()  # a long-running process: its start-up objects out of the collector's walks
         url = ui_url(api.host, bound_port)
         console.print(f"contimg UI: {url}", highlight=False, soft_wrap=True)

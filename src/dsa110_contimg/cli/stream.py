@@ -166,6 +166,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
             False,
             warn=False,
         )
+        if not once:  # a long-running process: its start-up objects out of the collector's walks
+            from ..runtime import settle
+            from ..variability.pipeline.normalize import prepare_per_image_path
+
+            prepare_per_image_path()
+            settle()
         result = run_pipeline(
             input_dir,
             output_dir,
