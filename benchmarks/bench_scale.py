@@ -138,6 +138,14 @@ class Survey:
         k = min(PER_IMAGE, sz)
         return st + (self.image_first[i] - st + np.arange(k)) % sz
 
+    def new_epoch_images(self) -> list[np.ndarray]:
+        """The sources of a new epoch's 16 images: 625 of strip 0 each, shifted by 312.
+
+        A source is on two consecutive images, as overlapping drift-scan images hold it.
+        """
+        first, size = self.strip_start[0], self.strip_size[0]
+        return [first + (np.arange(625) + 312 * k) % size for k in range(16)]
+
     def data_id(self, i: int) -> str:
         return f"scale-{i:07d}"
 
@@ -402,9 +410,7 @@ def new_epoch(settings, sv: Survey) -> dict:
     run = earlier // 16
     t_all = time.perf_counter()
     per = []
-    first = sv.strip_start[0]
-    for k in range(16):
-        idx = first + (np.arange(625) + 312 * k) % sv.strip_size[0]
+    for k, idx in enumerate(sv.new_epoch_images()):
         t = float(max(sv.mjd[-1], latest or 0.0) + (k + 1) / 288.0)
         f = sv.flux[idx] * (1 + 0.03 * rng.standard_normal()) + 1.5e-3 * rng.standard_normal(
             idx.size

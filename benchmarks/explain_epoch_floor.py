@@ -51,8 +51,7 @@ LIST_INDEXES = {
 
 def epoch_keys(sv: Survey) -> tuple[list[str], list[np.ndarray]]:
     """bench_scale's new epoch: the source ids of each of its 16 images."""
-    first = sv.strip_start[0]
-    images = [first + (np.arange(625) + 312 * k) % sv.strip_size[0] for k in range(16)]
+    images = sv.new_epoch_images()
     ids = sorted({str(sv.ids[i]) for idx in images for i in idx})
     return ids, [sv.ids[idx] for idx in images]
 
