@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, exists, select, tuple_
 
-from .normalization import product_state
+from .normalization import product_state, product_states
 from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
     photometry,
@@ -33,6 +33,7 @@ __all__ = [
     "delete_metrics",
     "image_points",
     "image_update_rows",
+    "images_update_rows",
     "metric_keys",
     "metrics_of_source",
     "metrics_rows",
@@ -40,6 +41,7 @@ __all__ = [
     "reference_metrics",
     "reference_metrics_of_keys",
     "states_for_image",
+    "states_for_images",
     "upsert_metrics",
 ]
 
@@ -156,14 +158,45 @@ def image_update_rows(conn: Connection, data_id: str, *, raw: bool) -> ImageUpda
         Raw flux columns instead of the normalized ones.
     """
     state = product_state(conn, data_id)  # one round trip for the product's lookups
+    return _update_rows(state, _product_rows(conn, [data_id], raw).get(data_id, []))
+
+
+def images_update_rows(
+    conn: Connection, data_ids: Sequence[str], *, raw: bool
+) -> list[ImageUpdateRows]:
+    """:func:`image_update_rows` of several products, in a few statements for all of them.
+
+    The products' lookups (:func:`~dsa110_contimg.database.normalization.product_states`) and
+    one read of their rows; one :class:`ImageUpdateRows` per ``data_ids`` entry, in order.
+    """
+    states = product_states(conn, data_ids)
+    rows = _product_rows(conn, list(dict.fromkeys(data_ids)), raw)
+    return [_update_rows(states[d], rows.get(d, [])) for d in data_ids]
+
+
+def _product_rows(conn: Connection, data_ids: list[str], raw: bool) -> dict[str, list[tuple]]:
+    """Every row of some products, by ``data_id``, each product's in (catalog, source_id) order.
+
+    ``(catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags, mjd, flux, err)``.
+    """
     fcol, ecol = _flux_columns(raw)
-    rows = fetch_raw(
-        conn,
-        "SELECT catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags, mjd, "
-        f"{fcol.name}, {ecol.name} FROM photometry WHERE data_id = ? "
-        "ORDER BY catalog, source_id",
-        (data_id,),
-    )
+    out: dict[str, list[tuple]] = {}
+    for i in range(0, len(data_ids), _CHUNK):
+        part = data_ids[i : i + _CHUNK]
+        where = "data_id = ?" if len(part) == 1 else f"data_id IN ({', '.join('?' * len(part))})"
+        for r in fetch_raw(
+            conn,
+            "SELECT catalog, source_id, ra_deg, dec_deg, catalog_flux_mjy, flags, mjd, "
+            f"{fcol.name}, {ecol.name}, data_id FROM photometry WHERE {where} "
+            "ORDER BY data_id, catalog, source_id",
+            part,
+        ):
+            out.setdefault(r[9], []).append(r[:9])
+    return out
+
+
+def _update_rows(state, rows: list[tuple]) -> ImageUpdateRows:
+    """One product's :class:`ImageUpdateRows` from its lookups and its rows."""
     measurements = [r[:7] for r in rows]
     if state.qa_failed or state.excluded is not None:
         return ImageUpdateRows(None, measurements)  # QA failed, uncalibrated or superseded
@@ -248,8 +281,29 @@ def states_for_image(
     width : int
         Expected length of a state vector.
     """
+    return states_for_images(conn, [data_id], series, index, width=width)
+
+
+def states_for_images(
+    conn: Connection,
+    data_ids: Sequence[str],
+    series: str,
+    index: dict[tuple[str, str], int],
+    *,
+    width: int,
+) -> StoredStates:
+    """:func:`states_for_image` of the sources cleanly measured on any of some products.
+
+    ``index``: the position of each of those sources (each once) in the caller's arrays.
+    """
     if conn.dialect.name == "sqlite":
-        rows = _state_rows_joined(conn, data_id, series)
+        seen: set = set()
+        rows = []
+        for data_id in dict.fromkeys(data_ids):
+            for r in _state_rows_joined(conn, data_id, series):
+                if (r[0], r[1]) not in seen:
+                    seen.add((r[0], r[1]))
+                    rows.append(r)
     else:
         rows = _state_rows_of_keys(conn, sorted(index), series)
     bad = np.zeros(len(index), dtype=bool)

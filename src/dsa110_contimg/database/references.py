@@ -252,9 +252,16 @@ def candidate_references_on_image(conn: Connection, data_id: str) -> set[tuple[s
     }
 
 
-def images_waiting_for(conn: Connection, source_ids: Iterable[str], *, exclude: str) -> list[str]:
-    """Products (other than ``exclude``) measuring ``source_ids`` that are not normalized."""
+def images_waiting_for(
+    conn: Connection, source_ids: Iterable[str], *, exclude: str | Iterable[str]
+) -> list[str]:
+    """Products measuring ``source_ids`` that are not normalized, but ``exclude`` (one or more)."""
     sids = sorted(set(source_ids))
+    other = (
+        photometry.c.data_id != exclude
+        if isinstance(exclude, str)
+        else photometry.c.data_id.not_in(sorted(set(exclude)))
+    )
     pending = set()
     for i in range(0, len(sids), _CHUNK):
         stmt = (
@@ -268,7 +275,7 @@ def images_waiting_for(conn: Connection, source_ids: Iterable[str], *, exclude: 
             )
             .where(
                 photometry.c.source_id.in_(sids[i : i + _CHUNK]),
-                photometry.c.data_id != exclude,
+                other,
                 or_(
                     image_normalization.c.status.is_(None),
                     image_normalization.c.status != "normalized",

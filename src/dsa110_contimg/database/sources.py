@@ -31,6 +31,7 @@ __all__ = [
     "rebuild_sources",
     "refresh_source_states",
     "upsert_sources_for_image",
+    "upsert_sources_for_images",
     "write_source_rows",
 ]
 
@@ -142,7 +143,22 @@ def upsert_sources_for_image(
     image's rows when the caller has read them already
     (:func:`~dsa110_contimg.database.metrics.image_update_rows`).
     """
-    rows = _image_rows(conn, data_id, measurements)
+    return _accumulate(conn, _image_rows(conn, data_id, measurements))
+
+
+def upsert_sources_for_images(conn, measurements: Sequence[tuple]) -> list[tuple[str, str]]:
+    """:func:`upsert_sources_for_image` of several images' rows at once (one write).
+
+    ``measurements``: every row of the images, in the order the images would be added one by
+    one (:func:`~dsa110_contimg.database.metrics.images_update_rows`). Each source's rows are
+    summed first, as adding the images in turn would (a later row of the same MJD gives
+    ``last_flags``), then added to its stored row; returns the sources touched.
+    """
+    return _accumulate(conn, _rows_from_groups(_groups_from_rows(measurements, None)))
+
+
+def _accumulate(conn, rows: list[dict]) -> list[tuple[str, str]]:
+    """Add ``rows`` (counts, MJD range) to the stored per-source rows; return their keys."""
     keys = [(r["catalog"], r["source_id"]) for r in rows]
     if conn.dialect.name == "postgresql":
         _pg_accumulate(conn, rows)

@@ -16,7 +16,13 @@ from .ese import (
     resolve_thresholds,
     update_candidates,
 )
-from .metrics import get_lightcurve, get_metrics, recompute_metrics, update_metrics_for_image
+from .metrics import (
+    get_lightcurve,
+    get_metrics,
+    recompute_metrics,
+    update_metrics_for_image,
+    update_metrics_for_images,
+)
 from .normalize import (
     establish_baselines,
     get_image_normalization,
@@ -26,6 +32,7 @@ from .normalize import (
     normalize_measurement,
     normalize_one_image,
     on_photometry_written,
+    on_photometry_written_many,
     set_references,
 )
 
@@ -44,10 +51,12 @@ __all__ = [
     "normalize_measurement",
     "normalize_one_image",
     "on_photometry_written",
+    "on_photometry_written_many",
     "recompute_metrics",
     "reopen_candidate",
     "resolve_thresholds",
     "set_references",
     "update_candidates",
     "update_metrics_for_image",
+    "update_metrics_for_images",
 ]

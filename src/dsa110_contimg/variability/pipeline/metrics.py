@@ -36,7 +36,7 @@ from ...database import get_engine, write_transaction
 from ...database import metrics as store
 from ...database.lightcurves import read_lightcurve
 from ...database.metric_blocks import block_rows, source_groups
-from ...database.sources import upsert_sources_for_image, write_source_rows
+from ...database.sources import upsert_sources_for_images, write_source_rows
 from ...errors import ConfigError, NotFoundError
 from ..baselines import variability_errors
 from ..metrics import derive, fold_points, new_state, run_series
@@ -50,6 +50,7 @@ __all__ = [
     "get_metrics",
     "recompute_metrics",
     "update_metrics_for_image",
+    "update_metrics_for_images",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,53 +110,114 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
     int
         Number of (source, series) metric rows updated.
     """
+    return update_metrics_for_images([data_id], settings=settings)
+
+
+def update_metrics_for_images(
+    data_ids: Sequence[str], *, settings: Settings | None = None
+) -> int:
+    """Fold several images' measurements into their sources' metrics, in one transaction.
+
+    What :func:`update_metrics_for_image` on each image in turn stores, written once: the
+    images' rows are read in one statement, each series' states of all their sources in
+    one, the points folded in memory image after image (in the order given: the order the
+    images would have been added one by one), and each source's metric row, ESE candidate
+    and per-source row written once with its state after the last image. A source measured
+    on two of the images costs one row write instead of two: what the job worker does with
+    the images it has finished together (a new epoch, a backlog).
+
+    ESE candidates are refreshed from the metrics after the last image. Their dip statistics
+    (``max_dip_sigma``, ``max_dip_depth``, ``max_cusum``) are maxima over the light curve, so a
+    dip seen on an earlier image of the batch is kept; what differs from one call per image
+    is only the candidate's first-flagging score (the score after the batch instead of after
+    the image that first passed).
+
+    Parameters
+    ----------
+    data_ids : sequence of str
+        The images or mosaics, each once.
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    int
+        Number of (source, series) metric rows updated.
+    """
     from .ese import update_candidates
 
     settings = resolve_settings(settings)
+    data_ids = list(dict.fromkeys(data_ids))
+    if not data_ids:
+        return 0
     engine = get_engine(settings)
-    p = _params(settings)
-    k = p["baseline_epochs"]
     done = 0
     stale_keys: set = set()
     with write_transaction(engine) as conn:
-        read = store.image_update_rows(conn, data_id, raw=_raw(settings))  # one read
-        pts = read.points
-        if pts is None:
-            # flagged-only sources are listed too
-            upsert_sources_for_image(conn, data_id, read.measurements)
-            return 0
-        keys, mjd, flux = pts.keys, pts.mjd, pts.flux
-        err = variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy)
-        index = {key: i for i, key in enumerate(keys)}
-        for series in _series_for_kind(pts.kind, settings):
-            stored = store.states_for_image(conn, data_id, series, index, width=state_width(k))
-            st = new_state(len(keys), baseline_epochs=k)
-            unpack_states(
-                st, stored.positions, stored.vectors, stored.open_image, baseline_epochs=k
-            )
-            stale, sel = fold_points(
-                st,
-                mjd,
-                flux,
-                err,
-                np.array([data_id] * len(keys), dtype=object),
-                unreadable=stored.unreadable,
-                merge=(series == "epoch"),
-                **p,
-            )
-            stale_keys.update(keys[i] for i in np.flatnonzero(stale))
-            if not sel.size:
-                continue
-            sub = {key: v[sel] for key, v in st.items()}
-            der = derive(sub, cusum_k=p["cusum_k"])
-            skeys = [keys[i] for i in sel]
-            done += _store_states(conn, skeys, series, sub, der)
-            if series == settings.normalize.ese_series:
-                update_candidates(conn, skeys, series, der)
-        # the per-source table (counts, ESE state)
-        upsert_sources_for_image(conn, data_id, read.measurements)
+        reads = (  # one read
+            [store.image_update_rows(conn, data_ids[0], raw=_raw(settings))]
+            if len(data_ids) == 1
+            else store.images_update_rows(conn, data_ids, raw=_raw(settings))
+        )
+        with_points = [(d, r.points) for d, r in zip(data_ids, reads, strict=True) if r.points]
+        kinds = {pts.kind: _series_for_kind(pts.kind, settings) for _, pts in with_points}
+        for series in dict.fromkeys(s for wanted in kinds.values() for s in wanted):
+            images = [(d, pts) for d, pts in with_points if series in kinds[pts.kind]]
+            done += _fold_series(conn, images, series, settings, stale_keys, update_candidates)
+        # the per-source table (counts, ESE state); flagged-only sources are listed too
+        upsert_sources_for_images(conn, [m for r in reads for m in r.measurements])
     if stale_keys:
         done += recompute_metrics(sorted(stale_keys), settings=settings)
+    return done
+
+
+def _fold_series(
+    conn, images, series: str, settings: Settings, stale_keys: set, on_derived
+) -> int:
+    """Fold the points of ``images`` (``(data_id, ImagePoints)``) into one series; store it.
+
+    The states of every source of the images are read at once, each image's points folded in
+    turn into its sources' states, and the sources whose state advanced written once
+    (``on_derived``: the ESE update of the ESE series). Sources found stale are added to
+    ``stale_keys`` (recomputed by the caller).
+    """
+    p = _params(settings)
+    k = p["baseline_epochs"]
+    keys = list(dict.fromkeys(key for _, pts in images for key in pts.keys))
+    index = {key: i for i, key in enumerate(keys)}
+    stored = store.states_for_images(
+        conn, [d for d, _ in images], series, index, width=state_width(k)
+    )
+    st = new_state(len(keys), baseline_epochs=k)
+    unpack_states(st, stored.positions, stored.vectors, stored.open_image, baseline_epochs=k)
+    changed = np.zeros(len(keys), dtype=bool)
+    for data_id, pts in images:
+        at = np.array([index[key] for key in pts.keys], dtype=np.int64)
+        sub = st if len(images) == 1 else {name: v[at] for name, v in st.items()}
+        stale, sel = fold_points(
+            sub,
+            pts.mjd,
+            pts.flux,
+            variability_errors(pts.err, confusion_noise=settings.normalize.confusion_noise_jy),
+            np.array([data_id] * len(at), dtype=object),
+            unreadable=stored.unreadable[at],
+            merge=(series == "epoch"),
+            **p,
+        )
+        if sub is not st:
+            for name, v in sub.items():
+                st[name][at] = v
+        stale_keys.update(keys[i] for i in at[np.flatnonzero(stale)])
+        changed[at[sel]] = True
+    sel = np.flatnonzero(changed)
+    if not sel.size:
+        return 0
+    sub = {name: v[sel] for name, v in st.items()}
+    der = derive(sub, cusum_k=p["cusum_k"])
+    skeys = [keys[i] for i in sel]
+    done = _store_states(conn, skeys, series, sub, der)
+    if series == settings.normalize.ese_series:
+        on_derived(conn, skeys, series, der)
     return done
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "normalize_measurement",
     "normalize_one_image",
     "on_photometry_written",
+    "on_photometry_written_many",
     "prepare_per_image_path",
     "set_references",
 ]
@@ -450,57 +451,118 @@ def on_photometry_written(
         ``normalization`` (the record as a dict, or None), ``established``, ``backfilled``,
         ``metrics`` (sources updated), ``dropped``.
     """
-    from .metrics import recompute_metrics, update_metrics_for_image
+    out = on_photometry_written_many([data_id], normalize=normalize, settings=settings)
+    rec = out.pop("normalizations").get(data_id)
+    return {"normalization": rec, **out}
+
+
+def on_photometry_written_many(
+    data_ids: Sequence[str], *, normalize: bool, settings: Settings | None = None
+) -> dict:
+    """:func:`on_photometry_written` for several items whose rows were just written.
+
+    One pass for all of them, in a fixed number of transactions whatever their number: the
+    master catalog's references on each image are added and the candidates among their
+    sources established (a baseline is a reference's first good epochs, so it does not depend
+    on which image of the batch completed them), images waiting for the new baselines are
+    back-filled, the items are normalized together (:func:`compute_images`), their sources'
+    metrics and ESE candidates updated once
+    (:func:`~dsa110_contimg.variability.pipeline.metrics.update_metrics_for_images`), and the
+    references seen on them tested for variability once. What the job worker runs over the
+    items it has finished together: a new epoch's images, or a backlog after an outage.
+
+    Differences from one call per item, all in the batch's favour: an image normalized in the
+    batch uses a reference established or still active at the end of the batch (one call per
+    item would use those of its own turn, and a reference dropped by the variability test
+    triggers the re-normalization of the images it took part in either way).
+
+    Parameters
+    ----------
+    data_ids : sequence of str
+        The images or mosaics, in the order they were measured; each once.
+    normalize : bool
+        Normalize them (the jobs' ``normalize`` option).
+    settings : Settings, optional
+        Settings naming the database.
+
+    Returns
+    -------
+    dict
+        ``normalizations`` (data_id -> the record as a dict; absent for an item that stored no
+        rows), ``established``, ``backfilled``, ``metrics`` (sources updated), ``dropped``.
+    """
+    from .metrics import recompute_metrics, update_metrics_for_images
 
     settings = resolve_settings(settings)
     engine = get_engine(settings)
+    data_ids = list(dict.fromkeys(data_ids))
     out: dict = {
-        "normalization": None,
+        "normalizations": {},
         "established": 0,
         "backfilled": 0,
         "metrics": 0,
         "dropped": 0,
     }
+    if not data_ids:
+        return out
     if not normalize:
         # rows just (re)written read no normalized value until the image is normalized again
         # (the factors of an earlier measurement of it do not apply to them)
         with write_transaction(engine) as conn:
-            store.clear_normalized(conn, data_id)
+            for data_id in data_ids:
+                store.clear_normalized(conn, data_id)
+    refs_seen: set = set()
     if normalize:
         with write_transaction(engine) as conn:
-            try:
-                _sync_master_references(conn, data_id, settings)
-            except ContimgError as exc:  # the catalog is optional for normalization
-                log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
-            on_image = {
-                (canonical_catalog(c), s)
-                for c, s in rstore.candidate_references_on_image(conn, data_id)
-            }
-            cands = rstore.reference_rows_of(conn, on_image, ["candidate"]) if on_image else {}
-            new = _establish(conn, [k for k in cands if k in on_image], settings) if cands else []
+            on_images: set = set()
+            for data_id in data_ids:
+                try:
+                    _sync_master_references(conn, data_id, settings)
+                except ContimgError as exc:  # the catalog is optional for normalization
+                    log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
+                on_images.update(
+                    (canonical_catalog(c), s)
+                    for c, s in rstore.candidate_references_on_image(conn, data_id)
+                )
+            cands = rstore.reference_rows_of(conn, on_images, ["candidate"]) if on_images else {}
+            new = (
+                _establish(conn, [k for k in cands if k in on_images], settings) if cands else []
+            )
         out["established"] = len(new)
         backfill: list[str] = []
         if new:
             with engine.connect() as conn:
-                backfill = rstore.images_waiting_for(conn, (s for _, s in new), exclude=data_id)
+                backfill = rstore.images_waiting_for(
+                    conn, (s for _, s in new), exclude=set(data_ids)
+                )
             for other in backfill:
                 with write_transaction(engine) as conn:
                     _normalize_image(conn, other, settings)
             out["backfilled"] = len(backfill)
-        refs_seen: set = set()
-        try:
-            with write_transaction(engine) as conn:
-                rec = _normalize_image(conn, data_id, settings, refs_seen)
-            out["normalization"] = rec.to_dict()
-        except NotFoundError:  # the item wrote no rows (no source on the image): nothing to do
-            log.info("no photometry stored for %s: nothing to normalize", data_id)
-            return out
-        if backfill:
+        with write_transaction(engine) as conn:
+            states = (
+                {data_ids[0]: store.product_state(conn, data_ids[0])}
+                if len(data_ids) == 1
+                else store.product_states(conn, data_ids)
+            )
+            present = [d for d in data_ids if states[d].registered or states[d].has_photometry]
+            outcomes = compute_images(conn, present, settings) if present else []
+            for oc in outcomes:
+                refs_seen.update(oc.references_seen)
+            out["normalizations"] = {
+                rec.data_id: rec.to_dict() for rec in store_images(conn, outcomes)
+            }
+        for data_id in data_ids:
+            if data_id not in out["normalizations"]:
+                # the item wrote no rows (no source on the image): nothing to do
+                log.info("no photometry stored for %s: nothing to normalize", data_id)
+        data_ids = [d for d in data_ids if d in out["normalizations"]]
+        if backfill and data_ids:
             with engine.connect() as conn:
-                keys = store.sources_on_products(conn, [*backfill, data_id])
+                keys = store.sources_on_products(conn, [*backfill, *data_ids])
             out["metrics"] = recompute_metrics(sorted(keys), settings=settings)
     if not out["backfilled"]:
-        out["metrics"] = update_metrics_for_image(data_id, settings=settings)
+        out["metrics"] = update_metrics_for_images(data_ids, settings=settings)
     if normalize and refs_seen:
         with write_transaction(engine) as conn:
             out["dropped"] = len(drop_variable_references(conn, settings, refs_seen))
