@@ -176,10 +176,11 @@ def test_new_ese_candidate_alerts(asettings, receiver):
             catalog="nvss", source_id="J150730+461718", series="epoch", preset="moderate",
             score=18.1, max_dip_sigma=6.2, max_dip_depth=0.3, status="active",
             created_at=now, updated_at=now))  # fmt: skip
-    w._alert_new_candidates(since, "day11")
+    w._alert_new_candidates(since, "image day11")
     assert [g["kind"] for g in got] == ["ese_candidate"]
     assert "J150730+461718" in got[0]["message"] and got[0]["details"]["score"] == 18.1
     assert "score 18.1 at first flagging" in got[0]["message"]
+    assert "after image day11;" in got[0]["message"]
 
 
 def test_degraded_worker_alerts(asettings, receiver, tmp_path):

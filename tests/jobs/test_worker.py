@@ -155,8 +155,8 @@ def test_a_long_normalization_hook_does_not_let_leases_run_out(jsettings, field)
     first = Worker(jsettings, concurrency=2, in_process=True)
     hook, calls = first._hook, []
 
-    def slow_hook(data_id, **kwargs):
-        calls.append(data_id)
+    def slow_hook(data_ids, **kwargs):
+        calls.append(data_ids)
         if len(calls) == 1:
             start = time.time()
             target = start + 3 * jsettings.jobs.lease_seconds
@@ -171,7 +171,7 @@ def test_a_long_normalization_hook_does_not_let_leases_run_out(jsettings, field)
                     break
                 time.sleep(0.02)
         if hook is not None:
-            hook(data_id, **kwargs)
+            hook(data_ids, **kwargs)
 
     first._hook = slow_hook
     results = {}
@@ -269,3 +269,47 @@ def test_a_task_process_killed_mid_job_costs_one_attempt_not_the_worker(settings
     assert (job.status, job.completed_items) == ("completed", 8)
     assert len(_rows(settings)) == 8 * 400
     _assert_registry_follows_items(settings, job_id)
+
+
+def _spy(worker, fail_batches: bool = False) -> list[list[str]]:
+    """Record the worker's hook calls (the real hook still runs); optionally fail batches."""
+    hook, calls = worker._hook, []
+
+    def spy(data_ids, **kwargs):
+        calls.append(list(data_ids))
+        if fail_batches and len(data_ids) > 1:
+            raise RuntimeError("a bug in the batch path")
+        hook(data_ids, **kwargs)
+
+    worker._hook = spy
+    return calls
+
+
+@pytest.mark.parametrize("fold_items, expected", [(16, [3]), (2, [2, 1]), (1, [1, 1, 1])])
+def test_a_backlog_is_folded_in_passes_of_fold_items(jsettings, field, fold_items, expected):
+    # one worker, one item at a time: while further items wait to be claimed, the finished
+    # ones wait for one pass (at most fold_items); the last pass runs when the queue is empty
+    jsettings.jobs.fold_items = fold_items
+    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
+                                         settings=jsettings)  # fmt: skip
+    w = Worker(jsettings, in_process=True, job_id=job_id)
+    calls = _spy(w)
+    assert w.run(once=True).completed == 3
+    assert [len(c) for c in calls] == expected
+    done = [i.data_id for i in job_items(job_id, settings=jsettings)]
+    assert sorted(d for c in calls for d in c) == sorted(done)
+    with get_engine(jsettings).connect() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
+    assert n == 3  # each image went through the hook once
+
+
+def test_a_failing_pass_is_run_again_one_item_at_a_time(jsettings, field):
+    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
+                                         settings=jsettings)  # fmt: skip
+    w = Worker(jsettings, in_process=True, job_id=job_id)
+    calls = _spy(w, fail_batches=True)
+    assert w.run(once=True).completed == 3
+    assert [len(c) for c in calls] == [3, 1, 1, 1]
+    with get_engine(jsettings).connect() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
+    assert n == 3

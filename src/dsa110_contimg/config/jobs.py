@@ -30,6 +30,12 @@ class JobSettings(BaseModel):
         After the first stop signal, how long a worker waits for the items in flight to finish
         and be stored; items still running then are given back uncharged (a second signal
         gives them back at once).
+    fold_items : int
+        Most finished items whose normalization, metrics and ESE update the worker runs as one
+        pass (``variability.pipeline.on_photometry_written_many``). The worker folds what it
+        has finished when no further item is ready to claim, or when this many are waiting:
+        one item at a time in steady operation (an image every five minutes), a new epoch's
+        worth at once when catching up a backlog. 1 runs the pass after every item.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -42,3 +48,4 @@ class JobSettings(BaseModel):
     write_retries: int = Field(3, ge=0, le=100)
     write_backoff_seconds: float = Field(0.5, ge=0, le=3600)
     stop_grace_seconds: float = Field(300.0, ge=0, le=86400)
+    fold_items: int = Field(16, ge=1, le=10000)

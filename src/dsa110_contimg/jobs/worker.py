@@ -107,16 +107,16 @@ class WorkerStats:
 
 
 def _normalization_hook():
-    """Return ``variability.pipeline.on_photometry_written``, the hook run after rows are stored.
+    """Return ``variability.pipeline.on_photometry_written_many``, run after rows are stored.
 
     Normalization is part of this package, never optional: an ImportError here is a broken
     installation (or a bug) and is raised, not turned into "normalization off".
     """
-    from ..variability.pipeline import on_photometry_written
+    from ..variability.pipeline import on_photometry_written_many
     from ..variability.pipeline.normalize import prepare_per_image_path
 
     prepare_per_image_path()  # the first image then costs what the others do
-    return on_photometry_written
+    return on_photometry_written_many
 
 
 class Worker:
@@ -178,6 +178,7 @@ class Worker:
         self._held: set[int] = set()  # items whose lease the heartbeat renews
         self._degraded: str | None = None
         self._once = False
+        self._finished: list[tuple[str, bool]] = []  # (data_id, normalize) awaiting the hook
 
     def stop(self, immediate: bool = False) -> None:
         """Ask the worker to stop.
@@ -287,6 +288,7 @@ class Worker:
                 for fut in executor.wait(inflight, timeout=wait):
                     self._collect(engine, executor, fut, inflight.pop(fut), stats)
                 self._report(inflight)
+            self._fold_finished()
         finally:
             beats_done.set()
             beats.join()
@@ -341,6 +343,11 @@ class Worker:
                 self._collect(engine, executor, fut, inflight.pop(fut), stats)
         elif not claimed:
             self._stop.wait(cfg.poll_seconds)
+        if self._finished and (
+            len(self._finished) >= cfg.fold_items
+            or not has_claimable_work(engine, job_id=self.job_id)
+        ):
+            self._fold_finished()
         return False
 
     def _report(self, inflight: dict[Any, ClaimedItem]) -> None:
@@ -518,7 +525,8 @@ class Worker:
             return
         stats.completed += 1
         stats.rows += n
-        self._after_rows(item.data_id, bool(params.get("normalize")))
+        if self._hook is not None:
+            self._finished.append((item.data_id, bool(params.get("normalize"))))
 
     def _stop_if_once(self) -> None:
         """Stop a draining (``once``) run when results cannot be stored: nothing to gain."""
@@ -556,7 +564,8 @@ class Worker:
         with get_engine(self.settings).connect() as conn:
             return newest_candidate_id(conn)
 
-    def _alert_new_candidates(self, since: int | None, data_id: str) -> None:
+    def _alert_new_candidates(self, since: int | None, after: str) -> None:
+        """Alert on the candidates newer than ``since``; ``after`` names what found them."""
         if since is None:
             return
         from ..alerts import send_alert
@@ -568,24 +577,47 @@ class Worker:
             send_alert(
                 "ese_candidate",
                 f"new ESE candidate {r['catalog']}:{r['source_id']} ({r['series']} series, "
-                f"score {r['score']:.1f} at first flagging, preset {r['preset']}) after image "
-                f"{data_id}; the stored score follows the light curve ('contimg ese list')",
+                f"score {r['score']:.1f} at first flagging, preset {r['preset']}) after "
+                f"{after}; the stored score follows the light curve ('contimg ese list')",
                 {k: r[k] for k in ("id", "catalog", "source_id", "series", "preset", "score",
                                    "max_dip_sigma", "max_dip_depth")},  # fmt: skip
                 settings=self.settings,
             )
 
-    def _after_rows(self, data_id: str, normalize: bool) -> None:
-        if self._hook is None:
-            return
+    def _fold_finished(self) -> None:
+        """Run the normalization hook over the items finished since the last pass.
+
+        One pass per ``normalize`` option, the items in the order they finished. If a pass
+        fails, its items are taken again one at a time, so that one bad image leaves the
+        others' metrics and candidates updated (its rows stay stored either way).
+        """
+        finished, self._finished = self._finished, []
+        for normalize in (True, False):
+            data_ids = list(dict.fromkeys(d for d, n in finished if n is normalize))
+            if not data_ids:
+                continue
+            if not self._after_rows(data_ids, normalize) and len(data_ids) > 1:
+                log.warning("folding %d items again one at a time", len(data_ids))
+                for data_id in data_ids:
+                    self._after_rows([data_id], normalize)
+
+    def _after_rows(self, data_ids: list[str], normalize: bool) -> bool:
+        """Run the hook over ``data_ids`` and send the alerts of new candidates; True if done."""
+        what = (
+            f"image {data_ids[0]}"
+            if len(data_ids) == 1
+            else f"{len(data_ids)} images ({data_ids[0]} to {data_ids[-1]})"
+        )
         try:
             since = self._last_candidate_id()
-            self._hook(data_id, normalize=normalize, settings=self.settings)
-            self._alert_new_candidates(since, data_id)
+            self._hook(data_ids, normalize=normalize, settings=self.settings)
+            self._alert_new_candidates(since, what)
+            return True
         except ContimgError as exc:
-            log.warning("normalization/metrics after %s: %s", data_id, exc)
+            log.warning("normalization/metrics after %s: %s", what, exc)
         except Exception:  # noqa: BLE001 - the rows are stored; a hook bug must not stop the worker
-            log.exception("normalization hook failed for %s", data_id)
+            log.exception("normalization hook failed for %s", what)
+        return False
 
 
 def run_batch_photometry_job(
