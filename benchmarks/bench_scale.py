@@ -22,16 +22,13 @@ through the project's own schema (migrations), and measures, phase by phase
   workers end to end (factors, metrics, ESE candidates, per-source rows stored);
 - ``reads``, p50/p99 over many random sources: a light curve of ~1,000 points
   (``get_lightcurve``, image and epoch series), a 0.5 deg cone (``query_sources`` on the
-  catalog store: no photometry touched), a sources page filtered on eta/V (``source_metrics``,
+  catalog store: no photometry touched), a sources page filtered on eta/V (``metric_list``,
   paginated), and EXPLAIN (ANALYZE, BUFFERS) of the light-curve and per-image statements;
 - ``epoch``: a new epoch of 10,000 measurements (16 images of 625 sources, each image's rows
   stored by one ``photometry_insert``), normalized and folded into the metrics and ESE
   candidates twice: image by image (``on_photometry_written``, the worker in steady
   operation) and as one pass over the 16 (``on_photometry_written_many``, the worker catching
   up, ``jobs.fold_items``); after ``prepare_per_image_path()`` as the worker does at its start;
-- ``floor``: what any batching of that epoch could reach: its three unavoidable writes (rows,
-  metric rows, per-source rows), each one statement for the whole epoch, with and without
-  the explorer's list indexes, rolled back (``explain_epoch_floor.py``);
 - ``cold``: the light curves again after a server restart with the page cache dropped (when
   ``/proc/sys/vm/drop_caches`` is writable);
 - ``cluster``: ``CLUSTER`` by source (``contimg db cluster``), then cold and warm light curves.
@@ -374,13 +371,13 @@ def source_pages(url: str, n: int, rng) -> dict:
     ts = []
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         cur = conn.cursor()
-        cur.execute("SELECT count(*) FROM source_metrics WHERE series = 'epoch' AND eta > 2")
+        cur.execute("SELECT count(*) FROM metric_list WHERE series = 'epoch' AND eta > 2")
         total = cur.fetchone()[0]
         for _ in range(n):
             off = int(rng.integers(0, max(1, total - 50)))
             t0 = time.perf_counter()
             cur.execute(
-                "SELECT catalog, source_id, eta, v, mean_flux_jy, n_points FROM source_metrics "
+                "SELECT catalog, source_id, eta, v, mean_flux_jy, n_points FROM metric_list "
                 "WHERE series = 'epoch' AND eta > %s AND v > %s "
                 "ORDER BY eta DESC, source_id LIMIT 50 OFFSET %s",
                 (2.0, 0.01, off),
@@ -397,11 +394,14 @@ def new_epoch(settings, sv: Survey, *, folded: bool) -> dict:
     does). ``folded=False``: each image is then normalized and folded into the metrics on its
     own (``on_photometry_written``: the worker in steady operation, one image at a time).
     ``folded=True``: the 16 images' rows are stored first, then normalized and folded in one
-    pass (``on_photometry_written_many``: the worker catching up a backlog, ``jobs.fold_items``).
+    pass (``on_photometry_written_many``: the worker catching up a backlog, ``jobs.fold_items``),
+    and then, timed apart as the worker runs it after the pass's ESE alerts, the explorer's
+    copies of the sources' rows are refreshed (``database.listing``).
     """
     from sqlalchemy import text
 
-    from dsa110_contimg.database import get_engine, photometry_insert
+    from dsa110_contimg.database import get_engine, photometry_insert, write_transaction
+    from dsa110_contimg.database.listing import refresh_listing
     from dsa110_contimg.runtime import settle
     from dsa110_contimg.variability.pipeline import (
         on_photometry_written,
@@ -444,12 +444,17 @@ def new_epoch(settings, sv: Survey, *, folded: bool) -> dict:
             on_photometry_written(did, normalize=True, settings=settings)
             per.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    if folded:
-        on_photometry_written_many(dids, normalize=True, settings=settings)
+    if folded:  # as the worker runs it: the explorer's copies refreshed after the pass
+        on_photometry_written_many(dids, normalize=True, settings=settings,
+                                   refresh_listing=False)  # fmt: skip
     out = {"epoch_10000_s": round(time.perf_counter() - t_all, 2),
            "rows_stored_s": round(stored, 3)}  # fmt: skip
     if folded:
         out["one_pass_s"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        with write_transaction(get_engine(settings)) as conn:
+            out["listing_sources"] = refresh_listing(conn)
+        out["listing_refresh_s"] = round(time.perf_counter() - t0, 3)
     else:
         out["per_image"] = _pct(per)
     return out
@@ -536,10 +541,9 @@ TABLE_ROWS = (
      if _get(d, "new_epoch_folded") is None else
      f"{_get(d, 'new_epoch_folded.epoch_10000_s')} s ({_get(d, 'new_epoch_folded.rows_stored_s')}"
      f" + {_get(d, 'new_epoch_folded.one_pass_s')} s)"),
-    ("new epoch's floor: its 3 writes batched, with / without list indexes", lambda d: "-"
-     if _get(d, "epoch_floor") is None else
-     f"{_get(d, 'epoch_floor.with list indexes.sum_s')} / "
-     f"{_get(d, 'epoch_floor.without list indexes.sum_s')} s"),
+    ("the explorer's copies refreshed after the folded pass (reported)", lambda d: "-"
+     if _get(d, "new_epoch_folded.listing_refresh_s") is None else
+     f"{_get(d, 'new_epoch_folded.listing_refresh_s')} s"),
     ("Dask compute 1 / 2 workers, speed-up (>= 1.7x)", lambda d: "-"
      if _get(d, "renormalize.compute_1_workers.wall_s") is None else
      f"{_get(d, 'renormalize.compute_1_workers.wall_s')} / "
@@ -569,7 +573,7 @@ def table(out_dir: Path = OUT) -> str:
 
 
 PHASES = (
-    "load", "baselines", "renormalize", "whole", "reads", "epoch", "floor", "cold", "cluster"
+    "load", "baselines", "renormalize", "whole", "reads", "epoch", "cold", "cluster"
 )  # fmt: skip
 
 
@@ -676,11 +680,6 @@ def main(argv: list[str]) -> int:
         res["new_epoch_folded"] = new_epoch(settings, sv, folded=True)
         print(f"new epoch, folded: {res['new_epoch_folded']}", flush=True)
         save()
-    if "floor" in phases:
-        from explain_epoch_floor import measure as epoch_floor
-
-        res["epoch_floor"] = epoch_floor(get_engine(settings), sv, repeat=3)
-        print(f"new epoch's floor: {res['epoch_floor']}", flush=True)
         save()
     if "cold" in phases:
         dispose_engine(settings)

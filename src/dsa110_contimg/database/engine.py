@@ -222,14 +222,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     ------
     sqlalchemy.Connection
         A connection inside the transaction; committed on normal exit, rolled back on error.
+        After a commit of a transaction that changed per-source rows, the explorer's copies
+        of them are refreshed in a transaction of their own
+        (:func:`~dsa110_contimg.database.listing.refresh_after_commit`).
     """
+    from .listing import forget, refresh_after_commit
+
     conn = engine.connect()
     if is_sqlite(engine):
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
     try:
         with conn.begin():
             yield conn
+        refresh_after_commit(conn)
     finally:
+        forget(conn)
         conn.close()
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, exists, select, tuple_
 
+from .listing import enqueue
 from .normalization import product_state, product_states
 from .rawsql import PgArray, execute_pg_arrays, executemany_raw, fetch_raw
 from .tables import (
@@ -421,6 +422,7 @@ def upsert_metrics(
         _upsert_metric_arrays(conn, cols)
     else:
         _upsert_metric_rows(conn, cols)
+    enqueue(conn, keys)  # the explorer's copies (database.listing)
     return len(keys)
 
 
@@ -469,6 +471,7 @@ _PG_TYPES = {
 def delete_metrics(conn: Connection, series: str, keys: Sequence[tuple[str, str]]) -> None:
     """Delete the metric rows of ``keys`` in one series."""
     keys = list(keys)
+    enqueue(conn, keys)
     for i in range(0, len(keys), _CHUNK):
         part = keys[i : i + _CHUNK]
         conn.execute(

@@ -80,8 +80,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def _upgrade_locked(engine: Engine, revision: str, settings=None) -> None:
+    from .listing import suspended
+
     cfg = alembic_config()
-    with engine.begin() as conn:
+    with engine.begin() as conn, suspended(conn):
         cfg.attributes["connection"] = conn
         # a migration that backfills derived values (e.g. 0012) computes them as the
         # process's settings say (the default settings when none are given)

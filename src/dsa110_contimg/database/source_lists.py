@@ -1,7 +1,10 @@
 """Reads of the per-source table: the source list, cones and names, the eta-V data.
 
 None of these touches the photometry table except :func:`source_images` (one source's light
-curve index). Sorted by a metric (or by name), a page's keys come from an index walk and only
+curve index). They read the explorer's copies of the per-source tables (``source_list``,
+``metric_list``: the tables' indexes per sort key live there, see
+:mod:`dsa110_contimg.database.listing`), which every write transaction refreshes after it
+commits. Sorted by a metric (or by name), a page's keys come from an index walk and only
 those rows are joined; a cone reads the HEALPix ranges covering it and cuts on the exact
 separation before any limit. Written by :mod:`dsa110_contimg.database.sources`.
 """
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import String, and_, func, literal, or_, select, tuple_
 
-from .tables import photometry, source_metrics, sources
+from .tables import metric_list, photometry, source_list, sources
 
 __all__ = [
     "LIST_COLUMNS",
@@ -93,8 +96,8 @@ LIST_COLUMNS = [
 
 
 def _select(series: str):
-    m, s = source_metrics.c, sources.c
-    cols = [s[c] for c in sources.c.keys() if c != "updated_at"]
+    m, s = metric_list.c, source_list.c
+    cols = [s[c] for c in source_list.c.keys() if c != "updated_at"]
     cols += [m[c] for c in _METRIC_COLUMNS]
     return cols, and_(m.catalog == s.catalog, m.source_id == s.source_id, m.series == series)
 
@@ -124,7 +127,7 @@ def _plan(
 ) -> _Plan:
     if sort not in (*SOURCE_SORTS, "separation"):
         raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SOURCE_SORTS)}")
-    s, m = sources.c, source_metrics.c
+    s, m = source_list.c, metric_list.c
     cols, on = _select(series)
     metric_sort = sort in METRIC_SORTS
     lows = (
@@ -136,9 +139,9 @@ def _plan(
     metric_filter = any(v is not None for _, v in lows) or median_flux_max is not None
     if metric_sort or metric_filter:
         # driven from source_metrics: the (series, metric) index orders and filters
-        stmt = select(*cols).select_from(source_metrics.join(sources, on))
+        stmt = select(*cols).select_from(metric_list.join(source_list, on))
     else:
-        stmt = select(*cols).select_from(sources.outerjoin(source_metrics, on))
+        stmt = select(*cols).select_from(source_list.outerjoin(metric_list, on))
     conds = []
     if metric_sort:
         # the sort column and its companion in the index order are both present (eta and V
@@ -162,9 +165,9 @@ def _plan(
 
 
 def _total(conn, plan: _Plan, series: str) -> int:
-    m = source_metrics.c
+    m = metric_list.c
     if not plan.conds:
-        return int(conn.execute(select(func.count()).select_from(sources)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(source_list)).scalar_one())
     if plan.metric_only:
         # metric conditions only: count on the (series, metric) index, no join (every metric
         # row has its sources row: both are written by the same metrics update)
@@ -200,7 +203,7 @@ def list_sources(
     conn : Connection
         An open connection.
     series : str
-        The ``source_metrics`` series whose metrics are joined (``epoch``, ``image``, ...).
+        The metric series whose metrics are joined (``epoch``, ``image``, ...).
     sort, order : str
         A key of :data:`SOURCE_SORTS`, ``asc`` or ``desc``. Sorting by a metric lists only
         the sources that have it (at least two clean points in the series; eta and V come
@@ -239,7 +242,7 @@ def list_sources(
         reference=reference,
         catalog=catalog,
     )
-    s, m = sources.c, source_metrics.c
+    s, m = source_list.c, metric_list.c
     stmt, conds, metric_sort = plan.stmt, list(plan.conds), plan.metric_sort
     if cone is not None:
         from ..catalog.spatial import angular_separation_deg, cone_ranges
@@ -403,7 +406,7 @@ def row_cursor(row: dict, sort: str, order: str, *, before: bool = False) -> str
 
 def _phase_columns(sort: str, phase: int) -> list:
     """Columns of the walk order: phase 1 rows with the sort value, phase 2 those without."""
-    s = sources.c
+    s = source_list.c
     if sort in METRIC_SORTS:
         return _index_order(sort)
     if sort == "source_id" or phase == 2:
@@ -455,7 +458,7 @@ def page_sources(
     total = _total(conn, plan, series)
     desc = order == "desc"
     nullable = sort not in METRIC_SORTS and sort != "source_id"
-    s, m = sources.c, source_metrics.c
+    s, m = source_list.c, metric_list.c
     if cursor is None:
         phase, values, forward = 1, None, True
     else:
@@ -502,7 +505,7 @@ def page_sources(
 
 def _index_order(sort: str) -> list:
     """ORDER BY of a metric sort in the order of the index that serves it (ties on the key)."""
-    m = source_metrics.c
+    m = metric_list.c
     second = {"eta": [m.v], "v": [m.eta]}.get(sort, [])
     return [m[sort], *second, m.catalog, m.source_id]
 
@@ -512,7 +515,7 @@ def _rows_for_keys(conn, series: str, keys: list[tuple[str, str]]) -> list[dict]
     if not keys:
         return []
     cols, on = _select(series)
-    s = sources.c
+    s = source_list.c
     # catalog IN (...) AND source_id IN (...): primary-key lookups on both backends (a row-value
     # IN list is a table scan on SQLite); the few extra combinations are dropped below. In
     # chunks: an export's 200,000 keys would pass PostgreSQL's 65,535 bound parameters.
@@ -521,7 +524,7 @@ def _rows_for_keys(conn, series: str, keys: list[tuple[str, str]]) -> list[dict]
         part = keys[i : i + 5000]
         stmt = (
             select(*cols)
-            .select_from(sources.outerjoin(source_metrics, on))
+            .select_from(source_list.outerjoin(metric_list, on))
             .where(
                 s.catalog.in_(sorted({k[0] for k in part})),
                 s.source_id.in_(sorted({k[1] for k in part})),
@@ -546,12 +549,12 @@ def eta_v_points(conn, *, series: str = "epoch") -> dict[str, np.ndarray | list]
     """
     from .rawsql import fetch_raw
 
-    s = sources.c
+    s = source_list.c
     # "series || ''" keeps the planner off the (series, metric) indexes: a scan in table order;
     # plain driver tuples (100 000 SQLAlchemy rows would cost more than the read itself)
     rows = fetch_raw(
         conn,
-        "SELECT catalog, source_id, eta, v, n_points FROM source_metrics "
+        "SELECT catalog, source_id, eta, v, n_points FROM metric_list "
         "WHERE series || '' = ? AND eta IS NOT NULL AND v IS NOT NULL",
         (series,),
     )
@@ -640,7 +643,7 @@ def source_summary(conn, catalog: str, source_id: str, *, recent: int = 500) -> 
 
 
 def source_row(conn, catalog: str, source_id: str) -> dict | None:
-    """Return one source's row of the per-source table, or None."""
+    """Return one source's row of the per-source table (itself, not its copy), or None."""
     row = conn.execute(
         select(sources).where(sources.c.catalog == catalog, sources.c.source_id == source_id)
     ).first()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import bindparam, case, column, func, literal_column, or_, select, text
 
+from .listing import enqueue
 from .rawsql import PgArray, register_pg_arrays
 from .tables import ese_candidates, photometry, reference_sources, sources
 
@@ -162,6 +163,7 @@ def _accumulate(conn, rows: list[dict]) -> list[tuple[str, str]]:
     keys = [(r["catalog"], r["source_id"]) for r in rows]
     if conn.dialect.name == "postgresql":
         _pg_accumulate(conn, rows)
+        enqueue(conn, keys)  # the explorer's copies (database.listing)
     else:
         _upsert(conn, rows, accumulate=True)
         refresh_source_states(conn, keys)
@@ -336,6 +338,7 @@ def refresh_source_states(conn, keys: Sequence[tuple[str, str]]) -> None:
         _refresh_arrays(conn, keys)
     else:
         _refresh_rows(conn, keys)
+    enqueue(conn, keys)  # the explorer's copies (database.listing)
 
 
 def _refresh_rows(conn, keys: list[tuple[str, str]]) -> None:

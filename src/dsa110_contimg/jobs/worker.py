@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings, resolve_settings
-from ..database import get_engine
+from ..database import get_engine, write_transaction
 from ..database.errors import STORE_ERRORS, UNREACHABLE_ERRORS
 from ..database.products import register_image
 from ..errors import ContimgError, JobError
@@ -237,6 +237,8 @@ class Worker:
         )
         self._held.clear()
         register_worker(engine, self.worker_id, socket.gethostname(), os.getpid())
+        if self._hook is not None:
+            self._refresh_listing()  # what an earlier worker's last pass left queued
         log.info(
             "worker %s started (concurrency %d%s)",
             self.worker_id,
@@ -584,6 +586,19 @@ class Worker:
                 settings=self.settings,
             )
 
+    def _refresh_listing(self) -> None:
+        """Refresh the explorer's copies of the rows the hook wrote (``database.listing``).
+
+        A failure is logged: the queue keeps the sources for the next refresh.
+        """
+        from ..database.listing import refresh_listing
+
+        try:
+            with write_transaction(get_engine(self.settings)) as conn:
+                refresh_listing(conn)
+        except STORE_ERRORS as exc:
+            log.warning("the source list's copies were not refreshed (%s); the next pass will", exc)
+
     def _fold_finished(self) -> None:
         """Run the normalization hook over the items finished since the last pass.
 
@@ -610,14 +625,16 @@ class Worker:
         )
         try:
             since = self._last_candidate_id()
-            self._hook(data_ids, normalize=normalize, settings=self.settings)
+            self._hook(data_ids, normalize=normalize, settings=self.settings, refresh_listing=False)
             self._alert_new_candidates(since, what)
-            return True
         except ContimgError as exc:
             log.warning("normalization/metrics after %s: %s", what, exc)
+            return False
         except Exception:  # noqa: BLE001 - the rows are stored; a hook bug must not stop the worker
             log.exception("normalization hook failed for %s", what)
-        return False
+            return False
+        self._refresh_listing()  # the explorer's copies, once the alerts are out
+        return True
 
 
 def run_batch_photometry_job(

@@ -32,7 +32,7 @@ import numpy as np
 from astropy.table import Table
 
 from ...config import Settings, resolve_settings
-from ...database import get_engine, write_transaction
+from ...database import get_engine, listing, write_transaction
 from ...database import metrics as store
 from ...database.lightcurves import read_lightcurve
 from ...database.metric_blocks import block_rows, source_groups
@@ -114,7 +114,7 @@ def update_metrics_for_image(data_id: str, *, settings: Settings | None = None) 
 
 
 def update_metrics_for_images(
-    data_ids: Sequence[str], *, settings: Settings | None = None
+    data_ids: Sequence[str], *, settings: Settings | None = None, defer_listing: bool = False
 ) -> int:
     """Fold several images' measurements into their sources' metrics, in one transaction.
 
@@ -138,6 +138,10 @@ def update_metrics_for_images(
         The images or mosaics, each once.
     settings : Settings, optional
         Settings naming the database.
+    defer_listing : bool
+        Leave the explorer's copies of the rows written here to the caller's own
+        :func:`~dsa110_contimg.database.listing.refresh_listing` (by default they are
+        refreshed right after the commit).
 
     Returns
     -------
@@ -154,6 +158,8 @@ def update_metrics_for_images(
     done = 0
     stale_keys: set = set()
     with write_transaction(engine) as conn:
+        if defer_listing:
+            listing.defer(conn)
         reads = (  # one read
             [store.image_update_rows(conn, data_ids[0], raw=_raw(settings))]
             if len(data_ids) == 1

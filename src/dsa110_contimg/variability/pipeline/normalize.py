@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...config import Settings, resolve_settings
-from ...database import get_engine, write_transaction
+from ...database import get_engine, listing, write_transaction
 from ...database import normalization as store
 from ...database import references as rstore
 from ...errors import ContimgError, NormalizationError, NotFoundError
@@ -457,7 +457,11 @@ def on_photometry_written(
 
 
 def on_photometry_written_many(
-    data_ids: Sequence[str], *, normalize: bool, settings: Settings | None = None
+    data_ids: Sequence[str],
+    *,
+    normalize: bool,
+    settings: Settings | None = None,
+    refresh_listing: bool = True,
 ) -> dict:
     """:func:`on_photometry_written` for several items whose rows were just written.
 
@@ -484,6 +488,11 @@ def on_photometry_written_many(
         Normalize them (the jobs' ``normalize`` option).
     settings : Settings, optional
         Settings naming the database.
+    refresh_listing : bool
+        Refresh the explorer's copies of the sources' rows (``source_list``,
+        ``metric_list``) before returning. The job worker passes False and refreshes them
+        itself once it has sent the pass's ESE alerts
+        (:func:`~dsa110_contimg.database.listing.refresh_listing`).
 
     Returns
     -------
@@ -562,8 +571,13 @@ def on_photometry_written_many(
                 keys = store.sources_on_products(conn, [*backfill, *data_ids])
             out["metrics"] = recompute_metrics(sorted(keys), settings=settings)
     if not out["backfilled"]:
-        out["metrics"] = update_metrics_for_images(data_ids, settings=settings)
+        out["metrics"] = update_metrics_for_images(
+            data_ids, settings=settings, defer_listing=True
+        )
     if normalize and refs_seen:
         with write_transaction(engine) as conn:
             out["dropped"] = len(drop_variable_references(conn, settings, refs_seen))
+    if refresh_listing:
+        with write_transaction(engine) as conn:
+            listing.refresh_listing(conn)
     return out
