@@ -169,10 +169,11 @@ def test_postgres_set_based_writes_equal_row_by_row(postgres_url, tmp_path, fiel
             derived["eta"][::3] = np.nan
             derived["m"][1::4] = np.inf
             cols = mstore._metrics_columns(mkeys, series, vectors, open_image, derived)
+            args = (list(mkeys), series, vectors, list(open_image), derived)
             a, b = _both(
                 engine,
                 lambda c, cols=cols: mstore._upsert_metric_rows(c, cols),
-                lambda c, cols=cols: mstore._upsert_metric_arrays(c, cols),
+                lambda c, args=args: mstore._upsert_metric_arrays(c, *args),
                 lambda c: _snapshot(c, source_metrics, MET_ORDER),
             )
             _rows_equal(a, b)

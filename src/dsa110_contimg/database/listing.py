@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 _PENDING = "contimg.listing.pending"  # keys enqueued in this transaction
 _DEFERRED = "contimg.listing.deferred"  # the writer refreshes later itself
 _SUSPENDED = "contimg.listing.suspended"  # schema migrations: nothing queued
+_QUEUED = "contimg.listing.queued"  # (transaction, sources it queued)
 _LOCK = 0x6C697374  # pg_advisory_xact_lock key of refreshes ("list")
 _SOURCE_COLUMNS = tuple(c.name for c in source_list.columns)
 _METRIC_COLUMNS = ("catalog", "source_id", "series", *LISTED_METRICS)
@@ -60,9 +61,16 @@ _METRIC_COLUMNS = ("catalog", "source_id", "series", *LISTED_METRICS)
 
 def enqueue(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
     """Queue sources whose ``sources`` or ``source_metrics`` rows the transaction changed."""
-    keys = sorted(set(keys))
-    if not keys or conn.info.get(_SUSPENDED):
+    if conn.info.get(_SUSPENDED):
         return
+    txn, queued = conn.info.get(_QUEUED, (None, set()))
+    if txn is not conn.get_transaction():  # another transaction's bookkeeping: start afresh
+        txn, queued = conn.get_transaction(), set()
+    keys = sorted(set(keys) - queued)  # each source once per transaction
+    if not keys:
+        return
+    queued.update(keys)
+    conn.info[_QUEUED] = (txn, queued)
     if conn.dialect.name == "postgresql":
         execute_pg_arrays(
             conn,
@@ -178,5 +186,5 @@ def refresh_after_commit(conn: Connection) -> None:
 
 def forget(conn: Connection) -> None:
     """Drop this transaction's queue bookkeeping (a rolled-back transaction queued nothing)."""
-    conn.info.pop(_PENDING, None)
-    conn.info.pop(_DEFERRED, None)
+    for key in (_PENDING, _DEFERRED, _QUEUED):
+        conn.info.pop(key, None)

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, inspect
 
 from .block_reads import bitmap_scans
 from .caltables import exclusion_reason
-from .rawsql import fetch_raw
+from .rawsql import PgArray, execute_pg_arrays, fetch_raw
 
 __all__ = ["BlockRows", "ImageTable", "block_rows", "image_table", "source_groups"]
 
@@ -166,13 +166,17 @@ def _compact(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql" and inspect(conn).has_table("photometry_rows")
 
 
-def image_table(conn: Connection) -> ImageTable | None:
-    """Read every product's :class:`ImageTable` (one statement); None where it is not used.
+def image_table(conn: Connection, keys: np.ndarray | None = None) -> ImageTable | None:
+    """Read the products' :class:`ImageTable` (one statement); None where it is not used.
 
     Parameters
     ----------
     conn : sqlalchemy.Connection
         Connection (read only).
+    keys : numpy.ndarray of int, optional
+        Only these ``image_key`` (a block read alone: its light curves' products, not every
+        product of the survey). ``rank`` then orders these products' ``data_id`` among
+        themselves, which orders their points as the ranks among all products do.
 
     Returns
     -------
@@ -182,13 +186,20 @@ def image_table(conn: Connection) -> ImageTable | None:
     """
     if not _compact(conn):
         return None
-    rows = fetch_raw(
-        conn,
+    sql = (
         "SELECT p.image_key, p.data_id, p.mjd, p.norm_factor, p.norm_factor_err, i.kind, "
         "d.qa_status, d.calibration_status, d.superseded_by FROM photometry_products p "
         "LEFT JOIN images i ON i.data_id = p.data_id "
-        "LEFT JOIN data_registry d ON d.data_id = p.data_id ORDER BY p.image_key",
+        "LEFT JOIN data_registry d ON d.data_id = p.data_id "
     )
+    if keys is None:
+        rows = fetch_raw(conn, sql + "ORDER BY p.image_key")
+    else:
+        rows = execute_pg_arrays(
+            conn,
+            sql + "WHERE p.image_key = ANY(%(k)s) ORDER BY p.image_key",
+            {"k": PgArray(np.unique(keys).tolist(), "int4")},
+        )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     science = np.array(
         [q != "failed" and exclusion_reason(c, s) is None
@@ -379,7 +390,7 @@ def block_rows(
     order = np.argsort(sk)
     key_index = order[np.searchsorted(sk[order], cols["sk"])]
     # the image's values
-    prod = image_table(conn) if images is None else images
+    prod = image_table(conn, cols["ik"]) if images is None else images
     pi = np.searchsorted(prod.key, cols["ik"])
     if n and images is not None and not _all_found(prod.key, pi, cols["ik"]):
         prod = image_table(conn)  # products stored since ``images`` was read

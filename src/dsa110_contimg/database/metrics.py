@@ -417,11 +417,10 @@ def upsert_metrics(
     """
     if not len(keys):
         return 0
-    cols = _metrics_columns(keys, series, vectors, open_image, derived)
     if conn.dialect.name == "postgresql" and len(set(keys)) == len(keys):
-        _upsert_metric_arrays(conn, cols)
+        _upsert_metric_arrays(conn, list(keys), series, vectors, list(open_image), derived)
     else:
-        _upsert_metric_rows(conn, cols)
+        _upsert_metric_rows(conn, _metrics_columns(keys, series, vectors, open_image, derived))
     enqueue(conn, keys)  # the explorer's copies (database.listing)
     return len(keys)
 
@@ -441,12 +440,31 @@ def _upsert_metric_rows(conn: Connection, cols: dict[str, list]) -> None:
     executemany_raw(conn, sql, list(zip(*(cols[c] for c in METRIC_COLUMNS), strict=True)))
 
 
-def _upsert_metric_arrays(conn: Connection, cols: dict[str, list]) -> None:
-    """PostgreSQL: one statement, one binary array per column, rows in key (lock) order."""
-    keys = list(zip(cols["catalog"], cols["source_id"], strict=True))
-    order = sorted(range(len(keys)), key=keys.__getitem__)
+def _upsert_metric_arrays(
+    conn: Connection,
+    keys: list[tuple[str, str]],
+    series: str,
+    vectors: np.ndarray,
+    open_image: list,
+    derived: dict[str, np.ndarray],
+) -> None:
+    """PostgreSQL: one statement, one binary array per column, rows in key (lock) order.
+
+    The columns of :func:`metrics_rows`, encoded from the arrays (numeric ones by numpy).
+    """
+    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+    mat = np.ascontiguousarray(vectors, dtype="<f8")[order]
     arrays = {
-        c: PgArray([cols[c][i] for i in order], _PG_TYPES.get(c, "float8")) for c in METRIC_COLUMNS
+        "catalog": PgArray([keys[i][0] for i in order], "text"),
+        "source_id": PgArray([keys[i][1] for i in order], "text"),
+        "series": PgArray([series] * len(keys), "text"),
+        "state": PgArray([row.tobytes() for row in mat], "bytea"),
+        "open_image": PgArray([open_image[i] for i in order], "text"),
+        **{
+            c: PgArray.numeric(np.asarray(derived[c])[order], _PG_TYPES.get(c, "float8"))
+            for c in DERIVED_COLUMNS
+        },
+        "updated_at": PgArray.numeric(np.full(len(keys), time.time()), "float8"),
     }
     sel = ", ".join(f"%({c})s" for c in METRIC_COLUMNS)
     execute_pg_arrays(
