@@ -137,21 +137,27 @@ class Survey:
         k = min(PER_IMAGE, sz)
         return st + (self.image_first[i] - st + np.arange(k)) % sz
 
-    def new_epoch_images(self) -> list[np.ndarray]:
-        """The sources of a new epoch's 16 images: 625 of strip 0 each, shifted by 312.
+    def new_epoch_images(self, run: int = 0) -> list[np.ndarray]:
+        """The sources of a new epoch's 16 images: 625 of one strip each, shifted by 312.
 
         A source is on two consecutive images, as overlapping drift-scan images hold it.
+        ``run`` (the epochs measured before on a kept database) picks the strip, in turn:
+        each measured epoch is a new epoch of sources whose history is the survey's, not the
+        earlier runs' extra points on the same sources.
         """
-        first, size = self.strip_start[0], self.strip_size[0]
+        strip = run % len(self.strip_start)
+        first, size = self.strip_start[strip], self.strip_size[strip]
         return [first + (np.arange(625) + 312 * k) % size for k in range(16)]
 
     def data_id(self, i: int) -> str:
         return f"scale-{i:07d}"
 
     def measure(self, i: int, rng) -> dict:
-        idx = self.members(i)
-        t = self.mjd[i]
-        f = self.flux[idx] * self.gain[i]
+        return self.fluxes(self.members(i), self.mjd[i], self.gain[i], rng)
+
+    def fluxes(self, idx: np.ndarray, t: float, gain: float, rng) -> dict:
+        """One image's measurements of the sources ``idx`` at MJD ``t`` with its ``gain``."""
+        f = self.flux[idx] * gain
         v = self.variable[idx]
         f = np.where(v, f * (1 + 0.2 * np.sin(t / 7.0 + idx)), f)
         # thermal noise and a 0.5 % calibration floor (in the errors too)
@@ -422,15 +428,13 @@ def new_epoch(settings, sv: Survey, *, folded: bool) -> dict:
     run = earlier // 16
     t_all = time.perf_counter()
     per, stored, dids = [], 0.0, []
-    for k, idx in enumerate(sv.new_epoch_images()):
+    for k, idx in enumerate(sv.new_epoch_images(run)):
         t = float(max(sv.mjd[-1], latest or 0.0) + (k + 1) / 288.0)
-        f = sv.flux[idx] * (1 + 0.03 * rng.standard_normal()) + 1.5e-3 * rng.standard_normal(
-            idx.size
-        )
+        m = sv.fluxes(idx, t, 1.0 + 0.03 * rng.standard_normal(), rng)  # as the survey's
+        f, err = m["flux"], m["err"]
         did = f"scale-new-{k:02d}" if not run else f"scale-new-{run}-{k:02d}"
         dids.append(did)
         t0 = time.perf_counter()
-        err = np.full(idx.size, 1.5e-3)
         # the columns the job worker writes (jobs.worker.BatchWorker._rows): a writer leaving
         # out a source's catalog flux would make its stored rows keep their own copy (once)
         photometry_insert({"data_id": did, "catalog": "nvss", "source_id": sv.ids[idx],
@@ -438,7 +442,7 @@ def new_epoch(settings, sv: Survey, *, folded: bool) -> dict:
                            "catalog_flux_mjy": sv.flux[idx] * 1e3, "mjd": t, "job_id": 2,
                            "flux_jy": f, "flux_err_jy": err, "local_rms_jy": err,
                            "snr": f / err, "chi2": np.ones(idx.size), "dof": 1,
-                           "flags": ""}, settings=settings)  # fmt: skip
+                           "flags": m["flags"]}, settings=settings)  # fmt: skip
         stored += time.perf_counter() - t0
         if not folded:
             on_photometry_written(did, normalize=True, settings=settings)
