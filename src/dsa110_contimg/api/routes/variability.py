@@ -1,7 +1,8 @@
 """The eta-V diagnostic data: eta and V of every source of a series, with the thresholds.
 
-Read from ``source_metrics`` and the per-source table (never the photometry table), as
-columns so that 100,000 sources travel in one compact JSON document.
+Read from the explorer's copies of the metrics and of the per-source table (``metric_list``,
+``source_list``; never the photometry table), as columns so that 100,000 sources travel in one
+compact JSON document.
 """
 
 from __future__ import annotations
