@@ -39,6 +39,7 @@ __all__ = [
     "image_centre",
     "measured_box",
     "measured_box_and_centre",
+    "measured_boxes_and_centres",
     "product_state",
     "product_states",
     "products_in_order",
@@ -81,22 +82,39 @@ def image_centre(conn: Connection, data_id: str) -> tuple[float | None, float | 
 def measured_box_and_centre(
     conn: Connection, data_id: str
 ) -> tuple[tuple[float, float, float, float] | None, tuple[float | None, float | None] | None]:
-    """Return :func:`measured_box` and :func:`image_centre` of an image in one statement."""
-    img = images.c
-    where = img.data_id == data_id
-    row = conn.execute(
-        select(
-            func.min(photometry.c.ra_deg),
-            func.max(photometry.c.ra_deg),
-            func.min(photometry.c.dec_deg),
-            func.max(photometry.c.dec_deg),
-            select(img.ra_center_deg).where(where).scalar_subquery(),
-            select(img.dec_center_deg).where(where).scalar_subquery(),
-            exists().where(where),
-        ).where(photometry.c.data_id == data_id)
-    ).one()
-    box = None if row[0] is None else (row[0], row[1], row[2], row[3])
-    return box, ((row[4], row[5]) if row[6] else None)
+    """Return :func:`measured_box` and :func:`image_centre` of an image in one statement.
+
+    Without photometry on the image both are None (the box is what the caller needs).
+    """
+    return measured_boxes_and_centres(conn, [data_id])[data_id]
+
+
+def measured_boxes_and_centres(conn: Connection, data_ids: Sequence[str]) -> dict:
+    """:func:`measured_box_and_centre` of several images, one statement per 500 of them."""
+    p, img = photometry.c, images.c
+    ids = list(dict.fromkeys(data_ids))
+    out: dict = dict.fromkeys(ids, (None, None))
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        stmt = (
+            select(
+                p.data_id,
+                func.min(p.ra_deg),
+                func.max(p.ra_deg),
+                func.min(p.dec_deg),
+                func.max(p.dec_deg),
+                img.ra_center_deg,
+                img.dec_center_deg,
+                img.data_id,
+            )
+            .select_from(photometry.outerjoin(images, img.data_id == p.data_id))
+            .where(p.data_id == part[0] if len(part) == 1 else p.data_id.in_(part))
+            .group_by(p.data_id, img.ra_center_deg, img.dec_center_deg, img.data_id)
+        )
+        for row in conn.execute(stmt):
+            box = None if row[1] is None else (row[1], row[2], row[3], row[4])
+            out[row[0]] = (box, (row[5], row[6]) if row[7] is not None else None)
+    return out
 
 
 def clean_measurements(*columns):

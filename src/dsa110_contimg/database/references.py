@@ -24,6 +24,7 @@ __all__ = [
     "ReferencePoints",
     "add_references",
     "candidate_references_on_image",
+    "candidate_references_on_images",
     "count_references",
     "drop_reference",
     "images_waiting_for",
@@ -234,22 +235,35 @@ def candidate_references_on_image(conn: Connection, data_id: str) -> set[tuple[s
 
     Catalogs are as stored in ``photometry`` (a join: no scan of the image's rows).
     """
-    return {
-        (r[0], r[1])
-        for r in conn.execute(
-            select(photometry.c.catalog, photometry.c.source_id)
-            .select_from(
-                photometry.join(
-                    reference_sources,
-                    reference_sources.c.source_id == photometry.c.source_id,
+    return candidate_references_on_images(conn, [data_id])
+
+
+def candidate_references_on_images(
+    conn: Connection, data_ids: Sequence[str]
+) -> set[tuple[str, str]]:
+    """:func:`candidate_references_on_image` of several images (one statement per 500)."""
+    ids = list(dict.fromkeys(data_ids))
+    out: set[tuple[str, str]] = set()
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        out.update(
+            (r[0], r[1])
+            for r in conn.execute(
+                select(photometry.c.catalog, photometry.c.source_id)
+                .select_from(
+                    photometry.join(
+                        reference_sources,
+                        reference_sources.c.source_id == photometry.c.source_id,
+                    )
+                )
+                .where(
+                    photometry.c.data_id == part[0] if len(part) == 1
+                    else photometry.c.data_id.in_(part),
+                    reference_sources.c.status == "candidate",
                 )
             )
-            .where(
-                photometry.c.data_id == data_id,
-                reference_sources.c.status == "candidate",
-            )
-        )
-    }
+        )  # fmt: skip
+    return out
 
 
 def images_waiting_for(

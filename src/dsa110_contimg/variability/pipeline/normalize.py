@@ -19,7 +19,7 @@ from ...config import Settings, resolve_settings
 from ...database import get_engine, listing, write_transaction
 from ...database import normalization as store
 from ...database import references as rstore
-from ...errors import ContimgError, NormalizationError, NotFoundError
+from ...errors import NormalizationError, NotFoundError
 from ..normalization import (
     ImageNormalization,
     apply_factor,
@@ -523,16 +523,11 @@ def on_photometry_written_many(
     refs_seen: set = set()
     if normalize:
         with write_transaction(engine) as conn:
-            on_images: set = set()
-            for data_id in data_ids:
-                try:
-                    _sync_master_references(conn, data_id, settings)
-                except ContimgError as exc:  # the catalog is optional for normalization
-                    log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
-                on_images.update(
-                    (canonical_catalog(c), s)
-                    for c, s in rstore.candidate_references_on_image(conn, data_id)
-                )
+            _sync_master_references(conn, data_ids, settings)
+            on_images = {
+                (canonical_catalog(c), s)
+                for c, s in rstore.candidate_references_on_images(conn, data_ids)
+            }
             cands = rstore.reference_rows_of(conn, on_images, ["candidate"]) if on_images else {}
             new = (
                 _establish(conn, [k for k in cands if k in on_images], settings) if cands else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from ...database import get_engine, write_transaction
 from ...database import metrics as mstore
 from ...database import normalization as store
 from ...database import references as rstore
-from ...errors import CatalogError
+from ...errors import CatalogError, ContimgError
 from ..normalization import NVSS_ALIASES, canonical_catalog
 from ..references import assess_references, covering_circle, reference_baselines
 
@@ -77,25 +77,34 @@ def list_references(*, status: str | None = None, settings: Settings | None = No
         return rstore.list_references(conn, status=status)
 
 
-def _sync_master_references(conn, data_id: str, settings: Settings) -> int:
-    """Add the master catalog's reference candidates lying on an image (if the catalog exists)."""
+def _sync_master_references(conn, data_ids: Sequence[str], settings: Settings) -> int:
+    """Add the master catalog's reference candidates lying on some images (if it exists).
+
+    One read of the images' measured boxes, one catalog query per image, one insert. An image
+    whose query fails otherwise than "no master catalog" is logged and skipped (the catalog is
+    optional for normalization).
+    """
     try:
         from ...catalog import query_sources  # provided by the catalog stage
     except ImportError:
         return 0
-    box, centre = store.measured_box_and_centre(conn, data_id)  # one round trip
-    if box is None:
-        return 0
-    ra_c, dec_c, radius = covering_circle(*box, centre=centre)
-    try:
-        table = query_sources("master", ra_c, dec_c, radius, settings=settings)
-    except CatalogError as exc:
-        log.debug("no master-catalog references for %s: %s", data_id, exc)
-        return 0
-    if "is_reference" not in table.colnames or len(table) == 0:
-        return 0
-    sel = np.asarray(table["is_reference"], dtype=bool)
-    keys = [("master", str(s)) for s in np.asarray(table["source_id"])[sel]]
+    keys: list[tuple[str, str]] = []
+    for data_id, (box, centre) in store.measured_boxes_and_centres(conn, data_ids).items():
+        if box is None:
+            continue
+        ra_c, dec_c, radius = covering_circle(*box, centre=centre)
+        try:
+            table = query_sources("master", ra_c, dec_c, radius, settings=settings)
+        except CatalogError as exc:
+            log.debug("no master-catalog references for %s: %s", data_id, exc)
+            continue
+        except ContimgError as exc:
+            log.warning("master-catalog references for %s unavailable: %s", data_id, exc)
+            continue
+        if "is_reference" not in table.colnames or len(table) == 0:
+            continue
+        sel = np.asarray(table["is_reference"], dtype=bool)
+        keys += [("master", str(s)) for s in np.asarray(table["source_id"])[sel]]
     return rstore.add_references(conn, keys, origin="master", now=_now())
 
 
