@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import String, and_, func, literal, or_, select, tuple_
 
-from .tables import metric_list, photometry, source_list, sources
+from .tables import LISTED_METRICS, metric_list, photometry, source_list, sources
 
 __all__ = [
     "LIST_COLUMNS",
@@ -62,19 +62,7 @@ SOURCE_SORTS = (
     "ese_score",
     *METRIC_SORTS,
 )
-_METRIC_COLUMNS = (
-    "n_points",
-    "mean_flux_jy",
-    "median_flux_jy",
-    "baseline_flux_jy",
-    "eta",
-    "v",
-    "vs",
-    "m",
-    "max_dip_sigma",
-    "max_dip_depth",
-    "max_cusum",
-)
+_METRIC_COLUMNS = LISTED_METRICS  # the metric columns a list row shows (metric_list's)
 #: Columns of a source-list row as served (JSON items, CSV and VOTable export), in order.
 LIST_COLUMNS = [
     "catalog",
