@@ -143,3 +143,33 @@ def test_migration_0023_copies_an_existing_database(db_settings, survey):
     assert len(inspect(engine).get_indexes("source_metrics")) == 9
     upgrade(engine, "head", settings=db_settings)
     _assert_current(db_settings)
+
+
+def test_a_removed_metric_row_leaves_the_copies(db_settings, survey):
+    from dsa110_contimg.database.metrics import delete_metrics
+
+    _ingest(db_settings, survey, list(range(16)))
+    gone = ("nvss", str(survey.source_ids[0]))
+    with write_transaction(get_engine(db_settings)) as conn:
+        delete_metrics(conn, "epoch", [gone])
+    _assert_current(db_settings)
+    with get_engine(db_settings).connect() as conn:
+        left = conn.execute(
+            select(metric_list.c.source_id).where(metric_list.c.source_id == gone[1])
+        ).all()
+    assert left == []
+
+
+def test_a_moved_source_moves_in_the_copy(db_settings, survey):
+    """Position and catalog flux are copied when they change (they seldom do)."""
+    from dsa110_contimg.database.listing import enqueue
+
+    _ingest(db_settings, survey, list(range(16)))
+    key = ("nvss", str(survey.source_ids[1]))
+    with write_transaction(get_engine(db_settings)) as conn:
+        conn.execute(
+            text("UPDATE sources SET ra_deg = ra_deg + 0.001, catalog_flux_mjy = NULL "
+                 "WHERE catalog = :c AND source_id = :s"), {"c": key[0], "s": key[1]}
+        )  # fmt: skip
+        enqueue(conn, [key])
+    _assert_current(db_settings)

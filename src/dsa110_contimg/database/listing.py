@@ -57,6 +57,12 @@ _QUEUED = "contimg.listing.queued"  # (transaction, sources it queued)
 _LOCK = 0x6C697374  # pg_advisory_xact_lock key of refreshes ("list")
 _SOURCE_COLUMNS = tuple(c.name for c in source_list.columns)
 _METRIC_COLUMNS = ("catalog", "source_id", "series", *LISTED_METRICS)
+#: (copy, table, columns, primary key, columns that seldom change) of each copy
+_COPIES = (
+    ("source_list", "sources", _SOURCE_COLUMNS, ("catalog", "source_id"),
+     ("ra_deg", "dec_deg", "hpx", "catalog_flux_mjy")),
+    ("metric_list", "source_metrics", _METRIC_COLUMNS, ("catalog", "source_id", "series"), ()),
+)  # fmt: skip
 
 
 def enqueue(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
@@ -110,8 +116,8 @@ def pending(conn: Connection) -> int:
 def refresh_listing(conn: Connection) -> int:
     """Copy the queued sources' rows to ``source_list`` and ``metric_list``; empty the queue.
 
-    Inside the caller's write transaction. A source's copies are replaced by what its rows
-    hold now (removed if they are gone), so the order of refreshes does not matter; on
+    Inside the caller's write transaction. A source's copies become what its rows hold now
+    (removed if they are gone), so the order of refreshes does not matter; on
     PostgreSQL refreshes are serialized by an advisory lock (two could otherwise both copy a
     source). Returns the number of sources copied.
     """
@@ -130,37 +136,72 @@ def refresh_listing(conn: Connection) -> int:
     keys = sorted({(r[0], r[1]) for r in rows})
     if not keys:
         return 0
-    for table, source, columns in (
-        ("source_list", "sources", _SOURCE_COLUMNS),
-        ("metric_list", "source_metrics", _METRIC_COLUMNS),
-    ):
+    if not pg:
+        fetch_raw(conn, "CREATE TEMP TABLE IF NOT EXISTS listing_keys (catalog TEXT, "
+                        "source_id TEXT, PRIMARY KEY (catalog, source_id)) WITHOUT ROWID")
+        fetch_raw(conn, "DELETE FROM temp.listing_keys")
+        executemany_raw(conn, "INSERT INTO temp.listing_keys VALUES (?, ?)", keys)
+    for table, source, columns, key, stable in _COPIES:
         cols = ", ".join(columns)
+        # an upsert of the columns that change with every measurement, then the seldom
+        # changing ones where they did (an index of a column an UPDATE sets is rewritten on
+        # SQLite even when the value is the same), then the copies of rows that are gone
+        upsert = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(
+            f"{c} = excluded.{c}" for c in columns if c not in key and c not in stable
+        )
+        differs = " OR ".join(
+            f"{table}.{c} IS {'DISTINCT FROM' if pg else 'NOT'} r.{c}" for c in stable
+        )
+        moved = f"UPDATE {table} SET {', '.join(f'{c} = r.{c}' for c in stable)} FROM "
+        gone = "NOT EXISTS (SELECT 1 FROM {s} t WHERE {m})".format(
+            s=source, m=" AND ".join(f"t.{c} = {table}.{c}" for c in key)
+        )
         if pg:
             arrays = {"c": PgArray([k[0] for k in keys], "text"),
                       "s": PgArray([k[1] for k in keys], "text")}  # fmt: skip
-            execute_pg_arrays(
-                conn,
-                f"DELETE FROM {table} t USING unnest(%(c)s, %(s)s) AS k(c, s) "
-                "WHERE t.catalog = k.c AND t.source_id = k.s",
-                arrays,
-            )
             # one primary-key probe per source (LATERAL), never a scan of the table
             execute_pg_arrays(
                 conn,
                 f"INSERT INTO {table} ({cols}) SELECT r.* FROM unnest(%(c)s, %(s)s) AS k(c, s) "
                 f"CROSS JOIN LATERAL (SELECT {cols} FROM {source} "
-                "WHERE catalog = k.c AND source_id = k.s) r",
+                f"WHERE catalog = k.c AND source_id = k.s) r {upsert}",
+                arrays,
+            )
+            if stable:
+                execute_pg_arrays(
+                    conn,
+                    f"{moved}unnest(%(c)s, %(s)s) AS k(c, s) JOIN {source} r "
+                    f"ON r.catalog = k.c AND r.source_id = k.s WHERE {table}.catalog = k.c "
+                    f"AND {table}.source_id = k.s AND ({differs})",
+                    arrays,
+                )
+            execute_pg_arrays(
+                conn,
+                f"DELETE FROM {table} USING unnest(%(c)s, %(s)s) AS k(c, s) "
+                f"WHERE {table}.catalog = k.c AND {table}.source_id = k.s AND {gone}",
                 arrays,
             )
         else:
-            executemany_raw(
-                conn, f"DELETE FROM {table} WHERE catalog = ? AND source_id = ?", keys
-            )
-            executemany_raw(
+            # SQLite: the keys in a temporary table, one statement per step (2.6x faster than
+            # one statement per source for an image of 10,000)
+            picked = ", ".join(f"r.{c}" for c in columns)
+            fetch_raw(
                 conn,
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} "
-                "WHERE catalog = ? AND source_id = ?",
-                keys,
+                f"INSERT INTO {table} ({cols}) SELECT {picked} FROM temp.listing_keys k "
+                f"JOIN {source} r ON r.catalog = k.catalog AND r.source_id = k.source_id "
+                f"WHERE true {upsert}",
+            )
+            if stable:
+                fetch_raw(
+                    conn,
+                    f"{moved}temp.listing_keys k JOIN {source} r ON r.catalog = k.catalog "
+                    f"AND r.source_id = k.source_id WHERE {table}.catalog = k.catalog "
+                    f"AND {table}.source_id = k.source_id AND ({differs})",
+                )
+            fetch_raw(
+                conn,
+                f"DELETE FROM {table} WHERE (catalog, source_id) IN "
+                f"(SELECT catalog, source_id FROM temp.listing_keys) AND {gone}",
             )
     return len(keys)
 
