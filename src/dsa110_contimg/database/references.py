@@ -267,15 +267,11 @@ def candidate_references_on_images(
 
 
 def images_waiting_for(
-    conn: Connection, source_ids: Iterable[str], *, exclude: str | Iterable[str]
+    conn: Connection, source_ids: Iterable[str], *, exclude: Iterable[str]
 ) -> list[str]:
-    """Products measuring ``source_ids`` that are not normalized, but ``exclude`` (one or more)."""
+    """Products measuring ``source_ids`` that are not normalized, other than ``exclude``."""
     sids = sorted(set(source_ids))
-    other = (
-        photometry.c.data_id != exclude
-        if isinstance(exclude, str)
-        else photometry.c.data_id.not_in(sorted(set(exclude)))
-    )
+    other = photometry.c.data_id.not_in(sorted(set(exclude)))
     pending = set()
     for i in range(0, len(sids), _CHUNK):
         stmt = (

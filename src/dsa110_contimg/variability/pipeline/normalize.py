@@ -95,7 +95,12 @@ def active_baselines(conn, keys=None) -> dict[tuple[str, str], float]:
 
 
 def compute_images(
-    conn, data_ids: Sequence[str], settings: Settings, baselines: dict | None = None
+    conn,
+    data_ids: Sequence[str],
+    settings: Settings,
+    baselines: dict | None = None,
+    *,
+    skip_missing: bool = False,
 ) -> list[ImageOutcome]:
     """Load some images' reference measurements and the active references; normalize (no write).
 
@@ -106,10 +111,13 @@ def compute_images(
     ``baselines`` (from :func:`active_baselines`) saves reading the references again when
     many blocks are normalized against the same ones.
 
+    ``skip_missing``: leave out (instead of raising for) the ``data_ids`` with neither an image
+    nor photometry: the outcomes are then those of the others, in order.
+
     Raises
     ------
     NotFoundError
-        No image or photometry with one of the ``data_ids``.
+        No image or photometry with one of the ``data_ids`` (unless ``skip_missing``).
     """
     ns = settings.normalize
     none = np.zeros(0, dtype=np.int64)
@@ -123,9 +131,10 @@ def compute_images(
         if len(data_ids) == 1
         else store.product_states(conn, data_ids)
     )
-    for d in data_ids:
-        if not states[d].registered and not states[d].has_photometry:
-            raise NotFoundError(f"no image or photometry with data_id {d!r}")
+    missing = [d for d in data_ids if not states[d].registered and not states[d].has_photometry]
+    if missing and not skip_missing:
+        raise NotFoundError(f"no image or photometry with data_id {missing[0]!r}")
+    data_ids = [d for d in data_ids if d not in missing]
     wanted = [d for d in data_ids if states[d].excluded is None and not states[d].qa_failed]
     rows_of = store.reference_photometry(conn, wanted) if wanted else {}
     any_baselines = None
@@ -544,13 +553,7 @@ def on_photometry_written_many(
                     _normalize_image(conn, other, settings)
             out["backfilled"] = len(backfill)
         with write_transaction(engine) as conn:
-            states = (
-                {data_ids[0]: store.product_state(conn, data_ids[0])}
-                if len(data_ids) == 1
-                else store.product_states(conn, data_ids)
-            )
-            present = [d for d in data_ids if states[d].registered or states[d].has_photometry]
-            outcomes = compute_images(conn, present, settings) if present else []
+            outcomes = compute_images(conn, data_ids, settings, skip_missing=True)
             for oc in outcomes:
                 refs_seen.update(oc.references_seen)
             out["normalizations"] = {
