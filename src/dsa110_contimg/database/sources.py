@@ -11,7 +11,7 @@ Writing
   those sources (primary-key lookups).
 - :func:`rebuild_sources` (called by the metrics recomputation and migration 0008): the exact
   rows from the stored photometry of the given sources (or all), so a re-measured image,
-  counted twice by the incremental path, is set right by ``contimg variability recompute``.
+  counted twice by the incremental path, is set right by ``contimg photometry normalize --all``.
 
 Reading: :mod:`dsa110_contimg.database.source_lists`.
 """
