@@ -1,7 +1,7 @@
 """Reading a block of sources' whole photometry as numpy columns (the metric rebuild's input).
 
-The rebuild of every source's metrics (``contimg photometry normalize --all``,
-``contimg photometry normalize --all``) reads each source's history once. On PostgreSQL a block of
+The rebuild of every source's metrics (``contimg photometry normalize --all``) reads each
+source's history once. On PostgreSQL a block of
 sources is read with one statement per table on the base tables (``photometry_rows`` by
 ``source_key``: the rows' clustering order), each column arriving as one binary string that
 numpy reads without a Python object per measurement; the per-image values (MJD,
