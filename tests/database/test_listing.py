@@ -173,3 +173,19 @@ def test_a_moved_source_moves_in_the_copy(db_settings, survey):
         )  # fmt: skip
         enqueue(conn, [key])
     _assert_current(db_settings)
+
+
+def test_a_source_written_again_after_a_refresh_is_queued_again(settings, survey):
+    """Each source is queued once per transaction, until a refresh in it copies the queue."""
+    from dsa110_contimg.database.listing import enqueue
+
+    _ingest(settings, survey, list(range(16)))
+    key = ("nvss", str(survey.source_ids[2]))
+    move = text("UPDATE sources SET ra_deg = ra_deg + 0.001 WHERE catalog = :c AND source_id = :s")
+    with write_transaction(get_engine(settings)) as conn:
+        conn.execute(move, {"c": key[0], "s": key[1]})
+        enqueue(conn, [key])
+        assert refresh_listing(conn) == 1
+        conn.execute(move, {"c": key[0], "s": key[1]})
+        enqueue(conn, [key])
+    _assert_current(settings)

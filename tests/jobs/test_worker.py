@@ -288,8 +288,11 @@ def _spy(worker, fail_batches: bool = False) -> list[list[str]]:
 @pytest.mark.parametrize("fold_items, expected", [(16, [3]), (2, [2, 1]), (1, [1, 1, 1])])
 def test_a_backlog_is_folded_in_passes_of_fold_items(jsettings, field, fold_items, expected):
     # one worker, one item at a time: while further items wait to be claimed, the finished
-    # ones wait for one pass (at most fold_items); the last pass runs when the queue is empty
+    # ones wait for one pass (at most fold_items); the last pass runs when the queue is empty.
+    # The worker waits for its item however long it takes (a loaded machine's item finishing
+    # after a short poll would otherwise be folded with the next step's)
     jsettings.jobs.fold_items = fold_items
+    jsettings.jobs.poll_seconds = 600.0
     job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
                                          settings=jsettings)  # fmt: skip
     w = Worker(jsettings, in_process=True, job_id=job_id)
@@ -304,6 +307,7 @@ def test_a_backlog_is_folded_in_passes_of_fold_items(jsettings, field, fold_item
 
 
 def test_a_failing_pass_is_run_again_one_item_at_a_time(jsettings, field):
+    jsettings.jobs.poll_seconds = 600.0  # the worker waits for its item (as above)
     job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
                                          settings=jsettings)  # fmt: skip
     w = Worker(jsettings, in_process=True, job_id=job_id)

@@ -122,6 +122,7 @@ def refresh_listing(conn: Connection) -> int:
     source). Returns the number of sources copied.
     """
     pg = conn.dialect.name == "postgresql"
+    conn.info.pop(_QUEUED, None)  # a source written again after this is queued again
     if pg:
         execute_pg_arrays(conn, "SELECT pg_advisory_xact_lock(%(k)s)", {"k": _LOCK})
         rows = execute_pg_arrays(

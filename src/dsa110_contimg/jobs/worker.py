@@ -345,11 +345,8 @@ class Worker:
                 self._collect(engine, executor, fut, inflight.pop(fut), stats)
         elif not claimed:
             self._stop.wait(cfg.poll_seconds)
-        if self._finished and (
-            len(self._finished) >= cfg.fold_items
-            or not has_claimable_work(engine, job_id=self.job_id)
-        ):
-            self._fold_finished()
+        if self._finished and not has_claimable_work(engine, job_id=self.job_id):
+            self._fold_finished()  # nothing else to wait for
         return False
 
     def _report(self, inflight: dict[Any, ClaimedItem]) -> None:
@@ -529,6 +526,8 @@ class Worker:
         stats.rows += n
         if self._hook is not None:
             self._finished.append((item.data_id, bool(params.get("normalize"))))
+            if len(self._finished) >= self.settings.jobs.fold_items:
+                self._fold_finished()  # at most fold_items per pass
 
     def _stop_if_once(self) -> None:
         """Stop a draining (``once``) run when results cannot be stored: nothing to gain."""
