@@ -158,8 +158,7 @@ def image_update_rows(conn: Connection, data_id: str, *, raw: bool) -> ImageUpda
     raw : bool
         Raw flux columns instead of the normalized ones.
     """
-    state = product_state(conn, data_id)  # one round trip for the product's lookups
-    return _update_rows(state, _product_rows(conn, [data_id], raw).get(data_id, []))
+    return images_update_rows(conn, [data_id], raw=raw)[0]
 
 
 def images_update_rows(
@@ -167,11 +166,15 @@ def images_update_rows(
 ) -> list[ImageUpdateRows]:
     """:func:`image_update_rows` of several products, in a few statements for all of them.
 
-    The products' lookups (:func:`~dsa110_contimg.database.normalization.product_states`) and
-    one read of their rows; one :class:`ImageUpdateRows` per ``data_ids`` entry, in order.
+    The products' lookups (one statement for one product, the worker's steady path;
+    :func:`~dsa110_contimg.database.normalization.product_states` for several) and one read of
+    their rows; one :class:`ImageUpdateRows` per ``data_ids`` entry, in order.
     """
-    states = product_states(conn, data_ids)
-    rows = _product_rows(conn, list(dict.fromkeys(data_ids)), raw)
+    ids = list(dict.fromkeys(data_ids))
+    states = (
+        {ids[0]: product_state(conn, ids[0])} if len(ids) == 1 else product_states(conn, ids)
+    )
+    rows = _product_rows(conn, ids, raw)
     return [_update_rows(states[d], rows.get(d, [])) for d in data_ids]
 
 

@@ -160,11 +160,7 @@ def update_metrics_for_images(
     with write_transaction(engine) as conn:
         if defer_listing:
             listing.defer(conn)
-        reads = (  # one read
-            [store.image_update_rows(conn, data_ids[0], raw=_raw(settings))]
-            if len(data_ids) == 1
-            else store.images_update_rows(conn, data_ids, raw=_raw(settings))
-        )
+        reads = store.images_update_rows(conn, data_ids, raw=_raw(settings))  # one read
         with_points = [(d, r.points) for d, r in zip(data_ids, reads, strict=True) if r.points]
         kinds = {pts.kind: _series_for_kind(pts.kind, settings) for _, pts in with_points}
         for series in dict.fromkeys(s for wanted in kinds.values() for s in wanted):
