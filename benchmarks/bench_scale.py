@@ -3,9 +3,11 @@
 ``make bench-scale`` (``SCALE_ROWS=1e7`` by default, ``1e8`` for the full size) generates a
 synthetic survey straight into a PostgreSQL server of its own (started like the tests' one,
 ``scripts/pg-test-server.sh`` on port ``SCALE_PG_PORT``, default 54339, data under
-``SCALE_PG_DIR``; PostgreSQL's default settings, 128 MB of shared buffers, so "warm" means the
-OS page cache: the relations a light curve reads are read into it with ``pg_prewarm`` first),
-through the project's own schema (migrations), and measures, phase by phase
+``SCALE_PG_DIR``; PostgreSQL's default 128 MB of shared buffers unless ``--shared-buffers``
+says otherwise, e.g. ``quarter``, a quarter of the machine's memory as PostgreSQL's manual
+advises for a dedicated server; "warm" means after ``pg_prewarm`` of the relations a light
+curve reads, into the shared buffers and, beyond them, the OS page cache), through the
+project's own schema (migrations), and measures, phase by phase
 (``--phases``, in this order; without ``load`` a database kept by ``--keep`` is reused):
 
 - ``load``: N images x M sources (~650 per image, sources in declination strips of 3.5 deg
@@ -57,24 +59,59 @@ STRIP_DEG = 3.5
 SEED = 17
 
 
-def _pg_server(port: int, data_dir: str) -> str:
-    env = dict(os.environ, CONTIMG_PG_PORT=str(port), CONTIMG_PG_DIR=data_dir)
-    out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "pg-test-server.sh")],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip().splitlines()[-1]
+def _shared_buffers_mb(value: str) -> int:
+    """``--shared-buffers``: ``quarter`` (of the machine's memory) or a size like ``128MB``."""
+    if value == "quarter":
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
+    units = {"MB": 1, "GB": 1024}
+    return int(float(value[:-2]) * units[value[-2:].upper()])
+
+
+def _pg_server(port: int, data_dir: str, shared_buffers_mb: int) -> str:
+    """Start the bench server (or reuse it when its shared buffers are the ones asked for)."""
+    env = dict(os.environ, CONTIMG_PG_PORT=str(port), CONTIMG_PG_DIR=data_dir,
+               CONTIMG_PG_OPTIONS=f"-c shared_buffers={shared_buffers_mb}MB")  # fmt: skip
+
+    def start() -> str:
+        out = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "pg-test-server.sh")],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return out.stdout.strip().splitlines()[-1]
+
+    admin = start()
+    if _server_shared_buffers_mb(admin) != shared_buffers_mb:  # a server left by another run
+        _stop(data_dir)
+        admin = start()
+    return admin
+
+
+def _server_shared_buffers_mb(admin: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(admin)
+    with eng.connect() as c:
+        blocks, unit = c.execute(
+            text("SELECT setting::bigint, unit FROM pg_settings WHERE name = 'shared_buffers'")
+        ).one()
+    eng.dispose()
+    assert unit == "8kB", unit
+    return int(blocks) * 8 // 1024
 
 
 def _as_pg(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _restart(port: int, data_dir: str) -> bool:
-    """Restart the bench server and drop the page cache (when allowed); True if dropped."""
+def _stop(data_dir: str) -> None:
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     subprocess.run(_as_pg([str(bindir / "pg_ctl"), "-D", data_dir, "-w", "-m", "fast", "stop"]),
                    check=True, capture_output=True)  # fmt: skip
+
+
+def _restart(port: int, data_dir: str, shared_buffers_mb: int) -> bool:
+    """Restart the bench server and drop the page cache (when allowed); True if dropped."""
+    _stop(data_dir)
     dropped = False
     try:
         os.sync()
@@ -82,7 +119,7 @@ def _restart(port: int, data_dir: str) -> bool:
         dropped = True
     except OSError:
         pass
-    _pg_server(port, data_dir)  # started again as the first time (same options)
+    _pg_server(port, data_dir, shared_buffers_mb)  # started again as the first time
     return dropped
 
 
@@ -540,11 +577,11 @@ TABLE_ROWS = (
     ("sources page p50/p99 (p99 <= 100 ms)", lambda d: _pp(d, "sources_page")),
     ("new epoch, 10,000 measurements, image by image (<= 1 s)", lambda d: "-"
      if _get(d, "new_epoch") is None else f"{_get(d, 'new_epoch.epoch_10000_s')} s (per image "
-     f"p50 {_get(d, 'new_epoch.per_image.p50_ms')} ms)"),
+     f"p50 {_get(d, 'new_epoch.per_image.p50_ms')} ms){_buffers(d, 'new_epoch')}"),
     ("new epoch folded in one pass (<= 1 s): rows stored + one pass", lambda d: "-"
      if _get(d, "new_epoch_folded") is None else
      f"{_get(d, 'new_epoch_folded.epoch_10000_s')} s ({_get(d, 'new_epoch_folded.rows_stored_s')}"
-     f" + {_get(d, 'new_epoch_folded.one_pass_s')} s)"),
+     f" + {_get(d, 'new_epoch_folded.one_pass_s')} s){_buffers(d, 'new_epoch_folded')}"),
     ("the explorer's copies refreshed after the folded pass (reported)", lambda d: "-"
      if _get(d, "new_epoch_folded.listing_refresh_s") is None else
      f"{_get(d, 'new_epoch_folded.listing_refresh_s')} s"),
@@ -557,6 +594,12 @@ TABLE_ROWS = (
      if _get(d, "whole_run_2_workers.wall_s") is None else
      f"{_get(d, 'whole_run_2_workers.wall_s') / 60:.1f} min"),
 )  # fmt: skip
+
+
+def _buffers(d: dict, key: str) -> str:
+    """``, shared buffers N MB`` of a measurement that recorded them (earlier ones: 128 MB)."""
+    mb = _get(d, f"{key}.shared_buffers_mb")
+    return "" if mb is None else f", shared buffers {mb:,} MB"
 
 
 def table(out_dir: Path = OUT) -> str:
@@ -592,6 +635,13 @@ def main(argv: list[str]) -> int:
         "without 'load' the database of an earlier --keep run is reused",
     )
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument(
+        "--shared-buffers",
+        default=os.environ.get("SCALE_PG_SHARED_BUFFERS", "128MB"),
+        help="the server's shared buffers: a size (default 128MB, PostgreSQL's default) or "
+        "'quarter' of the machine's memory (PostgreSQL's manual's advice for a dedicated "
+        "server); a running server with other buffers is restarted",
+    )
     ap.add_argument("--table", action="store_true",
                     help="print the table of every size measured so far and exit")  # fmt: skip
     args = ap.parse_args(argv)
@@ -605,7 +655,8 @@ def main(argv: list[str]) -> int:
     rows = int(args.rows)
     port = int(os.environ.get("SCALE_PG_PORT", "54339"))
     data_dir = os.environ.get("SCALE_PG_DIR", f"/tmp/contimg-scale-pg-{port}")
-    admin = _pg_server(port, data_dir)
+    buffers_mb = _shared_buffers_mb(args.shared_buffers)
+    admin = _pg_server(port, data_dir, buffers_mb)
     from sqlalchemy import create_engine, text
 
     name = f"scale_{rows}"
@@ -633,7 +684,8 @@ def main(argv: list[str]) -> int:
     res: dict = (
         json.loads(out_path.read_text()) if out_path.exists() and "load" not in phases else {}
     )
-    machine = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start"
+    machine = (f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start, "
+               f"shared buffers {buffers_mb} MB")  # fmt: skip
     res.update({"rows_target": rows, "images": sv.n_images, "sources": sv.n_sources})
     res.setdefault("machine", {})
     if not isinstance(res["machine"], dict):
@@ -680,14 +732,16 @@ def main(argv: list[str]) -> int:
         save()
     if "epoch" in phases:
         res["new_epoch"] = new_epoch(settings, sv, folded=False)
+        res["new_epoch"]["shared_buffers_mb"] = buffers_mb
         print(f"new epoch: {res['new_epoch']}", flush=True)
         res["new_epoch_folded"] = new_epoch(settings, sv, folded=True)
+        res["new_epoch_folded"]["shared_buffers_mb"] = buffers_mb
         print(f"new epoch, folded: {res['new_epoch_folded']}", flush=True)
         save()
         save()
     if "cold" in phases:
         dispose_engine(settings)
-        res["cache_dropped"] = _restart(port, data_dir)
+        res["cache_dropped"] = _restart(port, data_dir, buffers_mb)
         res["lightcurve_cold"] = lightcurves(settings, sv, min(50, args.samples), rng)
         print(f"cold light curves: {res['lightcurve_cold']}", flush=True)
         save()
@@ -701,7 +755,7 @@ def main(argv: list[str]) -> int:
         res["cluster_by_source_s"] = round(time.perf_counter() - t0, 1)
         res["bytes_clustered"] = photometry_sizes(url, n_rows)
         dispose_engine(settings)
-        _restart(port, data_dir)
+        _restart(port, data_dir, buffers_mb)
         res["lightcurve_cold_clustered"] = lightcurves(settings, sv, min(50, args.samples), rng)
         res["lightcurve_warm_clustered"] = lightcurves(settings, sv, args.samples, rng)
         res["explain_clustered"] = explain(url, sv)
