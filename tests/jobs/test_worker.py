@@ -317,3 +317,65 @@ def test_a_failing_pass_is_run_again_one_item_at_a_time(jsettings, field):
     with get_engine(jsettings).connect() as conn:
         n = conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
     assert n == 3
+
+
+def _pending_folds(settings) -> list[tuple[str, int]]:
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(
+            select(batch_job_items.c.data_id, batch_job_items.c.fold_pending).order_by(
+                batch_job_items.c.id
+            )
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def _normalized(settings) -> int:
+    with get_engine(settings).connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
+
+
+def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(jsettings, field):
+    from dsa110_contimg.database.tables.products import workers
+    from dsa110_contimg.jobs.queue import heartbeat_window
+
+    jsettings.jobs.poll_seconds = 600.0  # the worker waits for its item (as above)
+    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
+                                         settings=jsettings)  # fmt: skip
+    first = Worker(jsettings, in_process=True, job_id=job_id)
+    first._fold_finished = lambda: None  # killed between storing its items and their pass
+    assert first.run(once=True).completed == 3
+    assert [p for _, p in _pending_folds(jsettings)] == [1, 1, 1]
+    assert _normalized(jsettings) == 0
+
+    def seen(status: str, age: float) -> None:  # the first worker's row as a kill leaves it
+        with get_engine(jsettings).begin() as conn:
+            conn.execute(workers.update().where(workers.c.worker_id == first.worker_id)
+                         .values(status=status, heartbeat_at=time.time() - age))  # fmt: skip
+
+    seen("running", 0.0)  # still beating: its pending folds are its own
+    nxt = Worker(jsettings, in_process=True)
+    calls = _spy(nxt)
+    nxt.run(once=True)
+    assert calls == [] and [p for _, p in _pending_folds(jsettings)] == [1, 1, 1]
+
+    seen("running", 2 * heartbeat_window(jsettings))  # silent: gone
+    nxt = Worker(jsettings, in_process=True)
+    calls = _spy(nxt)
+    nxt.run(once=True)
+    finished = [i.data_id for i in sorted(job_items(job_id, settings=jsettings),
+                                           key=lambda i: (i.finished_at, i.item_id))]  # fmt: skip
+    assert calls == [finished]  # one pass, in the order the items finished
+    assert [p for _, p in _pending_folds(jsettings)] == [0, 0, 0]
+    assert _normalized(jsettings) == 3
+    nxt = Worker(jsettings, in_process=True)  # nothing left for a third
+    calls = _spy(nxt)
+    nxt.run(once=True)
+    assert calls == []
+
+
+def test_a_worker_clears_the_folds_it_ran(jsettings, field):
+    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
+                                         settings=jsettings)  # fmt: skip
+    assert Worker(jsettings, in_process=True, job_id=job_id).run(once=True).completed == 3
+    assert [p for _, p in _pending_folds(jsettings)] == [0, 0, 0]
+    assert _normalized(jsettings) == 3

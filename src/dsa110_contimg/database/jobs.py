@@ -29,11 +29,14 @@ from .tables.products import batch_job_items, batch_jobs, images, workers
 
 __all__ = [
     "LIVE_JOB_STATUSES",
+    "adopt_folds",
     "claimable_items",
+    "clear_folds",
     "count_outstanding_items",
     "count_waiting_items",
     "expired_items",
     "extend_leases",
+    "folds_of_gone_workers",
     "has_claimable_item",
     "held_items",
     "image_ids_by_path",
@@ -377,6 +380,64 @@ def update_item_if_held(
             .values(**values)
         ).rowcount
     )
+
+
+def folds_of_gone_workers(conn: Connection, heard_before: float) -> list[Row]:
+    """Return the completed items whose fold is pending and whose worker is gone.
+
+    Rows ``id, job_id, data_id, worker_id``, in the order the items finished. Gone: stopped,
+    lost, never registered, or silent since ``heard_before``.
+    """
+    i, w = batch_job_items.c, workers.c
+    alive = (
+        select(w.worker_id)
+        .where(w.status.notin_(("stopped", "lost")), w.heartbeat_at >= heard_before)
+        .scalar_subquery()
+    )
+    return list(
+        conn.execute(
+            select(i.id, i.job_id, i.data_id, i.worker_id)
+            .where(
+                i.fold_pending == 1,
+                i.status == "completed",
+                or_(i.worker_id.is_(None), i.worker_id.notin_(alive)),
+            )
+            .order_by(i.finished_at, i.id)
+        ).all()
+    )
+
+
+def adopt_folds(conn: Connection, items: Sequence[Row], worker_id: str) -> list[int]:
+    """Take over pending folds from their gone workers; return the ids taken, in order.
+
+    Fenced on the old holder: a second worker adopting the same items at the same time gets
+    none of them.
+    """
+    taken = []
+    for r in items:
+        cond = (
+            batch_job_items.c.worker_id.is_(None)
+            if r.worker_id is None
+            else batch_job_items.c.worker_id == r.worker_id
+        )
+        done = conn.execute(
+            update(batch_job_items)
+            .where(batch_job_items.c.id == r.id, batch_job_items.c.fold_pending == 1, cond)
+            .values(worker_id=worker_id)
+        ).rowcount
+        if done:
+            taken.append(r.id)
+    return taken
+
+
+def clear_folds(conn: Connection, item_ids: Sequence[int]) -> None:
+    """Mark the items' fold as run."""
+    if item_ids:
+        conn.execute(
+            update(batch_job_items)
+            .where(batch_job_items.c.id.in_(list(item_ids)), batch_job_items.c.fold_pending == 1)
+            .values(fold_pending=0)
+        )
 
 
 def held_items(conn: Connection, worker_id: str) -> list[Row]:

@@ -33,9 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClaimedItem",
+    "adopt_unfolded",
     "claim_items",
     "complete_item",
     "fail_item",
+    "folds_done",
     "has_claimable_work",
     "heartbeat",
     "mark_lost_workers",
@@ -236,7 +238,13 @@ def _update_if_held(conn: Connection, item: ClaimedItem, holder: str, /, **value
 
 
 def complete_item(
-    engine: Engine, item: ClaimedItem, worker_id: str, rows: Mapping[str, Any] | None, n_rows: int
+    engine: Engine,
+    item: ClaimedItem,
+    worker_id: str,
+    rows: Mapping[str, Any] | None,
+    n_rows: int,
+    *,
+    fold: bool = False,
 ) -> bool:
     """Store an item's photometry rows and mark it completed, in one fenced transaction.
 
@@ -252,6 +260,10 @@ def complete_item(
         Photometry rows (see :func:`~dsa110_contimg.database.photometry_insert`).
     n_rows : int
         Number of rows.
+    fold : bool
+        Mark the item's fold into the metrics pending (``fold_pending``), cleared by
+        :func:`folds_done` once the worker's pass over it has run; a worker killed in between
+        leaves it for the next worker to start (:func:`adopt_unfolded`).
 
     Returns
     -------
@@ -272,6 +284,7 @@ def complete_item(
                 error=None,
                 rows_written=n_rows,
                 data_id=item.data_id,
+                fold_pending=1 if fold else 0,
             ):
                 return False
             if rows is not None and n_rows:
@@ -283,6 +296,44 @@ def complete_item(
             return True
 
     return retrying(done, what="complete")
+
+
+def adopt_unfolded(
+    engine: Engine, settings: Settings, worker_id: str
+) -> list[tuple[int, str, bool]]:
+    """Take over the pending folds of workers that are gone; return what to fold.
+
+    Items a worker stored and did not fold (killed in between), as ``(item_id, data_id,
+    normalize)`` in the order they finished. A worker is gone when it stopped, or has been
+    silent for the heartbeat window (as for :func:`mark_lost_workers`); a live worker's
+    pending folds are its own.
+    """
+
+    def adopt() -> list[tuple[int, str, bool]]:
+        now = time.time()
+        with write_transaction(engine) as conn:
+            pending = db.folds_of_gone_workers(conn, now - heartbeat_window(settings))
+            if not pending:
+                return []
+            taken = set(db.adopt_folds(conn, pending, worker_id))
+            params = db.job_params(conn, {r.job_id for r in pending})
+        return [
+            (r.id, r.data_id, bool(params.get(r.job_id, {}).get("normalize")))
+            for r in pending
+            if r.id in taken and r.data_id is not None
+        ]
+
+    return retrying(adopt, what="adopt unfolded items")
+
+
+def folds_done(engine: Engine, item_ids: list[int]) -> None:
+    """Mark the items' fold into the metrics as run (their ``fold_pending`` cleared)."""
+
+    def done() -> None:
+        with write_transaction(engine) as conn:
+            db.clear_folds(conn, item_ids)
+
+    retrying(done, what="clear folds")
 
 
 def fail_item(

@@ -53,9 +53,11 @@ from ..database.products import register_image
 from ..errors import ContimgError, JobError
 from .queue import (
     ClaimedItem,
+    adopt_unfolded,
     claim_items,
     complete_item,
     fail_item,
+    folds_done,
     has_claimable_work,
     heartbeat,
     outstanding_items,
@@ -178,7 +180,8 @@ class Worker:
         self._held: set[int] = set()  # items whose lease the heartbeat renews
         self._degraded: str | None = None
         self._once = False
-        self._finished: list[tuple[str, bool]] = []  # (data_id, normalize) awaiting the hook
+        # (item_id, data_id, normalize) stored and awaiting the hook (their fold_pending set)
+        self._finished: list[tuple[int, str, bool]] = []
 
     def stop(self, immediate: bool = False) -> None:
         """Ask the worker to stop.
@@ -239,6 +242,7 @@ class Worker:
         register_worker(engine, self.worker_id, socket.gethostname(), os.getpid())
         if self._hook is not None:
             self._refresh_listing()  # what an earlier worker's last pass left queued
+            self._fold_adopted(engine)  # what a killed worker stored and did not fold
         log.info(
             "worker %s started (concurrency %d%s)",
             self.worker_id,
@@ -507,8 +511,10 @@ class Worker:
         params = self._params[item.job_id]
         rows = self._rows(item, params, result)
         n = len(params["sources"]["ra_deg"])
+        fold = self._hook is not None
         ok, stored = self._write(
-            "storing the result", lambda: complete_item(engine, item, self.worker_id, rows, n)
+            "storing the result",
+            lambda: complete_item(engine, item, self.worker_id, rows, n, fold=fold),
         )
         if not ok:
             self._give_back(engine, item, stats)
@@ -525,7 +531,7 @@ class Worker:
         stats.completed += 1
         stats.rows += n
         if self._hook is not None:
-            self._finished.append((item.data_id, bool(params.get("normalize"))))
+            self._finished.append((item.item_id, item.data_id, bool(params.get("normalize"))))
             if len(self._finished) >= self.settings.jobs.fold_items:
                 self._fold_finished()  # at most fold_items per pass
 
@@ -598,22 +604,43 @@ class Worker:
         except STORE_ERRORS as exc:
             log.warning("the source list's copies were not refreshed (%s); the next pass will", exc)
 
+    def _fold_adopted(self, engine) -> None:
+        """Fold the items that workers now gone stored and did not fold (killed in between)."""
+        try:
+            adopted = adopt_unfolded(engine, self.settings, self.worker_id)
+        except STORE_ERRORS as exc:
+            log.warning("pending folds of earlier workers not looked up (%s)", exc)
+            return
+        if adopted:
+            log.warning(
+                "worker %s: folding %d item(s) an earlier worker stored and did not fold",
+                self.worker_id,
+                len(adopted),
+            )
+            self._finished.extend(adopted)
+            self._fold_finished()
+
     def _fold_finished(self) -> None:
         """Run the normalization hook over the items finished since the last pass.
 
         One pass per ``normalize`` option, the items in the order they finished. If a pass
         fails, its items are taken again one at a time, so that one bad image leaves the
-        others' metrics and candidates updated (its rows stay stored either way).
+        others' metrics and candidates updated (its rows stay stored either way). The items'
+        ``fold_pending`` is cleared once their pass has run, whatever its outcome (a failure
+        is logged; it is not retried at the next start).
         """
         finished, self._finished = self._finished, []
+        engine = get_engine(self.settings)
         for normalize in (True, False):
-            data_ids = list(dict.fromkeys(d for d, n in finished if n is normalize))
-            if not data_ids:
+            ids = [i for i, _, n in finished if n is normalize]
+            if not ids:
                 continue
+            data_ids = list(dict.fromkeys(d for _, d, n in finished if n is normalize))
             if not self._after_rows(data_ids, normalize) and len(data_ids) > 1:
                 log.warning("folding %d items again one at a time", len(data_ids))
                 for data_id in data_ids:
                     self._after_rows([data_id], normalize)
+            self._write("marking folds done", lambda ids=ids: folds_done(engine, ids))
 
     def _after_rows(self, data_ids: list[str], normalize: bool) -> bool:
         """Run the hook over ``data_ids`` and send the alerts of new candidates; True if done."""

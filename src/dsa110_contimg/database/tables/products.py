@@ -111,9 +111,12 @@ batch_job_items = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    # completed, its fold into the metrics not run yet (the worker's pass; migration 0025)
+    Column("fold_pending", Integer, nullable=False, server_default="0"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "job_id"),
     Index(None, "data_id"),
+    Index(None, "fold_pending"),
 )
 
 workers = Table(
