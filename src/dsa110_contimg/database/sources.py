@@ -7,8 +7,9 @@ Writing
 -------
 - :func:`upsert_sources_for_image` (called by the incremental metrics update, once per image):
   adds the image's measurements to their sources' counts and MJD range (constant work per
-  source), then :func:`refresh_source_states` re-reads the reference flag and ESE state of
-  those sources (primary-key lookups).
+  source) and reads the reference flag and ESE state of each source as it writes it (one
+  statement; :func:`refresh_source_states` re-reads them when a reference or a candidate
+  changes).
 - :func:`rebuild_sources` (called by the metrics recomputation and migration 0008): the exact
   rows from the stored photometry of the given sources (or all), so a re-measured image,
   counted twice by the incremental path, is set right by ``contimg photometry normalize --all``.
@@ -25,7 +26,7 @@ import numpy as np
 from sqlalchemy import bindparam, case, column, func, literal_column, or_, select, text
 
 from .listing import enqueue
-from .rawsql import PgArray, register_pg_arrays
+from .rawsql import PgArray, executemany_raw, register_pg_arrays
 from .tables import ese_candidates, photometry, reference_sources, sources
 
 __all__ = [
@@ -113,15 +114,16 @@ def _rows_from_groups(groups) -> list[dict]:
         return []
     ra = np.array([g[2] for g in groups], dtype=float)
     dec = np.array([g[3] for g in groups], dtype=float)
-    hpx = _hpx(ra, dec)
+    hpx = _hpx(ra, dec).tolist()
+    ra, dec = ra.tolist(), dec.tolist()  # Python floats at once (numpy scalars one by one: 10x)
     now = time.time()
     return [
         {
             "catalog": g[0],
             "source_id": g[1],
-            "ra_deg": float(ra[i]),
-            "dec_deg": float(dec[i]),
-            "hpx": int(hpx[i]),
+            "ra_deg": ra[i],
+            "dec_deg": dec[i],
+            "hpx": hpx[i],
             "catalog_flux_mjy": g[4],
             "n_measurements": int(g[5]),
             "n_clean": int(g[6]),
@@ -159,14 +161,34 @@ def upsert_sources_for_images(conn, measurements: Sequence[tuple]) -> list[tuple
 
 
 def _accumulate(conn, rows: list[dict]) -> list[tuple[str, str]]:
-    """Add ``rows`` (counts, MJD range) to the stored per-source rows; return their keys."""
-    keys = [(r["catalog"], r["source_id"]) for r in rows]
+    """Add ``rows`` (counts, MJD range) to the stored per-source rows; return their keys.
+
+    One statement: :func:`_upsert` (``accumulate``) and :func:`refresh_source_states` at once,
+    each source's reference flag and ESE state read as it is written (the subqueries of
+    :data:`_PG_STATES`; neither table changes here). Rows in key order: two writers lock
+    shared sources in the same order. PostgreSQL: the rows travel as one binary array per
+    column; SQLite: one parameter row per source on the driver's ``executemany`` (2.2x faster
+    than the upsert and the state refresh as two statements per source).
+    """
+    if not rows:
+        return []
+    rows = sorted(rows, key=lambda r: (r["catalog"], r["source_id"]))
     if conn.dialect.name == "postgresql":
-        _pg_accumulate(conn, rows)
-        enqueue(conn, keys)  # the explorer's copies (database.listing)
+        register_pg_arrays(conn)
+        conn.execute(
+            _accumulate_statement(conn, text(_pg_unnest(_PG_COLUMNS, "v"))),
+            _pg_arrays(_PG_COLUMNS, rows),
+        )
     else:
-        _upsert(conn, rows, accumulate=True)
-        refresh_source_states(conn, keys)
+        one = ", ".join(f"? AS {c}" for c in _PG_COLUMNS)
+        sql = str(
+            _accumulate_statement(conn, text(f"(SELECT {one}) AS v")).compile(
+                dialect=conn.dialect
+            )
+        )
+        executemany_raw(conn, sql, [tuple(r[c] for c in _PG_COLUMNS) for r in rows])
+    keys = [(r["catalog"], r["source_id"]) for r in rows]
+    enqueue(conn, keys)  # the explorer's copies (database.listing)
     return keys
 
 
@@ -191,7 +213,7 @@ def _image_rows(conn, data_id: str, rows: Sequence[tuple] | None = None) -> list
     return _rows_from_groups(groups)
 
 
-#: ``sources`` columns written by :func:`_pg_accumulate`, with their PostgreSQL types.
+#: ``sources`` columns written by :func:`_accumulate`, with their PostgreSQL types.
 _PG_COLUMNS = {
     "catalog": "text",
     "source_id": "text",
@@ -229,29 +251,25 @@ def _pg_arrays(columns: dict[str, str], rows: Sequence) -> dict[str, PgArray]:
     return {c: PgArray([r[c] for r in rows], t) for c, t in columns.items()}
 
 
-def _pg_accumulate(conn, rows: list[dict]) -> None:
-    """Run :func:`_upsert` (``accumulate``) and :func:`refresh_source_states` in one statement.
+def _accumulate_statement(conn, rows_from):
+    """Return the upsert of :func:`_accumulate`, its rows selected from ``rows_from`` (``v``).
 
-    PostgreSQL: the rows travel as one binary array per column, and each source's reference
-    flag and ESE state are read as it is written (the subqueries of :data:`_PG_STATES`;
-    neither table changes here). The ON CONFLICT clause is :func:`_upsert`'s.
-
-    Rows in key order: two writers lock shared sources in the same order.
+    ``WHERE true``: SQLite parses ``INSERT ... SELECT ... ON CONFLICT`` only with a WHERE
+    clause in the SELECT.
     """
-    if not rows:
-        return
-    rows = sorted(rows, key=lambda r: (r["catalog"], r["source_id"]))
-    values = select(
-        *(column(c) for c in _PG_COLUMNS),
-        *(literal_column(e.format(s="v")) for e in _PG_STATES.values()),
-    ).select_from(text(_pg_unnest(_PG_COLUMNS, "v")))
-    stmt = _on_conflict(
+    values = (
+        select(
+            *(column(c) for c in _PG_COLUMNS),
+            *(literal_column(e.format(s="v")) for e in _PG_STATES.values()),
+        )
+        .select_from(rows_from)
+        .where(literal_column("1 = 1"))
+    )
+    return _on_conflict(
         _insert(conn).from_select([*_PG_COLUMNS, *_PG_STATES], values),
         accumulate=True,
         states=True,
     )
-    register_pg_arrays(conn)
-    conn.execute(stmt, _pg_arrays(_PG_COLUMNS, rows))
 
 
 def _groups_from_rows(rows, wanted: set | None) -> list[tuple]:

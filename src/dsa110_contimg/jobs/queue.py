@@ -307,6 +307,21 @@ def adopt_unfolded(
     normalize)`` in the order they finished. A worker is gone when it stopped, or has been
     silent for the heartbeat window (as for :func:`mark_lost_workers`); a live worker's
     pending folds are its own.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The database.
+    settings : Settings
+        Settings (the heartbeat window).
+    worker_id : str
+        The worker taking them over (fenced: two workers starting at once never both
+        take an item).
+
+    Returns
+    -------
+    list of (int, str, bool)
+        The items taken over, to fold.
     """
 
     def adopt() -> list[tuple[int, str, bool]]:
@@ -327,7 +342,15 @@ def adopt_unfolded(
 
 
 def folds_done(engine: Engine, item_ids: list[int]) -> None:
-    """Mark the items' fold into the metrics as run (their ``fold_pending`` cleared)."""
+    """Mark the items' fold into the metrics as run (their ``fold_pending`` cleared).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        The database.
+    item_ids : list of int
+        The items whose pass has run.
+    """
 
     def done() -> None:
         with write_transaction(engine) as conn:
