@@ -5,7 +5,9 @@ columns) where SQLite keeps one statement per row; the product lookups are one q
 Proven three ways: the two SQL paths side by side on the same PostgreSQL data (each in a
 rolled-back transaction); the whole image-by-image sequence on SQLite (row-by-row) and on
 PostgreSQL (set-based) giving the same stored rows; and the combined lookups against the
-single ones they replace, on both backends.
+single ones they replace, on both backends. The per-source accumulate is one statement on
+both backends (the states read as each row is written); it is compared with the upsert and
+the row-by-row re-read of the states it replaced, on each.
 """
 
 from __future__ import annotations
@@ -110,6 +112,52 @@ def _both(engine, path_a, path_b, snap):
     return out
 
 
+def _spoil(conn, keys) -> None:
+    """A reference dropped, a candidate confirmed: the states a write must re-read."""
+    conn.execute(
+        update(reference_sources)
+        .where(reference_sources.c.source_id == keys[0][1])
+        .values(status="dropped")
+    )
+    conn.execute(update(ese_candidates).values(status="confirmed", score=1e3))
+
+
+def _accumulate_equals_upsert_then_refresh(engine, rows, keys) -> None:
+    """The per-source accumulate (one statement, states read as written) against the
+    upsert followed by the row-by-row re-read of the states it replaces."""
+    a, b = _both(
+        engine,
+        lambda c: (
+            _spoil(c, keys),
+            sstore._upsert(c, rows, accumulate=True),
+            sstore._refresh_rows(c, keys),
+        ),
+        lambda c: (_spoil(c, keys), sstore._accumulate(c, rows)),
+        lambda c: _snapshot(c, sources, SRC_ORDER),
+    )
+    _rows_equal(a, b)
+    assert any(r["ese_status"] == "confirmed" for r in b)
+    assert any(r["is_reference"] for r in b)
+
+
+def test_sqlite_accumulate_equals_upsert_then_refresh(tmp_path, field):
+    settings = Settings(state_dir=tmp_path / "state")
+    _image_by_image(settings, field, last=N_EPOCHS - 1)
+    engine = get_engine(settings)
+    (new,) = write_simulated_photometry(
+        field, images=[N_EPOCHS - 1], register_references=False, settings=settings
+    )
+    try:
+        with engine.connect() as conn:
+            rows = sstore._image_rows(conn, new)
+            assert conn.execute(select(ese_candidates.c.id)).all()  # ESE state matters
+        _accumulate_equals_upsert_then_refresh(
+            engine, rows, [(r["catalog"], r["source_id"]) for r in rows]
+        )
+    finally:
+        dispose_engine(settings)
+
+
 @pytest.mark.postgres
 def test_postgres_set_based_writes_equal_row_by_row(postgres_url, tmp_path, field):
     """Each new PostgreSQL statement against the SQLite-path statement it replaces."""
@@ -126,38 +174,13 @@ def test_postgres_set_based_writes_equal_row_by_row(postgres_url, tmp_path, fiel
             keys = [(r["catalog"], r["source_id"]) for r in rows]
             n_cand = conn.execute(select(ese_candidates.c.id)).all()
         assert len(rows) == len(field.source_ids) and n_cand  # a candidate: ESE state matters
-
-        def spoil(conn):  # a reference dropped, a candidate confirmed: the states to re-read
-            conn.execute(
-                update(reference_sources)
-                .where(reference_sources.c.source_id == keys[0][1])
-                .values(status="dropped")
-            )
-            conn.execute(update(ese_candidates).values(status="confirmed", score=1e3))
-
-        def snap(conn):
-            return _snapshot(conn, sources, SRC_ORDER)
-
-        # the per-source table: accumulate + re-read states, row by row vs one statement
-        a, b = _both(
-            engine,
-            lambda c: (
-                spoil(c),
-                sstore._upsert(c, rows, accumulate=True),
-                sstore._refresh_rows(c, keys),
-            ),
-            lambda c: (spoil(c), sstore._pg_accumulate(c, rows)),
-            snap,
-        )
-        _rows_equal(a, b)
-        assert any(r["ese_status"] == "confirmed" for r in b)
-        assert any(r["is_reference"] for r in b)
+        _accumulate_equals_upsert_then_refresh(engine, rows, keys)
         # the states alone (rebuild_sources and an ESE decision use it)
         a, b = _both(
             engine,
-            lambda c: (spoil(c), sstore._refresh_rows(c, keys)),
-            lambda c: (spoil(c), sstore._refresh_arrays(c, keys)),
-            snap,
+            lambda c: (_spoil(c, keys), sstore._refresh_rows(c, keys)),
+            lambda c: (_spoil(c, keys), sstore._refresh_arrays(c, keys)),
+            lambda c: _snapshot(c, sources, SRC_ORDER),
         )
         _rows_equal(a, b)
 

@@ -373,6 +373,46 @@ def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(js
     assert calls == []
 
 
+def test_an_idle_worker_folds_what_a_worker_gone_meanwhile_left(jsettings, field):
+    from dsa110_contimg.database.tables.products import workers
+    from dsa110_contimg.jobs.queue import heartbeat_window
+
+    jsettings.jobs.poll_seconds = 600.0  # the first worker waits for its item (as above)
+    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
+                                         settings=jsettings)  # fmt: skip
+    first = Worker(jsettings, in_process=True, job_id=job_id)
+    first._fold_finished = lambda: None  # killed between storing its items and their pass
+    assert first.run(once=True).completed == 3
+
+    def seen(age: float) -> None:
+        with get_engine(jsettings).begin() as conn:
+            conn.execute(workers.update().where(workers.c.worker_id == first.worker_id)
+                         .values(status="running", heartbeat_at=time.time() - age))  # fmt: skip
+
+    seen(0.0)  # still beating when the second starts: nothing to take at its start
+    jsettings.jobs.poll_seconds = 0.02
+    jsettings.jobs.heartbeat_seconds = 0.05
+    second = Worker(jsettings, in_process=True)
+    calls = _spy(second)
+    thread = threading.Thread(target=second.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 120  # a bound for a loaded machine, not a timing assertion
+        while second._adopt_after == 0.0 and time.time() < deadline:
+            time.sleep(0.01)  # until the second worker has looked once (at its start)
+        assert calls == []
+        seen(2 * heartbeat_window(jsettings))  # now silent: gone
+        while any(p for _, p in _pending_folds(jsettings)) and time.time() < deadline:
+            time.sleep(0.02)
+    finally:
+        second.stop()
+        thread.join(60)
+    assert [p for _, p in _pending_folds(jsettings)] == [0, 0, 0]
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(i.data_id for i in job_items(
+        job_id, settings=jsettings))  # fmt: skip
+    assert _normalized(jsettings) == 3
+
+
 def test_a_worker_clears_the_folds_it_ran(jsettings, field):
     job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
                                          settings=jsettings)  # fmt: skip

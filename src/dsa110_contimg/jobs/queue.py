@@ -326,10 +326,11 @@ def adopt_unfolded(
 
     def adopt() -> list[tuple[int, str, bool]]:
         now = time.time()
-        with write_transaction(engine) as conn:
+        with engine.connect() as conn:  # a read first: an idle worker asks now and then
             pending = db.folds_of_gone_workers(conn, now - heartbeat_window(settings))
-            if not pending:
-                return []
+        if not pending:
+            return []
+        with write_transaction(engine) as conn:
             taken = set(db.adopt_folds(conn, pending, worker_id))
             params = db.job_params(conn, {r.job_id for r in pending})
         return [

@@ -182,6 +182,7 @@ class Worker:
         self._once = False
         # (item_id, data_id, normalize) stored and awaiting the hook (their fold_pending set)
         self._finished: list[tuple[int, str, bool]] = []
+        self._adopt_after = 0.0  # clock time of the next look for gone workers' folds
 
     def stop(self, immediate: bool = False) -> None:
         """Ask the worker to stop.
@@ -349,6 +350,8 @@ class Worker:
                 self._collect(engine, executor, fut, inflight.pop(fut), stats)
         elif not claimed:
             self._stop.wait(cfg.poll_seconds)
+            if self._clock() >= self._adopt_after:  # a worker gone meanwhile (killed before
+                self._fold_adopted(engine)  # its pass): looked for once per heartbeat
         if self._finished and not has_claimable_work(engine, job_id=self.job_id):
             self._fold_finished()  # nothing else to wait for
         return False
@@ -605,7 +608,12 @@ class Worker:
             log.warning("the source list's copies were not refreshed (%s); the next pass will", exc)
 
     def _fold_adopted(self, engine) -> None:
-        """Fold the items that workers now gone stored and did not fold (killed in between)."""
+        """Fold the items that workers now gone stored and did not fold (killed in between).
+
+        At start, then when idle once per heartbeat interval (one indexed read when there is
+        nothing to take).
+        """
+        self._adopt_after = self._clock() + self._beat_every
         try:
             adopted = adopt_unfolded(engine, self.settings, self.worker_id)
         except STORE_ERRORS as exc:

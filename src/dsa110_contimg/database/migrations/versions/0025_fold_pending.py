@@ -4,8 +4,9 @@ The job worker stores each item's rows when the item completes, and folds the it
 finished into one normalization, metrics and ESE pass afterwards (``jobs.fold_items`` at a
 time). A worker killed between the two left the items' metrics undone, and nothing found them
 again. The item's completion now sets ``fold_pending`` in the same transaction as its rows;
-the worker clears it once the pass over the item has run; a worker starting takes over the
-pending items of workers that are no longer alive (``jobs.queue.adopt_unfolded``).
+the worker clears it once the pass over the item has run; a worker, at its start and when
+idle, takes over the pending items of workers that are no longer alive
+(``jobs.queue.adopt_unfolded``).
 
 Existing items start at 0: what was completed before is taken as folded.
 
