@@ -410,8 +410,9 @@ def folds_of_gone_workers(conn: Connection, heard_before: float) -> list[Row]:
 def adopt_folds(conn: Connection, items: Sequence[Row], worker_id: str) -> list[int]:
     """Take over pending folds from their gone workers; return the ids taken, in order.
 
-    Fenced on the old holder: a second worker adopting the same items at the same time gets
-    none of them.
+    The item's ``worker_id`` becomes the adopter's, which now owns the fold (and whose death
+    in turn leaves it to the next). Fenced on the old holder: a second worker adopting the
+    same items at the same time gets none of them.
     """
     taken = []
     for r in items:

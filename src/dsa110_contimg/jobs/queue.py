@@ -263,7 +263,7 @@ def complete_item(
     fold : bool
         Mark the item's fold into the metrics pending (``fold_pending``), cleared by
         :func:`folds_done` once the worker's pass over it has run; a worker killed in between
-        leaves it for the next worker to start (:func:`adopt_unfolded`).
+        leaves it to another worker (:func:`adopt_unfolded`).
 
     Returns
     -------

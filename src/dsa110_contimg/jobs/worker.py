@@ -350,8 +350,8 @@ class Worker:
                 self._collect(engine, executor, fut, inflight.pop(fut), stats)
         elif not claimed:
             self._stop.wait(cfg.poll_seconds)
-            if self._clock() >= self._adopt_after:  # a worker gone meanwhile (killed before
-                self._fold_adopted(engine)  # its pass): looked for once per heartbeat
+            if self._hook is not None and self._clock() >= self._adopt_after:
+                self._fold_adopted(engine)  # a worker gone meanwhile (killed before its pass)
         if self._finished and not has_claimable_work(engine, job_id=self.job_id):
             self._fold_finished()  # nothing else to wait for
         return False
@@ -635,7 +635,7 @@ class Worker:
         fails, its items are taken again one at a time, so that one bad image leaves the
         others' metrics and candidates updated (its rows stay stored either way). The items'
         ``fold_pending`` is cleared once their pass has run, whatever its outcome (a failure
-        is logged; it is not retried at the next start).
+        is logged; it is not retried by another worker).
         """
         finished, self._finished = self._finished, []
         engine = get_engine(self.settings)
