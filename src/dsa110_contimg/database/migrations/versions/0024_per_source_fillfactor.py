@@ -10,7 +10,7 @@ rows: 2 % of ``source_metrics`` updates were HOT).
 
 A new epoch updates every source of a strip, i.e. every row of the pages it touches, in one
 transaction: a page needs room for a second version of all its rows, hence 50 %. Measured on
-the 10^8 benchmark database: every update HOT, and the new epoch's pass 0.63-0.65 s where it
+the 10^8 benchmark database: every update HOT, and the new epoch's pass 0.56-0.66 s where it
 was 0.85-0.99 s; the tables are small (~2 KB per source in all), twice that on disk.
 
 Existing pages keep their rows until the rows are next updated, which moves them to pages
