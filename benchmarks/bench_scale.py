@@ -64,7 +64,15 @@ def _shared_buffers_mb(value: str) -> int:
     if value == "quarter":
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
     units = {"MB": 1, "GB": 1024}
-    return int(float(value[:-2]) * units[value[-2:].upper()])
+    try:
+        mb = int(float(value[:-2]) * units[value[-2:].upper()])
+    except (KeyError, ValueError):
+        mb = 0
+    if mb < 1:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected 'quarter' or a size such as 128MB or 6GB"
+        )
+    return mb
 
 
 def _pg_server(port: int, data_dir: str, shared_buffers_mb: int) -> str:
@@ -637,6 +645,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
     ap.add_argument(
         "--shared-buffers",
+        type=_shared_buffers_mb,
         default=os.environ.get("SCALE_PG_SHARED_BUFFERS", "128MB"),
         help="the server's shared buffers: a size (default 128MB, PostgreSQL's default) or "
         "'quarter' of the machine's memory (PostgreSQL's manual's advice for a dedicated "
@@ -655,7 +664,7 @@ def main(argv: list[str]) -> int:
     rows = int(args.rows)
     port = int(os.environ.get("SCALE_PG_PORT", "54339"))
     data_dir = os.environ.get("SCALE_PG_DIR", f"/tmp/contimg-scale-pg-{port}")
-    buffers_mb = _shared_buffers_mb(args.shared_buffers)
+    buffers_mb = args.shared_buffers
     admin = _pg_server(port, data_dir, buffers_mb)
     from sqlalchemy import create_engine, text
 

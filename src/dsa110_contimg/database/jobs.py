@@ -400,6 +400,7 @@ def folds_of_gone_workers(conn: Connection, heard_before: float) -> list[Row]:
             .where(
                 i.fold_pending == 1,
                 i.status == "completed",
+                i.data_id.is_not(None),
                 or_(i.worker_id.is_(None), i.worker_id.notin_(alive)),
             )
             .order_by(i.finished_at, i.id)

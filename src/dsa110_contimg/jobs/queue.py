@@ -336,7 +336,7 @@ def adopt_unfolded(
         return [
             (r.id, r.data_id, bool(params.get(r.job_id, {}).get("normalize")))
             for r in pending
-            if r.id in taken and r.data_id is not None
+            if r.id in taken
         ]
 
     return retrying(adopt, what="adopt unfolded items")
