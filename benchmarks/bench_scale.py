@@ -747,7 +747,6 @@ def main(argv: list[str]) -> int:
         res["new_epoch_folded"]["shared_buffers_mb"] = buffers_mb
         print(f"new epoch, folded: {res['new_epoch_folded']}", flush=True)
         save()
-        save()
     if "cold" in phases:
         dispose_engine(settings)
         res["cache_dropped"] = _restart(port, data_dir, buffers_mb)

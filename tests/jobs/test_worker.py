@@ -271,6 +271,21 @@ def test_a_task_process_killed_mid_job_costs_one_attempt_not_the_worker(settings
     _assert_registry_follows_items(settings, job_id)
 
 
+def _pending_folds(settings) -> list[tuple[str, int]]:
+    with get_engine(settings).connect() as conn:
+        rows = conn.execute(
+            select(batch_job_items.c.data_id, batch_job_items.c.fold_pending).order_by(
+                batch_job_items.c.id
+            )
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def _normalized(settings) -> int:
+    with get_engine(settings).connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
+
+
 def _spy(worker, fail_batches: bool = False) -> list[list[str]]:
     """Record the worker's hook calls (the real hook still runs); optionally fail batches."""
     hook, calls = worker._hook, []
@@ -301,9 +316,7 @@ def test_a_backlog_is_folded_in_passes_of_fold_items(jsettings, field, fold_item
     assert [len(c) for c in calls] == expected
     done = [i.data_id for i in job_items(job_id, settings=jsettings)]
     assert sorted(d for c in calls for d in c) == sorted(done)
-    with get_engine(jsettings).connect() as conn:
-        n = conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
-    assert n == 3  # each image went through the hook once
+    assert _normalized(jsettings) == 3  # each image went through the hook once
 
 
 def test_a_failing_pass_is_run_again_one_item_at_a_time(jsettings, field):
@@ -314,30 +327,11 @@ def test_a_failing_pass_is_run_again_one_item_at_a_time(jsettings, field):
     calls = _spy(w, fail_batches=True)
     assert w.run(once=True).completed == 3
     assert [len(c) for c in calls] == [3, 1, 1, 1]
-    with get_engine(jsettings).connect() as conn:
-        n = conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
-    assert n == 3
+    assert _normalized(jsettings) == 3
 
 
-def _pending_folds(settings) -> list[tuple[str, int]]:
-    with get_engine(settings).connect() as conn:
-        rows = conn.execute(
-            select(batch_job_items.c.data_id, batch_job_items.c.fold_pending).order_by(
-                batch_job_items.c.id
-            )
-        ).all()
-    return [tuple(r) for r in rows]
-
-
-def _normalized(settings) -> int:
-    with get_engine(settings).connect() as conn:
-        return conn.exec_driver_sql("SELECT count(*) FROM image_normalization").scalar()
-
-
-def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(jsettings, field):
-    from dsa110_contimg.database.tables.products import workers
-    from dsa110_contimg.jobs.queue import heartbeat_window
-
+def _killed_before_its_pass(jsettings, field) -> tuple[Worker, int]:
+    """A worker that stored a job's three items and was killed before their pass."""
     jsettings.jobs.poll_seconds = 600.0  # the worker waits for its item (as above)
     job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
                                          settings=jsettings)  # fmt: skip
@@ -346,19 +340,29 @@ def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(js
     assert first.run(once=True).completed == 3
     assert [p for _, p in _pending_folds(jsettings)] == [1, 1, 1]
     assert _normalized(jsettings) == 0
+    return first, job_id
 
-    def seen(status: str, age: float) -> None:  # the first worker's row as a kill leaves it
-        with get_engine(jsettings).begin() as conn:
-            conn.execute(workers.update().where(workers.c.worker_id == first.worker_id)
-                         .values(status=status, heartbeat_at=time.time() - age))  # fmt: skip
 
-    seen("running", 0.0)  # still beating: its pending folds are its own
+def _last_heard(settings, worker: Worker, age: float) -> None:
+    """The worker's row as a kill leaves it: running, its last heartbeat ``age`` s ago."""
+    from dsa110_contimg.database.tables.products import workers
+
+    with get_engine(settings).begin() as conn:
+        conn.execute(workers.update().where(workers.c.worker_id == worker.worker_id)
+                     .values(status="running", heartbeat_at=time.time() - age))  # fmt: skip
+
+
+def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(jsettings, field):
+    from dsa110_contimg.jobs.queue import heartbeat_window
+
+    first, job_id = _killed_before_its_pass(jsettings, field)
+    _last_heard(jsettings, first, 0.0)  # still beating: its pending folds are its own
     nxt = Worker(jsettings, in_process=True)
     calls = _spy(nxt)
     nxt.run(once=True)
     assert calls == [] and [p for _, p in _pending_folds(jsettings)] == [1, 1, 1]
 
-    seen("running", 2 * heartbeat_window(jsettings))  # silent: gone
+    _last_heard(jsettings, first, 2 * heartbeat_window(jsettings))  # silent: gone
     nxt = Worker(jsettings, in_process=True)
     calls = _spy(nxt)
     nxt.run(once=True)
@@ -374,22 +378,10 @@ def test_items_a_killed_worker_stored_and_did_not_fold_are_folded_by_the_next(js
 
 
 def test_an_idle_worker_folds_what_a_worker_gone_meanwhile_left(jsettings, field):
-    from dsa110_contimg.database.tables.products import workers
     from dsa110_contimg.jobs.queue import heartbeat_window
 
-    jsettings.jobs.poll_seconds = 600.0  # the first worker waits for its item (as above)
-    job_id = create_batch_photometry_job(field.paths, field.coords, normalize=True,
-                                         settings=jsettings)  # fmt: skip
-    first = Worker(jsettings, in_process=True, job_id=job_id)
-    first._fold_finished = lambda: None  # killed between storing its items and their pass
-    assert first.run(once=True).completed == 3
-
-    def seen(age: float) -> None:
-        with get_engine(jsettings).begin() as conn:
-            conn.execute(workers.update().where(workers.c.worker_id == first.worker_id)
-                         .values(status="running", heartbeat_at=time.time() - age))  # fmt: skip
-
-    seen(0.0)  # still beating when the second starts: nothing to take at its start
+    first, job_id = _killed_before_its_pass(jsettings, field)
+    _last_heard(jsettings, first, 0.0)  # still beating when the second starts: nothing to take
     jsettings.jobs.poll_seconds = 0.02
     jsettings.jobs.heartbeat_seconds = 0.05
     second = Worker(jsettings, in_process=True)
@@ -401,7 +393,7 @@ def test_an_idle_worker_folds_what_a_worker_gone_meanwhile_left(jsettings, field
         while second._adopt_after == 0.0 and time.time() < deadline:
             time.sleep(0.01)  # until the second worker has looked once (at its start)
         assert calls == []
-        seen(2 * heartbeat_window(jsettings))  # now silent: gone
+        _last_heard(jsettings, first, 2 * heartbeat_window(jsettings))  # now silent: gone
         while any(p for _, p in _pending_folds(jsettings)) and time.time() < deadline:
             time.sleep(0.02)
     finally:
